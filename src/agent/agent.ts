@@ -1,0 +1,182 @@
+/**
+ * The agent of one node: keeps a session with a manager's dispatcher, runs a TaskRunner per assigned
+ * task, reports status, heartbeats, and reconnects with backoff when the session drops. Containers
+ * keep running while the agent has no manager.
+ */
+import { errorMessage } from '../common/errors.js';
+import type { Logger } from '../common/logging.js';
+import type { AgentSession, Assignments, DispatcherEndpoint, TaskStatusUpdate } from '../manager/dispatcher/session.js';
+import type { TaskObject, TaskStatus } from '../store/types.js';
+import type { Executor } from './executor/executor.js';
+import { Semaphore } from './semaphore.js';
+import { TaskRunner } from './task-runner.js';
+
+export interface AgentOptions {
+  nodeId: string;
+  addr: string;
+  executor: Executor;
+  /** Where to find a dispatcher now (the local manager, or a remote one). */
+  dispatcher: () => DispatcherEndpoint | undefined;
+  logger: Logger;
+  now?: () => number;
+}
+
+const BACKOFF_MIN_MS = 100;
+const BACKOFF_MAX_MS = 8000;
+
+export class Agent {
+  private runners = new Map<string, TaskRunner>();
+  private session: AgentSession | undefined;
+  private stopped = false;
+  private unwatchEngine: (() => void) | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private pendingReports = new Map<string, TaskStatusUpdate>();
+  private readonly limit = new Semaphore(8);
+  private gotFullSet = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private sessionEnded: (() => void) | undefined;
+
+  constructor(private readonly o: AgentOptions) {}
+
+  start(): void {
+    this.unwatchEngine = this.o.executor.watch((taskId) => this.runners.get(taskId)?.wake());
+    this.loopDone = this.sessionLoop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unwatchEngine?.();
+    clearTimeout(this.heartbeatTimer);
+    this.session?.close();
+    this.sessionEnded?.();
+    await this.loopDone;
+  }
+
+  /** Stops and removes every task container of this node (swarm leave). */
+  async removeAllTasks(): Promise<void> {
+    const runners = [...this.runners.values()];
+    this.runners.clear();
+    await Promise.all(runners.map((r) => r.dispose().catch(() => undefined)));
+    for (const c of await this.o.executor.listManaged()) {
+      await this.o.executor.stop(c.id, 1000).catch(() => undefined);
+      await this.o.executor.remove(c.id).catch(() => undefined);
+    }
+  }
+
+  private async sessionLoop(): Promise<void> {
+    let backoff = BACKOFF_MIN_MS;
+    while (!this.stopped) {
+      const endpoint = this.o.dispatcher();
+      try {
+        if (!endpoint) throw new Error('no manager available');
+        const description = await this.o.executor.describe();
+        const session = await endpoint.session({ nodeId: this.o.nodeId, description, addr: this.o.addr });
+        backoff = BACKOFF_MIN_MS;
+        await this.runSession(session);
+      } catch (e) {
+        if (!this.stopped) this.o.logger.debug('dispatcher session failed', { error: errorMessage(e) });
+      }
+      if (this.stopped) break;
+      await new Promise((r) => setTimeout(r, backoff));
+      backoff = Math.min(BACKOFF_MAX_MS, backoff * 2);
+    }
+  }
+
+  private runSession(session: AgentSession): Promise<void> {
+    this.session = session;
+    return new Promise<void>((resolve) => {
+      let ended = false;
+      const end = (): void => {
+        if (ended) return;
+        ended = true;
+        clearTimeout(this.heartbeatTimer);
+        if (this.session === session) this.session = undefined;
+        this.sessionEnded = undefined;
+        resolve();
+      };
+      this.sessionEnded = end;
+      session.onClose((reason) => {
+        this.o.logger.info('dispatcher session closed', { reason });
+        end();
+      });
+      const beat = (periodMs: number): void => {
+        // Jitter like swarmkit (±10%), so many nodes do not beat in lockstep.
+        const delay = periodMs * (0.9 + 0.2 * Math.random());
+        this.heartbeatTimer = setTimeout(() => {
+          session.heartbeat().then(
+            (r) => beat(r.periodMs),
+            () => {
+              session.close();
+              end();
+            },
+          );
+        }, delay);
+      };
+      beat(session.heartbeatPeriodMs);
+      session.onAssignments((a) => this.assign(a));
+      void this.flushReports();
+    });
+  }
+
+  private assign(a: Assignments): void {
+    const seen = new Set<string>();
+    for (const t of a.tasks) {
+      seen.add(t.ID);
+      const r = this.runners.get(t.ID);
+      if (r) r.update(t);
+      else this.runners.set(t.ID, this.newRunner(t));
+    }
+    for (const [id, r] of this.runners) {
+      if (seen.has(id)) continue;
+      this.runners.delete(id);
+      void r.dispose().catch((e: unknown) => this.o.logger.warn('removing task container failed', { task: id, error: errorMessage(e) }));
+    }
+    if (!this.gotFullSet) {
+      this.gotFullSet = true;
+      void this.removeOrphans(seen);
+    }
+  }
+
+  /** Containers of this node's tasks that no longer exist in the cluster are removed. */
+  private async removeOrphans(assigned: Set<string>): Promise<void> {
+    try {
+      for (const c of await this.o.executor.listManaged()) {
+        if (assigned.has(c.taskId) || this.runners.has(c.taskId)) continue;
+        this.o.logger.info('removing container of a task no longer assigned', { container: c.id, task: c.taskId });
+        await this.o.executor.stop(c.id, 1000);
+        await this.o.executor.remove(c.id);
+      }
+    } catch (e) {
+      this.o.logger.warn('orphan cleanup failed', { error: errorMessage(e) });
+    }
+  }
+
+  private newRunner(t: TaskObject): TaskRunner {
+    return new TaskRunner(
+      t,
+      this.o.executor,
+      (taskId, status) => this.reportStatus(taskId, status),
+      this.limit,
+      this.o.logger.child('task'),
+      this.o.now ?? Date.now,
+    );
+  }
+
+  private reportStatus(taskId: string, status: TaskStatus): void {
+    this.pendingReports.set(taskId, { taskId, status });
+    void this.flushReports();
+  }
+
+  private async flushReports(): Promise<void> {
+    const session = this.session;
+    if (!session || this.pendingReports.size === 0) return;
+    const batch = [...this.pendingReports.values()];
+    this.pendingReports.clear();
+    try {
+      await session.updateStatus(batch);
+    } catch {
+      // Keep the newest report per task for the next session.
+      for (const b of batch) if (!this.pendingReports.has(b.taskId)) this.pendingReports.set(b.taskId, b);
+    }
+  }
+}

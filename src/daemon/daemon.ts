@@ -1,0 +1,256 @@
+/**
+ * The composition root of one host: the Engine API server, and while the host is in a swarm, the
+ * store and its log, the manager components and the agent. Everything that needs wiring is wired here.
+ */
+import { mkdir } from 'node:fs/promises';
+import { hostname as osHostname } from 'node:os';
+import path from 'node:path';
+import { systemClock } from '../common/clock.js';
+import { ShoalError } from '../common/errors.js';
+import { newId, type NodeId } from '../common/ids.js';
+import type { Logger } from '../common/logging.js';
+import { cryptoRandom } from '../common/random.js';
+import { Agent } from '../agent/agent.js';
+import { DockerExecutor } from '../agent/executor/docker-executor.js';
+import { newJoinToken } from '../manager/ca/join-token.js';
+import type { InitRequest, SwarmInfo } from '../manager/controlapi/api.js';
+import { normalizeClusterSpec, type ClusterControl } from '../manager/controlapi/cluster-control.js';
+import { Manager } from '../manager/manager.js';
+import { LocalLog } from '../store/persist/local-log.js';
+import { Store } from '../store/store.js';
+import type { ClusterObject, NodeObject } from '../store/types.js';
+import { createApiServer, type ApiServer } from '../api/server.js';
+import { resolveAdvertise, splitHostPort } from './addresses.js';
+import { NodeControl } from './node-control.js';
+import { loadNodeState, saveNodeState, wipeSwarmState, type NodeState } from './node-state.js';
+
+export interface DaemonOptions {
+  dataRoot: string;
+  /** `unix:///run/shoal/shoal.sock` */
+  host: string;
+  runtime: string;
+  listenAddr: string;
+  advertiseAddr?: string;
+  hostname?: string;
+  logger: Logger;
+}
+
+interface ClusterRuntime {
+  state: NodeState;
+  store: Store;
+  log: LocalLog;
+  manager: Manager;
+  agent: Agent;
+}
+
+export class ShoalDaemon {
+  private api: ApiServer | undefined;
+  private cluster: ClusterRuntime | undefined;
+  readonly executor: DockerExecutor;
+  private transition: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly o: DaemonOptions) {
+    this.executor = new DockerExecutor({
+      runtimeUrl: o.runtime,
+      hostname: o.hostname ?? osHostname(),
+      clusterId: () => this.cluster?.state.clusterId ?? '',
+      nodeId: () => this.cluster?.state.nodeId ?? '',
+    });
+  }
+
+  async start(): Promise<void> {
+    await mkdir(this.o.dataRoot, { recursive: true, mode: 0o700 });
+    const state = await loadNodeState(this.o.dataRoot);
+    if (state) await this.startCluster(state);
+    this.api = createApiServer({ control: new NodeControl(this), runtimeUrl: this.o.runtime, logger: this.o.logger.child('api') });
+    await this.api.listen(socketPath(this.o.host));
+    this.o.logger.info('shoal daemon listening', { host: this.o.host, inSwarm: Boolean(state) });
+  }
+
+  async stop(): Promise<void> {
+    await this.api?.close();
+    await this.stopCluster();
+  }
+
+  inSwarm(): boolean {
+    return Boolean(this.cluster);
+  }
+
+  isManager(): boolean {
+    return this.cluster?.state.role === 'manager';
+  }
+
+  clusterControl(): ClusterControl | undefined {
+    const c = this.cluster;
+    return c && c.state.role === 'manager' && c.manager.isLeader ? c.manager.control : undefined;
+  }
+
+  newJoinToken(_role: 'worker' | 'manager'): string {
+    const c = this.cluster?.store.view((tx) => tx.all('cluster')[0]);
+    return newJoinToken(c?.RootCA.CACert ?? '', cryptoRandom);
+  }
+
+  /** `swarm init`: a new one-manager cluster with this node as its leader. */
+  initSwarm(req: InitRequest): Promise<NodeId> {
+    const run = async (): Promise<NodeId> => {
+      if (this.cluster) throw new ShoalError('unavailable', 'This node is already part of a swarm.');
+      const listenAddr = req.ListenAddr && req.ListenAddr !== '0.0.0.0:2377' ? req.ListenAddr : this.o.listenAddr;
+      const advertise = resolveAdvertise(req.AdvertiseAddr || this.o.advertiseAddr, listenAddr);
+      const nodeId = newId<NodeId>(cryptoRandom);
+      const clusterId = newId(cryptoRandom);
+      const state: NodeState = {
+        format: 1,
+        nodeId,
+        clusterId,
+        role: 'manager',
+        listenAddr,
+        advertiseAddr: advertise,
+      };
+      const runtime = await this.openCluster(state);
+      const description = await this.executor.describe();
+      const port = splitHostPort(listenAddr, 2377).port;
+      // Until the CA lands (cluster issue), the token digest covers a per-cluster placeholder root.
+      const caCert = `shoal-root-ca:${clusterId}`;
+      try {
+        await runtime.store.update((tx) => {
+          const cluster: ClusterObject = {
+            ID: clusterId,
+            Version: { Index: 0 },
+            CreatedAt: tx.now,
+            UpdatedAt: tx.now,
+            Spec: normalizeClusterSpec({
+              ...req.Spec,
+              EncryptionConfig: { AutoLockManagers: Boolean(req.AutoLockManagers || req.Spec?.EncryptionConfig?.AutoLockManagers) },
+            }),
+            RootCA: { CACert: caCert },
+            JoinTokens: { Worker: newJoinToken(caCert, cryptoRandom), Manager: newJoinToken(caCert, cryptoRandom) },
+            DefaultAddrPool: req.DefaultAddrPool?.length ? req.DefaultAddrPool : ['10.0.0.0/8'],
+            SubnetSize: req.SubnetSize || 24,
+            DataPathPort: req.DataPathPort || 4789,
+          };
+          tx.create('cluster', cluster);
+          const node: NodeObject = {
+            ID: nodeId,
+            Version: { Index: 0 },
+            CreatedAt: tx.now,
+            UpdatedAt: tx.now,
+            Spec: { Labels: {}, Role: 'manager', Availability: availability(req.Availability) },
+            Description: description,
+            Status: { State: 'ready', Addr: advertise },
+            ManagerStatus: { Leader: true, Reachability: 'reachable', Addr: `${advertise}:${port}` },
+          };
+          tx.create('node', node);
+        });
+        await saveNodeState(this.o.dataRoot, state);
+      } catch (e) {
+        await this.closeRuntime(runtime);
+        await wipeSwarmState(this.o.dataRoot);
+        throw e;
+      }
+      this.cluster = runtime;
+      this.activate(runtime);
+      return nodeId;
+    };
+    return this.serialize(run);
+  }
+
+  /** `swarm leave --force`: stop everything, remove this node's task containers, forget the swarm. */
+  leaveSwarm(): Promise<void> {
+    return this.serialize(async () => {
+      const c = this.cluster;
+      if (!c) return;
+      this.cluster = undefined;
+      c.manager.loseLeadership();
+      await c.agent.removeAllTasks();
+      await this.closeRuntime(c);
+      await wipeSwarmState(this.o.dataRoot);
+    });
+  }
+
+  swarmInfo(): SwarmInfo {
+    const c = this.cluster;
+    if (!c) return { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null };
+    const nodes = c.store.view((tx) => tx.all('node'));
+    const managers = nodes.filter((n) => n.ManagerStatus);
+    const info: SwarmInfo = {
+      NodeID: c.state.nodeId,
+      NodeAddr: c.state.advertiseAddr,
+      LocalNodeState: 'active',
+      ControlAvailable: c.state.role === 'manager',
+      Error: '',
+      RemoteManagers: managers.map((m) => ({ NodeID: m.ID, Addr: m.ManagerStatus!.Addr })),
+      Nodes: nodes.length,
+      Managers: managers.length,
+    };
+    if (c.state.role === 'manager') {
+      const cluster = c.store.view((tx) => tx.all('cluster')[0]);
+      if (cluster) info.Cluster = cluster;
+    }
+    return info;
+  }
+
+  private async startCluster(state: NodeState): Promise<void> {
+    const runtime = await this.openCluster(state);
+    this.cluster = runtime;
+    this.activate(runtime);
+  }
+
+  private async openCluster(state: NodeState): Promise<ClusterRuntime> {
+    const clock = systemClock;
+    const log: LocalLog = new LocalLog(path.join(this.o.dataRoot, 'raft'), (): number => {
+      const c = store.view((tx) => tx.all('cluster')[0]);
+      return c?.Spec.Raft.SnapshotInterval ?? 10000;
+    });
+    const store: Store = new Store(log, clock);
+    await log.open(store);
+    const manager = new Manager({
+      store,
+      clock,
+      random: cryptoRandom,
+      logger: this.o.logger.child('manager'),
+      logSource: (nodeId) => (nodeId === state.nodeId ? this.executor : undefined),
+    });
+    const agent = new Agent({
+      nodeId: state.nodeId,
+      addr: state.advertiseAddr,
+      executor: this.executor,
+      dispatcher: () => (manager.isLeader ? manager.dispatcher : undefined),
+      logger: this.o.logger.child('agent'),
+    });
+    return { state, store, log, manager, agent };
+  }
+
+  private activate(c: ClusterRuntime): void {
+    // A one-manager cluster: this manager is the leader of a one-member log.
+    if (c.state.role === 'manager') c.manager.becomeLeader();
+    c.agent.start();
+  }
+
+  private async closeRuntime(c: ClusterRuntime): Promise<void> {
+    c.manager.loseLeadership();
+    await c.agent.stop();
+    await c.log.close();
+  }
+
+  private async stopCluster(): Promise<void> {
+    const c = this.cluster;
+    if (!c) return;
+    this.cluster = undefined;
+    await this.closeRuntime(c);
+  }
+
+  private serialize<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.transition.then(fn, fn);
+    this.transition = p.catch(() => undefined);
+    return p;
+  }
+}
+
+function availability(a: string | undefined): 'active' | 'pause' | 'drain' {
+  return a === 'pause' || a === 'drain' ? a : 'active';
+}
+
+function socketPath(host: string): string {
+  if (!host.startsWith('unix://')) throw new Error(`--host must be a unix socket (unix:///path), got ${host}`);
+  return host.slice('unix://'.length);
+}

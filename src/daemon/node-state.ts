@@ -1,0 +1,51 @@
+/**
+ * What a host remembers about its own membership across restarts: its node id, its cluster, its role
+ * and addresses. Written atomically; its absence means the node is not in a swarm.
+ */
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+
+export interface NodeState {
+  format: 1;
+  nodeId: string;
+  clusterId: string;
+  role: 'manager' | 'worker';
+  listenAddr: string;
+  advertiseAddr: string;
+}
+
+const FILE = 'node-state.json';
+
+export async function loadNodeState(dataRoot: string): Promise<NodeState | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path.join(dataRoot, FILE), 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+  const s = JSON.parse(text) as NodeState;
+  if (s.format !== 1) throw new Error(`${FILE}: unsupported format ${String(s.format)}`);
+  return s;
+}
+
+export async function saveNodeState(dataRoot: string, s: NodeState): Promise<void> {
+  await mkdir(dataRoot, { recursive: true, mode: 0o700 });
+  const file = path.join(dataRoot, FILE);
+  const tmp = `${file}.tmp`;
+  const fh = await open(tmp, 'w', 0o600);
+  try {
+    await fh.writeFile(JSON.stringify(s, null, 2));
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, file);
+}
+
+/** Forgets the swarm: identity and cluster state (swarm leave). */
+export async function wipeSwarmState(dataRoot: string): Promise<void> {
+  await rm(path.join(dataRoot, FILE), { force: true });
+  await rm(path.join(dataRoot, 'raft'), { recursive: true, force: true });
+  await rm(path.join(dataRoot, 'worker'), { recursive: true, force: true });
+}

@@ -1,0 +1,85 @@
+/**
+ * The allocator: gives services their published ports (ingress ports without a number get one from
+ * 30000-32767) and moves new tasks to PENDING once their service's resources are allocated. Network
+ * attachments and VIPs join here when overlay networking lands.
+ */
+import type { Clock } from '../../common/clock.js';
+import type { Logger } from '../../common/logging.js';
+import type { Store } from '../../store/store.js';
+import type { PortConfig, ServiceObject } from '../../store/types.js';
+import { Reconciler } from '../reconciler.js';
+
+export const DYNAMIC_PORT_START = 30000;
+export const DYNAMIC_PORT_END = 32767;
+
+const portKey = (p: PortConfig): string => `${p.Protocol ?? 'tcp'}/${p.PublishedPort}`;
+
+/** Allocates published ports for one service, given the ports other services hold. Pure. */
+export function allocatePorts(service: ServiceObject, taken: Set<string>): PortConfig[] {
+  const ports: PortConfig[] = [];
+  const previous = service.Endpoint.Ports ?? [];
+  for (const spec of service.Spec.EndpointSpec?.Ports ?? []) {
+    const p: PortConfig = { Protocol: spec.Protocol ?? 'tcp', TargetPort: spec.TargetPort, PublishMode: spec.PublishMode ?? 'ingress' };
+    if (spec.Name) p.Name = spec.Name;
+    if (spec.PublishedPort) p.PublishedPort = spec.PublishedPort;
+    else if (p.PublishMode === 'ingress') {
+      // Keep a dynamic port across updates when the same target is still published.
+      const kept = previous.find((o) => o.TargetPort === p.TargetPort && o.Protocol === p.Protocol && o.PublishMode === 'ingress');
+      let port = kept?.PublishedPort;
+      if (port === undefined) {
+        for (let c = DYNAMIC_PORT_START; c <= DYNAMIC_PORT_END; c++) {
+          if (!taken.has(`${p.Protocol}/${c}`)) {
+            port = c;
+            break;
+          }
+        }
+      }
+      if (port !== undefined) p.PublishedPort = port;
+    }
+    if (p.PublishMode === 'ingress' && p.PublishedPort) taken.add(portKey(p));
+    ports.push(p);
+  }
+  return ports;
+}
+
+function samePorts(a: PortConfig[] | undefined, b: PortConfig[]): boolean {
+  return JSON.stringify(a ?? []) === JSON.stringify(b);
+}
+
+export class Allocator extends Reconciler {
+  constructor(store: Store, clock: Clock, logger: Logger) {
+    super('allocator', store, clock, logger, 10);
+  }
+
+  protected override interested(table: string): boolean {
+    return table === 'service' || table === 'task';
+  }
+
+  protected async reconcile(): Promise<void> {
+    await this.store.update((tx) => {
+      const services = tx.all('service');
+      const taken = new Set<string>();
+      for (const s of services) for (const p of s.Endpoint.Ports ?? []) if (p.PublishMode === 'ingress' && p.PublishedPort) taken.add(portKey(p));
+      for (const s of services) {
+        const specChanged = JSON.stringify(s.Endpoint.Spec) !== JSON.stringify(s.Spec.EndpointSpec ?? {});
+        if (!specChanged) continue;
+        for (const p of s.Endpoint.Ports ?? []) if (p.PublishMode === 'ingress' && p.PublishedPort) taken.delete(portKey(p));
+        const ports = allocatePorts(s, taken);
+        if (!samePorts(s.Endpoint.Ports, ports) || specChanged) {
+          tx.update('service', { ...s, Endpoint: { ...s.Endpoint, Spec: structuredClone(s.Spec.EndpointSpec ?? {}), Ports: ports } });
+        }
+      }
+      for (const t of tx.all('task')) {
+        if (t.Status.State !== 'new') continue;
+        const svc = tx.get('service', t.ServiceID);
+        if (!svc) continue;
+        const ports = structuredClone(svc.Endpoint.Ports ?? []);
+        tx.update('task', {
+          ...t,
+          Endpoint: { Ports: ports },
+          Status: { ...t.Status, State: 'pending', Message: 'pending task scheduling', Timestamp: tx.now },
+        });
+      }
+    });
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * Service logs: the lines of every task of a service, gathered from the nodes that ran them and
+ * merged into one stream. With follow, tasks that appear later join the stream; a node whose logs
+ * cannot be reached yields one clear line instead of hanging the whole stream.
+ */
+import { errorMessage } from '../../common/errors.js';
+import type { TaskObject } from '../../store/types.js';
+import type { LogLine, LogOptions } from './api.js';
+
+export interface TaskLogReader {
+  logs(
+    taskId: string,
+    opts: { follow: boolean; tail?: number; since?: number; stdout: boolean; stderr: boolean; signal?: AbortSignal },
+  ): AsyncIterable<{ stream: 1 | 2; timestamp: string; line: string }>;
+}
+
+/** Finds the log reader of a node, or undefined when the node cannot be reached. */
+export type LogSource = (nodeId: string) => TaskLogReader | undefined;
+
+const NEW_TASK_POLL_MS = 1000;
+
+export async function* mergeLogStreams(
+  tasksOf: () => TaskObject[],
+  source: LogSource,
+  opts: LogOptions,
+  stillFollowing: () => boolean,
+): AsyncGenerator<LogLine> {
+  const queue: LogLine[] = [];
+  let notify: (() => void) | undefined;
+  const started = new Set<string>();
+  let active = 0;
+  const abort = new AbortController();
+  opts.signal?.addEventListener('abort', () => abort.abort());
+  const push = (l: LogLine): void => {
+    queue.push(l);
+    notify?.();
+  };
+
+  const startTask = (t: TaskObject): void => {
+    if (started.has(t.ID) || !t.NodeID) return;
+    started.add(t.ID);
+    const base = { nodeId: t.NodeID, serviceId: t.ServiceID, taskId: t.ID };
+    const reader = source(t.NodeID);
+    if (!reader) {
+      push({ ...base, stream: 2, timestamp: new Date().toISOString(), line: `error from node ${t.NodeID}: node is not reachable, its logs are unavailable` });
+      return;
+    }
+    active++;
+    void (async () => {
+      try {
+        for await (const l of reader.logs(t.ID, { ...opts, signal: abort.signal })) push({ ...base, ...l });
+      } catch (e) {
+        if (!abort.signal.aborted) push({ ...base, stream: 2, timestamp: new Date().toISOString(), line: `error from task ${t.ID}: ${errorMessage(e)}` });
+      } finally {
+        active--;
+        notify?.();
+      }
+    })();
+  };
+
+  for (const t of tasksOf()) startTask(t);
+  let poll: NodeJS.Timeout | undefined;
+  if (opts.follow) {
+    poll = setInterval(() => {
+      if (!stillFollowing()) return;
+      for (const t of tasksOf()) startTask(t);
+    }, NEW_TASK_POLL_MS);
+  }
+  try {
+    for (;;) {
+      while (queue.length > 0) yield queue.shift()!;
+      if (abort.signal.aborted) return;
+      if (!opts.follow && active === 0) return;
+      await new Promise<void>((r) => {
+        notify = r;
+        if (opts.follow) setTimeout(r, NEW_TASK_POLL_MS).unref();
+      });
+      notify = undefined;
+    }
+  } finally {
+    clearInterval(poll);
+    abort.abort();
+  }
+}

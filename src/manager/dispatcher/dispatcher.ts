@@ -1,0 +1,220 @@
+/**
+ * The dispatcher: one session per node. It marks nodes ready on session start and down when their
+ * heartbeats stop (period × grace), streams each node its assignments, and writes the status its
+ * agents report in batches. Runs on the leader.
+ */
+import type { Clock } from '../../common/clock.js';
+import { ShoalError } from '../../common/errors.js';
+import { newId } from '../../common/ids.js';
+import type { Logger } from '../../common/logging.js';
+import type { Random } from '../../common/random.js';
+import type { Store } from '../../store/store.js';
+import { stateRank, type NodeObject, type TaskObject } from '../../store/types.js';
+import type { AgentSession, Assignments, DispatcherEndpoint, SessionRequest, TaskStatusUpdate } from './session.js';
+
+export const DEFAULT_HEARTBEAT_PERIOD_MS = 5000;
+export const HEARTBEAT_GRACE = 3;
+const ASSIGNMENT_BATCH_MS = 100;
+const STATUS_BATCH_MS = 100;
+
+interface NodeSession {
+  id: string;
+  nodeId: string;
+  listeners: ((a: Assignments) => void)[];
+  closeListeners: ((reason: string) => void)[];
+  lastSent: string;
+  cancelExpiry: (() => void) | undefined;
+  closed: boolean;
+}
+
+/** Tasks a node must see: assigned to it and past scheduling. */
+export function assignmentsFor(nodeId: string, tasks: readonly TaskObject[]): TaskObject[] {
+  return tasks.filter((t) => t.NodeID === nodeId && stateRank(t.Status.State) >= stateRank('assigned'));
+}
+
+export class Dispatcher implements DispatcherEndpoint {
+  private sessions = new Map<string, NodeSession>();
+  private unwatch: (() => void) | undefined;
+  private pendingStatus = new Map<string, { nodeId: string; update: TaskStatusUpdate }>();
+  private statusTimer: (() => void) | undefined;
+  private assignTimer: (() => void) | undefined;
+  private statusFlush: Promise<void> = Promise.resolve();
+  private running = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly random: Random,
+    private readonly logger: Logger,
+  ) {}
+
+  run(): void {
+    this.running = true;
+    this.unwatch = this.store.watch((events) => {
+      if (events.some((e) => e.kind !== 'commit' && (e.table === 'task' || e.table === 'cluster'))) this.scheduleAssignments();
+    });
+    // A new leader gives every node one full grace period to show up before it is marked down.
+    const nodes = this.store.view((tx) => tx.all('node'));
+    for (const n of nodes) if (n.Status.State !== 'down') this.armExpiry(n.ID, undefined);
+  }
+
+  stop(): void {
+    this.running = false;
+    this.unwatch?.();
+    this.statusTimer?.();
+    this.assignTimer?.();
+    for (const s of this.sessions.values()) this.endSession(s, 'dispatcher stopped');
+    for (const c of this.expiries.values()) c();
+    this.expiries.clear();
+  }
+
+  heartbeatPeriodMs(): number {
+    const c = this.store.view((tx) => tx.all('cluster')[0]);
+    const ns = c?.Spec.Dispatcher.HeartbeatPeriod;
+    return ns ? Math.floor(ns / 1e6) : DEFAULT_HEARTBEAT_PERIOD_MS;
+  }
+
+  async session(req: SessionRequest): Promise<AgentSession> {
+    if (!this.running) throw new ShoalError('unavailable', 'dispatcher is not running on this manager');
+    const node = this.store.view((tx) => tx.get('node', req.nodeId));
+    if (!node) throw new ShoalError('not_found', `node ${req.nodeId} not found`);
+    for (const s of this.sessions.values()) if (s.nodeId === req.nodeId) this.endSession(s, 'superseded by a new session');
+    await this.store.update((tx) => {
+      const cur = tx.get('node', req.nodeId);
+      if (!cur) throw new ShoalError('not_found', `node ${req.nodeId} not found`);
+      const next: NodeObject = {
+        ...cur,
+        Description: req.description,
+        Status: { State: 'ready', Addr: req.addr },
+      };
+      tx.update('node', next);
+    });
+    const s: NodeSession = {
+      id: newId(this.random),
+      nodeId: req.nodeId,
+      listeners: [],
+      closeListeners: [],
+      lastSent: '',
+      cancelExpiry: undefined,
+      closed: false,
+    };
+    this.sessions.set(s.id, s);
+    this.armExpiry(req.nodeId, s);
+    const period = this.heartbeatPeriodMs();
+    return {
+      sessionId: s.id,
+      heartbeatPeriodMs: period,
+      onAssignments: (cb) => {
+        s.listeners.push(cb);
+        cb(this.currentAssignments(s.nodeId));
+      },
+      onClose: (cb) => s.closeListeners.push(cb),
+      updateStatus: (updates) => this.updateStatus(s, updates),
+      heartbeat: async () => {
+        if (s.closed) throw new ShoalError('unavailable', 'session closed');
+        this.armExpiry(s.nodeId, s);
+        await this.markReady(s.nodeId);
+        return { periodMs: this.heartbeatPeriodMs() };
+      },
+      close: () => this.endSession(s, 'closed by agent'),
+    };
+  }
+
+  private expiries = new Map<string, () => void>();
+
+  private armExpiry(nodeId: string, s: NodeSession | undefined): void {
+    this.expiries.get(nodeId)?.();
+    const grace = this.heartbeatPeriodMs() * HEARTBEAT_GRACE;
+    this.expiries.set(
+      nodeId,
+      this.clock.setTimer(grace, () => {
+        this.expiries.delete(nodeId);
+        if (s) this.endSession(s, 'heartbeat expired');
+        void this.markDown(nodeId).catch((e: unknown) => this.logger.warn('marking node down failed', { nodeId, error: String(e) }));
+      }),
+    );
+  }
+
+  private async markReady(nodeId: string): Promise<void> {
+    const node = this.store.view((tx) => tx.get('node', nodeId));
+    if (!node || node.Status.State === 'ready') return;
+    await this.store.update((tx) => {
+      const cur = tx.get('node', nodeId);
+      if (cur && cur.Status.State !== 'ready') tx.update('node', { ...cur, Status: { ...cur.Status, State: 'ready', Message: undefined } });
+    });
+  }
+
+  private async markDown(nodeId: string): Promise<void> {
+    if (!this.running) return;
+    this.logger.info('node missed its heartbeats; marking it down', { nodeId });
+    await this.store.update((tx) => {
+      const cur = tx.get('node', nodeId);
+      if (cur && cur.Status.State !== 'down') {
+        tx.update('node', { ...cur, Status: { ...cur.Status, State: 'down', Message: 'heartbeat failure' } });
+      }
+    });
+  }
+
+  private endSession(s: NodeSession, reason: string): void {
+    if (s.closed) return;
+    s.closed = true;
+    this.sessions.delete(s.id);
+    for (const cb of s.closeListeners) cb(reason);
+  }
+
+  private currentAssignments(nodeId: string): Assignments {
+    return { tasks: this.store.view((tx) => assignmentsFor(nodeId, tx.all('task'))) };
+  }
+
+  private scheduleAssignments(): void {
+    if (this.assignTimer) return;
+    this.assignTimer = this.clock.setTimer(ASSIGNMENT_BATCH_MS, () => {
+      this.assignTimer = undefined;
+      const tasks = this.store.view((tx) => tx.all('task'));
+      for (const s of this.sessions.values()) {
+        const mine = assignmentsFor(s.nodeId, tasks);
+        const key = mine.map((t) => `${t.ID}:${t.Version.Index}`).join(',');
+        if (key === s.lastSent) continue;
+        s.lastSent = key;
+        for (const cb of s.listeners) cb({ tasks: mine });
+      }
+    });
+  }
+
+  private updateStatus(s: NodeSession, updates: readonly TaskStatusUpdate[]): Promise<void> {
+    if (s.closed) return Promise.reject(new ShoalError('unavailable', 'session closed'));
+    for (const u of updates) this.pendingStatus.set(u.taskId, { nodeId: s.nodeId, update: u });
+    if (!this.statusTimer) {
+      this.statusTimer = this.clock.setTimer(STATUS_BATCH_MS, () => {
+        this.statusTimer = undefined;
+        this.statusFlush = this.statusFlush.then(() => this.flushStatus());
+      });
+    }
+    return Promise.resolve();
+  }
+
+  /** Writes batched status reports; a report may only move a task's state forward. */
+  private async flushStatus(): Promise<void> {
+    const batch = [...this.pendingStatus.values()];
+    this.pendingStatus.clear();
+    if (batch.length === 0) return;
+    try {
+      await this.store.update((tx) => {
+        for (const { nodeId, update } of batch) {
+          const cur = tx.get('task', update.taskId);
+          if (!cur || cur.NodeID !== nodeId) continue;
+          if (stateRank(update.status.State) < stateRank(cur.Status.State)) continue;
+          if (JSON.stringify(cur.Status) === JSON.stringify(update.status)) continue;
+          tx.update('task', { ...cur, Status: update.status });
+        }
+      });
+    } catch (e) {
+      this.logger.warn('writing task status failed; will retry', { error: String(e) });
+      for (const b of batch) if (!this.pendingStatus.has(b.update.taskId)) this.pendingStatus.set(b.update.taskId, b);
+      this.statusTimer ??= this.clock.setTimer(500, () => {
+        this.statusTimer = undefined;
+        this.statusFlush = this.statusFlush.then(() => this.flushStatus());
+      });
+    }
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * The manager role of a node: on becoming leader it starts every leader-only component (like
+ * swarmkit's becomeLeader) and stops them when leadership is lost. Each component takes only the
+ * store, a clock, randomness and a logger.
+ */
+import type { Clock } from '../common/clock.js';
+import type { Logger } from '../common/logging.js';
+import type { Random } from '../common/random.js';
+import type { Store } from '../store/store.js';
+import { Allocator } from './allocator/allocator.js';
+import { ClusterControl } from './controlapi/cluster-control.js';
+import type { LogSource } from './controlapi/logs.js';
+import { Dispatcher } from './dispatcher/dispatcher.js';
+import { Orchestrator } from './orchestrator/orchestrator.js';
+import { Scheduler } from './scheduler/scheduler.js';
+import { TaskReaper } from './taskreaper/taskreaper.js';
+
+export interface ManagerOptions {
+  store: Store;
+  clock: Clock;
+  random: Random;
+  logger: Logger;
+  logSource: LogSource;
+}
+
+export class Manager {
+  readonly control: ClusterControl;
+  readonly dispatcher: Dispatcher;
+  private readonly components: { run(): void; stop(): void }[];
+  private leading = false;
+
+  constructor(o: ManagerOptions) {
+    this.control = new ClusterControl(o.store, o.random, o.logSource);
+    this.dispatcher = new Dispatcher(o.store, o.clock, o.random, o.logger.child('dispatcher'));
+    this.components = [
+      this.dispatcher,
+      new Allocator(o.store, o.clock, o.logger.child('allocator')),
+      new Scheduler(o.store, o.clock, o.logger.child('scheduler')),
+      new Orchestrator(o.store, o.clock, o.random, o.logger.child('orchestrator')),
+      new TaskReaper(o.store, o.clock, o.logger.child('taskreaper')),
+    ];
+  }
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  becomeLeader(): void {
+    if (this.leading) return;
+    this.leading = true;
+    for (const c of this.components) c.run();
+  }
+
+  loseLeadership(): void {
+    if (!this.leading) return;
+    this.leading = false;
+    for (const c of [...this.components].reverse()) c.stop();
+  }
+}

@@ -1,0 +1,167 @@
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { Harness } from '../testing/harness.js';
+
+let h: Harness;
+beforeEach(async () => {
+  h = new Harness();
+  await h.start();
+});
+afterEach(() => h.stop());
+
+const slotsOf = (tasks: { Slot: number }[]): number[] => [...new Set(tasks.map((t) => t.Slot))].sort((a, b) => a - b);
+
+describe('replicated orchestration', () => {
+  it('converges to the replica count, one task per slot', async () => {
+    await h.addNode({ hostname: 'n1' });
+    const id = await h.createService({ Name: 'web', Mode: { Replicated: { Replicas: 3 } } });
+    await h.run(1000);
+    assert.equal(h.running(id).length, 3);
+    assert.deepEqual(slotsOf(h.running(id)), [1, 2, 3]);
+  });
+
+  it('spreads replicas evenly over equal nodes', async () => {
+    for (const n of ['n1', 'n2', 'n3']) await h.addNode({ hostname: n });
+    const id = await h.createService({ Name: 'web', Mode: { Replicated: { Replicas: 6 } } });
+    await h.run(1000);
+    const perNode = new Map<string, number>();
+    for (const t of h.running(id)) perNode.set(t.NodeID!, (perNode.get(t.NodeID!) ?? 0) + 1);
+    assert.deepEqual([...perNode.values()], [2, 2, 2]);
+  });
+
+  it('scales up and down by slot; removed tasks disappear', async () => {
+    await h.addNode({ hostname: 'n1' });
+    const id = await h.createService({ Name: 'web', Mode: { Replicated: { Replicas: 3 } } });
+    await h.run(1000);
+    await h.updateService(id, (s) => ({ ...s, Mode: { Replicated: { Replicas: 5 } } }));
+    await h.run(1000);
+    assert.deepEqual(slotsOf(h.running(id)), [1, 2, 3, 4, 5]);
+    await h.updateService(id, (s) => ({ ...s, Mode: { Replicated: { Replicas: 2 } } }));
+    await h.run(1000);
+    assert.deepEqual(slotsOf(h.running(id)), [1, 2]);
+    assert.equal(h.tasks(id).length, 2, 'scaled-down tasks are reaped');
+  });
+
+  it('replaces a failed task after the restart delay, keeping history in the slot', async () => {
+    await h.addNode({ hostname: 'n1' });
+    const id = await h.createService({ Name: 'web' });
+    await h.run(500);
+    const [first] = h.running(id);
+    await h.setTaskState(first!.ID, 'failed', { Err: 'task: non-zero exit (137)' });
+    await h.run(3000);
+    assert.equal(h.running(id).length, 0, 'no replacement runs before the 5 s delay');
+    const waiting = h.tasks(id).find((t) => t.DesiredState === 'ready');
+    assert.ok(waiting, 'a replacement waits as ready');
+    await h.run(3000);
+    const [second] = h.running(id);
+    assert.ok(second && second.ID !== first!.ID);
+    assert.equal(second.Slot, first!.Slot);
+    const old = h.tasks(id).find((t) => t.ID === first!.ID)!;
+    assert.equal(old.DesiredState, 'shutdown');
+    assert.equal(old.Status.State, 'failed');
+  });
+
+  it('honours restart condition none and on-failure', async () => {
+    await h.addNode({ hostname: 'n1' });
+    h.failingImages.set('ok:1', 0);
+    h.failingImages.set('bad:1', 1);
+    const none = await h.createService({
+      Name: 'none',
+      TaskTemplate: { ContainerSpec: { Image: 'bad:1' }, RestartPolicy: { Condition: 'none', Delay: 0 } },
+    });
+    const onFailOk = await h.createService({
+      Name: 'onfailok',
+      TaskTemplate: { ContainerSpec: { Image: 'ok:1' }, RestartPolicy: { Condition: 'on-failure', Delay: 0 } },
+    });
+    const onFailBad = await h.createService({
+      Name: 'onfailbad',
+      TaskTemplate: { ContainerSpec: { Image: 'bad:1' }, RestartPolicy: { Condition: 'on-failure', Delay: 0, MaxAttempts: 2 } },
+    });
+    await h.run(3000);
+    assert.equal(h.tasks(none).length, 1, 'condition none: never restarted');
+    assert.equal(h.tasks(onFailOk).length, 1, 'on-failure: a clean exit is not restarted');
+    assert.equal(h.tasks(onFailBad).length, 3, 'on-failure with max 2 attempts: first run + 2 restarts');
+  });
+
+  it('keeps rejecting a missing image, with the restart delay between attempts', async () => {
+    await h.addNode({ hostname: 'n1' });
+    h.missingImages.add('nope:1');
+    const id = await h.createService({
+      Name: 'web',
+      TaskTemplate: { ContainerSpec: { Image: 'nope:1' }, RestartPolicy: { Delay: 1_000_000_000 } },
+    });
+    await h.run(3500);
+    const tasks = h.tasks(id);
+    const rejected = tasks.filter((t) => t.Status.State === 'rejected');
+    assert.ok(rejected.length >= 3 && rejected.length <= 4, `about one attempt per second, got ${rejected.length}`);
+    assert.equal(rejected[0]!.Status.Err, 'No such image: nope:1');
+  });
+
+  it('prunes history to the retention limit per slot', async () => {
+    await h.addNode({ hostname: 'n1' });
+    const id = await h.createService({ Name: 'web', TaskTemplate: { ContainerSpec: { Image: 'img:1' }, RestartPolicy: { Delay: 0 } } });
+    for (let i = 0; i < 8; i++) {
+      await h.run(300);
+      const [t] = h.running(id);
+      if (t) await h.setTaskState(t.ID, 'failed');
+    }
+    await h.run(500);
+    assert.ok(h.tasks(id).length <= 5, `at most 5 tasks in the slot, got ${h.tasks(id).length}`);
+    assert.equal(h.running(id).length, 1);
+  });
+
+  it('rolls out a new image one slot at a time and completes', async () => {
+    await h.addNode({ hostname: 'n1' });
+    const id = await h.createService({ Name: 'web', Mode: { Replicated: { Replicas: 4 } } });
+    await h.run(1000);
+    await h.updateService(id, (s) => ({ ...s, TaskTemplate: { ...s.TaskTemplate, ContainerSpec: { Image: 'img:2' } } }));
+    let maxDown = 0;
+    for (let i = 0; i < 60; i++) {
+      await h.run(50);
+      maxDown = Math.max(maxDown, 4 - h.running(id).length);
+    }
+    const running = h.running(id);
+    assert.equal(running.length, 4);
+    assert.ok(running.every((t) => t.Spec.ContainerSpec?.Image === 'img:2'));
+    assert.ok(maxDown <= 1, `parallelism 1: at most one slot down at a time, saw ${maxDown}`);
+    assert.equal(h.service(id).UpdateStatus?.State, 'completed');
+    assert.equal(h.tasks(id).filter((t) => t.Spec.ContainerSpec?.Image === 'img:1' && t.DesiredState === 'shutdown').length, 4);
+  });
+
+  it('replaces the tasks of a node that went down on the other nodes', async () => {
+    const n1 = await h.addNode({ hostname: 'n1' });
+    await h.addNode({ hostname: 'n2' });
+    const id = await h.createService({ Name: 'web', Mode: { Replicated: { Replicas: 4 } }, TaskTemplate: { ContainerSpec: { Image: 'img:1' }, RestartPolicy: { Delay: 0 } } });
+    await h.run(1000);
+    await h.setNode(n1, (n) => ({ ...n, Status: { ...n.Status, State: 'down' } }));
+    await h.run(1000);
+    const running = h.running(id).filter((t) => t.NodeID !== n1);
+    assert.equal(running.length, 4);
+  });
+
+  it('removes every task of a deleted service', async () => {
+    await h.addNode({ hostname: 'n1' });
+    const id = await h.createService({ Name: 'web', Mode: { Replicated: { Replicas: 3 } } });
+    await h.run(1000);
+    await h.control.removeService('web');
+    await h.run(1000);
+    assert.equal(h.tasks(id).length, 0);
+  });
+});
+
+describe('global orchestration', () => {
+  it('runs one task per eligible node, follows nodes joining and draining', async () => {
+    const n1 = await h.addNode({ hostname: 'n1' });
+    await h.addNode({ hostname: 'n2' });
+    const id = await h.createService({ Name: 'agent', Mode: { Global: {} } });
+    await h.run(1000);
+    assert.equal(h.running(id).length, 2);
+    await h.addNode({ hostname: 'n3' });
+    await h.run(1000);
+    assert.equal(h.running(id).length, 3);
+    await h.setNode(n1, (n) => ({ ...n, Spec: { ...n.Spec, Availability: 'drain' } }));
+    await h.run(1000);
+    assert.equal(h.running(id).length, 2);
+    assert.ok(h.running(id).every((t) => t.NodeID !== n1));
+  });
+});

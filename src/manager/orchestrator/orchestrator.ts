@@ -1,0 +1,240 @@
+/**
+ * Keeps every service converged: replicated services have one runnable task per slot, global services
+ * one per eligible node. Ended tasks are replaced under the restart policy, tasks of an older spec are
+ * replaced one slot at a time (stop-first), and replacements wait as `ready` until their delay has
+ * passed and their predecessor has stopped. Runs on the leader, on store events and timers.
+ */
+import type { Clock } from '../../common/clock.js';
+import type { NodeId } from '../../common/ids.js';
+import type { Logger } from '../../common/logging.js';
+import type { Random } from '../../common/random.js';
+import type { StoreEvent } from '../../store/actions.js';
+import type { Store, WriteTx } from '../../store/store.js';
+import type { NodeObject, ServiceObject, TaskObject } from '../../store/types.js';
+import { Reconciler } from '../reconciler.js';
+import { constraintsHold, parseConstraints } from '../scheduler/constraint.js';
+import { restartDelayMs, shouldRestart } from './restart.js';
+import { groupSlots, hasEnded, isRunnable, type Slot } from './slots.js';
+import { newTask } from './task-factory.js';
+
+/** How long a replacement waits for its predecessor to stop before it starts anyway (swarmkit: 1 min). */
+const MAX_WAIT_FOR_PREDECESSOR_MS = 60_000;
+
+export function isGlobal(s: ServiceObject): boolean {
+  return 'Global' in s.Spec.Mode;
+}
+
+export function replicasOf(s: ServiceObject): number {
+  return 'Replicated' in s.Spec.Mode ? (s.Spec.Mode.Replicated.Replicas ?? 1) : 0;
+}
+
+/** Nodes a global service runs on: up, not drained, constraints hold. `pause` keeps existing tasks. */
+function globalEligible(s: ServiceObject, n: NodeObject, forNewTask: boolean): boolean {
+  if (n.Status.State === 'down' || n.Spec.Availability === 'drain') return false;
+  if (forNewTask && n.Spec.Availability === 'pause') return false;
+  return constraintsHold(parseConstraints(s.Spec.TaskTemplate.Placement?.Constraints ?? []), n);
+}
+
+export class Orchestrator extends Reconciler {
+  /** Earliest time a waiting replacement may be promoted; drives the timer. */
+  private nextWake = Infinity;
+  private cancelWake: (() => void) | undefined;
+
+  constructor(
+    store: Store,
+    clock: Clock,
+    private readonly random: Random,
+    logger: Logger,
+  ) {
+    super('orchestrator', store, clock, logger, 20);
+  }
+
+  override stop(): void {
+    super.stop();
+    this.cancelWake?.();
+  }
+
+  protected override interested(table: string, _e: StoreEvent): boolean {
+    return table === 'service' || table === 'task' || table === 'node' || table === 'cluster';
+  }
+
+  protected async reconcile(): Promise<void> {
+    let wake = Infinity;
+    await this.store.update((tx) => {
+      const nodes = new Map(tx.all('node').map((n) => [n.ID as string, n]));
+      const tasksByService = new Map<string, TaskObject[]>();
+      for (const t of tx.all('task')) {
+        const list = tasksByService.get(t.ServiceID) ?? [];
+        list.push(t);
+        tasksByService.set(t.ServiceID, list);
+      }
+      for (const service of tx.all('service')) {
+        if (!('Replicated' in service.Spec.Mode) && !('Global' in service.Spec.Mode)) continue;
+        const w = this.reconcileService(tx, service, tasksByService.get(service.ID) ?? [], nodes);
+        wake = Math.min(wake, w);
+      }
+    });
+    this.armWake(wake);
+  }
+
+  private armWake(at: number): void {
+    if (at === Infinity || at >= this.nextWake) return;
+    this.cancelWake?.();
+    this.nextWake = at;
+    this.cancelWake = this.clock.setTimer(Math.max(0, at - this.clock.now()), () => {
+      this.nextWake = Infinity;
+      this.cancelWake = undefined;
+      this.kick(0);
+    });
+  }
+
+  /** Returns the earliest future time this service needs another look (Infinity if none). */
+  private reconcileService(tx: WriteTx, service: ServiceObject, tasks: TaskObject[], nodes: Map<string, NodeObject>): number {
+    const global = isGlobal(service);
+    const slots = groupSlots(tasks, global);
+    const now = tx.now;
+    let wake = Infinity;
+    const nodeDown = (t: TaskObject): boolean => Boolean(t.NodeID) && nodes.get(t.NodeID!)?.Status.State === 'down';
+
+    // 1. Replace tasks that ended (or whose node died) under the restart policy.
+    for (const slot of slots.values()) {
+      for (const t of [...slot.tasks]) {
+        if (t.DesiredState !== 'running' && t.DesiredState !== 'ready') continue;
+        // A waiting replacement that already failed (e.g. its image is missing) counts as an attempt too.
+        const lost =
+          hasEnded(t) || (t.DesiredState === 'running' && (nodeDown(t) || (t.NodeID !== undefined && !nodes.has(t.NodeID))));
+        if (!lost) continue;
+        tx.update('task', { ...t, DesiredState: 'shutdown' });
+        const eligibleNode = !global || (t.NodeID && nodes.get(t.NodeID) && globalEligible(service, nodes.get(t.NodeID)!, false));
+        const waiting = slot.tasks.some((o) => o.ID !== t.ID && o.DesiredState === 'ready' && !hasEnded(o));
+        if (eligibleNode && !waiting && shouldRestart(service, t, now)) {
+          const replacement = newTask(service, this.random, {
+            slot: slot.slot,
+            nodeId: global ? t.NodeID : undefined,
+            desired: 'ready',
+            now,
+            promoteAfter: now + restartDelayMs(service),
+            previous: t,
+          });
+          tx.create('task', replacement);
+          slot.tasks.unshift(replacement);
+        }
+      }
+    }
+
+    // 2. Roll tasks of an older spec forward, one slot at a time, stop-first.
+    // A slot is in flight from the moment its replacement is created until that replacement runs.
+    const inFlight = [...slots.values()].filter((s) =>
+      s.tasks.some(
+        (t) =>
+          isRunnable(t) &&
+          !hasEnded(t) &&
+          t.Status.State !== 'running' &&
+          t.SpecVersion === service.SpecVersion &&
+          t.Restarts?.Attempt === 0 &&
+          t.Restarts.PreviousTaskID !== undefined,
+      ),
+    ).length;
+    const parallelism = service.Spec.UpdateConfig?.Parallelism ?? 1;
+    let budget = parallelism === 0 ? Infinity : Math.max(0, parallelism - inFlight);
+    const dirty = [...slots.values()]
+      .filter((s) => s.tasks.some((t) => t.DesiredState === 'running' && t.SpecVersion !== service.SpecVersion))
+      .sort((a, b) => a.slot - b.slot || (a.key < b.key ? -1 : 1));
+    for (const slot of dirty) {
+      if (budget <= 0) break;
+      const old = slot.tasks.find((t) => t.DesiredState === 'running' && t.SpecVersion !== service.SpecVersion)!;
+      if (global && !globalEligible(service, nodes.get(old.NodeID ?? '') ?? ({} as NodeObject), false)) continue;
+      tx.update('task', { ...old, DesiredState: 'shutdown' });
+      const replacement = newTask(service, this.random, {
+        slot: slot.slot,
+        nodeId: global ? old.NodeID : undefined,
+        desired: 'ready',
+        now,
+        promoteAfter: now,
+        previous: old,
+      });
+      tx.create('task', replacement);
+      slot.tasks.unshift(replacement);
+      budget--;
+    }
+    const updating = dirty.length > 0 || inFlight > 0;
+    this.trackUpdateStatus(tx, service, updating);
+
+    // 3. Promote waiting replacements whose delay passed and whose predecessors stopped.
+    for (const slot of slots.values()) {
+      for (const t of slot.tasks) {
+        if (t.DesiredState !== 'ready') continue;
+        const due = t.PromoteAfter ?? now;
+        const others = slot.tasks.filter((o) => o.ID !== t.ID && o.CreatedAt <= t.CreatedAt);
+        const stopped = others.every((o) => hasEnded(o) || !o.NodeID || nodeDown(o) || o.DesiredState === 'remove');
+        const waitedTooLong = now >= due + MAX_WAIT_FOR_PREDECESSOR_MS;
+        if (now >= due && (stopped || waitedTooLong)) {
+          tx.update('task', { ...(tx.get('task', t.ID) ?? t), DesiredState: 'running' });
+        } else {
+          wake = Math.min(wake, now < due ? due : Math.min(now + 1000, due + MAX_WAIT_FOR_PREDECESSOR_MS));
+        }
+      }
+    }
+
+    // 4. Scale: add missing slots, remove surplus ones.
+    if (global) this.reconcileGlobal(tx, service, slots, nodes);
+    else this.reconcileReplicated(tx, service, slots);
+    return wake;
+  }
+
+  private reconcileReplicated(tx: WriteTx, service: ServiceObject, slots: Map<string, Slot>): void {
+    const want = replicasOf(service);
+    const occupied = [...slots.values()].filter((s) => {
+      if (s.tasks.some(isRunnable)) return true;
+      const newest = s.tasks[0];
+      // A slot whose last task ended and may not restart stays as it is (restart condition none, ...).
+      return newest !== undefined && newest.DesiredState === 'shutdown' && hasEnded(newest) && !shouldRestart(service, newest, tx.now);
+    });
+    if (occupied.length < want) {
+      const used = new Set(occupied.map((s) => s.slot));
+      let next = 1;
+      for (let i = occupied.length; i < want; i++) {
+        while (used.has(next)) next++;
+        used.add(next);
+        tx.create('task', newTask(service, this.random, { slot: next, desired: 'running', now: tx.now }));
+      }
+    } else if (occupied.length > want) {
+      const isRunning = (s: Slot): boolean => s.tasks.some((t) => isRunnable(t) && t.Status.State === 'running');
+      const victims = [...occupied]
+        .sort((a, b) => Number(isRunning(a)) - Number(isRunning(b)) || b.slot - a.slot)
+        .slice(0, occupied.length - want);
+      for (const s of victims) {
+        for (const t of s.tasks) if (t.DesiredState !== 'remove') tx.update('task', { ...(tx.get('task', t.ID) ?? t), DesiredState: 'remove' });
+      }
+    }
+  }
+
+  private reconcileGlobal(tx: WriteTx, service: ServiceObject, slots: Map<string, Slot>, nodes: Map<string, NodeObject>): void {
+    for (const node of nodes.values()) {
+      const slot = slots.get(node.ID);
+      const runnable = slot?.tasks.some(isRunnable) ?? false;
+      if (runnable) continue;
+      const newest = slot?.tasks[0];
+      if (newest && newest.DesiredState === 'shutdown' && hasEnded(newest) && !shouldRestart(service, newest, tx.now)) continue;
+      if (!globalEligible(service, node, true)) continue;
+      tx.create('task', newTask(service, this.random, { slot: 0, nodeId: node.ID as NodeId, desired: 'running', now: tx.now }));
+    }
+    // Tasks on nodes that can no longer run the service are shut down, not restarted.
+    for (const slot of slots.values()) {
+      const node = nodes.get(slot.key);
+      if (node && globalEligible(service, node, false)) continue;
+      for (const t of slot.tasks) {
+        if (isRunnable(t)) tx.update('task', { ...(tx.get('task', t.ID) ?? t), DesiredState: 'shutdown' });
+      }
+    }
+  }
+
+  private trackUpdateStatus(tx: WriteTx, service: ServiceObject, updating: boolean): void {
+    const st = service.UpdateStatus;
+    if (updating && st?.State !== 'updating' && service.PreviousSpec) {
+      tx.update('service', { ...service, UpdateStatus: { State: 'updating', StartedAt: tx.now, Message: 'update in progress' } });
+    } else if (!updating && st?.State === 'updating') {
+      tx.update('service', { ...service, UpdateStatus: { ...st, State: 'completed', CompletedAt: tx.now, Message: 'update completed' } });
+    }
+  }
+}

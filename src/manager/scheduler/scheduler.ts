@@ -1,0 +1,45 @@
+/**
+ * The scheduler of the leader: watches for tasks in PENDING without a node and assigns them, in one
+ * store transaction per pass. Passes are debounced so a burst of new tasks is placed together.
+ */
+import type { Clock } from '../../common/clock.js';
+import type { Logger } from '../../common/logging.js';
+import type { NodeId } from '../../common/ids.js';
+import type { Store } from '../../store/store.js';
+import type { TaskObject } from '../../store/types.js';
+import { schedule } from './pipeline.js';
+import { Reconciler } from '../reconciler.js';
+
+export class Scheduler extends Reconciler {
+  constructor(store: Store, clock: Clock, logger: Logger) {
+    super('scheduler', store, clock, logger, 50);
+  }
+
+  protected override interested(table: string): boolean {
+    return table === 'task' || table === 'node';
+  }
+
+  protected async reconcile(): Promise<void> {
+    await this.store.update((tx) => {
+      const tasks = tx.all('task');
+      const unassigned = tasks
+        .filter((t) => t.Status.State === 'pending' && t.DesiredState !== 'remove' && t.DesiredState !== 'shutdown')
+        .sort((a, b) => a.CreatedAt - b.CreatedAt || a.Slot - b.Slot);
+      if (unassigned.length === 0) return;
+      for (const d of schedule(tx.all('node'), tasks, unassigned)) {
+        const cur = tx.get('task', d.task.ID);
+        if (!cur) continue;
+        if (d.kind === 'assign') {
+          const next: TaskObject = {
+            ...cur,
+            NodeID: d.nodeId as NodeId,
+            Status: { ...cur.Status, State: 'assigned', Message: 'scheduler assigned task to node', Timestamp: tx.now, Err: undefined },
+          };
+          tx.update('task', next);
+        } else if (cur.Status.Err !== d.reason) {
+          tx.update('task', { ...cur, Status: { ...cur.Status, Message: 'pending task scheduling', Err: d.reason, Timestamp: tx.now } });
+        }
+      }
+    });
+  }
+}

@@ -1,0 +1,313 @@
+/**
+ * The cluster's objects as the store keeps them. Specs use Docker's field names (PascalCase) so the
+ * Engine API layer can serve them with little translation; times are epoch milliseconds internally.
+ */
+import type { NodeId, ServiceId, TaskId } from '../common/ids.js';
+
+export interface Meta {
+  readonly ID: string;
+  /** The log index of the last change; the `?version=` of optimistic concurrency. */
+  Version: { Index: number };
+  CreatedAt: number;
+  UpdatedAt: number;
+}
+
+export type Labels = Record<string, string>;
+
+// ---------- cluster ----------
+
+export interface ClusterSpec {
+  Name: string;
+  Labels: Labels;
+  Orchestration: { TaskHistoryRetentionLimit?: number };
+  Raft: {
+    SnapshotInterval?: number;
+    KeepOldSnapshots?: number;
+    LogEntriesForSlowFollowers?: number;
+    ElectionTick?: number;
+    HeartbeatTick?: number;
+  };
+  Dispatcher: { HeartbeatPeriod?: number };
+  CAConfig: { NodeCertExpiry?: number; ForceRotate?: number };
+  TaskDefaults: { LogDriver?: { Name: string; Options?: Record<string, string> } };
+  EncryptionConfig: { AutoLockManagers: boolean };
+}
+
+export interface ClusterObject extends Meta {
+  Spec: ClusterSpec;
+  RootCA: { CACert: string; CAKey?: string };
+  JoinTokens: { Worker: string; Manager: string };
+  DefaultAddrPool: string[];
+  SubnetSize: number;
+  DataPathPort: number;
+}
+
+// ---------- nodes ----------
+
+export type NodeRole = 'worker' | 'manager';
+export type NodeAvailability = 'active' | 'pause' | 'drain';
+export type NodeState = 'unknown' | 'down' | 'ready' | 'disconnected';
+
+export interface NodeSpec {
+  Name?: string;
+  Labels: Labels;
+  Role: NodeRole;
+  Availability: NodeAvailability;
+}
+
+export interface NodeDescription {
+  Hostname: string;
+  Platform: { Architecture: string; OS: string };
+  Resources: { NanoCPUs: number; MemoryBytes: number };
+  Engine: { EngineVersion: string; Labels?: Labels; Plugins: { Type: string; Name: string }[] };
+}
+
+export interface NodeObject extends Meta {
+  ID: NodeId;
+  Spec: NodeSpec;
+  Description: NodeDescription;
+  Status: { State: NodeState; Message?: string; Addr: string };
+  ManagerStatus?: { Leader: boolean; Reachability: 'unknown' | 'unreachable' | 'reachable'; Addr: string };
+}
+
+// ---------- services ----------
+
+export interface Mount {
+  Type: 'bind' | 'volume' | 'tmpfs' | 'npipe' | 'cluster';
+  Source?: string;
+  Target: string;
+  ReadOnly?: boolean;
+  Consistency?: string;
+  BindOptions?: { Propagation?: string; NonRecursive?: boolean };
+  VolumeOptions?: { NoCopy?: boolean; Labels?: Labels; DriverConfig?: { Name?: string; Options?: Record<string, string> } };
+  TmpfsOptions?: { SizeBytes?: number; Mode?: number };
+}
+
+export interface HealthConfig {
+  Test?: string[];
+  Interval?: number;
+  Timeout?: number;
+  Retries?: number;
+  StartPeriod?: number;
+}
+
+export interface ContainerSpec {
+  Image: string;
+  Labels?: Labels;
+  Command?: string[];
+  Args?: string[];
+  Hostname?: string;
+  Env?: string[];
+  Dir?: string;
+  User?: string;
+  Groups?: string[];
+  Init?: boolean;
+  TTY?: boolean;
+  OpenStdin?: boolean;
+  ReadOnly?: boolean;
+  Mounts?: Mount[];
+  StopSignal?: string;
+  StopGracePeriod?: number;
+  Healthcheck?: HealthConfig;
+  Hosts?: string[];
+  DNSConfig?: { Nameservers?: string[]; Search?: string[]; Options?: string[] };
+  Sysctls?: Record<string, string>;
+  CapabilityAdd?: string[];
+  CapabilityDrop?: string[];
+  Isolation?: string;
+  [extra: string]: unknown;
+}
+
+export interface Resources {
+  NanoCPUs?: number;
+  MemoryBytes?: number;
+  Pids?: number;
+}
+
+export interface RestartPolicy {
+  Condition?: 'none' | 'on-failure' | 'any';
+  Delay?: number;
+  MaxAttempts?: number;
+  Window?: number;
+}
+
+export interface Placement {
+  Constraints?: string[];
+  Preferences?: { Spread: { SpreadDescriptor: string } }[];
+  MaxReplicas?: number;
+  Platforms?: { Architecture: string; OS: string }[];
+}
+
+export interface NetworkAttachmentConfig {
+  Target: string;
+  Aliases?: string[];
+  DriverOpts?: Record<string, string>;
+}
+
+export interface TaskSpec {
+  ContainerSpec?: ContainerSpec;
+  Resources?: { Limits?: Resources; Reservations?: Resources };
+  RestartPolicy?: RestartPolicy;
+  Placement?: Placement;
+  Networks?: NetworkAttachmentConfig[];
+  LogDriver?: { Name: string; Options?: Record<string, string> };
+  ForceUpdate?: number;
+  Runtime?: string;
+}
+
+export interface UpdateConfig {
+  Parallelism?: number;
+  Delay?: number;
+  FailureAction?: 'pause' | 'continue' | 'rollback';
+  Monitor?: number;
+  MaxFailureRatio?: number;
+  Order?: 'stop-first' | 'start-first';
+}
+
+export interface PortConfig {
+  Name?: string;
+  Protocol?: 'tcp' | 'udp' | 'sctp';
+  TargetPort: number;
+  PublishedPort?: number;
+  PublishMode?: 'ingress' | 'host';
+}
+
+export interface EndpointSpec {
+  Mode?: 'vip' | 'dnsrr';
+  Ports?: PortConfig[];
+}
+
+export type ServiceMode =
+  | { Replicated: { Replicas?: number } }
+  | { Global: Record<string, never> }
+  | { ReplicatedJob: { MaxConcurrent?: number; TotalCompletions?: number } }
+  | { GlobalJob: Record<string, never> };
+
+export interface ServiceSpec {
+  Name: string;
+  Labels?: Labels;
+  TaskTemplate: TaskSpec;
+  Mode: ServiceMode;
+  UpdateConfig?: UpdateConfig;
+  RollbackConfig?: UpdateConfig;
+  EndpointSpec?: EndpointSpec;
+}
+
+export type UpdateState =
+  | 'updating'
+  | 'paused'
+  | 'completed'
+  | 'rollback_started'
+  | 'rollback_paused'
+  | 'rollback_completed';
+
+export interface ServiceObject extends Meta {
+  ID: ServiceId;
+  Spec: ServiceSpec;
+  /** Bumped on every spec change; tasks remember the version they were made from. */
+  SpecVersion: number;
+  PreviousSpec?: ServiceSpec;
+  Endpoint: { Spec: EndpointSpec; Ports?: PortConfig[]; VirtualIPs?: { NetworkID: string; Addr: string }[] };
+  UpdateStatus?: { State: UpdateState; StartedAt?: number; CompletedAt?: number; Message: string };
+  /** Deletion is two-phase: tasks are shut down, then the service is removed once they are gone. */
+  PendingDelete?: boolean;
+}
+
+// ---------- tasks ----------
+
+/** swarmkit's task states; numeric order matters (states only move forward). */
+export const TASK_STATES = [
+  'new',
+  'pending',
+  'assigned',
+  'accepted',
+  'preparing',
+  'ready',
+  'starting',
+  'running',
+  'complete',
+  'shutdown',
+  'failed',
+  'rejected',
+  'remove',
+  'orphaned',
+] as const;
+export type TaskState = (typeof TASK_STATES)[number];
+
+const RANK: Record<TaskState, number> = {
+  new: 0,
+  pending: 64,
+  assigned: 192,
+  accepted: 256,
+  preparing: 320,
+  ready: 384,
+  starting: 448,
+  running: 512,
+  complete: 576,
+  shutdown: 640,
+  failed: 704,
+  rejected: 768,
+  remove: 800,
+  orphaned: 832,
+};
+
+export function stateRank(s: TaskState): number {
+  return RANK[s];
+}
+
+/** A task at or past `complete` no longer runs and never will. */
+export function isTerminal(s: TaskState): boolean {
+  return RANK[s] >= RANK.complete;
+}
+
+export interface TaskStatus {
+  Timestamp: number;
+  State: TaskState;
+  Message: string;
+  Err?: string;
+  ContainerStatus?: { ContainerID: string; PID: number; ExitCode: number };
+  PortStatus?: { Ports?: PortConfig[] };
+}
+
+export interface NetworkAttachment {
+  NetworkID: string;
+  /** Docker network name on the node the container is attached to. */
+  DockerNetwork: string;
+  Addresses: string[];
+  Aliases?: string[];
+}
+
+export interface TaskObject extends Meta {
+  ID: TaskId;
+  ServiceID: ServiceId;
+  /** Replicated: 1..N. Global: 0 (identified by NodeID). */
+  Slot: number;
+  NodeID?: NodeId;
+  Spec: TaskSpec;
+  SpecVersion: number;
+  ServiceAnnotations: { Name: string; Labels: Labels };
+  Annotations: { Name: string };
+  Status: TaskStatus;
+  DesiredState: TaskState;
+  Endpoint?: { Ports?: PortConfig[] };
+  Networks?: NetworkAttachment[];
+  /** Restart bookkeeping: the task this one replaces and how many restarts led here. */
+  Restarts?: { PreviousTaskID?: TaskId; Attempt: number };
+  /**
+   * A replacement waits with desired state `ready` until this time (restart delay, update delay)
+   * and until the task it replaces has stopped; then the orchestrator moves it to `running`.
+   */
+  PromoteAfter?: number;
+}
+
+// ---------- the store's tables ----------
+
+export interface ObjectTypes {
+  cluster: ClusterObject;
+  node: NodeObject;
+  service: ServiceObject;
+  task: TaskObject;
+}
+export type Table = keyof ObjectTypes;
+export const TABLES: readonly Table[] = ['cluster', 'node', 'service', 'task'];
+export type AnyObject = ObjectTypes[Table];
