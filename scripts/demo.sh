@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The main job: a one-node shoal cluster on the local Docker Engine running a sample application.
+# Sets the machine up (scripts/setup.sh), starts `shoal daemon` in the background (unless one already
+# answers), initialises the swarm, deploys a sample web service and shows node ls / service ls /
+# service ps. The daemon keeps running afterwards; `bash scripts/demo.sh --down` stops it and removes
+# the sample service and the swarm.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SOCK=/run/shoal/shoal.sock
+DATA=/var/lib/shoal
+PIDFILE=/run/shoal/shoal.pid
+LOG=/var/log/shoal.log
+export DOCKER_HOST="unix://$SOCK"
+shoal() { node bin/shoal "$@"; }
+
+if [ "${1:-}" = "--down" ]; then
+  if [ -S "$SOCK" ]; then
+    shoal service rm web >/dev/null 2>&1 || true
+    shoal swarm leave --force >/dev/null 2>&1 || true
+  fi
+  if [ -f "$PIDFILE" ]; then kill "$(cat "$PIDFILE")" 2>/dev/null || true; rm -f "$PIDFILE"; fi
+  echo "shoal stopped"
+  exit 0
+fi
+
+bash scripts/setup.sh
+mkdir -p /run/shoal
+if ! docker version >/dev/null 2>&1; then
+  echo "starting shoal daemon (log: $LOG)"
+  nohup node bin/shoal daemon --data-root "$DATA" --host "unix://$SOCK" >"$LOG" 2>&1 &
+  echo $! > "$PIDFILE"
+  for _ in $(seq 1 60); do docker version >/dev/null 2>&1 && break; sleep 0.5; done
+fi
+
+if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" != "active" ]; then
+  shoal swarm init --advertise-addr 127.0.0.1
+fi
+if ! shoal service inspect web >/dev/null 2>&1; then
+  shoal service create --name web --replicas 3 shoal-test/busybox:1 httpd -f -p 80 -h /var/www
+fi
+echo; echo "\$ docker node ls"; docker node ls
+echo; echo "\$ docker service ls"; docker service ls
+echo; echo "\$ docker service ps web"; docker service ps web
+cat <<TXT
+
+shoal is running (pid $(cat "$PIDFILE" 2>/dev/null || echo '?'), log $LOG). Drive it with the docker CLI:
+    export DOCKER_HOST=unix://$SOCK
+    docker service scale web=5
+Stop it with: bash scripts/demo.sh --down
+TXT
