@@ -50,6 +50,8 @@ export class Agent {
     this.session?.close();
     this.sessionEnded?.();
     await this.loopDone;
+    await Promise.all([...this.runners.values()].map((r) => r.halt()));
+    this.runners.clear();
   }
 
   /** Stops and removes every task container of this node (swarm leave). */
@@ -77,7 +79,7 @@ export class Agent {
         if (!this.stopped) this.o.logger.debug('dispatcher session failed', { error: errorMessage(e) });
       }
       if (this.stopped) break;
-      await new Promise((r) => setTimeout(r, backoff));
+      await new Promise((r) => setTimeout(r, backoff).unref());
       backoff = Math.min(BACKOFF_MAX_MS, backoff * 2);
     }
   }

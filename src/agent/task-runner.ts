@@ -47,6 +47,13 @@ export class TaskRunner {
     this.wakeUp?.();
   }
 
+  /** Stops driving the task but leaves its container alone (agent shutdown). */
+  async halt(): Promise<void> {
+    this.disposed = true;
+    this.wake();
+    await this.done;
+  }
+
   /** The task left this node's assignments: stop and remove its container. */
   async dispose(): Promise<void> {
     this.disposed = true;
@@ -155,6 +162,7 @@ export class TaskRunner {
     if (this.dirty || this.disposed) return Promise.resolve();
     return new Promise((resolve) => {
       const t = setTimeout(done, ms);
+      t.unref();
       function done(): void {
         clearTimeout(t);
         resolve();

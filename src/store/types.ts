@@ -298,6 +298,10 @@ export interface TaskObject extends Meta {
    * and until the task it replaces has stopped; then the orchestrator moves it to `running`.
    */
   PromoteAfter?: number;
+  /** Why the orchestrator made this task: a new slot, a restart, or a rolling update. */
+  Origin?: 'slot' | 'restart' | 'update';
+  /** When the task was first reported running (stamped by the dispatcher); the update monitor counts from here. */
+  RunningAt?: number;
 }
 
 // ---------- the store's tables ----------

@@ -205,7 +205,9 @@ export class Dispatcher implements DispatcherEndpoint {
           if (!cur || cur.NodeID !== nodeId) continue;
           if (stateRank(update.status.State) < stateRank(cur.Status.State)) continue;
           if (JSON.stringify(cur.Status) === JSON.stringify(update.status)) continue;
-          tx.update('task', { ...cur, Status: update.status });
+          const next = { ...cur, Status: update.status };
+          if (update.status.State === 'running' && cur.Status.State !== 'running') next.RunningAt = tx.now;
+          tx.update('task', next);
         }
       });
     } catch (e) {

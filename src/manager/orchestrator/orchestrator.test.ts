@@ -116,7 +116,7 @@ describe('replicated orchestration', () => {
     await h.run(1000);
     await h.updateService(id, (s) => ({ ...s, TaskTemplate: { ...s.TaskTemplate, ContainerSpec: { Image: 'img:2' } } }));
     let maxDown = 0;
-    for (let i = 0; i < 60; i++) {
+    for (let i = 0; i < 160; i++) {
       await h.run(50);
       maxDown = Math.max(maxDown, 4 - h.running(id).length);
     }
@@ -163,5 +163,129 @@ describe('global orchestration', () => {
     await h.run(1000);
     assert.equal(h.running(id).length, 2);
     assert.ok(h.running(id).every((t) => t.NodeID !== n1));
+  });
+});
+
+describe('rollback', () => {
+  it('restores the previous spec on a manual rollback and reports rollback_completed', async () => {
+    await h.addNode({ hostname: 'n1' });
+    const id = await h.createService({ Name: 'web', Mode: { Replicated: { Replicas: 2 } } });
+    await h.run(500);
+    await h.updateService(id, (s) => ({ ...s, TaskTemplate: { ...s.TaskTemplate, ContainerSpec: { Image: 'img:2' } } }));
+    await h.run(2000);
+    const s = h.service(id);
+    await h.control.updateService(id, s.Version.Index, s.Spec, { rollback: true });
+    assert.equal(h.service(id).UpdateStatus?.State, 'rollback_started');
+    await h.run(8000);
+    assert.ok(h.running(id).every((t) => t.Spec.ContainerSpec?.Image === 'img:1'));
+    assert.equal(h.running(id).length, 2);
+    assert.equal(h.service(id).UpdateStatus?.State, 'rollback_completed');
+  });
+});
+
+describe('rollout policy', () => {
+  const image = (i: string) => (s: import('../../store/types.js').ServiceSpec) => ({
+    ...s,
+    TaskTemplate: { ...s.TaskTemplate, ContainerSpec: { Image: i } },
+  });
+
+  it('replaces `parallelism` slots at a time, `delay` apart', async () => {
+    await h.addNode({ hostname: 'n1' });
+    const id = await h.createService({
+      Name: 'web',
+      Mode: { Replicated: { Replicas: 6 } },
+      UpdateConfig: { Parallelism: 2, Delay: 2_000_000_000, Monitor: 500_000_000 },
+    });
+    await h.run(500);
+    await h.updateService(id, image('img:2'));
+    let maxInFlight = 0;
+    const starts: number[] = [];
+    const seen = new Set<string>();
+    for (let i = 0; i < 300; i++) {
+      await h.run(50);
+      const fresh = h.tasks(id).filter((t) => t.Spec.ContainerSpec?.Image === 'img:2');
+      for (const t of fresh) if (!seen.has(t.ID)) (seen.add(t.ID), starts.push(h.clock.now()));
+      const inFlight = fresh.filter((t) => t.Status.State !== 'running').length;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+    }
+    assert.equal(h.running(id).filter((t) => t.Spec.ContainerSpec?.Image === 'img:2').length, 6);
+    assert.ok(maxInFlight <= 2, `at most 2 in flight, saw ${maxInFlight}`);
+    const batches = [...new Set(starts.map((t) => Math.round(t / 1000)))];
+    assert.equal(batches.length, 3, `three batches of two: ${starts.map((t) => t - starts[0]!).join(',')}`);
+    assert.ok(starts[2]! - starts[0]! >= 2000, 'the second batch waits for the delay');
+    assert.equal(h.service(id).UpdateStatus?.State, 'completed');
+  });
+
+  it('start-first starts the new task before stopping the old one', async () => {
+    await h.addNode({ hostname: 'n1' });
+    const id = await h.createService({ Name: 'web', Mode: { Replicated: { Replicas: 2 } }, UpdateConfig: { Order: 'start-first', Monitor: 100_000_000 } });
+    await h.run(500);
+    await h.updateService(id, image('img:2'));
+    let minRunning = 2;
+    for (let i = 0; i < 60; i++) {
+      await h.run(50);
+      minRunning = Math.min(minRunning, h.running(id).length);
+    }
+    assert.equal(minRunning, 2, 'never fewer than 2 running');
+    assert.ok(h.running(id).every((t) => t.Spec.ContainerSpec?.Image === 'img:2'));
+  });
+
+  it('pauses a failing update (failure_action pause) with Docker\'s message', async () => {
+    await h.addNode({ hostname: 'n1' });
+    h.missingImages.add('nope:1');
+    const id = await h.createService({ Name: 'web', Mode: { Replicated: { Replicas: 3 } }, TaskTemplate: { ContainerSpec: { Image: 'img:1' }, RestartPolicy: { Delay: 1_000_000_000 } } });
+    await h.run(500);
+    await h.updateService(id, image('nope:1'));
+    await h.run(5000);
+    const st = h.service(id).UpdateStatus!;
+    assert.equal(st.State, 'paused');
+    assert.match(st.Message, /^update paused due to failure or early termination of task [a-z0-9]{25}$/);
+    assert.equal(h.running(id).length, 2, 'the other slots keep the old image');
+  });
+
+  it('rolls back automatically on failure (failure_action rollback)', async () => {
+    await h.addNode({ hostname: 'n1' });
+    h.missingImages.add('nope:1');
+    const id = await h.createService({
+      Name: 'web',
+      Mode: { Replicated: { Replicas: 3 } },
+      TaskTemplate: { ContainerSpec: { Image: 'img:1' }, RestartPolicy: { Delay: 1_000_000_000 } },
+      UpdateConfig: { FailureAction: 'rollback' },
+      RollbackConfig: { Monitor: 500_000_000 },
+    });
+    await h.run(500);
+    await h.updateService(id, image('nope:1'));
+    await h.run(10000);
+    const s = h.service(id);
+    assert.equal(s.Spec.TaskTemplate.ContainerSpec?.Image, 'img:1');
+    assert.equal(s.UpdateStatus?.State, 'rollback_completed');
+    assert.equal(h.running(id).length, 3);
+    assert.ok(h.running(id).every((t) => t.Spec.ContainerSpec?.Image === 'img:1'));
+  });
+
+  it('counts a replacement that dies within the monitor window as a failure', async () => {
+    await h.addNode({ hostname: 'n1' });
+    h.failAfter.set('flaky:1', 1000);
+    const id = await h.createService({ Name: 'web', Mode: { Replicated: { Replicas: 2 } } });
+    await h.run(500);
+    await h.updateService(id, image('flaky:1'));
+    await h.run(4000);
+    assert.equal(h.service(id).UpdateStatus?.State, 'paused');
+  });
+
+  it('moves only the tasks whose node no longer satisfies a changed constraint', async () => {
+    await h.addNode({ hostname: 'n1', labels: { zone: 'a' } });
+    await h.addNode({ hostname: 'n2', labels: { zone: 'b' } });
+    const id = await h.createService({ Name: 'web', Mode: { Replicated: { Replicas: 4 } } });
+    await h.run(500);
+    const before = new Map(h.running(id).map((t) => [t.ID, t.NodeID]));
+    await h.updateService(id, (s) => ({ ...s, TaskTemplate: { ...s.TaskTemplate, Placement: { Constraints: ['node.labels.zone==a'] } } }));
+    await h.run(10000);
+    const after = h.running(id);
+    assert.equal(after.length, 4);
+    assert.ok(after.every((t) => t.NodeID === 'node-n1'));
+    const kept = after.filter((t) => before.has(t.ID));
+    assert.equal(kept.length, 2, 'the two tasks already on n1 stay as they are');
+    assert.ok(kept.every((t) => t.SpecVersion === h.service(id).SpecVersion), 'kept tasks are brought up to date in place');
   });
 });

@@ -16,6 +16,7 @@ import { constraintsHold, parseConstraints } from '../scheduler/constraint.js';
 import { restartDelayMs, shouldRestart } from './restart.js';
 import { groupSlots, hasEnded, isRunnable, type Slot } from './slots.js';
 import { newTask } from './task-factory.js';
+import { rollOut } from './updater.js';
 
 /** How long a replacement waits for its predecessor to stop before it starts anyway (swarmkit: 1 min). */
 const MAX_WAIT_FOR_PREDECESSOR_MS = 60_000;
@@ -106,7 +107,8 @@ export class Orchestrator extends Reconciler {
         if (!lost) continue;
         tx.update('task', { ...t, DesiredState: 'shutdown' });
         const eligibleNode = !global || (t.NodeID && nodes.get(t.NodeID) && globalEligible(service, nodes.get(t.NodeID)!, false));
-        const waiting = slot.tasks.some((o) => o.ID !== t.ID && o.DesiredState === 'ready' && !hasEnded(o));
+        // Another live task in the slot (a waiting replacement, a start-first successor) takes over.
+        const waiting = slot.tasks.some((o) => o.ID !== t.ID && isRunnable(o) && !hasEnded(o));
         if (eligibleNode && !waiting && shouldRestart(service, t, now)) {
           const replacement = newTask(service, this.random, {
             slot: slot.slot,
@@ -115,6 +117,7 @@ export class Orchestrator extends Reconciler {
             now,
             promoteAfter: now + restartDelayMs(service),
             previous: t,
+            origin: 'restart',
           });
           tx.create('task', replacement);
           slot.tasks.unshift(replacement);
@@ -122,43 +125,19 @@ export class Orchestrator extends Reconciler {
       }
     }
 
-    // 2. Roll tasks of an older spec forward, one slot at a time, stop-first.
-    // A slot is in flight from the moment its replacement is created until that replacement runs.
-    const inFlight = [...slots.values()].filter((s) =>
-      s.tasks.some(
-        (t) =>
-          isRunnable(t) &&
-          !hasEnded(t) &&
-          t.Status.State !== 'running' &&
-          t.SpecVersion === service.SpecVersion &&
-          t.Restarts?.Attempt === 0 &&
-          t.Restarts.PreviousTaskID !== undefined,
-      ),
-    ).length;
-    const parallelism = service.Spec.UpdateConfig?.Parallelism ?? 1;
-    let budget = parallelism === 0 ? Infinity : Math.max(0, parallelism - inFlight);
-    const dirty = [...slots.values()]
-      .filter((s) => s.tasks.some((t) => t.DesiredState === 'running' && t.SpecVersion !== service.SpecVersion))
-      .sort((a, b) => a.slot - b.slot || (a.key < b.key ? -1 : 1));
-    for (const slot of dirty) {
-      if (budget <= 0) break;
-      const old = slot.tasks.find((t) => t.DesiredState === 'running' && t.SpecVersion !== service.SpecVersion)!;
-      if (global && !globalEligible(service, nodes.get(old.NodeID ?? '') ?? ({} as NodeObject), false)) continue;
-      tx.update('task', { ...old, DesiredState: 'shutdown' });
-      const replacement = newTask(service, this.random, {
-        slot: slot.slot,
-        nodeId: global ? old.NodeID : undefined,
-        desired: 'ready',
-        now,
-        promoteAfter: now,
-        previous: old,
-      });
-      tx.create('task', replacement);
-      slot.tasks.unshift(replacement);
-      budget--;
-    }
-    const updating = dirty.length > 0 || inFlight > 0;
-    this.trackUpdateStatus(tx, service, updating);
+    // 2. Roll tasks of an older spec forward under the update (or rollback) policy.
+    wake = Math.min(
+      wake,
+      rollOut({
+        tx,
+        service,
+        slots,
+        nodes,
+        random: this.random,
+        global,
+        eligible: (n) => Boolean(n) && globalEligible(service, n!, false),
+      }),
+    );
 
     // 3. Promote waiting replacements whose delay passed and whose predecessors stopped.
     for (const slot of slots.values()) {
@@ -196,7 +175,7 @@ export class Orchestrator extends Reconciler {
       for (let i = occupied.length; i < want; i++) {
         while (used.has(next)) next++;
         used.add(next);
-        tx.create('task', newTask(service, this.random, { slot: next, desired: 'running', now: tx.now }));
+        tx.create('task', newTask(service, this.random, { slot: next, desired: 'running', now: tx.now, origin: 'slot' }));
       }
     } else if (occupied.length > want) {
       const isRunning = (s: Slot): boolean => s.tasks.some((t) => isRunnable(t) && t.Status.State === 'running');
@@ -217,7 +196,7 @@ export class Orchestrator extends Reconciler {
       const newest = slot?.tasks[0];
       if (newest && newest.DesiredState === 'shutdown' && hasEnded(newest) && !shouldRestart(service, newest, tx.now)) continue;
       if (!globalEligible(service, node, true)) continue;
-      tx.create('task', newTask(service, this.random, { slot: 0, nodeId: node.ID as NodeId, desired: 'running', now: tx.now }));
+      tx.create('task', newTask(service, this.random, { slot: 0, nodeId: node.ID as NodeId, desired: 'running', now: tx.now, origin: 'slot' }));
     }
     // Tasks on nodes that can no longer run the service are shut down, not restarted.
     for (const slot of slots.values()) {
@@ -226,15 +205,6 @@ export class Orchestrator extends Reconciler {
       for (const t of slot.tasks) {
         if (isRunnable(t)) tx.update('task', { ...(tx.get('task', t.ID) ?? t), DesiredState: 'shutdown' });
       }
-    }
-  }
-
-  private trackUpdateStatus(tx: WriteTx, service: ServiceObject, updating: boolean): void {
-    const st = service.UpdateStatus;
-    if (updating && st?.State !== 'updating' && service.PreviousSpec) {
-      tx.update('service', { ...service, UpdateStatus: { State: 'updating', StartedAt: tx.now, Message: 'update in progress' } });
-    } else if (!updating && st?.State === 'updating') {
-      tx.update('service', { ...service, UpdateStatus: { ...st, State: 'completed', CompletedAt: tx.now, Message: 'update completed' } });
     }
   }
 }

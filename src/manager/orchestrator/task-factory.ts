@@ -10,6 +10,7 @@ export interface NewTaskOptions {
   now: number;
   promoteAfter?: number;
   previous?: TaskObject;
+  origin: 'slot' | 'restart' | 'update';
 }
 
 export function newTask(service: ServiceObject, random: Random, o: NewTaskOptions): TaskObject {
@@ -29,6 +30,7 @@ export function newTask(service: ServiceObject, random: Random, o: NewTaskOption
     Status: { Timestamp: o.now, State: 'new', Message: 'created' },
     DesiredState: o.desired,
     Endpoint: { Ports: structuredClone(service.Endpoint.Ports ?? []) },
+    Origin: o.origin,
   };
   if (o.nodeId) task.NodeID = o.nodeId;
   if (o.promoteAfter !== undefined) task.PromoteAfter = o.promoteAfter;

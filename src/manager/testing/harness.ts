@@ -131,6 +131,9 @@ export class Harness {
     });
   }
 
+  /** Images that run for this long, then fail with exit 1 (for monitor-window tests). */
+  failAfter = new Map<string, number>();
+
   /** Lets virtual time pass in steps, running components and fake agents in between. */
   async run(ms: number, step = 50): Promise<void> {
     for (let t = 0; t < ms; t += step) {
@@ -163,6 +166,8 @@ export class Harness {
         case 'running': {
           const code = this.failingImages.get(image);
           if (code !== undefined) changes.push({ id: t.ID, state: code === 0 ? 'complete' : 'failed', exit: code });
+          const after = this.failAfter.get(image);
+          if (after !== undefined && this.clock.now() - (t.RunningAt ?? 0) >= after) changes.push({ id: t.ID, state: 'failed', exit: 1 });
           break;
         }
       }
@@ -174,7 +179,9 @@ export class Harness {
         if (!t) continue;
         const status = { ...t.Status, State: c.state, Timestamp: tx.now, Err: c.err };
         if (c.exit !== undefined) status.ContainerStatus = { ContainerID: 'c', PID: 0, ExitCode: c.exit };
-        tx.update('task', { ...t, Status: status });
+        const next = { ...t, Status: status };
+        if (c.state === 'running') next.RunningAt = tx.now;
+        tx.update('task', next);
       }
     });
   }
