@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import type { ServiceSpec } from '../../store/types.js';
 import { Harness } from '../testing/harness.js';
 
 let h: Harness;
@@ -184,7 +185,7 @@ describe('rollback', () => {
 });
 
 describe('rollout policy', () => {
-  const image = (i: string) => (s: import('../../store/types.js').ServiceSpec) => ({
+  const image = (i: string) => (s: ServiceSpec) => ({
     ...s,
     TaskTemplate: { ...s.TaskTemplate, ContainerSpec: { Image: i } },
   });
@@ -204,7 +205,11 @@ describe('rollout policy', () => {
     for (let i = 0; i < 300; i++) {
       await h.run(50);
       const fresh = h.tasks(id).filter((t) => t.Spec.ContainerSpec?.Image === 'img:2');
-      for (const t of fresh) if (!seen.has(t.ID)) (seen.add(t.ID), starts.push(h.clock.now()));
+      for (const t of fresh) {
+        if (seen.has(t.ID)) continue;
+        seen.add(t.ID);
+        starts.push(h.clock.now());
+      }
       const inFlight = fresh.filter((t) => t.Status.State !== 'running').length;
       maxInFlight = Math.max(maxInFlight, inFlight);
     }
