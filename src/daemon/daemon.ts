@@ -159,9 +159,11 @@ export class ShoalDaemon {
     return this.serialize(async () => {
       const c = this.cluster;
       if (!c) return;
-      this.cluster = undefined;
       c.manager.loseLeadership();
+      // The executor finds containers by this node's identity, so clean up before forgetting it.
+      await c.agent.stop();
       await c.agent.removeAllTasks();
+      this.cluster = undefined;
       await this.closeRuntime(c);
       await wipeSwarmState(this.o.dataRoot);
     });

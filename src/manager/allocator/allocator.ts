@@ -3,6 +3,7 @@
  * 30000-32767) and moves new tasks to PENDING once their service's resources are allocated. Network
  * attachments and VIPs join here when overlay networking lands.
  */
+import { sameValue } from '../../common/canonical.js';
 import type { Clock } from '../../common/clock.js';
 import type { Logger } from '../../common/logging.js';
 import type { Store } from '../../store/store.js';
@@ -43,7 +44,7 @@ export function allocatePorts(service: ServiceObject, taken: Set<string>): PortC
 }
 
 function samePorts(a: PortConfig[] | undefined, b: PortConfig[]): boolean {
-  return JSON.stringify(a ?? []) === JSON.stringify(b);
+  return sameValue(a ?? [], b);
 }
 
 export class Allocator extends Reconciler {
@@ -61,7 +62,7 @@ export class Allocator extends Reconciler {
       const taken = new Set<string>();
       for (const s of services) for (const p of s.Endpoint.Ports ?? []) if (p.PublishMode === 'ingress' && p.PublishedPort) taken.add(portKey(p));
       for (const s of services) {
-        const specChanged = JSON.stringify(s.Endpoint.Spec) !== JSON.stringify(s.Spec.EndpointSpec ?? {});
+        const specChanged = !sameValue(s.Endpoint.Spec, s.Spec.EndpointSpec ?? {});
         if (!specChanged) continue;
         for (const p of s.Endpoint.Ports ?? []) if (p.PublishMode === 'ingress' && p.PublishedPort) taken.delete(portKey(p));
         const ports = allocatePorts(s, taken);

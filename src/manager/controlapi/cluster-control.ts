@@ -3,6 +3,7 @@
  * validation, name conflicts and `?version=` optimistic concurrency. Node-level operations (init,
  * join, leave, info) live in the daemon, which owns the node's identity.
  */
+import { sameValue } from '../../common/canonical.js';
 import { ShoalError } from '../../common/errors.js';
 import { newId, type ServiceId } from '../../common/ids.js';
 import type { Random } from '../../common/random.js';
@@ -157,8 +158,8 @@ export class ClusterControl {
       }
       if (next.Name !== cur.Spec.Name) throw rpcError('unimplemented', 'renaming services is not supported');
       if (modeName(next) !== modeName(cur.Spec)) throw rpcError('invalid_argument', 'service mode change is not allowed');
-      const taskChanged = JSON.stringify(next.TaskTemplate) !== JSON.stringify(cur.Spec.TaskTemplate);
-      const portsChanged = JSON.stringify(next.EndpointSpec ?? {}) !== JSON.stringify(cur.Spec.EndpointSpec ?? {});
+      const taskChanged = !sameValue(next.TaskTemplate, cur.Spec.TaskTemplate);
+      const portsChanged = !sameValue(next.EndpointSpec ?? {}, cur.Spec.EndpointSpec ?? {});
       const updated: ServiceObject = {
         ...cur,
         Spec: next,
@@ -222,6 +223,11 @@ export function normalizeServiceSpec(spec: ServiceSpec): ServiceSpec {
   s.Labels ??= {};
   s.TaskTemplate ??= {};
   s.TaskTemplate.ForceUpdate ??= 0;
+  // The defaults the Engine API shows are stored, so a spec read and sent back compares equal.
+  s.TaskTemplate.Runtime ??= 'container';
+  if (s.TaskTemplate.ContainerSpec) s.TaskTemplate.ContainerSpec.Isolation ??= 'default';
+  s.EndpointSpec ??= {};
+  s.EndpointSpec.Mode ??= 'vip';
   s.Mode ??= { Replicated: { Replicas: 1 } };
   if ('Replicated' in s.Mode) {
     s.Mode.Replicated ??= {};

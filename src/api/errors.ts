@@ -1,0 +1,33 @@
+/**
+ * One mapper from any error to Docker's error response: status from the error code, body
+ * `{"message": ...}`, Content-Type exactly `application/json` (with a charset the CLI prints raw JSON).
+ */
+import type { ServerResponse } from 'node:http';
+import { httpStatus, ShoalError } from '../common/errors.js';
+import { HttpError } from '../common/http-client.js';
+
+export function errorStatus(e: unknown): number {
+  if (e instanceof ShoalError) return httpStatus(e.code);
+  if (e instanceof HttpError) return e.status;
+  return 500;
+}
+
+export function writeError(res: ServerResponse, e: unknown): void {
+  const status = errorStatus(e);
+  const message = (e instanceof Error ? e.message : String(e)) || `request failed with status ${status}`;
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify({ message });
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+export function writeJson(res: ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+export const badRequest = (msg: string): ShoalError => new ShoalError('invalid_argument', msg);

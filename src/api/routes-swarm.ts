@@ -1,0 +1,42 @@
+/** `/swarm*` routes: init, join, leave, inspect, update, unlock key. */
+import { ShoalError } from '../common/errors.js';
+import type { ControlApi, InitRequest, JoinRequest } from '../manager/controlapi/api.js';
+import type { ClusterSpec } from '../store/types.js';
+import { writeJson } from './errors.js';
+import { boolParam, parseVersionParam, type Router } from './router.js';
+import { clusterWire } from './wire.js';
+
+export function swarmRoutes(r: Router, control: ControlApi): void {
+  r.on('POST', '/swarm/init', async (c) => {
+    const id = await control.swarmInit(await c.body<InitRequest>());
+    writeJson(c.res, 200, id);
+  });
+  r.on('POST', '/swarm/join', async (c) => {
+    await control.swarmJoin(await c.body<JoinRequest>());
+    c.res.writeHead(200).end();
+  });
+  r.on('POST', '/swarm/leave', async (c) => {
+    await control.swarmLeave(boolParam(c.query, 'force'));
+    c.res.writeHead(200).end();
+  });
+  r.on('GET', '/swarm', async (c) => {
+    writeJson(c.res, 200, clusterWire(await control.swarmInspect(), true));
+  });
+  r.on('POST', '/swarm/update', async (c) => {
+    const version = parseVersionParam(c.query, 'swarm');
+    const spec = await c.body<ClusterSpec>();
+    await control.swarmUpdate(version, spec, {
+      rotateWorkerToken: boolParam(c.query, 'rotateWorkerToken'),
+      rotateManagerToken: boolParam(c.query, 'rotateManagerToken'),
+      rotateManagerUnlockKey: boolParam(c.query, 'rotateManagerUnlockKey'),
+    });
+    c.res.writeHead(200).end();
+  });
+  r.on('GET', '/swarm/unlockkey', async () => {
+    await control.swarmInspect();
+    throw new ShoalError('unimplemented', 'autolock is not implemented yet in shoal');
+  });
+  r.on('POST', '/swarm/unlock', async () => {
+    throw new ShoalError('conflict', 'swarm is not locked');
+  });
+}

@@ -1,0 +1,127 @@
+/**
+ * The Engine API JSON shapes shoal serves: internal objects (times in epoch ms, internal fields)
+ * converted to what the docker CLI decodes (RFC 3339 times, integer numbers, Docker's field set).
+ */
+import { rfc3339, ZERO_TIME } from '../common/clock.js';
+import type { SwarmInfo } from '../manager/controlapi/api.js';
+import type { ClusterObject, NodeObject, ServiceObject, ServiceSpec, TaskObject } from '../store/types.js';
+
+const meta = (o: { ID: string; Version: { Index: number }; CreatedAt: number; UpdatedAt: number }) => ({
+  ID: o.ID,
+  Version: { Index: o.Version.Index },
+  CreatedAt: o.CreatedAt ? rfc3339(o.CreatedAt) : ZERO_TIME,
+  UpdatedAt: o.UpdatedAt ? rfc3339(o.UpdatedAt) : ZERO_TIME,
+});
+
+/** A TLSInfo without certificate material (the CA arrives with the cluster issue). */
+function tlsInfo(c: ClusterObject | undefined): Record<string, string> {
+  const root = c?.RootCA.CACert ?? '';
+  return root.startsWith('-----BEGIN') ? { TrustRoot: root } : {};
+}
+
+export function clusterWire(c: ClusterObject, withTokens: boolean): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    ...meta(c),
+    Spec: c.Spec,
+    TLSInfo: tlsInfo(c),
+    RootRotationInProgress: false,
+    DefaultAddrPool: c.DefaultAddrPool,
+    SubnetSize: c.SubnetSize,
+    DataPathPort: c.DataPathPort,
+  };
+  if (withTokens) out.JoinTokens = c.JoinTokens;
+  return out;
+}
+
+export function swarmInfoWire(s: SwarmInfo): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    NodeID: s.NodeID,
+    NodeAddr: s.NodeAddr,
+    LocalNodeState: s.LocalNodeState,
+    ControlAvailable: s.ControlAvailable,
+    Error: s.Error,
+    RemoteManagers: s.RemoteManagers,
+  };
+  if (s.Nodes !== undefined) out.Nodes = s.Nodes;
+  if (s.Managers !== undefined) out.Managers = s.Managers;
+  if (s.Cluster) out.Cluster = clusterWire(s.Cluster, false);
+  return out;
+}
+
+export function nodeWire(n: NodeObject, cluster?: ClusterObject): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    ...meta(n),
+    Spec: { ...(n.Spec.Name ? { Name: n.Spec.Name } : {}), Labels: n.Spec.Labels, Role: n.Spec.Role, Availability: n.Spec.Availability },
+    Description: { ...n.Description, TLSInfo: tlsInfo(cluster) },
+    Status: { State: n.Status.State, ...(n.Status.Message ? { Message: n.Status.Message } : {}), Addr: n.Status.Addr },
+  };
+  if (n.ManagerStatus) out.ManagerStatus = n.ManagerStatus;
+  return out;
+}
+
+const DEFAULT_UPDATE = { Parallelism: 1, FailureAction: 'pause', Monitor: 5_000_000_000, MaxFailureRatio: 0, Order: 'stop-first' };
+
+/** What `?insertDefaults=true` adds, as the Docker daemon does for `service inspect`. */
+export function withDefaults(spec: ServiceSpec): ServiceSpec {
+  const s = structuredClone(spec);
+  const c = s.TaskTemplate.ContainerSpec;
+  if (c) c.StopGracePeriod ??= 10_000_000_000;
+  s.TaskTemplate.RestartPolicy = { Condition: 'any', Delay: 5_000_000_000, MaxAttempts: 0, ...(s.TaskTemplate.RestartPolicy ?? {}) };
+  s.UpdateConfig = { ...DEFAULT_UPDATE, ...(s.UpdateConfig ?? {}) } as ServiceSpec['UpdateConfig'];
+  s.RollbackConfig = { ...DEFAULT_UPDATE, ...(s.RollbackConfig ?? {}) } as ServiceSpec['RollbackConfig'];
+  return s;
+}
+
+function specWire(spec: ServiceSpec): ServiceSpec {
+  const s = structuredClone(spec);
+  if (s.TaskTemplate.ContainerSpec) s.TaskTemplate.ContainerSpec.Isolation ??= 'default';
+  s.TaskTemplate.Runtime ??= 'container';
+  s.TaskTemplate.ForceUpdate ??= 0;
+  s.EndpointSpec ??= { Mode: 'vip' };
+  s.EndpointSpec.Mode ??= 'vip';
+  return s;
+}
+
+export function serviceWire(s: ServiceObject, insertDefaults: boolean): Record<string, unknown> {
+  const spec = specWire(insertDefaults ? withDefaults(s.Spec) : s.Spec);
+  const out: Record<string, unknown> = {
+    ...meta(s),
+    Spec: spec,
+    Endpoint: { Spec: { Mode: 'vip', ...s.Endpoint.Spec }, ...(s.Endpoint.Ports?.length ? { Ports: s.Endpoint.Ports } : {}), ...(s.Endpoint.VirtualIPs ? { VirtualIPs: s.Endpoint.VirtualIPs } : {}) },
+  };
+  if (s.PreviousSpec) out.PreviousSpec = specWire(insertDefaults ? withDefaults(s.PreviousSpec) : s.PreviousSpec);
+  if (s.UpdateStatus) {
+    out.UpdateStatus = {
+      State: s.UpdateStatus.State,
+      ...(s.UpdateStatus.StartedAt ? { StartedAt: rfc3339(s.UpdateStatus.StartedAt) } : {}),
+      ...(s.UpdateStatus.CompletedAt ? { CompletedAt: rfc3339(s.UpdateStatus.CompletedAt) } : {}),
+      Message: s.UpdateStatus.Message,
+    };
+  }
+  return out;
+}
+
+export function taskWire(t: TaskObject): Record<string, unknown> {
+  const status: Record<string, unknown> = {
+    Timestamp: rfc3339(t.Status.Timestamp),
+    State: t.Status.State,
+    Message: t.Status.Message,
+  };
+  if (t.Status.Err) status.Err = t.Status.Err;
+  if (t.Status.ContainerStatus) status.ContainerStatus = t.Status.ContainerStatus;
+  status.PortStatus = t.Status.PortStatus ?? {};
+  const out: Record<string, unknown> = {
+    ...meta(t),
+    Labels: {},
+    Spec: specWire({ Name: '', TaskTemplate: t.Spec, Mode: { Replicated: {} } }).TaskTemplate,
+    ServiceID: t.ServiceID,
+    Slot: t.Slot,
+    Status: status,
+    DesiredState: t.DesiredState,
+  };
+  if (t.NodeID) out.NodeID = t.NodeID;
+  if (t.Networks?.length) {
+    out.NetworksAttachments = t.Networks.map((n) => ({ Network: { ID: n.NetworkID }, Addresses: n.Addresses }));
+  }
+  return out;
+}
