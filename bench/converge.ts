@@ -71,7 +71,11 @@ async function roundShoal(round: number): Promise<number> {
     stdio: 'ignore',
   });
   try {
-    for (let i = 0; i < 100 && docker(host, ['version'], true) === ''; i++) await sleep(200);
+    for (let i = 0; i < 100; i++) {
+      const r = spawnSync(DOCKER, ['info', '--format', '{{.Swarm.LocalNodeState}}'], { env: { ...process.env, DOCKER_HOST: host } });
+      if (r.status === 0) break;
+      await sleep(200);
+    }
     docker(host, ['swarm', 'init']);
     const t = await converge(host, `bench-shoal-${round}`);
     await drain(host, `bench-shoal-${round}`);

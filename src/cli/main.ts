@@ -1,11 +1,47 @@
-/** The `shoal` command: `shoal daemon ...` runs a node; other commands are docker-compatible clients. */
+/**
+ * The `shoal` command: `shoal daemon` runs a node; the other commands are docker-compatible clients
+ * of a shoal daemon's Engine API (`-H/--host`, else $SHOAL_HOST, else unix:///run/shoal/shoal.sock).
+ */
+import { Command, CommanderError } from 'commander';
+import { HttpError } from '../common/http-client.js';
+import { ApiClient, CliError, hostFromEnv } from './client.js';
+import { infoCommand } from './commands/info.js';
+import { nodeCommand } from './commands/node.js';
+import { serviceCommand } from './commands/service.js';
+import { swarmCommand } from './commands/swarm.js';
+
 export async function main(argv: string[]): Promise<void> {
-  const [cmd, ...rest] = argv;
-  if (cmd === 'daemon') {
+  if (argv[0] === 'daemon') {
     const { runDaemon } = await import('../daemon/main.js');
-    await runDaemon(rest);
+    await runDaemon(argv.slice(1));
     return;
   }
-  process.stderr.write(`shoal: unknown command ${cmd ?? ''}\n`);
-  process.exitCode = 1;
+  const program = new Command('shoal')
+    .description('Docker Swarm mode, re-implemented: a docker-compatible client for shoal daemons')
+    .option('-H, --host <url>', 'daemon socket to connect to (default $SHOAL_HOST or unix:///run/shoal/shoal.sock)')
+    .exitOverride()
+    .showHelpAfterError(false);
+  let client: ApiClient | undefined;
+  const api = (): ApiClient => (client ??= new ApiClient(hostFromEnv(program.opts<{ host?: string }>().host)));
+  program.addCommand(swarmCommand(api));
+  program.addCommand(nodeCommand(api));
+  program.addCommand(serviceCommand(api));
+  program.addCommand(infoCommand(api));
+  program.command('daemon').description('Run a shoal node (see `shoal daemon --help`)').allowUnknownOption();
+  for (const c of program.commands) {
+    c.exitOverride();
+    for (const s of c.commands) s.exitOverride();
+  }
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      process.exitCode = e.exitCode;
+      return;
+    }
+    if (e instanceof HttpError) process.stderr.write(`Error response from daemon: ${e.message}\n`);
+    else if (e instanceof CliError) process.stderr.write(`${e.message}\n`);
+    else process.stderr.write(`Error: ${(e as Error).message}\n`);
+    process.exitCode = 1;
+  }
 }

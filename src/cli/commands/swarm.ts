@@ -1,0 +1,124 @@
+/** `shoal swarm ...`: init, leave, join-token, update. */
+import { Command } from 'commander';
+import { CliError, type ApiClient } from '../client.js';
+import { parseDuration } from '../opts.js';
+import type { WNode } from './wire-types.js';
+
+type Api = () => ApiClient;
+const out = (s: string): void => void process.stdout.write(s);
+
+interface WSwarm {
+  ID: string;
+  Version: { Index: number };
+  Spec: Record<string, Record<string, unknown>> & { Name?: string };
+  JoinTokens: { Worker: string; Manager: string };
+}
+
+function joinText(role: 'worker' | 'manager', token: string, addr: string): string {
+  return `To add a ${role} to this swarm, run the following command:\n\n    docker swarm join --token ${token} ${addr}\n`;
+}
+
+export function swarmCommand(api: Api): Command {
+  const cmd = new Command('swarm').description('Manage Swarm');
+
+  cmd
+    .command('init')
+    .description('Initialize a swarm')
+    .option('--advertise-addr <addr>', 'advertised address (format: <ip|interface>[:port])')
+    .option('--listen-addr <addr>', 'listen address (format: <ip|interface>[:port])', '0.0.0.0:2377')
+    .option('--data-path-addr <addr>', 'address or interface to use for data path traffic')
+    .option('--autolock', 'enable manager autolocking (requiring an unlock key to start a stopped manager)')
+    .option('--task-history-limit <n>', 'task history retention limit', '5')
+    .option('--dispatcher-heartbeat <duration>', 'dispatcher heartbeat period', '5s')
+    .option('--cert-expiry <duration>', 'validity period for node certificates', '2160h0m0s')
+    .option('--snapshot-interval <n>', 'number of log entries between Raft snapshots', '10000')
+    .option('--max-snapshots <n>', 'number of additional Raft snapshots to retain', '0')
+    .option('--election-tick <n>', 'ticks without a leader heartbeat before an election (shoal; docker has no flag)', '10')
+    .option('--heartbeat-tick <n>', 'ticks between leader heartbeats (shoal; docker has no flag)', '1')
+    .option('--availability <a>', 'availability of the node ("active", "pause", "drain")', 'active')
+    .option('--force-new-cluster', 'force create a new cluster from current state')
+    .action(async (o: Record<string, string | boolean | undefined>) => {
+      const a = api();
+      const body = {
+        ListenAddr: o.listenAddr,
+        AdvertiseAddr: o.advertiseAddr ?? '',
+        DataPathAddr: o.dataPathAddr ?? '',
+        ForceNewCluster: Boolean(o.forceNewCluster),
+        Spec: {
+          Orchestration: { TaskHistoryRetentionLimit: Number(o.taskHistoryLimit) },
+          Raft: { SnapshotInterval: Number(o.snapshotInterval), KeepOldSnapshots: Number(o.maxSnapshots), ElectionTick: Number(o.electionTick), HeartbeatTick: Number(o.heartbeatTick) },
+          Dispatcher: { HeartbeatPeriod: parseDuration(String(o.dispatcherHeartbeat)) },
+          CAConfig: { NodeCertExpiry: parseDuration(String(o.certExpiry)) },
+          EncryptionConfig: { AutoLockManagers: Boolean(o.autolock) },
+        },
+        AutoLockManagers: Boolean(o.autolock),
+        Availability: o.availability,
+      };
+      const nodeId = await a.post<string>('/swarm/init', body);
+      const node = await a.get<WNode>(`/nodes/${nodeId}`);
+      const swarm = await a.get<WSwarm>('/swarm');
+      out(`Swarm initialized: current node (${nodeId}) is now a manager.\n\n`);
+      out(joinText('worker', swarm.JoinTokens.Worker, node.ManagerStatus?.Addr ?? ''));
+      out(`\nTo add a manager to this swarm, run 'docker swarm join-token manager' and follow the instructions.\n\n`);
+    });
+
+  cmd
+    .command('leave')
+    .description('Leave the swarm')
+    .option('-f, --force', 'force this node to leave the swarm, ignoring warnings')
+    .action(async (o: { force?: boolean }) => {
+      await api().post(`/swarm/leave${o.force ? '?force=1' : ''}`);
+      out('Node left the swarm.\n');
+    });
+
+  cmd
+    .command('join-token')
+    .description('Manage join tokens')
+    .argument('<role>', 'worker or manager')
+    .option('-q, --quiet', 'only display token')
+    .option('--rotate', 'rotate join token')
+    .action(async (role: string, o: { quiet?: boolean; rotate?: boolean }) => {
+      if (role !== 'worker' && role !== 'manager') throw new CliError(`unknown role ${role}`);
+      const a = api();
+      let swarm = await a.get<WSwarm>('/swarm');
+      if (o.rotate) {
+        const flags = `rotateWorkerToken=${role === 'worker'}&rotateManagerToken=${role === 'manager'}&rotateManagerUnlockKey=false`;
+        await a.post(`/swarm/update?${flags}&version=${swarm.Version.Index}`, swarm.Spec);
+        swarm = await a.get<WSwarm>('/swarm');
+        if (!o.quiet) out(`Successfully rotated ${role} join token.\n\n`);
+      }
+      const token = role === 'worker' ? swarm.JoinTokens.Worker : swarm.JoinTokens.Manager;
+      if (o.quiet) return out(`${token}\n`);
+      const info = await a.get<{ Swarm: { NodeID: string } }>('/info');
+      const node = await a.get<WNode>(`/nodes/${info.Swarm.NodeID}`);
+      out(joinText(role, token, node.ManagerStatus?.Addr ?? '') + '\n');
+    });
+
+  cmd
+    .command('update')
+    .description('Update the swarm')
+    .option('--task-history-limit <n>', 'task history retention limit')
+    .option('--dispatcher-heartbeat <duration>', 'dispatcher heartbeat period')
+    .option('--cert-expiry <duration>', 'validity period for node certificates')
+    .option('--snapshot-interval <n>', 'number of log entries between Raft snapshots')
+    .option('--max-snapshots <n>', 'number of additional Raft snapshots to retain')
+    .option('--election-tick <n>', 'ticks without a leader heartbeat before an election (shoal)')
+    .option('--heartbeat-tick <n>', 'ticks between leader heartbeats (shoal)')
+    .option('--autolock <bool>', 'change manager autolocking setting (true|false)')
+    .action(async (o: Record<string, string | undefined>) => {
+      const a = api();
+      const swarm = await a.get<WSwarm>('/swarm');
+      const s = swarm.Spec;
+      if (o.taskHistoryLimit) s.Orchestration = { ...s.Orchestration, TaskHistoryRetentionLimit: Number(o.taskHistoryLimit) };
+      if (o.dispatcherHeartbeat) s.Dispatcher = { ...s.Dispatcher, HeartbeatPeriod: parseDuration(o.dispatcherHeartbeat) };
+      if (o.certExpiry) s.CAConfig = { ...s.CAConfig, NodeCertExpiry: parseDuration(o.certExpiry) };
+      if (o.snapshotInterval) s.Raft = { ...s.Raft, SnapshotInterval: Number(o.snapshotInterval) };
+      if (o.maxSnapshots) s.Raft = { ...s.Raft, KeepOldSnapshots: Number(o.maxSnapshots) };
+      if (o.electionTick) s.Raft = { ...s.Raft, ElectionTick: Number(o.electionTick) };
+      if (o.heartbeatTick) s.Raft = { ...s.Raft, HeartbeatTick: Number(o.heartbeatTick) };
+      if (o.autolock !== undefined) s.EncryptionConfig = { ...s.EncryptionConfig, AutoLockManagers: o.autolock === 'true' };
+      await a.post(`/swarm/update?rotateWorkerToken=false&rotateManagerToken=false&rotateManagerUnlockKey=false&version=${swarm.Version.Index}`, s);
+      out('Swarm updated.\n');
+    });
+  return cmd;
+}
