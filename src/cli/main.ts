@@ -19,6 +19,7 @@ export async function main(argv: string[]): Promise<void> {
   const program = new Command('shoal')
     .description('Docker Swarm mode, re-implemented: a docker-compatible client for shoal daemons')
     .option('-H, --host <url>', 'daemon socket to connect to (default $SHOAL_HOST or unix:///run/shoal/shoal.sock)')
+    .enablePositionalOptions()
     .exitOverride()
     .showHelpAfterError(false);
   let client: ApiClient | undefined;

@@ -75,7 +75,7 @@ function printWarnings(w: string[] | null | undefined): void {
 }
 
 export function serviceCommand(api: Api): Command {
-  const cmd = new Command('service').description('Manage services');
+  const cmd = new Command('service').description('Manage services').enablePositionalOptions();
 
   commonFlags(
     cmd
@@ -83,6 +83,8 @@ export function serviceCommand(api: Api): Command {
       .description('Create a new service')
       .argument('<image>')
       .argument('[command...]')
+      // Everything after the image belongs to the container's command, as with docker.
+      .passThroughOptions()
       .option('--name <name>', 'service name')
       .option('--replicas <n>', 'number of tasks')
       .option('--mode <mode>', 'service mode ("replicated" or "global")', 'replicated')
