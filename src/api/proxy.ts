@@ -46,7 +46,8 @@ export class EngineProxy {
 
   /** A hijacked connection: replay the request head to the engine, then splice the two sockets. */
   upgrade(req: IncomingMessage, client: Duplex, head: Buffer): void {
-    const engine = net.connect(connectOptions(this.runtimeUrl) as net.NetConnectOpts);
+    const target = connectOptions(this.runtimeUrl);
+    const engine = target.socketPath ? net.connect({ path: target.socketPath }) : net.connect({ host: target.host!, port: target.port! });
     engine.on('connect', () => {
       let h = `${req.method} ${req.url} HTTP/${req.httpVersion}\r\n`;
       for (let i = 0; i < req.rawHeaders.length; i += 2) {

@@ -132,7 +132,14 @@ export function createApiServer(o: ApiServerOptions): ApiServer {
       writeError(res, e);
     });
   });
-  server.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => proxy.upgrade(req, socket, head));
+  server.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => {
+    try {
+      proxy.upgrade(req, socket, head);
+    } catch (e) {
+      o.logger.warn('hijacked connection failed', { url: req.url, error: String(e) });
+      socket.destroy();
+    }
+  });
   // Long-lived streams (events, logs -f, attach) must not be cut by Node's default timeouts.
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;
