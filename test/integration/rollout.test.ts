@@ -1,0 +1,91 @@
+/**
+ * Rollout policy on real containers, through the docker CLI: parallelism and delay, start-first,
+ * automatic rollback after a bad image, a health-failing update paused, Pending reasons.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { spawn } from 'node:child_process';
+import { containersOf, DOCKER, ShoalProcess, waitFor } from './support.js';
+
+interface WTask {
+  ID: string;
+  Slot: number;
+  CreatedAt: string;
+  DesiredState: string;
+  Spec: { ContainerSpec: { Image: string } };
+  Status: { State: string };
+}
+
+describe('rollout policy on a real engine', { timeout: 900_000 }, () => {
+  let shoal: ShoalProcess;
+
+  before(async () => {
+    shoal = await ShoalProcess.create('it-rollout');
+    await shoal.start();
+    shoal.docker(['swarm', 'init']);
+    shoal.rememberNodeId();
+  });
+  after(async () => {
+    await shoal.cleanup();
+  });
+
+  const tasks = (svc: string): WTask[] => {
+    const ids = shoal.docker(['service', 'ps', '-q', '--no-trunc', svc]).trim().split('\n').filter(Boolean);
+    return ids.length ? (JSON.parse(shoal.docker(['inspect', '--type', 'task', ...ids])) as WTask[]) : [];
+  };
+  const updateStatus = (svc: string): string => shoal.docker(['service', 'inspect', '--format', '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}', svc]).trim();
+
+  it('updates two tasks at a time with a delay between batches', async () => {
+    shoal.docker(['service', 'create', '--name', 'par', '--replicas', '4', '--stop-grace-period', '1s', '--update-parallelism', '2', '--update-delay', '3s', '--update-monitor', '1s', 'shoal-test/busybox:1', 'sleep', '3600'], 180_000);
+    shoal.docker(['service', 'update', '--image', 'shoal-test/busybox:2', 'par'], 300_000);
+    const fresh = tasks('par').filter((t) => t.Spec.ContainerSpec.Image === 'shoal-test/busybox:2').map((t) => Date.parse(t.CreatedAt)).sort((a, b) => a - b);
+    assert.equal(fresh.length, 4);
+    assert.ok(fresh[1]! - fresh[0]! < 1500, 'the first two start together');
+    assert.ok(fresh[2]! - fresh[1]! >= 3000, `the second batch waits for the delay (${fresh[2]! - fresh[1]!} ms)`);
+    await waitFor('update completed', () => updateStatus('par') === 'completed');
+    assert.ok(containersOf('par').every((c) => c.image === 'shoal-test/busybox:2'));
+  });
+
+  it('start-first keeps the old task running until its replacement runs', async () => {
+    shoal.docker(['service', 'create', '--name', 'sf', '--replicas', '1', '--stop-grace-period', '1s', '--update-order', 'start-first', '--update-monitor', '1s', 'shoal-test/busybox:1', 'sleep', '3600'], 180_000);
+    let sawBoth = false;
+    const update = spawn(DOCKER, ['service', 'update', '-d', '--image', 'shoal-test/busybox:2', 'sf'], { env: { ...process.env, ...shoal.env() }, stdio: 'ignore' });
+    await new Promise((r) => update.once('exit', r));
+    await waitFor('the update done', () => {
+      const c = containersOf('sf');
+      if (c.length === 2) sawBoth = true;
+      return updateStatus('sf') === 'completed';
+    }, 120_000, 100);
+    assert.ok(sawBoth, 'old and new containers ran side by side');
+    await waitFor('only the new one left', () => containersOf('sf').length === 1 && containersOf('sf')[0]!.image === 'shoal-test/busybox:2');
+  });
+
+  it('rolls back automatically when the new image does not exist (failure action rollback)', async () => {
+    shoal.docker(['service', 'create', '--name', 'rb', '--replicas', '2', '--stop-grace-period', '1s', '--restart-delay', '1s', '--update-failure-action', 'rollback', '--rollback-monitor', '1s', 'shoal-test/busybox:1', 'sleep', '3600'], 180_000);
+    const r = shoal.dockerRaw(['service', 'update', '--image', 'shoal-test/nope:9', 'rb']);
+    assert.match(r.stdout + r.stderr, /rollback/);
+    await waitFor('rollback completed', () => updateStatus('rb') === 'rollback_completed', 120_000);
+    assert.equal(shoal.docker(['service', 'inspect', '--format', '{{.Spec.TaskTemplate.ContainerSpec.Image}}', 'rb']).trim(), 'shoal-test/busybox:1');
+    await waitFor('two old-image containers', () => containersOf('rb').length === 2 && containersOf('rb').every((c) => c.image === 'shoal-test/busybox:1'));
+    assert.match(shoal.docker(['service', 'ps', '--no-trunc', 'rb']), /Rejected .*"No such image: shoal-test\/nope:9"/);
+  });
+
+  it('pauses an update whose new tasks fail their healthcheck (failure action pause)', async () => {
+    shoal.docker(['service', 'create', '--name', 'hp', '--replicas', '3', '--stop-grace-period', '1s', '--update-monitor', '10s', 'shoal-test/busybox:1', 'sleep', '3600'], 180_000);
+    const r = shoal.dockerRaw(['service', 'update', '--health-cmd', 'false', '--health-interval', '1s', '--health-retries', '1', '--restart-delay', '30s', 'hp']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /update paused due to failure or early termination of task/);
+    assert.equal(updateStatus('hp'), 'paused');
+    const running = containersOf('hp');
+    assert.equal(running.length, 2, 'the slots not yet updated keep running');
+  });
+
+  it('shows why a task is Pending and places it once a node fits', async () => {
+    shoal.docker(['service', 'create', '-d', '--name', 'pend', '--constraint', 'node.labels.disk==ssd', 'shoal-test/busybox:1', 'sleep', '3600']);
+    await waitFor('pending reason', () =>
+      /Running\s+Pending .*"no suitable node \(scheduling constraints not satisfied on 1 node\)"/.test(shoal.docker(['service', 'ps', '--no-trunc', 'pend'])),
+    );
+    shoal.docker(['node', 'update', '--label-add', 'disk=ssd', 'self'.replace('self', shoal.rememberNodeId())]);
+    await waitFor('placed', () => containersOf('pend').length === 1);
+  });
+});
