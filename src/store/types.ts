@@ -185,6 +185,11 @@ export type ServiceMode =
 
 export interface ServiceSpec {
   Name: string;
+  /**
+   * shoal extension: a counter like TaskTemplate.ForceUpdate. Raising it re-spreads a replicated
+   * service's tasks evenly over its eligible nodes, under the update policy (`shoal service rebalance`).
+   */
+  Rebalance?: number;
   Labels?: Labels;
   TaskTemplate: TaskSpec;
   Mode: ServiceMode;
@@ -209,6 +214,8 @@ export interface ServiceObject extends Meta {
   PreviousSpec?: ServiceSpec;
   Endpoint: { Spec: EndpointSpec; Ports?: PortConfig[]; VirtualIPs?: { NetworkID: string; Addr: string }[] };
   UpdateStatus?: { State: UpdateState; StartedAt?: number; CompletedAt?: number; Message: string };
+  /** Tasks chosen by the last rebalance; the updater replaces them like tasks of an older spec. */
+  RebalanceTasks?: string[];
   /** Deletion is two-phase: tasks are shut down, then the service is removed once they are gone. */
   PendingDelete?: boolean;
 }

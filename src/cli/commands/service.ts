@@ -258,6 +258,21 @@ export function serviceCommand(api: Api): Command {
     });
 
   cmd
+    .command('rebalance')
+    .description('Re-spread a replicated service\'s tasks evenly over its eligible nodes, under its update policy (shoal extension)')
+    .argument('<service>')
+    .option('-d, --detach', 'exit immediately instead of waiting for the service to converge')
+    .option('-q, --quiet', 'suppress progress output')
+    .action(async (ref: string, o: { detach?: boolean; quiet?: boolean }) => {
+      const a = api();
+      const s = await a.get<WService>(`/services/${encodeURIComponent(ref)}?insertDefaults=false`);
+      s.Spec.Rebalance = (s.Spec.Rebalance ?? 0) + 1;
+      await a.post(`/services/${s.ID}/update?version=${s.Version.Index}`, s.Spec);
+      out(`${ref}\n`);
+      await progress(a, s.ID, ref, o);
+    });
+
+  cmd
     .command('rm')
     .alias('remove')
     .description('Remove one or more services')

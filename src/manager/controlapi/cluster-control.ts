@@ -15,6 +15,7 @@ import { resolveRef } from './resolve.js';
 import { asRpcError, rpcError } from './rpc-errors.js';
 import { modeName, validateServiceSpec } from './service-validation.js';
 import { mergeLogStreams, type LogSource } from './logs.js';
+import { tasksToRebalance } from '../orchestrator/rebalance.js';
 
 export class ClusterControl {
   constructor(
@@ -160,14 +161,22 @@ export class ClusterControl {
       if (modeName(next) !== modeName(cur.Spec)) throw rpcError('invalid_argument', 'service mode change is not allowed');
       const taskChanged = !sameValue(next.TaskTemplate, cur.Spec.TaskTemplate);
       const portsChanged = !sameValue(next.EndpointSpec ?? {}, cur.Spec.EndpointSpec ?? {});
+      // Clients that do not know the extension (the docker CLI) drop it: keep the current value.
+      if (next.Rebalance === undefined && cur.Spec.Rebalance !== undefined) next.Rebalance = cur.Spec.Rebalance;
+      const rebalance = !opts.rollback && (next.Rebalance ?? 0) > (cur.Spec.Rebalance ?? 0);
       const updated: ServiceObject = {
         ...cur,
         Spec: next,
         PreviousSpec: previous,
-        SpecVersion: taskChanged || portsChanged ? cur.SpecVersion + 1 : cur.SpecVersion,
+        SpecVersion: taskChanged || portsChanged || rebalance ? cur.SpecVersion + 1 : cur.SpecVersion,
       };
+      delete updated.RebalanceTasks;
+      if (rebalance) {
+        if (!('Replicated' in next.Mode)) throw rpcError('invalid_argument', 'only replicated services can be rebalanced');
+        updated.RebalanceTasks = tasksToRebalance(cur, tx.all('node'), tx.all('task'));
+      }
       if (opts.rollback) updated.UpdateStatus = { State: 'rollback_started', StartedAt: tx.now, Message: 'manually requested rollback' };
-      else if (taskChanged || portsChanged) delete updated.UpdateStatus;
+      else if (taskChanged || portsChanged || rebalance) delete updated.UpdateStatus;
       tx.update('service', updated);
       warnings = ingressWarnings(next);
     });

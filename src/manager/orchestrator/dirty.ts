@@ -14,6 +14,7 @@ function withoutPlacement(t: TaskObject['Spec']): string {
 
 export function isDirty(task: TaskObject, service: ServiceObject, node: NodeObject | undefined): boolean {
   if (task.SpecVersion === service.SpecVersion) return false;
+  if (service.RebalanceTasks?.includes(task.ID)) return true;
   const want = service.Spec.TaskTemplate;
   if (withoutPlacement(task.Spec) !== withoutPlacement(want)) return true;
   if (canonicalJson(task.Endpoint?.Ports ?? []) !== canonicalJson(service.Endpoint.Ports ?? [])) return true;

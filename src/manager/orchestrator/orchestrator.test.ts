@@ -294,3 +294,37 @@ describe('rollout policy', () => {
     assert.ok(kept.every((t) => t.SpecVersion === h.service(id).SpecVersion), 'kept tasks are brought up to date in place');
   });
 });
+
+describe('rebalance (shoal extension)', () => {
+  it('re-spreads tasks evenly after a node joins, one slot at a time', async () => {
+    const n1 = await h.addNode({ hostname: 'n1' });
+    const id = await h.createService({ Name: 'web', Mode: { Replicated: { Replicas: 4 } }, UpdateConfig: { Monitor: 100_000_000 } });
+    await h.run(500);
+    const n2 = await h.addNode({ hostname: 'n2' });
+    await h.run(500);
+    assert.equal(h.running(id).filter((t) => t.NodeID === n1).length, 4, 'like swarm, nothing moves by itself');
+    await h.updateService(id, (s) => ({ ...s, Rebalance: 1 }));
+    let minRunning = 4;
+    for (let i = 0; i < 100; i++) {
+      await h.run(50);
+      minRunning = Math.min(minRunning, h.running(id).length);
+    }
+    assert.equal(h.running(id).filter((t) => t.NodeID === n1).length, 2);
+    assert.equal(h.running(id).filter((t) => t.NodeID === n2).length, 2);
+    assert.ok(minRunning >= 3, `parallelism 1: at most one task down, saw ${minRunning} running`);
+    assert.equal(h.service(id).UpdateStatus?.State, 'completed');
+  });
+
+  it('keeps the value when a client that does not know the field sends the spec back', async () => {
+    await h.addNode({ hostname: 'n1' });
+    const id = await h.createService({ Name: 'web', Rebalance: 3 });
+    await h.run(300);
+    const before = h.service(id).SpecVersion;
+    await h.updateService(id, (s) => {
+      const { Rebalance: _r, ...rest } = s;
+      return rest;
+    });
+    assert.equal(h.service(id).Spec.Rebalance, 3);
+    assert.equal(h.service(id).SpecVersion, before);
+  });
+});
