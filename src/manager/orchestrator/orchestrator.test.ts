@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import fc from 'fast-check';
 import type { ServiceSpec } from '../../store/types.js';
 import { Harness } from '../testing/harness.js';
 
@@ -326,5 +327,32 @@ describe('rebalance (shoal extension)', () => {
     });
     assert.equal(h.service(id).Spec.Rebalance, 3);
     assert.equal(h.service(id).SpecVersion, before);
+  });
+});
+
+describe('rollout properties', () => {
+  it('never has more slots in flight than the update parallelism', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 0, max: 3 }), async (replicas, parallelism) => {
+        const hh = new Harness();
+        await hh.start();
+        try {
+          await hh.addNode({ hostname: 'n1' });
+          const id = await hh.createService({ Name: 'p', Mode: { Replicated: { Replicas: replicas } }, UpdateConfig: { Parallelism: parallelism, Monitor: 1 } });
+          await hh.run(300);
+          await hh.updateService(id, (s) => ({ ...s, TaskTemplate: { ...s.TaskTemplate, ContainerSpec: { Image: 'img:2' } } }));
+          const limit = parallelism === 0 ? replicas : parallelism;
+          for (let i = 0; i < 60; i++) {
+            await hh.run(50);
+            const inFlight = hh.tasks(id).filter((t) => t.Spec.ContainerSpec?.Image === 'img:2' && t.Status.State !== 'running' && t.DesiredState !== 'shutdown').length;
+            assert.ok(inFlight <= limit, `${inFlight} in flight > ${limit}`);
+          }
+          assert.equal(hh.running(id).filter((t) => t.Spec.ContainerSpec?.Image === 'img:2').length, replicas);
+        } finally {
+          hh.stop();
+        }
+      }),
+      { numRuns: 15 },
+    );
   });
 });
