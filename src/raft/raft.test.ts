@@ -1,0 +1,213 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { SeededRandom } from '../common/random.js';
+import { Raft } from './raft.js';
+import { MemCluster, text, untext } from './testing.js';
+import type { Entry } from './types.js';
+
+const data = (c: MemCluster, id: string): string[] => c.applied.get(id)!.filter((e) => e.type === 'normal').map((e) => untext(e.data));
+
+describe('raft: elections', () => {
+  it('a single member elects itself and commits alone', () => {
+    const c = new MemCluster(['a']);
+    const l = c.elect();
+    assert.equal(l.id, 'a');
+    l.propose(text('x'));
+    c.stabilize();
+    assert.deepEqual(data(c, 'a'), ['x']);
+  });
+
+  it('three members elect exactly one leader and replicate to all', () => {
+    const c = new MemCluster(['a', 'b', 'c']);
+    const l = c.elect();
+    assert.equal([...c.nodes.values()].filter((n) => n.role === 'leader').length, 1);
+    l.propose(text('1'));
+    l.propose(text('2'));
+    c.stabilize();
+    c.tickAll(2);
+    for (const id of ['a', 'b', 'c']) assert.deepEqual(data(c, id), ['1', '2']);
+  });
+
+  it('resolves split votes through randomized timeouts', () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const c = new MemCluster(['a', 'b', 'c', 'd', 'e'], {}, seed);
+      const l = c.elect(400);
+      assert.equal([...c.nodes.values()].filter((n) => n.role === 'leader' && n.term === l.term).length, 1);
+    }
+  });
+
+  it('pre-vote: a member rejoining after a long partition does not disrupt the leader', () => {
+    const c = new MemCluster(['a', 'b', 'c']);
+    const l = c.elect();
+    const follower = [...c.nodes.keys()].find((id) => id !== l.id)!;
+    const termBefore = l.term;
+    c.isolate(follower);
+    c.tickAll(100);
+    assert.equal(c.node(follower).term, termBefore, 'pre-votes do not raise the term');
+    c.heal();
+    c.tickAll(5);
+    assert.equal(c.leader()!.id, l.id);
+    assert.equal(c.leader()!.term, termBefore);
+  });
+
+  it('check-quorum: a leader cut off from the majority steps down', () => {
+    const c = new MemCluster(['a', 'b', 'c']);
+    const l = c.elect();
+    c.isolate(l.id);
+    c.tickAll(25);
+    assert.notEqual(l.role, 'leader');
+    assert.throws(() => l.propose(text('lost')), /leader/);
+  });
+
+  it('a stale leader learns the new term and steps down when healed', () => {
+    const c = new MemCluster(['a', 'b', 'c'], { checkQuorum: false });
+    const old = c.elect();
+    c.isolate(old.id);
+    c.tickAll(50);
+    const fresh = c.leader()!;
+    assert.notEqual(fresh.id, old.id);
+    c.heal();
+    c.tickAll(3);
+    assert.equal(old.role, 'follower');
+    assert.equal(old.term, fresh.term);
+  });
+
+  it('transfers leadership on request', () => {
+    const c = new MemCluster(['a', 'b', 'c']);
+    const l = c.elect();
+    const target = [...c.nodes.keys()].find((id) => id !== l.id)!;
+    l.transferLeadership(target);
+    c.stabilize();
+    c.tickAll(2);
+    assert.equal(c.leader()!.id, target);
+  });
+});
+
+describe('raft: log replication (paper figures)', () => {
+  const entries = (terms: number[]): Entry[] => terms.map((term, i) => ({ term, index: i + 1, type: 'normal', data: text(`${i + 1}@${term}`) }));
+
+  it('figure 7: repairs followers with missing and extra entries', () => {
+    // The leader (term 8) holds the full log; followers lag, diverge, or carry extra uncommitted entries.
+    const leaderLog = [1, 1, 1, 4, 4, 5, 5, 6, 6, 6];
+    const followers: Record<string, number[]> = {
+      b: [1, 1, 1, 4, 4, 5, 5, 6, 6],
+      c: [1, 1, 1, 4],
+      d: [1, 1, 1, 4, 4, 5, 5, 6, 6, 6, 6],
+      e: [1, 1, 1, 4, 4, 5, 5, 6, 6, 6, 7, 7],
+      f: [1, 1, 1, 4, 4, 4, 4],
+      g: [1, 1, 1, 2, 2, 2, 3, 3, 3, 3, 3],
+    };
+    const ids = ['a', ...Object.keys(followers)];
+    const random = new SeededRandom(3);
+    const c = new MemCluster(ids);
+    const make = (id: string, terms: number[]): Raft =>
+      new Raft({ id, voters: ids, electionTick: 10, heartbeatTick: 1, random }, { hardState: { term: 7, vote: '', commit: 0 }, entries: entries(terms) });
+    c.nodes.set('a', make('a', leaderLog));
+    for (const [id, t] of Object.entries(followers)) c.nodes.set(id, make(id, t));
+    // a campaigns first; e has a newer last term, so a needs votes from the rest.
+    c.cut.add('a->e');
+    c.cut.add('e->a');
+    for (let i = 0; i < 30 && c.node('a').role !== 'leader'; i++) {
+      c.node('a').tick();
+      c.stabilize();
+    }
+    assert.equal(c.node('a').role, 'leader');
+    c.heal();
+    const l = c.node('a');
+    l.propose(text('new'));
+    c.stabilize();
+    c.tickAll(3);
+    const reference = l.log.slice(1, l.log.lastIndex).map((e) => `${e.index}@${e.term}`);
+    for (const id of ids) {
+      const n = c.node(id);
+      assert.deepEqual(n.log.slice(1, n.log.lastIndex).map((e) => `${e.index}@${e.term}`), reference, `log of ${id}`);
+    }
+  });
+
+  it('figure 8: never commits an entry of an earlier term by counting replicas', () => {
+    const ids = ['a', 'b', 'c', 'd', 'e'];
+    const random = new SeededRandom(5);
+    // a was leader in term 2 and replicated entry 2 (term 2) to b only; it is now re-elected in term 4.
+    const a = new Raft({ id: 'a', voters: ids, electionTick: 10, heartbeatTick: 1, random }, { hardState: { term: 3, vote: '', commit: 1 }, entries: entries([1, 2]) });
+    const c = new MemCluster(ids);
+    c.nodes.set('a', a);
+    for (const id of ['b', 'c', 'd', 'e']) {
+      c.nodes.set(id, new Raft({ id, voters: ids, electionTick: 10, heartbeatTick: 1, random }, { hardState: { term: 3, vote: '', commit: 1 }, entries: entries(id === 'b' ? [1, 2] : [1]) }));
+    }
+    // Let a win, but drop every append so nothing is replicated yet.
+    c.ignore.add('append');
+    for (let i = 0; i < 40 && a.role !== 'leader'; i++) {
+      a.tick();
+      c.stabilize();
+    }
+    assert.equal(a.role, 'leader');
+    // c replicates entry 2 (term 2): a, b, c now hold it — a majority — but it is from term 2.
+    a.step({ type: 'appendResp', from: 'c', to: 'a', term: a.term, reject: false, index: 2, hintIndex: 0, hintTerm: 0 });
+    a.step({ type: 'appendResp', from: 'b', to: 'a', term: a.term, reject: false, index: 2, hintIndex: 0, hintTerm: 0 });
+    c.stabilize();
+    assert.equal(a.commit, 1, 'entry 2 of term 2 is not committed by counting');
+    // Once the new leader's own entry (index 3, its term) is on a majority, both commit.
+    a.step({ type: 'appendResp', from: 'b', to: 'a', term: a.term, reject: false, index: 3, hintIndex: 0, hintTerm: 0 });
+    a.step({ type: 'appendResp', from: 'c', to: 'a', term: a.term, reject: false, index: 3, hintIndex: 0, hintTerm: 0 });
+    assert.equal(a.commit, 3);
+  });
+
+  it('a leader with a stale log cannot win an election', () => {
+    const c = new MemCluster(['a', 'b', 'c']);
+    const l = c.elect();
+    const [x, y] = [...c.nodes.keys()].filter((id) => id !== l.id) as [string, string];
+    c.isolate(x);
+    l.propose(text('only-on-two'));
+    c.stabilize();
+    c.tickAll(2);
+    // Now the member without the entry may not lead: it is behind the others.
+    c.heal();
+    c.isolate(l.id);
+    c.tickAll(60);
+    const nl = c.leader()!;
+    assert.equal(nl.id, y, 'only the member holding every committed entry can be elected');
+    assert.ok(data(c, x).includes('only-on-two') || c.node(x).log.lastIndex >= 2);
+  });
+});
+
+describe('raft: reads and membership', () => {
+  it('confirms a ReadIndex with a heartbeat round, and not on a minority', () => {
+    const c = new MemCluster(['a', 'b', 'c']);
+    const l = c.elect();
+    c.tickAll(2);
+    const ctx = l.readIndex();
+    c.stabilize();
+    assert.deepEqual(c.reads.get(l.id)!.map((r) => r.ctx), [ctx]);
+    c.isolate(l.id);
+    const ctx2 = l.readIndex();
+    c.stabilize();
+    assert.ok(!c.reads.get(l.id)!.some((r) => r.ctx === ctx2), 'an isolated leader cannot confirm a read');
+  });
+
+  it('adds a learner, promotes it to voter, and removes a member', () => {
+    const c = new MemCluster(['a', 'b', 'c']);
+    const l = c.elect();
+    l.propose(text('before'));
+    c.stabilize();
+    c.addMember('d', ['a', 'b', 'c']);
+    l.proposeConfChange({ kind: 'addLearner', member: 'd' });
+    c.stabilize();
+    c.tickAll(3);
+    assert.ok(data(c, 'd').includes('before'), 'the learner catches up');
+    assert.ok(l.learners.has('d'));
+    l.proposeConfChange({ kind: 'add', member: 'd' });
+    c.stabilize();
+    c.tickAll(2);
+    assert.ok(l.voters.has('d'));
+    const victim = ['a', 'b', 'c'].find((id) => id !== l.id)!;
+    l.proposeConfChange({ kind: 'remove', member: victim });
+    c.stabilize();
+    c.tickAll(2);
+    assert.ok(!l.voters.has(victim));
+    c.down.add(victim);
+    l.propose(text('after'));
+    c.stabilize();
+    c.tickAll(2);
+    assert.ok(data(c, 'd').includes('after'));
+  });
+});

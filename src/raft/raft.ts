@@ -1,0 +1,553 @@
+/**
+ * The Raft consensus core, as a pure state machine: `tick()` and `step(message)` change state and
+ * queue outputs; `ready()` hands them out (hard state and entries to persist, messages to send,
+ * entries to apply, linearizable read points) and `advance()` reports them persisted. No clock, no
+ * I/O: the same inputs give the same outputs, so a simulator can drive a whole cluster from a seed.
+ *
+ * Implemented: elections with randomized timeouts, pre-vote, check-quorum with leader lease,
+ * replication with the consistency check and fast back-off, pipelined appends with flow control,
+ * commit only of current-term entries (by counting), ReadIndex, leader transfer, one-at-a-time
+ * membership changes (applied when committed) and learners.
+ */
+import type { Random } from '../common/random.js';
+import { RaftLog } from './log.js';
+import { Progress } from './progress.js';
+import {
+  NotLeaderError,
+  type ConfChange,
+  type Entry,
+  type EntryType,
+  type HardState,
+  type MemberId,
+  type Message,
+  type ReadState,
+  type Ready,
+  type Role,
+} from './types.js';
+
+export interface RaftConfig {
+  id: MemberId;
+  /** Voting members, including this one, at bootstrap (ignored when restoring a conf from the log). */
+  voters: MemberId[];
+  learners?: MemberId[];
+  electionTick: number;
+  heartbeatTick: number;
+  random: Random;
+  preVote?: boolean;
+  checkQuorum?: boolean;
+  maxEntriesPerMsg?: number;
+  maxInflight?: number;
+}
+
+export interface RestoredState {
+  hardState: HardState;
+  entries: Entry[];
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export function encodeConfChange(cc: ConfChange): Uint8Array {
+  return encoder.encode(JSON.stringify(cc));
+}
+
+export function decodeConfChange(data: Uint8Array): ConfChange {
+  return JSON.parse(decoder.decode(data)) as ConfChange;
+}
+
+interface PendingRead {
+  ctx: number;
+  index: number;
+  acks: Set<MemberId>;
+}
+
+export class Raft {
+  readonly id: MemberId;
+  term = 0;
+  vote: MemberId | '' = '';
+  role: Role = 'follower';
+  leader: MemberId | '' = '';
+  commit = 0;
+  readonly log = new RaftLog();
+  voters: Set<MemberId>;
+  learners: Set<MemberId>;
+  readonly progress = new Map<MemberId, Progress>();
+
+  private applied = 0;
+  private persistedIndex = 0;
+  private electionElapsed = 0;
+  private heartbeatElapsed = 0;
+  private randomizedTimeout = 0;
+  private ticks = 0;
+  private votes = new Map<MemberId, boolean>();
+  private transferee: MemberId | '' = '';
+  private pendingConfIndex = 0;
+  private readCtx = 0;
+  private pendingReads: PendingRead[] = [];
+
+  // Outputs waiting for ready().
+  private msgs: Message[] = [];
+  private unstable: Entry[] = [];
+  private readStates: ReadState[] = [];
+  private lastHardState: HardState = { term: 0, vote: '', commit: 0 };
+
+  private readonly cfg: Required<Omit<RaftConfig, 'learners'>>;
+
+  constructor(config: RaftConfig, restored?: RestoredState) {
+    this.cfg = { preVote: true, checkQuorum: true, maxEntriesPerMsg: 64, maxInflight: 256, ...config };
+    this.id = config.id;
+    this.voters = new Set(config.voters);
+    this.learners = new Set(config.learners ?? []);
+    if (restored) {
+      this.term = restored.hardState.term;
+      this.vote = restored.hardState.vote;
+      for (const e of restored.entries) this.log.append(e);
+      this.commit = Math.min(restored.hardState.commit, this.log.lastIndex);
+      this.persistedIndex = this.log.lastIndex;
+      // Membership is replayed from the conf entries of the log (applied ones re-applied on commit).
+      this.lastHardState = { ...restored.hardState };
+    }
+    this.becomeFollower(this.term, '');
+  }
+
+  // ---------- inputs ----------
+
+  tick(): void {
+    this.ticks++;
+    if (this.role === 'leader') this.tickLeader();
+    else this.tickElection();
+  }
+
+  /** Proposes a normal entry; returns its index. Throws NotLeaderError off the leader. */
+  propose(data: Uint8Array, type: EntryType = 'normal'): number {
+    if (this.role !== 'leader') throw new NotLeaderError(this.leader);
+    if (this.transferee) throw new NotLeaderError('');
+    if (type === 'conf') {
+      if (this.pendingConfIndex > this.applied) throw new Error('a membership change is already in progress');
+      this.pendingConfIndex = this.log.lastIndex + 1;
+    }
+    const e: Entry = { term: this.term, index: this.log.lastIndex + 1, type, data };
+    this.appendEntries([e]);
+    this.broadcastAppend();
+    return e.index;
+  }
+
+  proposeConfChange(cc: ConfChange): number {
+    return this.propose(encodeConfChange(cc), 'conf');
+  }
+
+  /** A linearizable read: returns a ctx; a ReadState with that ctx comes out of ready() once confirmed. */
+  readIndex(): number {
+    if (this.role !== 'leader') throw new NotLeaderError(this.leader);
+    // A new leader must commit an entry of its term before it knows the commit index is current.
+    if (this.log.termAt(this.commit) !== this.term) throw new NotLeaderError('');
+    const ctx = ++this.readCtx;
+    if (this.quorum() === 1) {
+      this.readStates.push({ ctx, index: this.commit });
+      return ctx;
+    }
+    this.pendingReads.push({ ctx, index: this.commit, acks: new Set([this.id]) });
+    for (const id of this.voters) if (id !== this.id) this.sendHeartbeat(id, ctx);
+    return ctx;
+  }
+
+  transferLeadership(to: MemberId): void {
+    if (this.role !== 'leader' || to === this.id || !this.voters.has(to)) return;
+    this.transferee = to;
+    this.electionElapsed = 0;
+    const pr = this.progress.get(to);
+    if (pr && pr.match === this.log.lastIndex) this.send({ type: 'timeoutNow', from: this.id, to, term: this.term });
+    else this.sendAppend(to);
+  }
+
+  /** Applies a committed membership change (called by the wrapper when it applies the conf entry). */
+  applyConfChange(cc: ConfChange): void {
+    if (cc.kind === 'add') {
+      this.learners.delete(cc.member);
+      this.voters.add(cc.member);
+    } else if (cc.kind === 'addLearner') {
+      if (!this.voters.has(cc.member)) this.learners.add(cc.member);
+    } else {
+      this.voters.delete(cc.member);
+      this.learners.delete(cc.member);
+      this.progress.delete(cc.member);
+    }
+    if (this.role === 'leader') {
+      for (const id of [...this.voters, ...this.learners]) {
+        if (!this.progress.has(id)) {
+          const pr = new Progress(this.log.lastIndex + 1, this.learners.has(id));
+          this.progress.set(id, pr);
+          this.sendAppend(id);
+        }
+      }
+      if (!this.voters.has(this.id)) {
+        // Removed itself: stop leading once the change is committed.
+        this.becomeFollower(this.term, '');
+        return;
+      }
+      this.maybeCommit();
+    }
+  }
+
+  step(m: Message): void {
+    if (m.term > this.term) {
+      if (m.type === 'preVote' || m.type === 'vote') {
+        const inLease = this.cfg.checkQuorum && this.leader !== '' && this.electionElapsed < this.cfg.electionTick;
+        if (inLease && !m.transfer) return; // A disruptive node; our leader is alive.
+      }
+      if (m.type === 'preVote') {
+        // Never change term for a pre-vote.
+      } else if (m.type === 'preVoteResp' && !m.reject) {
+        // A granted pre-vote carries the future term.
+      } else {
+        const leader = m.type === 'append' || m.type === 'heartbeat' ? m.from : '';
+        this.becomeFollower(m.term, leader);
+      }
+    } else if (m.term < this.term) {
+      if ((this.cfg.checkQuorum || this.cfg.preVote) && (m.type === 'append' || m.type === 'heartbeat')) {
+        // Tell a stale leader about the new term so it steps down.
+        this.send({ type: 'appendResp', from: this.id, to: m.from, term: this.term, reject: true, index: 0, hintIndex: 0, hintTerm: 0 });
+      } else if (m.type === 'preVote') {
+        this.send({ type: 'preVoteResp', from: this.id, to: m.from, term: this.term, reject: true });
+      }
+      return;
+    }
+
+    switch (m.type) {
+      case 'preVote':
+      case 'vote': {
+        const canVote = m.type === 'preVote' ? m.term > this.term || this.vote === '' || this.vote === m.from : this.vote === '' || this.vote === m.from;
+        const grant = canVote && this.log.isUpToDate(m.lastIndex, m.lastTerm) && (m.type === 'preVote' || this.role !== 'leader');
+        const respType = m.type === 'vote' ? 'voteResp' : 'preVoteResp';
+        // A granted pre-vote echoes the proposed term; a rejection carries our own term, so it only
+        // moves the candidate when we really are ahead of it.
+        const term = m.type === 'preVote' && grant ? m.term : this.term;
+        this.send({ type: respType, from: this.id, to: m.from, term, reject: !grant });
+        if (grant && m.type === 'vote') {
+          this.vote = m.from;
+          this.electionElapsed = 0;
+        }
+        return;
+      }
+      case 'preVoteResp':
+      case 'voteResp':
+        this.handleVoteResp(m.type, m.from, m.reject);
+        return;
+      case 'append':
+        this.becomeFollowerOf(m.from);
+        this.handleAppend(m);
+        return;
+      case 'heartbeat':
+        this.becomeFollowerOf(m.from);
+        if (m.commit > this.commit) this.commit = Math.min(m.commit, this.log.lastIndex);
+        this.send({ type: 'heartbeatResp', from: this.id, to: m.from, term: this.term, ctx: m.ctx });
+        return;
+      case 'appendResp':
+        if (this.role === 'leader') this.handleAppendResp(m);
+        return;
+      case 'heartbeatResp':
+        if (this.role === 'leader') this.handleHeartbeatResp(m.from, m.ctx);
+        return;
+      case 'timeoutNow':
+        if (this.voters.has(this.id)) this.campaign(true);
+        return;
+    }
+  }
+
+  // ---------- outputs ----------
+
+  hasReady(): boolean {
+    return (
+      this.msgs.length > 0 ||
+      this.unstable.length > 0 ||
+      this.readStates.length > 0 ||
+      this.commit > this.applied ||
+      !sameHardState(this.hardState(), this.lastHardState)
+    );
+  }
+
+  ready(): Ready {
+    const hs = this.hardState();
+    const changed = !sameHardState(hs, this.lastHardState);
+    const r: Ready = {
+      hardState: changed ? hs : undefined,
+      entries: this.unstable,
+      messages: this.msgs,
+      committed: this.log.slice(this.applied + 1, this.commit),
+      readStates: this.readStates,
+    };
+    this.msgs = [];
+    this.unstable = [];
+    this.readStates = [];
+    if (changed) this.lastHardState = hs;
+    this.applied = Math.max(this.applied, r.committed.at(-1)?.index ?? this.applied);
+    return r;
+  }
+
+  /** The wrapper persisted a Ready's entries up to `index`: the leader may now count itself. */
+  advance(persistedUpTo: number): void {
+    this.persistedIndex = Math.max(this.persistedIndex, Math.min(persistedUpTo, this.log.lastIndex));
+    if (this.role === 'leader') {
+      this.progress.get(this.id)?.maybeUpdate(this.persistedIndex);
+      if (this.maybeCommit()) this.broadcastAppend();
+    }
+  }
+
+  hardState(): HardState {
+    return { term: this.term, vote: this.vote, commit: this.commit };
+  }
+
+  /** Ticks since each member was last heard from (leader only), for Reachable/Unreachable. */
+  lastContact(member: MemberId): number | undefined {
+    const pr = this.progress.get(member);
+    return pr ? this.ticks - pr.lastContactTick : undefined;
+  }
+
+  // ---------- roles ----------
+
+  private resetTimers(): void {
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    this.randomizedTimeout = this.cfg.electionTick + this.cfg.random.int(this.cfg.electionTick);
+  }
+
+  private becomeFollower(term: number, leader: MemberId | ''): void {
+    if (term !== this.term) {
+      this.term = term;
+      this.vote = '';
+    }
+    this.role = 'follower';
+    this.leader = leader;
+    this.transferee = '';
+    this.pendingReads = [];
+    this.resetTimers();
+  }
+
+  private becomeFollowerOf(leader: MemberId): void {
+    if (this.role !== 'follower' || this.leader !== leader) this.becomeFollower(this.term, leader);
+    this.electionElapsed = 0;
+  }
+
+  private campaign(transfer = false): void {
+    if (!this.voters.has(this.id)) return;
+    const pre = this.cfg.preVote && !transfer;
+    this.votes = new Map([[this.id, true]]);
+    if (pre) {
+      this.role = 'preCandidate';
+      this.leader = '';
+      this.resetTimers();
+    } else {
+      this.becomeFollower(this.term + 1, '');
+      this.role = 'candidate';
+      this.vote = this.id;
+    }
+    if (this.quorum() === 1) {
+      if (pre) this.campaign(true);
+      else this.becomeLeader();
+      return;
+    }
+    const term = pre ? this.term + 1 : this.term;
+    for (const id of this.voters) {
+      if (id === this.id) continue;
+      this.send({ type: pre ? 'preVote' : 'vote', from: this.id, to: id, term, lastIndex: this.log.lastIndex, lastTerm: this.log.lastTerm, transfer });
+    }
+  }
+
+  private handleVoteResp(type: 'preVoteResp' | 'voteResp', from: MemberId, reject: boolean): void {
+    if ((type === 'preVoteResp' && this.role !== 'preCandidate') || (type === 'voteResp' && this.role !== 'candidate')) return;
+    this.votes.set(from, !reject);
+    const granted = [...this.votes.entries()].filter(([id, v]) => v && this.voters.has(id)).length;
+    const rejected = [...this.votes.entries()].filter(([id, v]) => !v && this.voters.has(id)).length;
+    if (granted >= this.quorum()) {
+      if (this.role === 'preCandidate') this.campaign(true);
+      else this.becomeLeader();
+    } else if (rejected >= this.quorum()) {
+      this.becomeFollower(this.term, '');
+    }
+  }
+
+  private becomeLeader(): void {
+    this.role = 'leader';
+    this.leader = this.id;
+    this.resetTimers();
+    this.progress.clear();
+    for (const id of [...this.voters, ...this.learners]) {
+      const pr = new Progress(this.log.lastIndex + 1, this.learners.has(id));
+      pr.recentActive = true;
+      pr.lastContactTick = this.ticks;
+      this.progress.set(id, pr);
+    }
+    this.progress.get(this.id)?.maybeUpdate(this.persistedIndex);
+    // Conservatively assume a conf change may be pending in the uncommitted tail.
+    this.pendingConfIndex = this.log.lastIndex;
+    // A no-op of the new term lets earlier entries commit (Raft §5.4.2).
+    this.appendEntries([{ term: this.term, index: this.log.lastIndex + 1, type: 'noop', data: new Uint8Array() }]);
+    this.broadcastAppend();
+  }
+
+  private tickElection(): void {
+    this.electionElapsed++;
+    if (this.electionElapsed >= this.randomizedTimeout && this.voters.has(this.id)) {
+      this.campaign();
+    }
+  }
+
+  private tickLeader(): void {
+    this.heartbeatElapsed++;
+    this.electionElapsed++;
+    if (this.electionElapsed >= this.cfg.electionTick) {
+      this.electionElapsed = 0;
+      if (this.cfg.checkQuorum) {
+        const active = [...this.voters].filter((id) => id === this.id || this.progress.get(id)?.recentActive).length;
+        for (const [id, pr] of this.progress) if (id !== this.id) pr.recentActive = false;
+        if (active < this.quorum()) {
+          this.becomeFollower(this.term, '');
+          return;
+        }
+      }
+      if (this.transferee) this.transferee = ''; // transfer timed out
+    }
+    if (this.heartbeatElapsed >= this.cfg.heartbeatTick) {
+      this.heartbeatElapsed = 0;
+      for (const id of this.progress.keys()) if (id !== this.id) this.sendHeartbeat(id, 0);
+    }
+  }
+
+  // ---------- replication ----------
+
+  private appendEntries(entries: Entry[]): void {
+    for (const e of entries) this.log.append(e);
+    this.unstable.push(...entries);
+  }
+
+  private broadcastAppend(): void {
+    for (const id of this.progress.keys()) if (id !== this.id) this.sendAppend(id);
+  }
+
+  /** Sends what a follower is missing, within flow control; returns whether something was sent. */
+  private sendAppend(to: MemberId): boolean {
+    const pr = this.progress.get(to);
+    if (!pr || pr.isPaused(this.cfg.maxInflight)) return false;
+    const prevIndex = pr.next - 1;
+    const prevTerm = this.log.termAt(prevIndex);
+    if (prevTerm === undefined) return false; // would need a snapshot (not implemented yet)
+    const entries = this.log.slice(pr.next, this.log.lastIndex, this.cfg.maxEntriesPerMsg);
+    if (entries.length === 0 && pr.state === 'replicate') return false;
+    this.send({ type: 'append', from: this.id, to, term: this.term, prevIndex, prevTerm, entries, commit: this.commit });
+    if (pr.state === 'replicate' && entries.length > 0) {
+      const last = entries.at(-1)!.index;
+      pr.next = last + 1;
+      pr.inflight.push(last);
+    } else if (pr.state === 'probe') {
+      pr.paused = true;
+    }
+    return true;
+  }
+
+  private sendHeartbeat(to: MemberId, ctx: number): void {
+    const pr = this.progress.get(to);
+    const commit = Math.min(pr?.match ?? 0, this.commit);
+    this.send({ type: 'heartbeat', from: this.id, to, term: this.term, commit, ctx });
+  }
+
+  private handleAppend(m: Extract<Message, { type: 'append' }>): void {
+    const reply = (reject: boolean, index: number, hintIndex = 0, hintTerm = 0): void =>
+      this.send({ type: 'appendResp', from: this.id, to: m.from, term: this.term, reject, index, hintIndex, hintTerm });
+    if (m.prevIndex < this.commit) {
+      reply(false, this.commit);
+      return;
+    }
+    const localPrevTerm = this.log.termAt(m.prevIndex);
+    if (localPrevTerm !== m.prevTerm) {
+      // Fast back-off: the last index at or before the probe whose term is not newer than the leader's.
+      let hint = Math.min(m.prevIndex, this.log.lastIndex);
+      while (hint > 0 && (this.log.termAt(hint) ?? 0) > m.prevTerm) hint--;
+      reply(true, m.prevIndex, hint, this.log.termAt(hint) ?? 0);
+      return;
+    }
+    for (const e of m.entries) {
+      const t = this.log.termAt(e.index);
+      if (t === e.term) continue; // already there
+      if (t !== undefined) {
+        // A conflicting suffix from an older term: drop it (never a committed entry, Raft §5.3).
+        if (e.index <= this.commit) throw new Error(`raft: conflict at committed index ${e.index}`);
+        this.log.truncateFrom(e.index);
+        this.unstable = this.unstable.filter((u) => u.index < e.index);
+        this.persistedIndex = Math.min(this.persistedIndex, e.index - 1);
+      }
+      this.appendEntries([e]);
+    }
+    const lastNew = m.prevIndex + m.entries.length;
+    if (m.commit > this.commit) this.commit = Math.min(m.commit, lastNew);
+    reply(false, lastNew);
+  }
+
+  private handleAppendResp(m: Extract<Message, { type: 'appendResp' }>): void {
+    const pr = this.progress.get(m.from);
+    if (!pr) return;
+    pr.recentActive = true;
+    pr.lastContactTick = this.ticks;
+    if (m.reject) {
+      let hint = m.hintIndex;
+      if (m.hintTerm > 0) {
+        while (hint > 0 && (this.log.termAt(hint) ?? 0) > m.hintTerm) hint--;
+      }
+      if (pr.maybeDecrease(m.index, hint)) this.sendAppend(m.from);
+      return;
+    }
+    const wasPaused = pr.isPaused(this.cfg.maxInflight);
+    if (pr.maybeUpdate(m.index)) {
+      if (pr.state === 'probe') pr.becomeReplicate();
+      if (this.maybeCommit()) this.broadcastAppend();
+      else if (wasPaused || pr.next <= this.log.lastIndex) this.sendAppend(m.from);
+      while (pr.next <= this.log.lastIndex && this.sendAppend(m.from)) {
+        // pipeline until flow control stops us
+      }
+      if (m.from === this.transferee && pr.match === this.log.lastIndex) {
+        this.send({ type: 'timeoutNow', from: this.id, to: m.from, term: this.term });
+      }
+    } else if (pr.state === 'replicate' && pr.next <= this.log.lastIndex) {
+      this.sendAppend(m.from);
+    }
+  }
+
+  private handleHeartbeatResp(from: MemberId, ctx: number): void {
+    const pr = this.progress.get(from);
+    if (!pr) return;
+    pr.recentActive = true;
+    pr.lastContactTick = this.ticks;
+    pr.paused = false;
+    // A full pipeline whose appends were all lost would never drain: start again from the match.
+    if (pr.state === 'replicate' && pr.isPaused(this.cfg.maxInflight)) pr.becomeProbe();
+    if (pr.match < this.log.lastIndex) this.sendAppend(from);
+    if (ctx <= 0 || !this.voters.has(from)) return;
+    for (const r of this.pendingReads) if (r.ctx <= ctx) r.acks.add(from);
+    while (this.pendingReads.length > 0 && this.pendingReads[0]!.acks.size >= this.quorum()) {
+      const r = this.pendingReads.shift()!;
+      this.readStates.push({ ctx: r.ctx, index: r.index });
+    }
+  }
+
+  private quorum(): number {
+    return Math.floor(this.voters.size / 2) + 1;
+  }
+
+  /** Commits the highest index a quorum of voters holds, if it is of the current term (§5.4.2). */
+  private maybeCommit(): boolean {
+    const matches = [...this.voters].map((id) => this.progress.get(id)?.match ?? 0).sort((a, b) => b - a);
+    const candidate = matches[this.quorum() - 1] ?? 0;
+    if (candidate > this.commit && this.log.termAt(candidate) === this.term) {
+      this.commit = candidate;
+      return true;
+    }
+    return false;
+  }
+
+  private send(m: Message): void {
+    this.msgs.push(m);
+  }
+}
+
+function sameHardState(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
+}

@@ -1,0 +1,78 @@
+/**
+ * Raft's vocabulary: entries, persistent state and messages. The core is a pure state machine over
+ * these (messages and ticks in, a Ready batch out); storage, network and timers live outside it.
+ */
+export type MemberId = string;
+
+export type EntryType = 'normal' | 'noop' | 'conf';
+
+export interface Entry {
+  readonly term: number;
+  readonly index: number;
+  readonly type: EntryType;
+  /** Opaque payload; for `conf` entries a ConfChange encoded as JSON. */
+  readonly data: Uint8Array;
+}
+
+export interface ConfChange {
+  readonly kind: 'add' | 'remove' | 'addLearner';
+  readonly member: MemberId;
+}
+
+/** What must be on disk before any message of the same Ready is sent. */
+export interface HardState {
+  term: number;
+  vote: MemberId | '';
+  commit: number;
+}
+
+interface Base {
+  readonly from: MemberId;
+  readonly to: MemberId;
+  readonly term: number;
+}
+
+export type Message =
+  | (Base & { readonly type: 'preVote' | 'vote'; readonly lastIndex: number; readonly lastTerm: number; readonly transfer?: boolean })
+  | (Base & { readonly type: 'preVoteResp' | 'voteResp'; readonly reject: boolean })
+  | (Base & { readonly type: 'append'; readonly prevIndex: number; readonly prevTerm: number; readonly entries: readonly Entry[]; readonly commit: number })
+  | (Base & {
+      readonly type: 'appendResp';
+      readonly reject: boolean;
+      /** Accepted: the last index now matching. Rejected: the index that was probed. */
+      readonly index: number;
+      /** Rejected: where the follower's log could match (fast back-off). */
+      readonly hintIndex: number;
+      readonly hintTerm: number;
+    })
+  | (Base & { readonly type: 'heartbeat'; readonly commit: number; readonly ctx: number })
+  | (Base & { readonly type: 'heartbeatResp'; readonly ctx: number })
+  | (Base & { readonly type: 'timeoutNow' });
+
+export type MessageType = Message['type'];
+
+export interface ReadState {
+  /** The caller's request id. */
+  readonly ctx: number;
+  /** Reads are linearizable once the local state machine has applied this index. */
+  readonly index: number;
+}
+
+/** One batch of work for the node wrapper: persist, then send, then apply. */
+export interface Ready {
+  readonly hardState: HardState | undefined;
+  /** Entries to append to stable storage (may overwrite a conflicting suffix). */
+  readonly entries: readonly Entry[];
+  readonly messages: readonly Message[];
+  readonly committed: readonly Entry[];
+  readonly readStates: readonly ReadState[];
+}
+
+export type Role = 'follower' | 'preCandidate' | 'candidate' | 'leader';
+
+export class NotLeaderError extends Error {
+  constructor(readonly leader: MemberId | '') {
+    super(leader ? `not the leader; the leader is ${leader}` : 'no leader');
+    this.name = 'NotLeaderError';
+  }
+}

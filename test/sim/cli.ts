@@ -1,0 +1,38 @@
+/**
+ * `npm run sim -- --seed S --steps N [--nodes 3|5|7]` runs one seed; `--seeds A..B` sweeps.
+ * A failing seed prints the command that replays it; the last line is `N passed, N failed`.
+ */
+import { replayCommand, Simulation } from './simulator.js';
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+const steps = Number(arg('steps') ?? 2000);
+const nodesArg = arg('nodes');
+const seedsArg = arg('seeds');
+let seeds: number[];
+if (seedsArg) {
+  const [a, b] = seedsArg.split('..').map(Number);
+  seeds = Array.from({ length: b! - a! + 1 }, (_, i) => a! + i);
+} else {
+  seeds = [Number(arg('seed') ?? 1)];
+}
+let passed = 0;
+let failed = 0;
+const t0 = Date.now();
+for (const seed of seeds) {
+  const nodes = nodesArg ? Number(nodesArg) : [3, 5, 7][seed % 3]!;
+  const opts = { seed, steps, nodes };
+  const r = new Simulation(opts).run();
+  if (r.ok) passed++;
+  else {
+    failed++;
+    console.log(`seed ${seed} FAILED: ${r.error}\n  replay: ${replayCommand(opts)}`);
+  }
+  if (seeds.length === 1) console.log(JSON.stringify({ seed, nodes, ...r.stats }));
+}
+console.log(`swept ${seeds.length} seeds in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exitCode = failed ? 1 : 0;
