@@ -108,6 +108,16 @@ describe('agent with dispatcher', () => {
     await until('no containers', () => executor.containers.size === 0 && tasks().length === 0);
   });
 
+  it('retries a container removal the engine refused, until the container is gone', async () => {
+    await manager.control.createService(spec(2));
+    await until('2 running', () => executor.running().length === 2);
+    executor.failRemovals = 3;
+    await manager.control.removeService('web');
+    await until('no tasks', () => tasks().length === 0);
+    await until('no containers', () => executor.containers.size === 0, 20_000);
+    assert.equal(executor.failRemovals, 0);
+  });
+
   it('adopts running containers after an agent restart instead of duplicating them', async () => {
     await manager.control.createService(spec(3));
     await until('3 running', () => executor.running().length === 3);

@@ -23,6 +23,9 @@ export interface AgentOptions {
 
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 8000;
+/** First retry of a container removal that failed (the engine can refuse while a mount is busy). */
+const SWEEP_RETRY_MS = 2000;
+const SWEEP_RETRY_MAX_MS = 30_000;
 
 export class Agent {
   private runners = new Map<string, TaskRunner>();
@@ -35,6 +38,10 @@ export class Agent {
   private gotFullSet = false;
   private loopDone: Promise<void> = Promise.resolve();
   private sessionEnded: (() => void) | undefined;
+  /** Task IDs of the last assignment set; anything else of ours on the engine is an orphan. */
+  private assigned = new Set<string>();
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweepDelayMs = SWEEP_RETRY_MS;
 
   constructor(private readonly o: AgentOptions) {}
 
@@ -47,6 +54,7 @@ export class Agent {
     this.stopped = true;
     this.unwatchEngine?.();
     clearTimeout(this.heartbeatTimer);
+    clearTimeout(this.sweepTimer);
     this.session?.close();
     this.sessionEnded?.();
     await this.loopDone;
@@ -131,25 +139,54 @@ export class Agent {
     for (const [id, r] of this.runners) {
       if (seen.has(id)) continue;
       this.runners.delete(id);
-      void r.dispose().catch((e: unknown) => this.o.logger.warn('removing task container failed', { task: id, error: errorMessage(e) }));
+      void r.dispose().catch((e: unknown) => {
+        this.o.logger.warn('removing task container failed; will retry', { task: id, error: errorMessage(e) });
+        this.scheduleSweep();
+      });
     }
+    this.assigned = seen;
     if (!this.gotFullSet) {
       this.gotFullSet = true;
-      void this.removeOrphans(seen);
+      void this.removeOrphans();
     }
   }
 
-  /** Containers of this node's tasks that no longer exist in the cluster are removed. */
-  private async removeOrphans(assigned: Set<string>): Promise<void> {
+  private scheduleSweep(): void {
+    if (this.sweepTimer || this.stopped) return;
+    this.sweepTimer = setTimeout(() => {
+      this.sweepTimer = undefined;
+      void this.removeOrphans();
+    }, this.sweepDelayMs);
+    this.sweepTimer.unref();
+  }
+
+  /**
+   * Containers of this node's tasks that are no longer assigned are removed. A removal that fails is
+   * retried with backoff, so a container never outlives its task for good.
+   */
+  private async removeOrphans(): Promise<void> {
+    let failed = false;
     try {
       for (const c of await this.o.executor.listManaged()) {
-        if (assigned.has(c.taskId) || this.runners.has(c.taskId)) continue;
+        if (this.assigned.has(c.taskId) || this.runners.has(c.taskId)) continue;
         this.o.logger.info('removing container of a task no longer assigned', { container: c.id, task: c.taskId });
-        await this.o.executor.stop(c.id, 1000);
-        await this.o.executor.remove(c.id);
+        try {
+          await this.o.executor.stop(c.id, 1000);
+          await this.o.executor.remove(c.id);
+        } catch (e) {
+          failed = true;
+          this.o.logger.warn('removing orphan container failed', { container: c.id, error: errorMessage(e) });
+        }
       }
     } catch (e) {
+      failed = true;
       this.o.logger.warn('orphan cleanup failed', { error: errorMessage(e) });
+    }
+    if (failed) {
+      this.sweepDelayMs = Math.min(this.sweepDelayMs * 2, SWEEP_RETRY_MAX_MS);
+      this.scheduleSweep();
+    } else {
+      this.sweepDelayMs = SWEEP_RETRY_MS;
     }
   }
 

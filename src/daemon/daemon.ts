@@ -16,12 +16,13 @@ import { newJoinToken } from '../manager/ca/join-token.js';
 import type { InitRequest, SwarmInfo } from '../manager/controlapi/api.js';
 import { normalizeClusterSpec, type ClusterControl } from '../manager/controlapi/cluster-control.js';
 import { Manager } from '../manager/manager.js';
-import { LocalLog } from '../store/persist/local-log.js';
+import { RaftNode } from '../raft/node.js';
 import { Store } from '../store/store.js';
 import type { ClusterObject, NodeObject } from '../store/types.js';
 import { createApiServer, type ApiServer } from '../api/server.js';
 import { resolveAdvertise, splitHostPort } from './addresses.js';
 import { NodeControl } from './node-control.js';
+import { RaftProposer, StoreStateMachine } from './raft-store.js';
 import { loadNodeState, saveNodeState, wipeSwarmState, type NodeState } from './node-state.js';
 
 export interface DaemonOptions {
@@ -32,13 +33,15 @@ export interface DaemonOptions {
   listenAddr: string;
   advertiseAddr?: string;
   hostname?: string;
+  /** Raft tick interval; the election timeout is ElectionTick ticks (default 10 × 100 ms). */
+  tickMs?: number;
   logger: Logger;
 }
 
 interface ClusterRuntime {
   state: NodeState;
   store: Store;
-  log: LocalLog;
+  raft: RaftNode;
   manager: Manager;
   agent: Agent;
 }
@@ -199,12 +202,24 @@ export class ShoalDaemon {
 
   private async openCluster(state: NodeState): Promise<ClusterRuntime> {
     const clock = systemClock;
-    const log: LocalLog = new LocalLog(path.join(this.o.dataRoot, 'raft'), (): number => {
-      const c = store.view((tx) => tx.all('cluster')[0]);
-      return c?.Spec.Raft.SnapshotInterval ?? 10000;
+    const proposer = new RaftProposer();
+    const store: Store = new Store(proposer, clock);
+    const raftSpec = (): NonNullable<ClusterObject['Spec']['Raft']> => store.view((tx) => tx.all('cluster')[0])?.Spec.Raft ?? {};
+    const raft = new RaftNode({
+      id: state.nodeId,
+      voters: [state.nodeId],
+      dir: path.join(this.o.dataRoot, 'raft'),
+      tickMs: this.o.tickMs ?? 100,
+      electionTick: () => raftSpec().ElectionTick ?? 10,
+      heartbeatTick: () => raftSpec().HeartbeatTick ?? 1,
+      snapshotInterval: () => raftSpec().SnapshotInterval ?? 10000,
+      sm: new StoreStateMachine(() => store),
+      random: cryptoRandom,
+      logger: this.o.logger.child('raft'),
     });
-    const store: Store = new Store(log, clock);
-    await log.open(store);
+    proposer.node = raft;
+    await raft.start();
+    await raft.waitForLeadership(10_000);
     const manager = new Manager({
       store,
       clock,
@@ -219,7 +234,7 @@ export class ShoalDaemon {
       dispatcher: () => (manager.isLeader ? manager.dispatcher : undefined),
       logger: this.o.logger.child('agent'),
     });
-    return { state, store, log, manager, agent };
+    return { state, store, raft, manager, agent };
   }
 
   private activate(c: ClusterRuntime): void {
@@ -231,7 +246,7 @@ export class ShoalDaemon {
   private async closeRuntime(c: ClusterRuntime): Promise<void> {
     c.manager.loseLeadership();
     await c.agent.stop();
-    await c.log.close();
+    await c.raft.stop();
   }
 
   private async stopCluster(): Promise<void> {

@@ -12,6 +12,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
     .option('--listen-addr <addr>', 'cluster port listen address', '0.0.0.0:2377')
     .option('--advertise-addr <addr>', 'address advertised to other nodes (default: first non-loopback IPv4)')
     .option('--hostname <name>', "this node's hostname (default: the host's)")
+    .option('--raft-tick <ms>', 'Raft tick interval in ms (election timeout = ElectionTick ticks)', '100')
     .option('--log-level <level>', 'debug, info, warn or error', 'info')
     .exitOverride();
   cmd.parse(argv, { from: 'user' });
@@ -22,10 +23,13 @@ export async function runDaemon(argv: string[]): Promise<void> {
     listenAddr: string;
     advertiseAddr?: string;
     hostname?: string;
+    raftTick: string;
     logLevel: 'debug' | 'info' | 'warn' | 'error';
   }>();
   const logger = consoleLogger(o.logLevel);
-  const daemon = new ShoalDaemon({ ...o, logger });
+  const tickMs = Number(o.raftTick);
+  if (!Number.isFinite(tickMs) || tickMs < 1) throw new Error(`--raft-tick must be a positive number of milliseconds, got ${o.raftTick}`);
+  const daemon = new ShoalDaemon({ ...o, tickMs, logger });
   await daemon.start();
   let stopping = false;
   const stop = (signal: string): void => {

@@ -41,7 +41,10 @@ export interface RaftConfig {
 
 export interface RestoredState {
   hardState: HardState;
+  /** Entries after the snapshot, in order. */
   entries: Entry[];
+  /** The last entry the snapshot covers (its state is already applied). */
+  snapshot?: { index: number; term: number };
 }
 
 const encoder = new TextEncoder();
@@ -68,7 +71,7 @@ export class Raft {
   role: Role = 'follower';
   leader: MemberId | '' = '';
   commit = 0;
-  readonly log = new RaftLog();
+  readonly log: RaftLog;
   voters: Set<MemberId>;
   learners: Set<MemberId>;
   readonly progress = new Map<MemberId, Progress>();
@@ -98,11 +101,14 @@ export class Raft {
     this.id = config.id;
     this.voters = new Set(config.voters);
     this.learners = new Set(config.learners ?? []);
+    this.log = new RaftLog(restored?.snapshot?.index ?? 0, restored?.snapshot?.term ?? 0);
+    this.applied = restored?.snapshot?.index ?? 0;
+    this.persistedIndex = this.applied;
     if (restored) {
       this.term = restored.hardState.term;
       this.vote = restored.hardState.vote;
       for (const e of restored.entries) this.log.append(e);
-      this.commit = Math.min(restored.hardState.commit, this.log.lastIndex);
+      this.commit = Math.max(this.applied, Math.min(restored.hardState.commit, this.log.lastIndex));
       this.persistedIndex = this.log.lastIndex;
       // Membership is replayed from the conf entries of the log (applied ones re-applied on commit).
       this.lastHardState = { ...restored.hardState };
@@ -295,6 +301,15 @@ export class Raft {
 
   hardState(): HardState {
     return { term: this.term, vote: this.vote, commit: this.commit };
+  }
+
+  /** Drops log entries up to index (their state is in a snapshot the wrapper wrote). */
+  compact(index: number): void {
+    this.log.compact(Math.min(index, this.applied));
+  }
+
+  get appliedIndex(): number {
+    return this.applied;
   }
 
   /** Ticks since each member was last heard from (leader only), for Reachable/Unreachable. */

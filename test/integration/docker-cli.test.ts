@@ -98,7 +98,14 @@ describe('docker CLI against shoal (one manager)', { timeout: 600_000 }, () => {
 
   it('replaces a container removed behind its back, showing the failure in history', async () => {
     shoal.docker(['service', 'update', '-d', '--restart-delay', '1s', 'web']);
-    await waitFor('web converged after restart-delay change', () => containersOf('web').length === 5 && shoal.docker(['service', 'ls', '--format', '{{.Replicas}}']).includes('5/5'));
+    // A restart-policy change is a task-spec change: every task is replaced, one at a time.
+    await waitFor(
+      'web updated after restart-delay change',
+      () => shoal.docker(['service', 'inspect', '--format', '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}', 'web']).trim() === 'completed' && containersOf('web').length === 5,
+      240_000,
+      250,
+      shoal.explain('web'),
+    );
     await new Promise((r) => setTimeout(r, 1000));
     const victim = containersOf('web')[0]!;
     engine(['rm', '-f', victim.id]);
@@ -126,7 +133,7 @@ describe('docker CLI against shoal (one manager)', { timeout: 600_000 }, () => {
 
   it('service rm removes every container of the service', async () => {
     shoal.docker(['service', 'rm', 'web']);
-    await waitFor('no web containers', () => containersOf('web', true).length === 0);
+    await waitFor('no web containers', () => containersOf('web', true).length === 0, 120_000, 250, shoal.explain('web'));
     assert.equal(shoal.docker(['service', 'ls', '-q']).trim(), '');
   });
 

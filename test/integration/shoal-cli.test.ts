@@ -52,7 +52,7 @@ describe('bin/shoal against shoal (one manager)', { timeout: 600_000 }, () => {
     assert.match(logs, /^talker\.1\.[a-z0-9]{12}@it-shoal\s+\| hi from /);
 
     assert.equal(shoal.shoal(['service', 'rm', 'web', 'talker']), 'web\ntalker\n');
-    await waitFor('no containers left', () => containersOf('web', true).length === 0 && containersOf('talker', true).length === 0);
+    await waitFor('no containers left', () => containersOf('web', true).length === 0 && containersOf('talker', true).length === 0, 120_000, 250, () => shoal.explain('web')() + shoal.explain('talker')());
   });
 
   it('prints daemon errors like docker', () => {

@@ -37,7 +37,7 @@ export function engine(args: string[]): string {
   return ok(DOCKER, args, { DOCKER_HOST: RUNTIME });
 }
 
-export async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 60_000, everyMs = 250): Promise<T> {
+export async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 120_000, everyMs = 250, explain?: () => string): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -47,7 +47,15 @@ export async function waitFor<T>(what: string, fn: () => T | undefined | false, 
     } catch (e) {
       last = e;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline) {
+      let detail = '';
+      try {
+        detail = explain ? `\n${explain()}` : '';
+      } catch (e) {
+        detail = `\n(diagnostics failed: ${String(e)})`;
+      }
+      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}${detail}`);
+    }
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
@@ -125,6 +133,16 @@ export class ShoalProcess {
     await this.stop();
     for (const nodeId of this.nodeIds) removeContainersOfNode(nodeId);
     await rm(this.dir, { recursive: true, force: true });
+  }
+
+  /** What a failed wait prints: the service's tasks, its containers on the engine, the daemon's last lines. */
+  explain(service: string): () => string {
+    return () => {
+      const ps = this.dockerRaw(['service', 'ps', '--no-trunc', service]);
+      const containers = run(DOCKER, ['ps', '-a', '--filter', `label=com.docker.swarm.service.name=${service}`, '--format', '{{.ID}} {{.Names}} {{.Status}} {{.Labels}}'], { DOCKER_HOST: RUNTIME });
+      const tail = this.log.split('\n').slice(-60).join('\n');
+      return `service ps:\n${ps.stdout}${ps.stderr}\ncontainers:\n${containers.stdout}${containers.stderr}\ndaemon log (tail):\n${tail}`;
+    };
   }
 
   /** Node ids this daemon has had (a node that left and re-joined gets a new one). */

@@ -35,7 +35,8 @@ describe('task lifecycle on a real engine', { timeout: 600_000 }, () => {
   it('runs a global service once on the node', async () => {
     shoal.docker(['service', 'create', '-d', '--mode', 'global', '--name', 'agent', 'shoal-test/busybox:1', 'sleep', '3600']);
     await waitFor('global task running', () => containersOf('agent').length === 1);
-    assert.match(shoal.docker(['service', 'ls', '--filter', 'name=agent']), /agent\s+global\s+1\/1/);
+    // The container exists a moment before the agent's "running" report reaches the manager.
+    await waitFor('1/1 in service ls', () => /agent\s+global\s+1\/1/.test(shoal.docker(['service', 'ls', '--filter', 'name=agent'])));
     const name = containersOf('agent')[0]!.name;
     assert.match(name, /^agent\.[a-z0-9]{25}\.[a-z0-9]{25}$/, 'global task containers are named service.node.task');
   });

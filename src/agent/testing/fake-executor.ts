@@ -25,6 +25,8 @@ export class FakeExecutor implements Executor {
   private watchers = new Set<(taskId: string) => void>();
   private seq = 0;
   created = 0;
+  /** The next this-many removals fail, as when the engine cannot unmount a busy root filesystem. */
+  failRemovals = 0;
 
   constructor(private readonly hostname = 'fake') {}
 
@@ -87,6 +89,10 @@ export class FakeExecutor implements Executor {
   async remove(id: string): Promise<void> {
     const c = this.containers.get(id);
     if (!c) return;
+    if (this.failRemovals > 0) {
+      this.failRemovals--;
+      throw new Error('driver failed to remove root filesystem: device or resource busy');
+    }
     this.containers.delete(id);
     this.emit(c.taskId);
   }

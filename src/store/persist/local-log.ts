@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { StoreAction } from '../actions.js';
 import type { Proposer } from '../proposer.js';
 import type { Store } from '../store.js';
-import { frame, scan } from './record.js';
+import { frame, scan } from '../../common/record.js';
 import { readSnapshotFile, writeSnapshotFile } from './snapshot.js';
 
 const LOG_FORMAT = 1;

@@ -1,0 +1,117 @@
+/**
+ * Raft's write-ahead log on disk: each Ready's hard state and entries as one CRC-framed record,
+ * appended and fdatasync'ed before any message of that Ready leaves (one fsync per Ready, so many
+ * proposals share it). Replay rebuilds the hard state and the log (a record whose entries start at
+ * or before the end truncates the suffix first). A torn final record is cut off; damage before the
+ * end refuses to start. A snapshot starts a new segment that carries the state after it.
+ */
+import { mkdir, open, readdir, readFile, rm, truncate, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { frame, scan } from '../common/record.js';
+import type { Entry, HardState } from './types.js';
+
+export const WAL_FORMAT = 1;
+
+interface WireEntry {
+  t: number;
+  i: number;
+  y: Entry['type'];
+  d: string;
+}
+
+interface Record {
+  format?: number;
+  hs?: HardState;
+  entries?: WireEntry[];
+  /** First record of a segment written after a snapshot: the snapshot point. */
+  snap?: { index: number; term: number };
+}
+
+export interface WalState {
+  hardState: HardState;
+  entries: Entry[];
+  snapshot: { index: number; term: number } | undefined;
+}
+
+const segName = (n: number): string => `wal-${String(n).padStart(16, '0')}.log`;
+
+const toWire = (e: Entry): WireEntry => ({ t: e.term, i: e.index, y: e.type, d: Buffer.from(e.data).toString('base64') });
+const fromWire = (w: WireEntry): Entry => ({ term: w.t, index: w.i, type: w.y, data: new Uint8Array(Buffer.from(w.d, 'base64')) });
+
+export class RaftWal {
+  private fh: FileHandle | undefined;
+  private seq = 0;
+  readonly stats = { syncs: 0, entries: 0 };
+
+  constructor(private readonly dir: string) {}
+
+  async open(): Promise<WalState> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    const segs = (await readdir(this.dir)).filter((f) => /^wal-\d+\.log$/.test(f)).sort();
+    const state: WalState = { hardState: { term: 0, vote: '', commit: 0 }, entries: [], snapshot: undefined };
+    for (const seg of segs) {
+      const file = path.join(this.dir, seg);
+      const r = scan(await readFile(file));
+      if (!r.ok) throw new Error(`raft WAL ${file} is corrupt at byte ${r.offset} (${r.reason}); refusing to start`);
+      if (r.tornTail) await truncate(file, r.validBytes);
+      for (const raw of r.records) {
+        const rec = JSON.parse(raw.toString('utf8')) as Record;
+        if (rec.format !== undefined && rec.format !== WAL_FORMAT) throw new Error(`raft WAL ${file}: unsupported format ${rec.format}`);
+        if (rec.snap) {
+          state.snapshot = rec.snap;
+          state.entries = state.entries.filter((e) => e.index > rec.snap!.index);
+        }
+        if (rec.hs) state.hardState = rec.hs;
+        if (rec.entries?.length) {
+          const first = rec.entries[0]!.i;
+          state.entries = state.entries.filter((e) => e.index < first).concat(rec.entries.map(fromWire));
+        }
+      }
+      this.seq = Math.max(this.seq, Number(seg.slice(4, 20)));
+    }
+    if (segs.length === 0) await this.newSegment({ format: WAL_FORMAT });
+    else this.fh = await open(path.join(this.dir, segName(this.seq)), 'a', 0o600);
+    return state;
+  }
+
+  /** Appends one Ready's worth and syncs. */
+  async append(hs: HardState | undefined, entries: readonly Entry[]): Promise<void> {
+    if (!hs && entries.length === 0) return;
+    const rec: Record = {};
+    if (hs) rec.hs = hs;
+    if (entries.length) rec.entries = entries.map(toWire);
+    await this.fh!.write(frame(Buffer.from(JSON.stringify(rec))));
+    await this.fh!.datasync();
+    this.stats.syncs++;
+    this.stats.entries += entries.length;
+  }
+
+  /** After a snapshot at `snap`: a new segment holding what comes after it; older segments go. */
+  async cut(snap: { index: number; term: number }, hs: HardState, tail: readonly Entry[]): Promise<void> {
+    const old = this.seq;
+    await this.fh?.close();
+    await this.newSegment({ format: WAL_FORMAT, snap, hs, entries: tail.map(toWire) });
+    for (const f of await readdir(this.dir)) {
+      if (/^wal-\d+\.log$/.test(f) && Number(f.slice(4, 20)) <= old) await rm(path.join(this.dir, f), { force: true });
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.fh?.close();
+    this.fh = undefined;
+  }
+
+  private async newSegment(first: Record): Promise<void> {
+    this.seq++;
+    const file = path.join(this.dir, segName(this.seq));
+    this.fh = await open(file, 'w', 0o600);
+    await this.fh.write(frame(Buffer.from(JSON.stringify(first))));
+    await this.fh.datasync();
+    const d = await open(this.dir, 'r');
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
+  }
+}
