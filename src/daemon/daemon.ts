@@ -238,7 +238,7 @@ export class ShoalDaemon {
   }
 
   private activate(c: ClusterRuntime): void {
-    // A one-manager cluster: this manager is the leader of a one-member log.
+    // A one-manager cluster: this manager leads its one-member Raft group (waited for in openCluster).
     if (c.state.role === 'manager') c.manager.becomeLeader();
     c.agent.start();
   }

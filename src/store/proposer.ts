@@ -1,8 +1,8 @@
 /**
  * The store's only way to make a change durable: hand the actions to a replicated log. The log calls
  * back `apply` for every committed entry (its own or another leader's), in index order; `propose`
- * resolves once the entry has been applied. Raft sits behind this interface; so does the one-member
- * local log and the in-memory proposer of unit tests.
+ * resolves once the entry has been applied. Raft sits behind this interface (src/daemon/raft-store.ts);
+ * so does the in-memory proposer of unit tests.
  */
 import type { StoreAction } from './actions.js';
 
