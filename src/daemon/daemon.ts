@@ -213,6 +213,8 @@ export class ShoalDaemon {
       electionTick: () => raftSpec().ElectionTick ?? 10,
       heartbeatTick: () => raftSpec().HeartbeatTick ?? 1,
       snapshotInterval: () => raftSpec().SnapshotInterval ?? 10000,
+      keepEntries: () => raftSpec().LogEntriesForSlowFollowers ?? 500,
+      keepOldSnapshots: () => raftSpec().KeepOldSnapshots ?? 0,
       sm: new StoreStateMachine(() => store),
       random: cryptoRandom,
       logger: this.o.logger.child('raft'),

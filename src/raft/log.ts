@@ -66,6 +66,18 @@ export class RaftLog {
     this.offsetTerm = term;
   }
 
+  /** The snapshot boundary: index and term of the last compacted entry. */
+  get compactedTo(): { index: number; term: number } {
+    return { index: this.offset, term: this.offsetTerm };
+  }
+
+  /** Throws the whole log away for a snapshot from the leader: it now starts after (index, term). */
+  resetTo(index: number, term: number): void {
+    this.entries = [];
+    this.offset = index;
+    this.offsetTerm = term;
+  }
+
   /** Raft §5.4.1: is a candidate's log at least as up to date as ours? */
   isUpToDate(lastIndex: number, lastTerm: number): boolean {
     return lastTerm > this.lastTerm || (lastTerm === this.lastTerm && lastIndex >= this.lastIndex);

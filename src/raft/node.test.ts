@@ -5,7 +5,8 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { silentLogger } from '../common/logging.js';
 import { SeededRandom } from '../common/random.js';
-import { RaftNode, type StateMachine } from './node.js';
+import { RaftNode, type StateMachine, type Transport } from './node.js';
+import type { Message } from './types.js';
 
 const dirs: string[] = [];
 after(async () => {
@@ -94,5 +95,84 @@ describe('raft node on disk (one member)', () => {
     buf[30] = buf[30]! ^ 0xff;
     await writeFile(path.join(walDir, seg!), buf);
     await assert.rejects(member(dir), /corrupt.*refusing to start/);
+  });
+
+  it('brings a follower that missed compacted entries up to date with InstallSnapshot, durably', async () => {
+    // Three members on disk, linked by an in-memory network that can cut one of them off.
+    const ids = ['m1', 'm2', 'm3'];
+    const handlers = new Map<string, (m: Message) => void>();
+    const isolated = new Set<string>();
+    const net = (id: string): Transport => ({
+      send: (msgs) => {
+        for (const m of msgs) {
+          if (isolated.has(m.to) || isolated.has(m.from)) continue;
+          setImmediate(() => handlers.get(m.to)?.(m));
+        }
+      },
+      onMessage: (h) => void handlers.set(id, h),
+    });
+    const base = await mkdtemp(path.join(tmpdir(), 'shoal-raft-'));
+    dirs.push(base);
+    const start = async (id: string, seed: number): Promise<{ node: RaftNode; sm: ListMachine }> => {
+      const sm = new ListMachine();
+      const node = new RaftNode({
+        id,
+        voters: ids,
+        dir: path.join(base, id),
+        tickMs: 5,
+        electionTick: () => 10,
+        heartbeatTick: () => 1,
+        snapshotInterval: () => 20,
+        keepEntries: () => 0,
+        sm,
+        random: new SeededRandom(seed),
+        logger: silentLogger,
+        transport: net(id),
+      });
+      await node.start();
+      return { node, sm };
+    };
+    const members = new Map<string, { node: RaftNode; sm: ListMachine }>();
+    for (const [i, id] of ids.entries()) members.set(id, await start(id, i + 1));
+    const until = async (what: string, fn: () => boolean): Promise<void> => {
+      const end = Date.now() + 10_000;
+      while (!fn()) {
+        if (Date.now() > end) throw new Error(`timed out: ${what}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    const leader = (): { node: RaftNode; sm: ListMachine } | undefined =>
+      [...members.values()].find((m) => m.node.isLeader);
+    try {
+      await until('a leader', () => leader() !== undefined);
+      const lead = leader()!;
+      const laggard = ids.find((id) => members.get(id)!.node !== lead.node)!;
+      isolated.add(laggard);
+      for (let i = 0; i < 50; i++) await lead.node.propose(text(`v${i}`));
+      assert.ok(
+        (await readdir(path.join(base, [...members].find(([, m]) => m === lead)![0]))).some((f) => f.endsWith('.snap')),
+        'the leader took a snapshot',
+      );
+      isolated.delete(laggard);
+      const behind = members.get(laggard)!;
+      await until('the laggard caught up', () => behind.sm.items.length === 50).catch((e: unknown) => {
+        throw new Error(`${String(e)}; laggard has ${behind.sm.items.length} items; ${JSON.stringify(behind.node.debugState())} leader ${JSON.stringify(lead.node.debugState())}`);
+      });
+      assert.deepEqual(behind.sm.items, lead.sm.items);
+      assert.ok(
+        (await readdir(path.join(base, laggard))).some((f) => f.endsWith('.snap')),
+        'the laggard stored the snapshot it was sent',
+      );
+      // It restarts from the installed snapshot plus its WAL.
+      await behind.node.stop();
+      handlers.delete(laggard);
+      const again = await start(laggard, 9);
+      members.set(laggard, again);
+      assert.equal(again.sm.items.length, 50);
+      await lead.node.propose(text('after'));
+      await until('the restarted member applies new entries', () => again.sm.items.at(-1) === 'after');
+    } finally {
+      for (const m of members.values()) await m.node.stop();
+    }
   });
 });

@@ -4,13 +4,13 @@
  * when their entry is applied. The state machine snapshots itself every `snapshotInterval` entries;
  * the WAL and the in-memory log are then cut at that point.
  */
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../common/logging.js';
 import type { Random } from '../common/random.js';
 import { decodeConfChange, Raft } from './raft.js';
-import { NotLeaderError, type Entry, type MemberId, type Message } from './types.js';
-import { RaftWal } from './wal.js';
+import { NotLeaderError, type Entry, type MemberId, type Message, type SnapshotMeta } from './types.js';
+import { RaftWal, type WalSnapshot } from './wal.js';
 
 export interface StateMachine {
   /** A committed normal entry, in index order. */
@@ -34,6 +34,10 @@ export interface RaftNodeOptions {
   electionTick: () => number;
   heartbeatTick: () => number;
   snapshotInterval: () => number;
+  /** Entries kept behind a snapshot for followers a little behind (swarm's LogEntriesForSlowFollowers). */
+  keepEntries?: () => number;
+  /** Older snapshots kept besides the newest (swarm's KeepOldSnapshots). */
+  keepOldSnapshots?: () => number;
   sm: StateMachine;
   random: Random;
   logger: Logger;
@@ -69,12 +73,14 @@ export class RaftNode {
     await mkdir(this.o.dir, { recursive: true, mode: 0o700 });
     const snaps = (await readdir(this.o.dir)).filter((f) => /^snapshot-\d+-\d+\.snap$/.test(f)).sort();
     const latest = snaps.at(-1);
-    let snapshot: { index: number; term: number } | undefined;
+    let snapshot: WalSnapshot | undefined;
     if (latest) {
       const index = await this.o.sm.loadSnapshot(path.join(this.o.dir, latest));
       snapshot = { index, term: Number(latest.split('-')[2]!.split('.')[0]) };
     }
     const st = await this.wal.open();
+    // The WAL's snapshot record also carries the membership; a newer file alone (a crash between
+    // writing it and cutting the WAL) falls back to the bootstrap voters plus the log's conf entries.
     const snap = st.snapshot && (!snapshot || st.snapshot.index >= snapshot.index) ? st.snapshot : snapshot;
     if (snapshot && snap && snap.index > snapshot.index) throw new Error(`raft: WAL expects snapshot ${snap.index} but the newest on disk is ${snapshot.index}`);
     this.snapshotIndex = snap?.index ?? 0;
@@ -120,6 +126,13 @@ export class RaftNode {
     }
   }
 
+  /** Where this member stands, for diagnostics. */
+  debugState(): { role: string; term: number; commit: number; applied: number; first: number; last: number; progress: Record<string, string> } {
+    const progress: Record<string, string> = {};
+    for (const [id, pr] of this.raft.progress) progress[id] = `${pr.state} match=${pr.match} next=${pr.next} pending=${pr.pendingSnapshot}`;
+    return { role: this.raft.role, term: this.raft.term, commit: this.raft.commit, applied: this.raft.appliedIndex, first: this.raft.log.firstIndex, last: this.raft.log.lastIndex, progress };
+  }
+
   get isLeader(): boolean {
     return this.raft?.role === 'leader';
   }
@@ -157,9 +170,10 @@ export class RaftNode {
         this.again = false;
         while (this.raft.hasReady()) {
           const r = this.raft.ready();
+          if (r.snapshot) await this.installSnapshot(r.snapshot);
           await this.wal.append(r.hardState, r.entries);
           this.raft.advance(r.entries.at(-1)?.index ?? 0);
-          this.o.transport?.send(r.messages);
+          this.sendMessages(r.messages);
           for (const e of r.committed) this.applyEntry(e);
         }
         this.noticeLeadership();
@@ -195,6 +209,43 @@ export class RaftNode {
     this.o.onLeadershipChange?.(leader);
   }
 
+  /** Messages out; a snapshot message gets the newest snapshot file's bytes attached. */
+  private sendMessages(msgs: readonly Message[]): void {
+    const t = this.o.transport;
+    if (!t) return;
+    const plain = msgs.filter((m) => m.type !== 'snapshot');
+    if (plain.length) t.send(plain);
+    for (const m of msgs) {
+      if (m.type !== 'snapshot') continue;
+      const file = path.join(this.o.dir, snapName(m.snapshot.index, m.snapshot.term));
+      readFile(file).then(
+        (data) => t.send([{ ...m, data: new Uint8Array(data) }]),
+        (e: unknown) => {
+          this.o.logger.warn('raft: cannot read the snapshot to send', { to: m.to, error: String(e) });
+          this.raft.reportSnapshotFailure(m.to);
+        },
+      );
+    }
+  }
+
+  /** A snapshot from the leader: store it, restore the state machine from it, restart the WAL there. */
+  private async installSnapshot(s: SnapshotMeta & { data?: Uint8Array }): Promise<void> {
+    const file = path.join(this.o.dir, snapName(s.index, s.term));
+    const tmp = `${file}.tmp`;
+    const fh = await open(tmp, 'w', 0o600);
+    try {
+      await fh.writeFile(s.data ?? new Uint8Array());
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, file);
+    await this.o.sm.loadSnapshot(file);
+    await this.wal.cut({ index: s.index, term: s.term, voters: [...s.voters], learners: [...s.learners] }, this.raft.hardState(), []);
+    this.snapshotIndex = s.index;
+    await this.pruneSnapshots();
+  }
+
   private async maybeSnapshot(): Promise<void> {
     const applied = this.raft.appliedIndex;
     if (this.snapshotting || applied - this.snapshotIndex < this.o.snapshotInterval()) return;
@@ -202,16 +253,22 @@ export class RaftNode {
     try {
       const term = this.raft.log.termAt(applied) ?? this.raft.term;
       const file = path.join(this.o.dir, snapName(applied, term));
+      // Applying is paused while this runs (we are inside process()), so the state stays at `applied`.
       await this.o.sm.saveSnapshot(file, applied);
       const tail = this.raft.log.slice(applied + 1, this.raft.log.lastIndex);
-      await this.wal.cut({ index: applied, term }, this.raft.hardState(), tail);
-      this.raft.compact(applied);
+      await this.wal.cut({ index: applied, term, ...this.raft.confState() }, this.raft.hardState(), tail);
+      this.raft.snapshotTaken(applied, this.o.keepEntries?.() ?? 500);
       this.snapshotIndex = applied;
-      for (const f of await readdir(this.o.dir)) {
-        if (/^snapshot-\d+-\d+\.snap$/.test(f) && f !== path.basename(file)) await rm(path.join(this.o.dir, f), { force: true });
-      }
+      await this.pruneSnapshots();
     } finally {
       this.snapshotting = false;
     }
+  }
+
+  /** Keeps the newest snapshot plus KeepOldSnapshots older ones. */
+  private async pruneSnapshots(): Promise<void> {
+    const snaps = (await readdir(this.o.dir)).filter((f) => /^snapshot-\d+-\d+\.snap$/.test(f)).sort();
+    const keep = 1 + Math.max(0, this.o.keepOldSnapshots?.() ?? 0);
+    for (const f of snaps.slice(0, Math.max(0, snaps.length - keep))) await rm(path.join(this.o.dir, f), { force: true });
   }
 }

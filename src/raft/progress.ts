@@ -1,5 +1,5 @@
 /** The leader's view of one follower: how far it matches, what to send next, and flow control. */
-export type ProgressState = 'probe' | 'replicate';
+export type ProgressState = 'probe' | 'replicate' | 'snapshot';
 
 export class Progress {
   match = 0;
@@ -13,6 +13,9 @@ export class Progress {
   recentActive = false;
   /** Tick of the last message from this member, for Reachable/Unreachable. */
   lastContactTick = 0;
+  /** Snapshot state: the index of the snapshot sent, and when. */
+  pendingSnapshot = 0;
+  snapshotSentTick = 0;
 
   constructor(
     next: number,
@@ -24,6 +27,15 @@ export class Progress {
   becomeProbe(): void {
     this.state = 'probe';
     this.next = this.match + 1;
+    this.paused = false;
+    this.inflight = [];
+  }
+
+  /** Sent a snapshot: nothing more until the follower reports it installed (or it is resent). */
+  becomeSnapshot(index: number, tick: number): void {
+    this.state = 'snapshot';
+    this.pendingSnapshot = index;
+    this.snapshotSentTick = tick;
     this.paused = false;
     this.inflight = [];
   }
@@ -50,6 +62,7 @@ export class Progress {
 
   /** A rejected probe at `rejected`; backs off towards `hint`. Returns false for a stale rejection. */
   maybeDecrease(rejected: number, hint: number): boolean {
+    if (this.state === 'snapshot') return false;
     if (this.state === 'replicate') {
       if (rejected <= this.match) return false;
       this.becomeProbe();
@@ -63,6 +76,7 @@ export class Progress {
   }
 
   isPaused(maxInflight: number): boolean {
+    if (this.state === 'snapshot') return true;
     return this.state === 'probe' ? this.paused : this.inflight.length >= maxInflight;
   }
 }

@@ -84,6 +84,20 @@ describe('raft: elections', () => {
 });
 
 describe('raft: log replication (paper figures)', () => {
+  it('a follower whose pipelined appends were lost catches up on heartbeats alone, with no new writes', () => {
+    const c = new MemCluster(['a', 'b', 'c']);
+    const l = c.elect();
+    l.propose(text('0'));
+    c.stabilize();
+    const f = [...c.nodes.keys()].find((id) => id !== l.id)!;
+    c.isolate(f);
+    for (const v of ['1', '2', '3']) l.propose(text(v));
+    c.stabilize();
+    c.heal();
+    c.tickAll(5);
+    assert.deepEqual(data(c, f), ['0', '1', '2', '3']);
+  });
+
   const entries = (terms: number[]): Entry[] => terms.map((term, i) => ({ term, index: i + 1, type: 'normal', data: text(`${i + 1}@${term}`) }));
 
   it('figure 7: repairs followers with missing and extra entries', () => {

@@ -7,7 +7,8 @@
  * Implemented: elections with randomized timeouts, pre-vote, check-quorum with leader lease,
  * replication with the consistency check and fast back-off, pipelined appends with flow control,
  * commit only of current-term entries (by counting), ReadIndex, leader transfer, one-at-a-time
- * membership changes (applied when committed) and learners.
+ * membership changes (applied when committed), learners, log compaction behind snapshots the wrapper
+ * takes, and InstallSnapshot for a follower that needs compacted entries.
  */
 import type { Random } from '../common/random.js';
 import { RaftLog } from './log.js';
@@ -23,6 +24,7 @@ import {
   type ReadState,
   type Ready,
   type Role,
+  type SnapshotMeta,
 } from './types.js';
 
 export interface RaftConfig {
@@ -43,8 +45,8 @@ export interface RestoredState {
   hardState: HardState;
   /** Entries after the snapshot, in order. */
   entries: Entry[];
-  /** The last entry the snapshot covers (its state is already applied). */
-  snapshot?: { index: number; term: number };
+  /** The last entry the snapshot covers (its state is already applied), with the membership then. */
+  snapshot?: { index: number; term: number; voters?: readonly MemberId[]; learners?: readonly MemberId[] };
 }
 
 const encoder = new TextEncoder();
@@ -87,6 +89,10 @@ export class Raft {
   private pendingConfIndex = 0;
   private readCtx = 0;
   private pendingReads: PendingRead[] = [];
+  /** The newest snapshot the wrapper holds (what a lagging follower is sent). */
+  private snapshot: SnapshotMeta | undefined;
+  /** A snapshot received from the leader, waiting to be handed out in ready(). */
+  private incomingSnapshot: (SnapshotMeta & { data?: Uint8Array }) | undefined;
 
   // Outputs waiting for ready().
   private msgs: Message[] = [];
@@ -104,6 +110,12 @@ export class Raft {
     this.log = new RaftLog(restored?.snapshot?.index ?? 0, restored?.snapshot?.term ?? 0);
     this.applied = restored?.snapshot?.index ?? 0;
     this.persistedIndex = this.applied;
+    const snap = restored?.snapshot;
+    if (snap && snap.index > 0) {
+      if (snap.voters) this.voters = new Set(snap.voters);
+      if (snap.learners) this.learners = new Set(snap.learners);
+      this.snapshot = { index: snap.index, term: snap.term, voters: [...this.voters], learners: [...this.learners] };
+    }
     if (restored) {
       this.term = restored.hardState.term;
       this.vote = restored.hardState.vote;
@@ -206,11 +218,11 @@ export class Raft {
       } else if (m.type === 'preVoteResp' && !m.reject) {
         // A granted pre-vote carries the future term.
       } else {
-        const leader = m.type === 'append' || m.type === 'heartbeat' ? m.from : '';
+        const leader = m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot' ? m.from : '';
         this.becomeFollower(m.term, leader);
       }
     } else if (m.term < this.term) {
-      if ((this.cfg.checkQuorum || this.cfg.preVote) && (m.type === 'append' || m.type === 'heartbeat')) {
+      if ((this.cfg.checkQuorum || this.cfg.preVote) && (m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot')) {
         // Tell a stale leader about the new term so it steps down.
         this.send({ type: 'appendResp', from: this.id, to: m.from, term: this.term, reject: true, index: 0, hintIndex: 0, hintTerm: 0 });
       } else if (m.type === 'preVote') {
@@ -257,6 +269,10 @@ export class Raft {
       case 'timeoutNow':
         if (this.voters.has(this.id)) this.campaign(true);
         return;
+      case 'snapshot':
+        this.becomeFollowerOf(m.from);
+        this.handleSnapshot(m);
+        return;
     }
   }
 
@@ -267,6 +283,7 @@ export class Raft {
       this.msgs.length > 0 ||
       this.unstable.length > 0 ||
       this.readStates.length > 0 ||
+      this.incomingSnapshot !== undefined ||
       this.commit > this.applied ||
       !sameHardState(this.hardState(), this.lastHardState)
     );
@@ -277,6 +294,7 @@ export class Raft {
     const changed = !sameHardState(hs, this.lastHardState);
     const r: Ready = {
       hardState: changed ? hs : undefined,
+      ...(this.incomingSnapshot ? { snapshot: this.incomingSnapshot } : {}),
       entries: this.unstable,
       messages: this.msgs,
       committed: this.log.slice(this.applied + 1, this.commit),
@@ -285,6 +303,7 @@ export class Raft {
     this.msgs = [];
     this.unstable = [];
     this.readStates = [];
+    this.incomingSnapshot = undefined;
     if (changed) this.lastHardState = hs;
     this.applied = Math.max(this.applied, r.committed.at(-1)?.index ?? this.applied);
     return r;
@@ -306,6 +325,31 @@ export class Raft {
   /** Drops log entries up to index (their state is in a snapshot the wrapper wrote). */
   compact(index: number): void {
     this.log.compact(Math.min(index, this.applied));
+  }
+
+  /**
+   * The wrapper wrote a snapshot of the state machine at `index` (applied, so its membership is the
+   * current one): lagging followers will be sent it. Entries up to `index - keepEntries` are dropped;
+   * the rest stay so a follower a little behind still gets entries (LogEntriesForSlowFollowers).
+   */
+  snapshotTaken(index: number, keepEntries: number): SnapshotMeta {
+    if (index > this.applied) throw new Error(`raft: snapshot at ${index} beyond applied ${this.applied}`);
+    const term = this.log.termAt(index);
+    if (term === undefined) throw new Error(`raft: snapshot at ${index} outside the log`);
+    this.snapshot = { index, term, voters: [...this.voters], learners: [...this.learners] };
+    this.compact(index - Math.max(0, keepEntries));
+    return this.snapshot;
+  }
+
+  /** Membership now, to be stored with a snapshot. */
+  confState(): { voters: MemberId[]; learners: MemberId[] } {
+    return { voters: [...this.voters], learners: [...this.learners] };
+  }
+
+  /** The wrapper could not deliver a snapshot: go back to probing (and send it again). */
+  reportSnapshotFailure(to: MemberId): void {
+    const pr = this.progress.get(to);
+    if (pr?.state === 'snapshot') pr.becomeProbe();
   }
 
   get appliedIndex(): number {
@@ -439,15 +483,19 @@ export class Raft {
     for (const id of this.progress.keys()) if (id !== this.id) this.sendAppend(id);
   }
 
-  /** Sends what a follower is missing, within flow control; returns whether something was sent. */
-  private sendAppend(to: MemberId): boolean {
+  /**
+   * Sends what a follower is missing, within flow control; returns whether something was sent.
+   * `evenIfEmpty`: send an entry-less append too, as a probe (a follower that lacks prevIndex rejects
+   * it, which is how the leader learns that appends it pipelined were lost).
+   */
+  private sendAppend(to: MemberId, evenIfEmpty = false): boolean {
     const pr = this.progress.get(to);
     if (!pr || pr.isPaused(this.cfg.maxInflight)) return false;
     const prevIndex = pr.next - 1;
     const prevTerm = this.log.termAt(prevIndex);
-    if (prevTerm === undefined) return false; // would need a snapshot (not implemented yet)
+    if (prevTerm === undefined || prevIndex < this.log.compactedTo.index) return this.sendSnapshot(to, pr);
     const entries = this.log.slice(pr.next, this.log.lastIndex, this.cfg.maxEntriesPerMsg);
-    if (entries.length === 0 && pr.state === 'replicate') return false;
+    if (entries.length === 0 && pr.state === 'replicate' && !evenIfEmpty) return false;
     this.send({ type: 'append', from: this.id, to, term: this.term, prevIndex, prevTerm, entries, commit: this.commit });
     if (pr.state === 'replicate' && entries.length > 0) {
       const last = entries.at(-1)!.index;
@@ -457,6 +505,42 @@ export class Raft {
       pr.paused = true;
     }
     return true;
+  }
+
+  /** The follower needs entries that were compacted away: send it the newest snapshot instead. */
+  private sendSnapshot(to: MemberId, pr: Progress): boolean {
+    const snap = this.snapshot;
+    if (!snap) throw new Error(`raft: entries before ${this.log.firstIndex} are gone but no snapshot is known`);
+    pr.becomeSnapshot(snap.index, this.ticks);
+    this.send({ type: 'snapshot', from: this.id, to, term: this.term, snapshot: snap });
+    return true;
+  }
+
+  private handleSnapshot(m: Extract<Message, { type: 'snapshot' }>): void {
+    const s = m.snapshot;
+    const reply = (index: number): void => this.send({ type: 'appendResp', from: this.id, to: m.from, term: this.term, reject: false, index, hintIndex: 0, hintTerm: 0 });
+    if (s.index <= this.commit) {
+      reply(this.commit);
+      return;
+    }
+    if (this.log.termAt(s.index) === s.term) {
+      // We hold the entry it ends at: it is committed, so just move the commit index (etcd does so too).
+      this.commit = s.index;
+      reply(this.commit);
+      return;
+    }
+    if (m.data === undefined) return; // the wrapper lost the payload; the leader will resend
+    this.log.resetTo(s.index, s.term);
+    this.unstable = [];
+    this.commit = s.index;
+    this.applied = s.index;
+    this.persistedIndex = s.index;
+    this.voters = new Set(s.voters);
+    this.learners = new Set(s.learners);
+    this.snapshot = { index: s.index, term: s.term, voters: [...s.voters], learners: [...s.learners] };
+    this.incomingSnapshot = { ...s, data: m.data };
+    this.pendingConfIndex = 0;
+    reply(s.index);
   }
 
   private sendHeartbeat(to: MemberId, ctx: number): void {
@@ -512,7 +596,7 @@ export class Raft {
     }
     const wasPaused = pr.isPaused(this.cfg.maxInflight);
     if (pr.maybeUpdate(m.index)) {
-      if (pr.state === 'probe') pr.becomeReplicate();
+      if (pr.state === 'probe' || (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshot)) pr.becomeReplicate();
       if (this.maybeCommit()) this.broadcastAppend();
       else if (wasPaused || pr.next <= this.log.lastIndex) this.sendAppend(m.from);
       while (pr.next <= this.log.lastIndex && this.sendAppend(m.from)) {
@@ -534,7 +618,9 @@ export class Raft {
     pr.paused = false;
     // A full pipeline whose appends were all lost would never drain: start again from the match.
     if (pr.state === 'replicate' && pr.isPaused(this.cfg.maxInflight)) pr.becomeProbe();
-    if (pr.match < this.log.lastIndex) this.sendAppend(from);
+    // A snapshot unanswered for an election timeout was lost (or its install failed): send it again.
+    if (pr.state === 'snapshot' && this.ticks - pr.snapshotSentTick >= this.cfg.electionTick) pr.becomeProbe();
+    if (pr.match < this.log.lastIndex) this.sendAppend(from, true);
     if (ctx <= 0 || !this.voters.has(from)) return;
     for (const r of this.pendingReads) if (r.ctx <= ctx) r.acks.add(from);
     while (this.pendingReads.length > 0 && this.pendingReads[0]!.acks.size >= this.quorum()) {

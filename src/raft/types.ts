@@ -19,6 +19,14 @@ export interface ConfChange {
   readonly member: MemberId;
 }
 
+/** The point a snapshot covers and the membership at that point (conf entries before it are gone). */
+export interface SnapshotMeta {
+  readonly index: number;
+  readonly term: number;
+  readonly voters: readonly MemberId[];
+  readonly learners: readonly MemberId[];
+}
+
 /** What must be on disk before any message of the same Ready is sent. */
 export interface HardState {
   term: number;
@@ -47,7 +55,12 @@ export type Message =
     })
   | (Base & { readonly type: 'heartbeat'; readonly commit: number; readonly ctx: number })
   | (Base & { readonly type: 'heartbeatResp'; readonly ctx: number })
-  | (Base & { readonly type: 'timeoutNow' });
+  | (Base & { readonly type: 'timeoutNow' })
+  /**
+   * InstallSnapshot. The core names the snapshot; the node wrapper attaches (or streams) the state
+   * machine's bytes, which reach the receiving wrapper in Ready.snapshot.
+   */
+  | (Base & { readonly type: 'snapshot'; readonly snapshot: SnapshotMeta; readonly data?: Uint8Array });
 
 export type MessageType = Message['type'];
 
@@ -61,6 +74,8 @@ export interface ReadState {
 /** One batch of work for the node wrapper: persist, then send, then apply. */
 export interface Ready {
   readonly hardState: HardState | undefined;
+  /** A snapshot from the leader to persist and restore the state machine from, before anything else. */
+  readonly snapshot?: SnapshotMeta & { readonly data?: Uint8Array };
   /** Entries to append to stable storage (may overwrite a conflicting suffix). */
   readonly entries: readonly Entry[];
   readonly messages: readonly Message[];

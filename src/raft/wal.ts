@@ -8,7 +8,7 @@
 import { mkdir, open, readdir, readFile, rm, truncate, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { frame, scan } from '../common/record.js';
-import type { Entry, HardState } from './types.js';
+import type { Entry, HardState, MemberId } from './types.js';
 
 export const WAL_FORMAT = 1;
 
@@ -23,14 +23,21 @@ interface Record {
   format?: number;
   hs?: HardState;
   entries?: WireEntry[];
-  /** First record of a segment written after a snapshot: the snapshot point. */
-  snap?: { index: number; term: number };
+  /** First record of a segment written after a snapshot: the snapshot point and its membership. */
+  snap?: WalSnapshot;
+}
+
+export interface WalSnapshot {
+  index: number;
+  term: number;
+  voters?: MemberId[];
+  learners?: MemberId[];
 }
 
 export interface WalState {
   hardState: HardState;
   entries: Entry[];
-  snapshot: { index: number; term: number } | undefined;
+  snapshot: WalSnapshot | undefined;
 }
 
 const segName = (n: number): string => `wal-${String(n).padStart(16, '0')}.log`;
@@ -87,7 +94,7 @@ export class RaftWal {
   }
 
   /** After a snapshot at `snap`: a new segment holding what comes after it; older segments go. */
-  async cut(snap: { index: number; term: number }, hs: HardState, tail: readonly Entry[]): Promise<void> {
+  async cut(snap: WalSnapshot, hs: HardState, tail: readonly Entry[]): Promise<void> {
     const old = this.seq;
     await this.fh?.close();
     await this.newSegment({ format: WAL_FORMAT, snap, hs, entries: tail.map(toWire) });

@@ -43,4 +43,24 @@ describe('raft simulation', { timeout: 600_000 }, () => {
       RaftLog.prototype.isUpToDate = original;
     }
   });
+
+  it('catches a broken InstallSnapshot: a follower that keeps its stale log under the snapshot', () => {
+    const original = RaftLog.prototype.resetTo;
+    RaftLog.prototype.resetTo = function (this: RaftLog, index: number, term: number): void {
+      // Bug: the boundary moves but the old entries stay, now misnumbered.
+      const self = this as unknown as { offset: number; offsetTerm: number };
+      self.offset = index;
+      self.offsetTerm = term;
+    };
+    try {
+      let caught = 0;
+      for (let seed = 1; seed <= 300 && caught === 0; seed++) {
+        const r = new Simulation({ seed, steps: 2000, nodes: 5 }).run();
+        if (!r.ok) caught++;
+      }
+      assert.ok(caught > 0, 'the invariants must detect the bug');
+    } finally {
+      RaftLog.prototype.resetTo = original;
+    }
+  });
 });

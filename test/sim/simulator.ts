@@ -1,14 +1,15 @@
 /**
  * Deterministic simulation of a Raft cluster: one seed drives a virtual clock, a network that
  * delays, drops, duplicates and reorders messages and cuts links (partitions, one-way links), member
- * crashes and restarts from what they persisted, and a client writing and reading a key-value
- * register through whoever leads. Invariants are checked after every event; at the end everything
+ * crashes and restarts from what they persisted, snapshots with log compaction (and InstallSnapshot
+ * to followers that fell behind it), and a client writing and reading a key-value register through
+ * whoever leads. Invariants are checked after every event; at the end everything
  * heals, a write must commit, no acknowledged write may be lost, and the client history must be
  * linearizable.
  */
 import { SeededRandom } from '../../src/common/random.js';
 import { decodeConfChange, Raft } from '../../src/raft/raft.js';
-import type { Entry, HardState, Message } from '../../src/raft/types.js';
+import type { Entry, HardState, Message, SnapshotMeta } from '../../src/raft/types.js';
 import { checkHistory, type Op } from './linearizability.js';
 
 export interface SimOptions {
@@ -20,12 +21,19 @@ export interface SimOptions {
 export interface SimResult {
   ok: boolean;
   error?: string;
-  stats: { ticks: number; messages: number; commits: number; leaders: number; crashes: number; ops: number; acked: number };
+  stats: { ticks: number; messages: number; commits: number; leaders: number; crashes: number; ops: number; acked: number; snapshots: number; installs: number };
+}
+
+interface StoredSnapshot {
+  meta: SnapshotMeta;
+  kv: [string, string][];
 }
 
 interface Disk {
   hardState: HardState;
+  /** Entries after the snapshot. */
   entries: Entry[];
+  snapshot: StoredSnapshot | undefined;
 }
 
 interface Member {
@@ -65,13 +73,16 @@ export class Simulation {
   private leadersByTerm = new Map<number, string>();
   /** index -> "term:type:data" of the first application seen anywhere. */
   private appliedGlobal = new Map<number, string>();
-  private stats = { ticks: 0, messages: 0, commits: 0, leaders: 0, crashes: 0, ops: 0, acked: 0 };
+  private stats = { ticks: 0, messages: 0, commits: 0, leaders: 0, crashes: 0, ops: 0, acked: 0, snapshots: 0, installs: 0 };
   // The fault mix is drawn from the seed too ("swarm testing").
   private readonly dropRate: number;
   private readonly dupRate: number;
   private readonly maxDelay: number;
   private readonly crashRate: number;
   private readonly partitionRate: number;
+  /** Applied entries between snapshots (0: never), and entries kept behind one for slow followers. */
+  private readonly snapshotInterval: number;
+  private readonly keepEntries: number;
 
   constructor(private readonly o: SimOptions) {
     this.rng = new SeededRandom(o.seed);
@@ -80,9 +91,11 @@ export class Simulation {
     this.maxDelay = 1 + this.rng.int(4);
     this.crashRate = this.rng.next() * 0.004;
     this.partitionRate = this.rng.next() * 0.01;
+    this.snapshotInterval = this.rng.next() < 0.25 ? 0 : 5 + this.rng.int(40);
+    this.keepEntries = this.rng.int(10);
     const ids = Array.from({ length: o.nodes }, (_, i) => `m${i + 1}`);
     for (const id of ids) {
-      const m: Member = { id, raft: undefined, disk: { hardState: { term: 0, vote: '', commit: 0 }, entries: [] }, kv: new Map(), appliedIndex: 0, proposals: new Map(), reads: new Map(), readIndexes: [] };
+      const m: Member = { id, raft: undefined, disk: { hardState: { term: 0, vote: '', commit: 0 }, entries: [], snapshot: undefined }, kv: new Map(), appliedIndex: 0, proposals: new Map(), reads: new Map(), readIndexes: [] };
       this.members.push(m);
     }
     // Every member starts with the full voter list.
@@ -104,13 +117,14 @@ export class Simulation {
   }
 
   private start(m: Member): void {
+    const snap = m.disk.snapshot;
     m.raft = new Raft(
       { id: m.id, voters: this.ids(), electionTick: 10, heartbeatTick: 1, random: new SeededRandom(this.rng.int(2 ** 31)), maxEntriesPerMsg: 8, maxInflight: 4 },
-      { hardState: { ...m.disk.hardState }, entries: [...m.disk.entries] },
+      { hardState: { ...m.disk.hardState }, entries: [...m.disk.entries], ...(snap ? { snapshot: snap.meta } : {}) },
     );
-    // The state machine is rebuilt from the log as committed entries come out again.
-    m.kv = new Map();
-    m.appliedIndex = 0;
+    // The state machine restarts from the snapshot; committed entries after it come out again.
+    m.kv = new Map(snap?.kv ?? []);
+    m.appliedIndex = snap?.meta.index ?? 0;
     m.proposals.clear();
     m.reads.clear();
     m.readIndexes = [];
@@ -184,9 +198,14 @@ export class Simulation {
     }
   }
 
-  private send(msgs: readonly Message[]): void {
-    for (const msg of msgs) {
+  private send(from: Member, msgs: readonly Message[]): void {
+    for (let msg of msgs) {
       this.stats.messages++;
+      if (msg.type === 'snapshot') {
+        const snap = from.disk.snapshot;
+        if (!snap || snap.meta.index !== msg.snapshot.index) throw new Error(`${from.id} sent snapshot ${msg.snapshot.index} but holds ${snap?.meta.index}`);
+        msg = { ...msg, data: enc.encode(JSON.stringify(snap.kv)) };
+      }
       if (this.cut.has(`${msg.from}->${msg.to}`) || this.rng.next() < this.dropRate) continue;
       const copies = this.rng.next() < this.dupRate ? 2 : 1;
       for (let i = 0; i < copies; i++) this.net.push({ at: this.now + 1 + this.rng.int(this.maxDelay), seq: this.seq++, msg });
@@ -213,20 +232,70 @@ export class Simulation {
         if (!r || !r.hasReady()) continue;
         moved = true;
         const ready = r.ready();
+        if (ready.snapshot) this.install(m, ready.snapshot);
         if (ready.hardState) m.disk.hardState = { ...ready.hardState };
         if (ready.entries.length) {
           const first = ready.entries[0]!.index;
           m.disk.entries = m.disk.entries.filter((e) => e.index < first).concat(ready.entries);
         }
         r.advance(m.disk.entries.at(-1)?.index ?? 0);
-        this.send(ready.messages);
+        this.send(m, ready.messages);
         for (const e of ready.committed) this.apply(m, e);
+        this.maybeSnapshot(m);
         for (const rs of ready.readStates) m.readIndexes.push(rs);
         this.completeReads(m);
         this.checkInvariants();
       }
       if (!moved) return;
     }
+  }
+
+  /** A snapshot from the leader replaces this member's state machine and log. */
+  private install(m: Member, s: SnapshotMeta & { data?: Uint8Array }): void {
+    const kv = JSON.parse(dec.decode(s.data!)) as [string, string][];
+    // The snapshot must hold exactly the state of applying the committed log up to its index.
+    const expected = this.stateAt(s.index);
+    const got = new Map(kv);
+    if (got.size !== expected.size || [...expected].some(([k, v]) => got.get(k) !== v)) {
+      throw new Error(`snapshot ${s.index} installed on ${m.id} differs from the committed state at that index`);
+    }
+    m.disk.snapshot = { meta: { index: s.index, term: s.term, voters: [...s.voters], learners: [...s.learners] }, kv };
+    m.disk.entries = [];
+    m.kv = got;
+    m.appliedIndex = s.index;
+    // Proposals at or below the snapshot: their outcome is no longer visible here.
+    for (const [index, p] of m.proposals) {
+      if (index <= s.index) {
+        m.proposals.delete(index);
+        this.history[p.opIndex]!.op.ret = Infinity;
+      }
+    }
+    this.stats.installs++;
+  }
+
+  /** The key-value state after applying the committed entries 1..index (as first applied anywhere). */
+  private stateAt(index: number): Map<string, string> {
+    const kv = new Map<string, string>();
+    for (let i = 1; i <= index; i++) {
+      const sig = this.appliedGlobal.get(i);
+      if (sig === undefined) throw new Error(`snapshot covers index ${i}, which no member ever applied`);
+      const body = sig.slice(sig.indexOf(':', sig.indexOf(':') + 1) + 1);
+      if (sig.split(':')[1] !== 'normal') continue;
+      const cmd = JSON.parse(body) as { key: string; value: string };
+      kv.set(cmd.key, cmd.value);
+    }
+    return kv;
+  }
+
+  private maybeSnapshot(m: Member): void {
+    const r = m.raft;
+    if (!r || this.snapshotInterval === 0) return;
+    const last = m.disk.snapshot?.meta.index ?? 0;
+    if (m.appliedIndex - last < this.snapshotInterval) return;
+    const meta = r.snapshotTaken(m.appliedIndex, this.keepEntries);
+    m.disk.snapshot = { meta, kv: [...m.kv] };
+    m.disk.entries = m.disk.entries.filter((e) => e.index > meta.index);
+    this.stats.snapshots++;
   }
 
   private apply(m: Member, e: Entry): void {
@@ -286,6 +355,7 @@ export class Simulation {
         this.stats.leaders++;
         // Leader completeness: a new leader holds every entry applied anywhere so far.
         for (const [index, sig] of this.appliedGlobal) {
+          if (index <= r.log.compactedTo.index) continue; // in its snapshot, checked when made or installed
           const e = r.log.entry(index);
           if (!e || `${e.term}:${e.type}:${dec.decode(e.data)}` !== sig) {
             throw new Error(`leader completeness: ${r.id} leads term ${r.term} without committed entry ${index}`);
@@ -311,9 +381,11 @@ export class Simulation {
           const ta = la.termAt(i);
           const tb = lb.termAt(i);
           if (matched) {
-            const ea = la.entry(i)!;
-            const eb = lb.entry(i)!;
-            if (ta !== tb || dec.decode(ea.data) !== dec.decode(eb.data)) throw new Error(`log matching: ${a.id} and ${b.id} differ at ${i} below a matching entry`);
+            if (ta === undefined || tb === undefined) break; // compacted on one side
+            const ea = la.entry(i);
+            const eb = lb.entry(i);
+            const differ = ta !== tb || (ea && eb && dec.decode(ea.data) !== dec.decode(eb.data));
+            if (differ) throw new Error(`log matching: ${a.id} and ${b.id} differ at ${i} below a matching entry`);
           } else if (ta === tb && ta !== undefined) {
             matched = true;
           }
@@ -329,12 +401,15 @@ export class Simulation {
     for (const m of this.members) if (!m.raft) this.start(m);
     let committed = false;
     const marker = `final-${this.o.seed}`;
+    // One proposal per leader term: a lagging member must catch up without new writes pushing it.
+    const proposedIn = new Set<number>();
     for (let i = 0; i < 3000 && !committed; i++) {
       this.step(false);
       const leader = this.members.find((m) => m.raft?.role === 'leader');
-      if (leader && i % 20 === 0) {
+      if (leader && !proposedIn.has(leader.raft!.term)) {
         try {
           leader.raft!.propose(enc.encode(JSON.stringify({ key: 'final', value: marker, token: marker })));
+          proposedIn.add(leader.raft!.term);
         } catch {
           // retry later
         }
