@@ -2,8 +2,9 @@
  * Rollout policy timings, shoal vs real Docker Swarm on the same local engine, one after the other:
  *  - update: a 10-replica service moved to a new image with parallelism 2 and delay 1s, from the
  *    `service update` call until UpdateStatus is `completed`;
- *  - rollback: a 4-replica service (parallelism 2, monitor 2s, failure action rollback) updated to
- *    an image that does not exist, from the call until UpdateStatus is `rollback_completed`.
+ *  - rollback: a 4-replica service (update and rollback parallelism 2, monitor 2s, failure action
+ *    rollback) updated to an image that does not exist, from the call until UpdateStatus is
+ *    `rollback_completed` (both wait one monitor window after the last rolled-back task runs).
  * The tasks exit on SIGTERM so neither side waits out a stop grace period. Polled every 100 ms
  * through each one's API. Prints one JSON object as its last line with medians and ratios.
  *
@@ -38,7 +39,10 @@ async function rollingUpdate(host: string, name: string): Promise<number> {
 }
 
 async function autoRollback(host: string, name: string): Promise<number> {
-  await create(host, name, 4, ['--update-parallelism', '2', '--update-monitor', '2s', '--update-failure-action', 'rollback']);
+  await create(host, name, 4, [
+    ...['--update-parallelism', '2', '--update-monitor', '2s', '--update-failure-action', 'rollback'],
+    ...['--rollback-parallelism', '2', '--rollback-monitor', '2s'],
+  ]);
   return timedUpdate(host, name, ['--image', 'shoal-test/missing:1'], 'rollback_completed');
 }
 
@@ -66,7 +70,7 @@ async function main(): Promise<void> {
     bench: 'rollout',
     rounds: ROUNDS,
     update: '10 replicas, parallelism 2, delay 1s',
-    rollback: '4 replicas, parallelism 2, monitor 2s, missing image',
+    rollback: '4 replicas, update/rollback parallelism 2 and monitor 2s, missing image',
     shoal: shoal.map((x) => ({ update_s: round3(x.update), rollback_s: round3(x.rollback) })),
     docker_swarm: swarm.map((x) => ({ update_s: round3(x.update), rollback_s: round3(x.rollback) })),
     median: {

@@ -269,6 +269,35 @@ describe('rollout policy', () => {
     assert.ok(h.running(id).every((t) => t.Spec.ContainerSpec?.Image === 'img:1'));
   });
 
+  it('restores an abandoned slot at once, and completes a rollback only after its tasks ran for the monitor window', async () => {
+    await h.addNode({ hostname: 'n1' });
+    h.missingImages.add('nope:1');
+    const id = await h.createService({
+      Name: 'web',
+      Mode: { Replicated: { Replicas: 2 } },
+      // A restart delay far longer than the run: only the "older spec, no delay" rule can restore the slot.
+      TaskTemplate: { ContainerSpec: { Image: 'img:1' }, RestartPolicy: { Delay: 600_000_000_000 } },
+      UpdateConfig: { FailureAction: 'rollback', Parallelism: 1 },
+      RollbackConfig: { Monitor: 2_000_000_000 },
+    });
+    await h.run(500);
+    await h.updateService(id, image('nope:1'));
+    // Watch the rollback: it must not say completed while a rolled-back task is not yet running.
+    let completedAt: number | undefined;
+    let lastRunningStart = 0;
+    for (let i = 0; i < 200 && completedAt === undefined; i++) {
+      await h.run(50);
+      const running = h.running(id).filter((t) => t.Spec.ContainerSpec?.Image === 'img:1');
+      for (const t of running) lastRunningStart = Math.max(lastRunningStart, t.RunningAt ?? 0);
+      if (h.service(id).UpdateStatus?.State === 'rollback_completed') {
+        completedAt = h.clock.now();
+        assert.equal(running.length, 2, 'every slot runs the old image when the rollback completes');
+      }
+    }
+    assert.ok(completedAt !== undefined, 'the rollback completed without waiting out the restart delay');
+    assert.ok(completedAt - lastRunningStart >= 2000, `completed ${completedAt - lastRunningStart} ms after the last task ran; the monitor is 2000 ms`);
+  });
+
   it('counts a replacement that dies within the monitor window as a failure', async () => {
     await h.addNode({ hostname: 'n1' });
     h.failAfter.set('flaky:1', 1000);

@@ -115,7 +115,10 @@ export class Orchestrator extends Reconciler {
             nodeId: global ? t.NodeID : undefined,
             desired: 'ready',
             now,
-            promoteAfter: now + restartDelayMs(service),
+            // A task of an older spec (e.g. the new image a rollback just abandoned) is replaced by the
+            // current spec at once, as swarm's updater replaces a dirty slot; the delay is for retrying
+            // the same spec.
+            promoteAfter: t.SpecVersion === service.SpecVersion ? now + restartDelayMs(service) : now,
             previous: t,
             origin: 'restart',
           });

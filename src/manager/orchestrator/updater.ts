@@ -28,6 +28,15 @@ function isUpdateTask(t: TaskObject, service: ServiceObject): boolean {
   return t.Origin === 'update' && t.SpecVersion === service.SpecVersion;
 }
 
+/**
+ * A task of the current spec started during the rollout by the restart logic (e.g. the slot whose
+ * new task failed, restarted with the rolled-back spec): the rollout is not complete until it runs
+ * and has been watched for the monitor window, though its failures are not the update's.
+ */
+function isRestartDuringRollout(t: TaskObject, service: ServiceObject, startedAt: number): boolean {
+  return t.Origin !== 'update' && t.SpecVersion === service.SpecVersion && t.CreatedAt >= startedAt && t.DesiredState === 'running';
+}
+
 /** Returns the earliest time the rollout needs another look (Infinity if none). */
 export function rollOut(o: RolloutInput): number {
   const { tx, slots, nodes } = o;
@@ -48,7 +57,10 @@ export function rollOut(o: RolloutInput): number {
   }
   for (const slot of slots.values()) {
     for (const t of slot.tasks) {
-      if (t.DesiredState !== 'running' || t.SpecVersion === service.SpecVersion || beingReplaced.has(t.ID)) continue;
+      // A waiting restart replacement ('ready') of an older spec is as dirty as a running task: a
+      // rollback must not leave a slot waiting out a restart delay for an image it abandoned.
+      const live = t.DesiredState === 'running' || t.DesiredState === 'ready';
+      if (!live || t.SpecVersion === service.SpecVersion || beingReplaced.has(t.ID)) continue;
       const node = t.NodeID ? nodes.get(t.NodeID) : undefined;
       if (!isDirty(t, service, node)) {
         tx.update('task', { ...(tx.get('task', t.ID) ?? t), SpecVersion: service.SpecVersion, Spec: structuredClone(service.Spec.TaskTemplate) });
@@ -62,11 +74,24 @@ export function rollOut(o: RolloutInput): number {
 
   // Replacements of this update: busy until running and `delay` has passed; watched for `monitor`.
   const startedAt = service.UpdateStatus?.StartedAt ?? 0;
-  const updateTasks = [...slots.values()].flatMap((s) => s.tasks).filter((t) => isUpdateTask(t, service) && t.CreatedAt >= startedAt);
+  const allTasks = [...slots.values()].flatMap((s) => s.tasks);
+  const updateTasks = allTasks.filter((t) => isUpdateTask(t, service) && t.CreatedAt >= startedAt);
   let busy = 0;
   let monitoring = false;
   let failure: TaskObject | undefined;
   let failures = 0;
+  const rollingOut = state === 'updating' || state === 'rollback_started';
+  for (const t of rollingOut ? allTasks.filter((x) => isRestartDuringRollout(x, service, startedAt)) : []) {
+    if (hasEnded(t) || !isRunnable(t)) continue;
+    if (t.Status.State !== 'running' || t.RunningAt === undefined) {
+      monitoring = true;
+      continue;
+    }
+    if (now < t.RunningAt + cfg.monitorMs) {
+      monitoring = true;
+      wake = Math.min(wake, t.RunningAt + cfg.monitorMs);
+    }
+  }
   for (const t of updateTasks) {
     const ranAt = t.RunningAt;
     if (hasEnded(t)) {
