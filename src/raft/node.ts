@@ -63,6 +63,7 @@ export class RaftNode {
   private snapshotIndex = 0;
   private snapshotting = false;
   private wasLeader = false;
+  private installed = 0;
   private closed = false;
 
   constructor(private readonly o: RaftNodeOptions) {
@@ -133,12 +134,17 @@ export class RaftNode {
     return { role: this.raft.role, term: this.raft.term, commit: this.raft.commit, applied: this.raft.appliedIndex, first: this.raft.log.firstIndex, last: this.raft.log.lastIndex, progress };
   }
 
+  /** The member this one believes leads ('' if none known). */
+  get leader(): MemberId | '' {
+    return this.raft?.leader ?? '';
+  }
+
   get isLeader(): boolean {
     return this.raft?.role === 'leader';
   }
 
-  get stats(): { syncs: number; entries: number } {
-    return this.wal.stats;
+  get stats(): { syncs: number; entries: number; snapshotsInstalled: number } {
+    return { ...this.wal.stats, snapshotsInstalled: this.installed };
   }
 
   /** Proposes data; resolves with its index once applied here, rejects if leadership is lost first. */
@@ -243,6 +249,7 @@ export class RaftNode {
     await this.o.sm.loadSnapshot(file);
     await this.wal.cut({ index: s.index, term: s.term, voters: [...s.voters], learners: [...s.learners] }, this.raft.hardState(), []);
     this.snapshotIndex = s.index;
+    this.installed++;
     await this.pruneSnapshots();
   }
 

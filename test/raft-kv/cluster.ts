@@ -1,0 +1,137 @@
+/**
+ * Runs the raft-kv harness as real processes on loopback: start, kill -9, restart, ask for the
+ * leader. Used by the real-process Raft test and by bench/raft. Every process it starts is ended in
+ * `destroy`, and its directories removed.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const SERVER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'server.js');
+
+export interface MemberStatus {
+  id: string;
+  leader: string;
+  isLeader: boolean;
+  term: number;
+  commit: number;
+  applied: number;
+  keys: number;
+  syncs: number;
+  entries: number;
+  snapshotsInstalled: number;
+}
+
+export function httpCall(url: string, method = 'GET', body?: string, timeoutMs = 2000): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, timeout: timeoutMs }, (res) => {
+      let b = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (b += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: b }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+export class KvCluster {
+  readonly dir = mkdtempSync(path.join(tmpdir(), 'shoal-raftkv-'));
+  readonly ids: string[];
+  private procs = new Map<string, ChildProcess>();
+
+  constructor(
+    size: number,
+    private readonly basePort: number,
+    private readonly extraArgs: string[] = [],
+  ) {
+    this.ids = Array.from({ length: size }, (_, i) => `m${i + 1}`);
+  }
+
+  raftPort(id: string): number {
+    return this.basePort + this.ids.indexOf(id);
+  }
+
+  clientUrl(id: string): string {
+    return `http://127.0.0.1:${this.basePort + 100 + this.ids.indexOf(id)}`;
+  }
+
+  get endpoints(): Map<string, string> {
+    return new Map(this.ids.map((id) => [id, this.clientUrl(id)]));
+  }
+
+  async start(id: string): Promise<void> {
+    const peers = this.ids.map((m) => `${m}=127.0.0.1:${this.raftPort(m)}`).join(',');
+    const p = spawn(
+      process.execPath,
+      [SERVER, '--id', id, '--peers', peers, '--client-port', String(this.basePort + 100 + this.ids.indexOf(id)), '--dir', path.join(this.dir, id), ...this.extraArgs],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    this.procs.set(id, p);
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      p.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('ready')) resolve();
+      });
+      p.once('exit', (code) => reject(new Error(`${id} exited with ${code}`)));
+    });
+  }
+
+  async startAll(): Promise<void> {
+    await Promise.all(this.ids.map((id) => this.start(id)));
+  }
+
+  /** kill -9: nothing of the member keeps running, nothing is flushed. */
+  async kill(id: string): Promise<void> {
+    const p = this.procs.get(id);
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill('SIGKILL');
+    await exited;
+    this.procs.delete(id);
+  }
+
+  running(id: string): boolean {
+    return this.procs.has(id);
+  }
+
+  async status(id: string): Promise<MemberStatus | undefined> {
+    try {
+      const r = await httpCall(`${this.clientUrl(id)}/status`, 'GET', undefined, 500);
+      return JSON.parse(r.body) as MemberStatus;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The member that leads with the highest term, among those running. */
+  async leader(): Promise<string | undefined> {
+    let best: MemberStatus | undefined;
+    for (const id of this.ids) {
+      if (!this.running(id)) continue;
+      const s = await this.status(id);
+      if (s?.isLeader && (!best || s.term > best.term)) best = s;
+    }
+    return best?.id;
+  }
+
+  async waitForLeader(timeoutMs = 20_000): Promise<string> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const l = await this.leader();
+      if (l) return l;
+      if (Date.now() > end) throw new Error('no leader elected');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  async destroy(): Promise<void> {
+    for (const id of [...this.procs.keys()]) await this.kill(id);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

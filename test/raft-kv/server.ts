@@ -1,0 +1,134 @@
+/**
+ * A key-value server on shoal's Raft library alone (no store, no Engine API): the harness for the
+ * real-process Raft tests and bench/raft. Members find each other through a static peer list.
+ *
+ *   node dist/test/raft-kv/server.js --id m1 --peers m1=127.0.0.1:7001,m2=...,m3=... \
+ *        --client-port 8001 --dir /tmp/m1 [--tick-ms 100] [--snapshot-interval 10000] [--keep-entries 500]
+ *
+ * PUT /kv/KEY (body: value) answers 204 once the write is committed and applied here; a member that
+ * does not lead answers 421 with {"leader": ID}. GET /kv/KEY reads this member's applied state;
+ * GET /status tells role, term, leader and indexes; GET /dump returns every key and value.
+ */
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import { consoleLogger } from '../../src/common/logging.js';
+import { cryptoRandom } from '../../src/common/random.js';
+import { RaftNode, type StateMachine } from '../../src/raft/node.js';
+import { TcpTransport, type PeerAddress } from '../../src/raft/transport-tcp.js';
+import { NotLeaderError } from '../../src/raft/types.js';
+
+const arg = (name: string, d?: string): string => {
+  const i = process.argv.indexOf(`--${name}`);
+  const v = i >= 0 ? process.argv[i + 1] : d;
+  if (v === undefined) throw new Error(`--${name} is required`);
+  return v;
+};
+
+class KvMachine implements StateMachine {
+  readonly kv = new Map<string, string>();
+  apply(_index: number, data: Uint8Array): void {
+    const { k, v } = JSON.parse(Buffer.from(data).toString('utf8')) as { k: string; v: string };
+    this.kv.set(k, v);
+  }
+  async saveSnapshot(file: string, index: number): Promise<void> {
+    await writeFile(`${file}.tmp`, JSON.stringify({ index, kv: [...this.kv] }));
+    await rename(`${file}.tmp`, file);
+  }
+  async loadSnapshot(file: string): Promise<number> {
+    const s = JSON.parse(await readFile(file, 'utf8')) as { index: number; kv: [string, string][] };
+    this.kv.clear();
+    for (const [k, v] of s.kv) this.kv.set(k, v);
+    return s.index;
+  }
+}
+
+async function main(): Promise<void> {
+  const id = arg('id');
+  const peers = new Map<string, PeerAddress>();
+  for (const p of arg('peers').split(',')) {
+    const [pid, addr] = p.split('=') as [string, string];
+    const [host, port] = addr.split(':') as [string, string];
+    peers.set(pid, { host, port: Number(port) });
+  }
+  const me = peers.get(id);
+  if (!me) throw new Error(`--id ${id} is not in --peers`);
+  const logger = consoleLogger(process.env.SHOAL_LOG_LEVEL === 'debug' ? 'debug' : 'warn').child(id);
+  const transport = new TcpTransport({ id, listen: me, peers, logger });
+  await transport.listen();
+  const sm = new KvMachine();
+  const interval = Number(arg('snapshot-interval', '10000'));
+  const keep = Number(arg('keep-entries', '500'));
+  const node = new RaftNode({
+    id,
+    voters: [...peers.keys()],
+    dir: arg('dir'),
+    tickMs: Number(arg('tick-ms', '100')),
+    electionTick: () => 10,
+    heartbeatTick: () => 1,
+    snapshotInterval: () => interval,
+    keepEntries: () => keep,
+    sm,
+    random: cryptoRandom,
+    logger,
+    transport,
+  });
+  await node.start();
+
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (req.method === 'GET' && url.pathname === '/status') {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ id, leader: node.leader, isLeader: node.isLeader, ...node.debugState(), keys: sm.kv.size, syncs: node.stats.syncs, entries: node.stats.entries, snapshotsInstalled: node.stats.snapshotsInstalled }));
+      return;
+    }
+    if (req.method === 'GET' && url.pathname === '/dump') {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify(Object.fromEntries(sm.kv)));
+      return;
+    }
+    const key = url.pathname.startsWith('/kv/') ? decodeURIComponent(url.pathname.slice(4)) : undefined;
+    if (key === undefined) {
+      res.writeHead(404).end();
+      return;
+    }
+    if (req.method === 'GET') {
+      const v = sm.kv.get(key);
+      if (v === undefined) res.writeHead(404).end();
+      else res.writeHead(200).end(v);
+      return;
+    }
+    if (req.method !== 'PUT') {
+      res.writeHead(405).end();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const v = Buffer.concat(chunks).toString('utf8');
+      node.propose(Buffer.from(JSON.stringify({ k: key, v }))).then(
+        () => res.writeHead(204).end(),
+        (e: unknown) => {
+          if (e instanceof NotLeaderError) {
+            res.writeHead(421, { 'Content-Type': 'application/json' }).end(JSON.stringify({ leader: e.leader || node.leader }));
+          } else {
+            res.writeHead(500).end(String(e));
+          }
+        },
+      );
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((r) => server.listen(Number(arg('client-port')), me.host, r));
+  process.stdout.write(`ready ${id}\n`);
+  const stop = (): void => {
+    server.close();
+    void node.stop().then(() => transport.close()).then(() => process.exit(0));
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${String(e)}\n`);
+  process.exit(1);
+});
