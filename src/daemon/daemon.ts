@@ -16,6 +16,7 @@ import { newJoinToken } from '../manager/ca/join-token.js';
 import type { InitRequest, SwarmInfo } from '../manager/controlapi/api.js';
 import { normalizeClusterSpec, type ClusterControl } from '../manager/controlapi/cluster-control.js';
 import { Manager } from '../manager/manager.js';
+import { loadOrCreateDek } from '../raft/cipher.js';
 import { RaftNode } from '../raft/node.js';
 import { Store } from '../store/store.js';
 import type { ClusterObject, NodeObject } from '../store/types.js';
@@ -216,6 +217,8 @@ export class ShoalDaemon {
       keepEntries: () => raftSpec().LogEntriesForSlowFollowers ?? 500,
       keepOldSnapshots: () => raftSpec().KeepOldSnapshots ?? 0,
       sm: new StoreStateMachine(() => store),
+      // The data-encryption key lives with the node's key material (autolock will wrap it).
+      cipher: await loadOrCreateDek(path.join(this.o.dataRoot, 'certificates', 'raft-dek.json')),
       random: cryptoRandom,
       logger: this.o.logger.child('raft'),
     });

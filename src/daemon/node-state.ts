@@ -48,4 +48,5 @@ export async function wipeSwarmState(dataRoot: string): Promise<void> {
   await rm(path.join(dataRoot, FILE), { force: true });
   await rm(path.join(dataRoot, 'raft'), { recursive: true, force: true });
   await rm(path.join(dataRoot, 'worker'), { recursive: true, force: true });
+  await rm(path.join(dataRoot, 'certificates'), { recursive: true, force: true });
 }

@@ -7,7 +7,7 @@ import type { RaftNode, StateMachine } from '../raft/node.js';
 import { NotLeaderError } from '../raft/types.js';
 import type { StoreAction } from '../store/actions.js';
 import type { Proposer } from '../store/proposer.js';
-import { readSnapshotFile, writeSnapshotFile } from '../store/persist/snapshot.js';
+import { decodeSnapshot, encodeSnapshot } from '../store/persist/snapshot.js';
 import type { Store } from '../store/store.js';
 
 export const NO_LEADER =
@@ -24,15 +24,13 @@ export class StoreStateMachine implements StateMachine {
     this.store().apply(index, actions);
   }
 
-  async saveSnapshot(file: string, index: number): Promise<void> {
+  snapshot(): AsyncIterable<Uint8Array> {
     // Committed objects are replaced, never mutated: a list of references is a consistent cut.
-    await writeSnapshotFile(file, index, [...this.store().dump()]);
+    return encodeSnapshot([...this.store().dump()]);
   }
 
-  async loadSnapshot(file: string): Promise<number> {
-    const snap = await readSnapshotFile(file);
-    this.store().restore(snap.index, snap.objects);
-    return snap.index;
+  async restore(index: number, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    this.store().restore(index, await decodeSnapshot(chunks));
   }
 }
 

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { silentLogger } from '../common/logging.js';
 import { SeededRandom } from '../common/random.js';
+import { AesGcmCipher } from './cipher.js';
 import { RaftNode, type StateMachine, type Transport } from './node.js';
 import type { Message } from './types.js';
 
@@ -20,18 +21,21 @@ class ListMachine implements StateMachine {
     this.index = index;
     this.items.push(new TextDecoder().decode(data));
   }
-  async saveSnapshot(file: string, index: number): Promise<void> {
-    await writeFile(file, JSON.stringify({ index, items: this.items }));
+  snapshot(): AsyncIterable<Uint8Array> {
+    const data = new TextEncoder().encode(JSON.stringify({ index: this.index, items: this.items }));
+    return (async function* () {
+      yield data;
+    })();
   }
-  async loadSnapshot(file: string): Promise<number> {
-    const s = JSON.parse(await readFile(file, 'utf8')) as { index: number; items: string[] };
-    this.items = s.items;
-    this.index = s.index;
-    return s.index;
+  async restore(index: number, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    let text = '';
+    for await (const c of chunks) text += new TextDecoder().decode(c);
+    this.items = (JSON.parse(text) as { items: string[] }).items;
+    this.index = index;
   }
 }
 
-async function member(dir: string, interval = 1000): Promise<{ node: RaftNode; sm: ListMachine }> {
+async function member(dir: string, interval = 1000, key = cipher): Promise<{ node: RaftNode; sm: ListMachine }> {
   const sm = new ListMachine();
   const node = new RaftNode({
     id: 'm1',
@@ -42,6 +46,7 @@ async function member(dir: string, interval = 1000): Promise<{ node: RaftNode; s
     heartbeatTick: () => 1,
     snapshotInterval: () => interval,
     sm,
+    cipher: key,
     random: new SeededRandom(1),
     logger: silentLogger,
   });
@@ -50,6 +55,7 @@ async function member(dir: string, interval = 1000): Promise<{ node: RaftNode; s
   return { node, sm };
 }
 
+const cipher = new AesGcmCipher(Buffer.alloc(32, 7));
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 
 describe('raft node on disk (one member)', () => {
@@ -76,6 +82,24 @@ describe('raft node on disk (one member)', () => {
     const b = await member(dir, 25);
     assert.equal(b.sm.items.length, 60);
     assert.equal(b.sm.items.at(-1), 'v59');
+    await b.node.stop();
+  });
+
+  it('seals the WAL and snapshots with the data-encryption key; another key cannot start', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'shoal-raft-'));
+    dirs.push(dir);
+    const a = await member(dir, 10);
+    for (let i = 0; i < 25; i++) await a.node.propose(text(`top-secret-${i}`));
+    await a.node.stop();
+    const files = [...(await readdir(dir)).map((f) => path.join(dir, f)), ...(await readdir(path.join(dir, 'wal'))).map((f) => path.join(dir, 'wal', f))];
+    assert.ok(files.some((f) => f.endsWith('.snap')), 'a snapshot was written');
+    for (const f of files) {
+      if (f.endsWith('wal')) continue;
+      assert.ok(!(await readFile(f)).includes('top-secret'), `${f} holds plaintext`);
+    }
+    await assert.rejects(member(dir, 10, new AesGcmCipher(Buffer.alloc(32, 8))), /fails authentication \(wrong key or tampered\); refusing/);
+    const b = await member(dir, 10);
+    assert.equal(b.sm.items.at(-1), 'top-secret-24');
     await b.node.stop();
   });
 
@@ -125,6 +149,7 @@ describe('raft node on disk (one member)', () => {
         snapshotInterval: () => 20,
         keepEntries: () => 0,
         sm,
+        cipher,
         random: new SeededRandom(seed),
         logger: silentLogger,
         transport: net(id),

@@ -1,24 +1,30 @@
 /**
  * A Raft member on a real machine: the pure core driven by a ticker, its Ready persisted to the WAL
  * before messages leave, committed entries handed to the state machine, and proposals resolved
- * when their entry is applied. The state machine snapshots itself every `snapshotInterval` entries;
- * the WAL and the in-memory log are then cut at that point.
+ * when their entry is applied. Every `snapshotInterval` entries the state machine's state is
+ * captured and written in the background (Raft keeps running meanwhile); once on disk, the WAL and
+ * the in-memory log are cut at that point. Everything on disk is sealed with the data-encryption key.
  */
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../common/logging.js';
 import type { Random } from '../common/random.js';
+import type { DataCipher } from './cipher.js';
 import { decodeConfChange, Raft } from './raft.js';
+import { isSnapshotFile, payloadChunks, readSnapshot, snapshotFileName, snapshotPayload, writeSnapshot } from './snapshot-file.js';
 import { NotLeaderError, type Entry, type MemberId, type Message, type SnapshotMeta } from './types.js';
-import { RaftWal, type WalSnapshot } from './wal.js';
+import { RaftWal } from './wal.js';
 
 export interface StateMachine {
   /** A committed normal entry, in index order. */
   apply(index: number, data: Uint8Array): void;
-  /** Writes the applied state (at `index`) to `file` atomically. */
-  saveSnapshot(file: string, index: number): Promise<void>;
-  /** Restores from `file`; returns the index it covers. */
-  loadSnapshot(file: string): Promise<number>;
+  /**
+   * The applied state as a stream of chunks. It must capture the state when called, before returning:
+   * entries keep being applied while the chunks are consumed.
+   */
+  snapshot(): AsyncIterable<Uint8Array>;
+  /** Replaces the state with a snapshot's chunks; `index` is the last entry it covers. */
+  restore(index: number, chunks: AsyncIterable<Uint8Array>): Promise<void>;
 }
 
 export interface Transport {
@@ -39,6 +45,8 @@ export interface RaftNodeOptions {
   /** Older snapshots kept besides the newest (swarm's KeepOldSnapshots). */
   keepOldSnapshots?: () => number;
   sm: StateMachine;
+  /** Seals the WAL and snapshots (the manager's data-encryption key). */
+  cipher: DataCipher;
   random: Random;
   logger: Logger;
   transport?: Transport;
@@ -51,7 +59,6 @@ interface Waiter {
   term: number;
 }
 
-const snapName = (index: number, term: number): string => `snapshot-${String(index).padStart(16, '0')}-${term}.snap`;
 
 export class RaftNode {
   private raft!: Raft;
@@ -62,28 +69,30 @@ export class RaftNode {
   private waiters = new Map<number, Waiter>();
   private snapshotIndex = 0;
   private snapshotting = false;
+  /** A snapshot written in the background, waiting for the processing loop to cut the WAL at it. */
+  private pendingCut: SnapshotMeta | undefined;
   private wasLeader = false;
   private installed = 0;
   private closed = false;
 
   constructor(private readonly o: RaftNodeOptions) {
-    this.wal = new RaftWal(path.join(o.dir, 'wal'));
+    this.wal = new RaftWal(path.join(o.dir, 'wal'), o.cipher);
   }
 
   async start(): Promise<void> {
     await mkdir(this.o.dir, { recursive: true, mode: 0o700 });
-    const snaps = (await readdir(this.o.dir)).filter((f) => /^snapshot-\d+-\d+\.snap$/.test(f)).sort();
-    const latest = snaps.at(-1);
-    let snapshot: WalSnapshot | undefined;
+    const latest = (await readdir(this.o.dir)).filter(isSnapshotFile).sort().at(-1);
+    let snapshot: SnapshotMeta | undefined;
     if (latest) {
-      const index = await this.o.sm.loadSnapshot(path.join(this.o.dir, latest));
-      snapshot = { index, term: Number(latest.split('-')[2]!.split('.')[0]) };
+      const reader = await readSnapshot(path.join(this.o.dir, latest), this.o.cipher);
+      await this.o.sm.restore(reader.meta.index, reader.chunks());
+      snapshot = reader.meta;
     }
     const st = await this.wal.open();
-    // The WAL's snapshot record also carries the membership; a newer file alone (a crash between
-    // writing it and cutting the WAL) falls back to the bootstrap voters plus the log's conf entries.
+    // A snapshot file newer than the WAL's snapshot record is a crash between writing it and cutting
+    // the WAL; its header carries the membership, so it stands on its own.
     const snap = st.snapshot && (!snapshot || st.snapshot.index >= snapshot.index) ? st.snapshot : snapshot;
-    if (snapshot && snap && snap.index > snapshot.index) throw new Error(`raft: WAL expects snapshot ${snap.index} but the newest on disk is ${snapshot.index}`);
+    if (snap && (!snapshot || snap.index > snapshot.index)) throw new Error(`raft: WAL expects snapshot ${snap.index} but the newest on disk is ${snapshot?.index ?? 'none'}`);
     this.snapshotIndex = snap?.index ?? 0;
     this.raft = new Raft(
       { id: this.o.id, voters: this.o.voters, electionTick: this.o.electionTick(), heartbeatTick: this.o.heartbeatTick(), random: this.o.random },
@@ -183,7 +192,8 @@ export class RaftNode {
           for (const e of r.committed) this.applyEntry(e);
         }
         this.noticeLeadership();
-        await this.maybeSnapshot();
+        if (this.pendingCut) await this.cutAt(this.pendingCut);
+        this.maybeSnapshot();
       } while (this.again && !this.closed);
     } catch (e) {
       this.o.logger.error('raft: processing failed', { error: String(e) });
@@ -223,9 +233,10 @@ export class RaftNode {
     if (plain.length) t.send(plain);
     for (const m of msgs) {
       if (m.type !== 'snapshot') continue;
-      const file = path.join(this.o.dir, snapName(m.snapshot.index, m.snapshot.term));
-      readFile(file).then(
-        (data) => t.send([{ ...m, data: new Uint8Array(data) }]),
+      const file = path.join(this.o.dir, snapshotFileName(m.snapshot.index, m.snapshot.term));
+      // Plaintext on the wire (the link is TLS): the follower seals it with its own key.
+      readSnapshot(file, this.o.cipher).then(snapshotPayload).then(
+        (data) => t.send([{ ...m, data }]),
         (e: unknown) => {
           this.o.logger.warn('raft: cannot read the snapshot to send', { to: m.to, error: String(e) });
           this.raft.reportSnapshotFailure(m.to);
@@ -236,45 +247,55 @@ export class RaftNode {
 
   /** A snapshot from the leader: store it, restore the state machine from it, restart the WAL there. */
   private async installSnapshot(s: SnapshotMeta & { data?: Uint8Array }): Promise<void> {
-    const file = path.join(this.o.dir, snapName(s.index, s.term));
-    const tmp = `${file}.tmp`;
-    const fh = await open(tmp, 'w', 0o600);
-    try {
-      await fh.writeFile(s.data ?? new Uint8Array());
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, file);
-    await this.o.sm.loadSnapshot(file);
-    await this.wal.cut({ index: s.index, term: s.term, voters: [...s.voters], learners: [...s.learners] }, this.raft.hardState(), []);
+    const meta: SnapshotMeta = { index: s.index, term: s.term, voters: [...s.voters], learners: [...s.learners] };
+    const file = path.join(this.o.dir, snapshotFileName(s.index, s.term));
+    await writeSnapshot(file, meta, payloadChunks(s.data ?? new Uint8Array()), this.o.cipher);
+    const reader = await readSnapshot(file, this.o.cipher);
+    await this.o.sm.restore(s.index, reader.chunks());
+    await this.wal.cut(meta, this.raft.hardState(), []);
     this.snapshotIndex = s.index;
+    this.pendingCut = undefined;
     this.installed++;
     await this.pruneSnapshots();
   }
 
-  private async maybeSnapshot(): Promise<void> {
+  /** Starts a snapshot of the applied state when due; it is written while Raft keeps running. */
+  private maybeSnapshot(): void {
     const applied = this.raft.appliedIndex;
-    if (this.snapshotting || applied - this.snapshotIndex < this.o.snapshotInterval()) return;
+    if (this.closed || this.snapshotting || this.pendingCut || applied - this.snapshotIndex < this.o.snapshotInterval()) return;
+    const term = this.raft.log.termAt(applied);
+    if (term === undefined) return;
+    const meta: SnapshotMeta = { index: applied, term, ...this.raft.confState() };
+    const chunks = this.o.sm.snapshot(); // captured now, at `applied`
     this.snapshotting = true;
-    try {
-      const term = this.raft.log.termAt(applied) ?? this.raft.term;
-      const file = path.join(this.o.dir, snapName(applied, term));
-      // Applying is paused while this runs (we are inside process()), so the state stays at `applied`.
-      await this.o.sm.saveSnapshot(file, applied);
-      const tail = this.raft.log.slice(applied + 1, this.raft.log.lastIndex);
-      await this.wal.cut({ index: applied, term, ...this.raft.confState() }, this.raft.hardState(), tail);
-      this.raft.snapshotTaken(applied, this.o.keepEntries?.() ?? 500);
-      this.snapshotIndex = applied;
-      await this.pruneSnapshots();
-    } finally {
-      this.snapshotting = false;
-    }
+    const file = path.join(this.o.dir, snapshotFileName(meta.index, meta.term));
+    writeSnapshot(file, meta, chunks, this.o.cipher)
+      .then(
+        () => {
+          this.pendingCut = meta;
+          this.kick();
+        },
+        (e: unknown) => this.o.logger.error('raft: writing a snapshot failed', { index: meta.index, error: String(e) }),
+      )
+      .finally(() => {
+        this.snapshotting = false;
+      });
+  }
+
+  /** The snapshot at `meta` is on disk: start a WAL segment there and drop the log before it. */
+  private async cutAt(meta: SnapshotMeta): Promise<void> {
+    this.pendingCut = undefined;
+    if (meta.index <= this.snapshotIndex) return; // a snapshot from the leader got there first
+    const tail = this.raft.log.slice(meta.index + 1, this.raft.log.lastIndex);
+    await this.wal.cut(meta, this.raft.hardState(), tail);
+    this.raft.snapshotTaken(meta.index, this.o.keepEntries?.() ?? 500);
+    this.snapshotIndex = meta.index;
+    await this.pruneSnapshots();
   }
 
   /** Keeps the newest snapshot plus KeepOldSnapshots older ones. */
   private async pruneSnapshots(): Promise<void> {
-    const snaps = (await readdir(this.o.dir)).filter((f) => /^snapshot-\d+-\d+\.snap$/.test(f)).sort();
+    const snaps = (await readdir(this.o.dir)).filter(isSnapshotFile).sort();
     const keep = 1 + Math.max(0, this.o.keepOldSnapshots?.() ?? 0);
     for (const f of snaps.slice(0, Math.max(0, snaps.length - keep))) await rm(path.join(this.o.dir, f), { force: true });
   }

@@ -3,14 +3,22 @@
  * appended and fdatasync'ed before any message of that Ready leaves (one fsync per Ready, so many
  * proposals share it). Replay rebuilds the hard state and the log (a record whose entries start at
  * or before the end truncates the suffix first). A torn final record is cut off; damage before the
- * end refuses to start. A snapshot starts a new segment that carries the state after it.
+ * end refuses to start. A snapshot starts a new segment that carries the state after it. Each
+ * segment opens with a plaintext header (format, cipher); every record after it is sealed with the
+ * manager's data-encryption key.
  */
 import { mkdir, open, readdir, readFile, rm, truncate, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { frame, scan } from '../common/record.js';
+import type { DataCipher } from './cipher.js';
 import type { Entry, HardState, MemberId } from './types.js';
 
-export const WAL_FORMAT = 1;
+export const WAL_FORMAT = 2;
+
+interface SegmentHeader {
+  format: number;
+  cipher: string;
+}
 
 interface WireEntry {
   t: number;
@@ -20,7 +28,6 @@ interface WireEntry {
 }
 
 interface Record {
-  format?: number;
   hs?: HardState;
   entries?: WireEntry[];
   /** First record of a segment written after a snapshot: the snapshot point and its membership. */
@@ -30,8 +37,8 @@ interface Record {
 export interface WalSnapshot {
   index: number;
   term: number;
-  voters?: MemberId[];
-  learners?: MemberId[];
+  voters?: readonly MemberId[];
+  learners?: readonly MemberId[];
 }
 
 export interface WalState {
@@ -50,7 +57,10 @@ export class RaftWal {
   private seq = 0;
   readonly stats = { syncs: 0, entries: 0 };
 
-  constructor(private readonly dir: string) {}
+  constructor(
+    private readonly dir: string,
+    private readonly cipher: DataCipher,
+  ) {}
 
   async open(): Promise<WalState> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
@@ -61,9 +71,26 @@ export class RaftWal {
       const r = scan(await readFile(file));
       if (!r.ok) throw new Error(`raft WAL ${file} is corrupt at byte ${r.offset} (${r.reason}); refusing to start`);
       if (r.tornTail) await truncate(file, r.validBytes);
-      for (const raw of r.records) {
-        const rec = JSON.parse(raw.toString('utf8')) as Record;
-        if (rec.format !== undefined && rec.format !== WAL_FORMAT) throw new Error(`raft WAL ${file}: unsupported format ${rec.format}`);
+      const [head, ...sealed] = r.records;
+      if (!head) {
+        // A segment whose header never reached the disk (a crash while cutting): nothing in it.
+        if (seg === segs.at(-1)) {
+          await rm(file, { force: true });
+          continue;
+        }
+        throw new Error(`raft WAL ${file} has no header; refusing to start`);
+      }
+      const h = JSON.parse(head.toString('utf8')) as SegmentHeader;
+      if (h.format !== WAL_FORMAT) throw new Error(`raft WAL ${file}: unsupported format ${h.format}`);
+      if (h.cipher !== this.cipher.name) throw new Error(`raft WAL ${file} is sealed with ${h.cipher}, this manager uses ${this.cipher.name}`);
+      for (const [i, raw] of sealed.entries()) {
+        let plain: Buffer;
+        try {
+          plain = this.cipher.open('wal', raw);
+        } catch {
+          throw new Error(`raft WAL ${file}: record ${i + 1} fails authentication (wrong key or tampered); refusing to start`);
+        }
+        const rec = JSON.parse(plain.toString('utf8')) as Record;
         if (rec.snap) {
           state.snapshot = rec.snap;
           state.entries = state.entries.filter((e) => e.index > rec.snap!.index);
@@ -76,7 +103,7 @@ export class RaftWal {
       }
       this.seq = Math.max(this.seq, Number(seg.slice(4, 20)));
     }
-    if (segs.length === 0) await this.newSegment({ format: WAL_FORMAT });
+    if (this.seq === 0) await this.newSegment();
     else this.fh = await open(path.join(this.dir, segName(this.seq)), 'a', 0o600);
     return state;
   }
@@ -87,7 +114,7 @@ export class RaftWal {
     const rec: Record = {};
     if (hs) rec.hs = hs;
     if (entries.length) rec.entries = entries.map(toWire);
-    await this.fh!.write(frame(Buffer.from(JSON.stringify(rec))));
+    await this.fh!.write(frame(this.cipher.seal('wal', Buffer.from(JSON.stringify(rec)))));
     await this.fh!.datasync();
     this.stats.syncs++;
     this.stats.entries += entries.length;
@@ -97,7 +124,7 @@ export class RaftWal {
   async cut(snap: WalSnapshot, hs: HardState, tail: readonly Entry[]): Promise<void> {
     const old = this.seq;
     await this.fh?.close();
-    await this.newSegment({ format: WAL_FORMAT, snap, hs, entries: tail.map(toWire) });
+    await this.newSegment({ snap, hs, entries: tail.map(toWire) });
     for (const f of await readdir(this.dir)) {
       if (/^wal-\d+\.log$/.test(f) && Number(f.slice(4, 20)) <= old) await rm(path.join(this.dir, f), { force: true });
     }
@@ -108,11 +135,13 @@ export class RaftWal {
     this.fh = undefined;
   }
 
-  private async newSegment(first: Record): Promise<void> {
+  private async newSegment(first?: Record): Promise<void> {
     this.seq++;
     const file = path.join(this.dir, segName(this.seq));
     this.fh = await open(file, 'w', 0o600);
-    await this.fh.write(frame(Buffer.from(JSON.stringify(first))));
+    const header: SegmentHeader = { format: WAL_FORMAT, cipher: this.cipher.name };
+    await this.fh.write(frame(Buffer.from(JSON.stringify(header))));
+    if (first) await this.fh.write(frame(this.cipher.seal('wal', Buffer.from(JSON.stringify(first)))));
     await this.fh.datasync();
     const d = await open(this.dir, 'r');
     try {

@@ -9,10 +9,11 @@
  * does not lead answers 421 with {"leader": ID}. GET /kv/KEY reads this member's applied state;
  * GET /status tells role, term, leader and indexes; GET /dump returns every key and value.
  */
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import http from 'node:http';
 import { consoleLogger } from '../../src/common/logging.js';
 import { cryptoRandom } from '../../src/common/random.js';
+import { loadOrCreateDek } from '../../src/raft/cipher.js';
 import { RaftNode, type StateMachine } from '../../src/raft/node.js';
 import { TcpTransport, type PeerAddress } from '../../src/raft/transport-tcp.js';
 import { NotLeaderError } from '../../src/raft/types.js';
@@ -30,15 +31,17 @@ class KvMachine implements StateMachine {
     const { k, v } = JSON.parse(Buffer.from(data).toString('utf8')) as { k: string; v: string };
     this.kv.set(k, v);
   }
-  async saveSnapshot(file: string, index: number): Promise<void> {
-    await writeFile(`${file}.tmp`, JSON.stringify({ index, kv: [...this.kv] }));
-    await rename(`${file}.tmp`, file);
+  snapshot(): AsyncIterable<Uint8Array> {
+    const data = Buffer.from(JSON.stringify([...this.kv]));
+    return (async function* () {
+      yield new Uint8Array(data);
+    })();
   }
-  async loadSnapshot(file: string): Promise<number> {
-    const s = JSON.parse(await readFile(file, 'utf8')) as { index: number; kv: [string, string][] };
+  async restore(_index: number, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    const parts: Buffer[] = [];
+    for await (const c of chunks) parts.push(Buffer.from(c));
     this.kv.clear();
-    for (const [k, v] of s.kv) this.kv.set(k, v);
-    return s.index;
+    for (const [k, v] of JSON.parse(Buffer.concat(parts).toString('utf8')) as [string, string][]) this.kv.set(k, v);
   }
 }
 
@@ -68,6 +71,7 @@ async function main(): Promise<void> {
     snapshotInterval: () => interval,
     keepEntries: () => keep,
     sm,
+    cipher: await loadOrCreateDek(path.join(arg('dir'), 'dek.json')),
     random: cryptoRandom,
     logger,
     transport,

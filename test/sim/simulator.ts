@@ -1,7 +1,8 @@
 /**
  * Deterministic simulation of a Raft cluster: one seed drives a virtual clock, a network that
  * delays, drops, duplicates and reorders messages and cuts links (partitions, one-way links), member
- * crashes and restarts from what they persisted, snapshots with log compaction (and InstallSnapshot
+ * crashes and restarts from what they persisted (including crashes while a Ready is being written:
+ * its unsynced or torn record is lost and none of its messages leave), snapshots with log compaction (and InstallSnapshot
  * to followers that fell behind it), and a client writing and reading a key-value register through
  * whoever leads. Invariants are checked after every event; at the end everything
  * heals, a write must commit, no acknowledged write may be lost, and the client history must be
@@ -16,12 +17,14 @@ export interface SimOptions {
   seed: number;
   steps: number;
   nodes: number;
+  /** A deliberately broken wrapper that sends a Ready's messages before its record is synced. */
+  unsafeSendBeforeSync?: boolean;
 }
 
 export interface SimResult {
   ok: boolean;
   error?: string;
-  stats: { ticks: number; messages: number; commits: number; leaders: number; crashes: number; ops: number; acked: number; snapshots: number; installs: number };
+  stats: { ticks: number; messages: number; commits: number; leaders: number; crashes: number; ops: number; acked: number; snapshots: number; installs: number; tornWrites: number };
 }
 
 interface StoredSnapshot {
@@ -73,7 +76,8 @@ export class Simulation {
   private leadersByTerm = new Map<number, string>();
   /** index -> "term:type:data" of the first application seen anywhere. */
   private appliedGlobal = new Map<number, string>();
-  private stats = { ticks: 0, messages: 0, commits: 0, leaders: 0, crashes: 0, ops: 0, acked: 0, snapshots: 0, installs: 0 };
+  private stateCache: { index: number; kv: Map<string, string> } | undefined;
+  private stats = { ticks: 0, messages: 0, commits: 0, leaders: 0, crashes: 0, ops: 0, acked: 0, snapshots: 0, installs: 0, tornWrites: 0 };
   // The fault mix is drawn from the seed too ("swarm testing").
   private readonly dropRate: number;
   private readonly dupRate: number;
@@ -144,9 +148,9 @@ export class Simulation {
     if (faults) this.injectFaults();
     if (this.rng.next() < 0.3) this.clientOp();
     for (const m of this.members) m.raft?.tick();
-    this.pump();
+    this.pump(faults);
     this.deliverDue();
-    this.pump();
+    this.pump(faults);
   }
 
   private injectFaults(): void {
@@ -174,6 +178,8 @@ export class Simulation {
     if (live.length === 0) return;
     const m = live[this.rng.int(live.length)]!;
     const raft = m.raft!;
+    // A client that reached a non-leader is told so and tries elsewhere (skip building the error).
+    if (raft.role !== 'leader') return;
     const key = `k${this.rng.int(3)}`;
     if (this.rng.next() < 0.6) {
       const token = `${this.o.seed}-${this.history.length}`;
@@ -224,7 +230,7 @@ export class Simulation {
   }
 
   /** Processes every member's Ready: persist, then send, then apply. */
-  private pump(): void {
+  private pump(faults = false): void {
     for (let round = 0; round < 50; round++) {
       let moved = false;
       for (const m of this.members) {
@@ -232,6 +238,14 @@ export class Simulation {
         if (!r || !r.hasReady()) continue;
         moved = true;
         const ready = r.ready();
+        if (faults && this.rng.next() < this.crashRate) {
+          // Power lost while this Ready was being written: its record never became durable (or was
+          // torn and is cut off at restart), so none of it is on disk and none of its messages left.
+          this.stats.tornWrites++;
+          if (this.o.unsafeSendBeforeSync) this.send(m, ready.messages);
+          this.crash(m);
+          continue;
+        }
         if (ready.snapshot) this.install(m, ready.snapshot);
         if (ready.hardState) m.disk.hardState = { ...ready.hardState };
         if (ready.entries.length) {
@@ -275,8 +289,10 @@ export class Simulation {
 
   /** The key-value state after applying the committed entries 1..index (as first applied anywhere). */
   private stateAt(index: number): Map<string, string> {
-    const kv = new Map<string, string>();
-    for (let i = 1; i <= index; i++) {
+    // Installs mostly move forward: extend the last computed state instead of replaying from 1.
+    const fromCache = this.stateCache && this.stateCache.index <= index;
+    const kv = new Map<string, string>(fromCache ? this.stateCache!.kv : []);
+    for (let i = fromCache ? this.stateCache!.index + 1 : 1; i <= index; i++) {
       const sig = this.appliedGlobal.get(i);
       if (sig === undefined) throw new Error(`snapshot covers index ${i}, which no member ever applied`);
       const body = sig.slice(sig.indexOf(':', sig.indexOf(':') + 1) + 1);
@@ -284,6 +300,7 @@ export class Simulation {
       const cmd = JSON.parse(body) as { key: string; value: string };
       kv.set(cmd.key, cmd.value);
     }
+    this.stateCache = { index, kv: new Map(kv) };
     return kv;
   }
 

@@ -1,82 +1,49 @@
 /**
- * Store snapshots as newline-delimited JSON, produced and consumed in chunks: a 100 MB state is
- * written a few hundred objects at a time, yielding to the event loop in between, never as one
- * JSON.stringify. Written atomically: temp file, fsync, rename, fsync of the directory.
+ * The store's state as snapshot chunks: newline-delimited JSON, a few hundred objects per chunk,
+ * yielding to the event loop between chunks, so a 100 MB state is never one JSON.stringify and
+ * never blocks the loop for long. Raft seals, frames and files the chunks (src/raft/snapshot-file.ts).
  */
-import { createReadStream } from 'node:fs';
-import { open, rename } from 'node:fs/promises';
-import path from 'node:path';
-import { createInterface } from 'node:readline';
 import type { AnyObject, Table } from '../types.js';
 
 export const SNAPSHOT_FORMAT = 1;
-const CHUNK = 500;
-
-export interface SnapshotHeader {
-  format: number;
-  index: number;
-}
+const CHUNK = 200;
 
 const yieldToLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
+const enc = new TextEncoder();
+const dec = new TextDecoder();
 
-/** Encodes objects into lines, a chunk at a time. */
-export async function* encodeSnapshot(
-  index: number,
-  objects: Iterable<{ table: Table; object: AnyObject }>,
-): AsyncGenerator<string> {
-  const header: SnapshotHeader = { format: SNAPSHOT_FORMAT, index };
-  let chunk = JSON.stringify(header) + '\n';
+/** Encodes objects into chunks of lines; the first line names the format. */
+export async function* encodeSnapshot(objects: Iterable<{ table: Table; object: AnyObject }>): AsyncGenerator<Uint8Array> {
+  let chunk = JSON.stringify({ format: SNAPSHOT_FORMAT }) + '\n';
   let n = 0;
   for (const o of objects) {
     chunk += JSON.stringify([o.table, o.object]) + '\n';
     if (++n % CHUNK === 0) {
-      yield chunk;
+      yield enc.encode(chunk);
       chunk = '';
       await yieldToLoop();
     }
   }
-  if (chunk) yield chunk;
+  if (chunk) yield enc.encode(chunk);
 }
 
-export async function writeSnapshotFile(
-  file: string,
-  index: number,
-  objects: Iterable<{ table: Table; object: AnyObject }>,
-): Promise<void> {
-  const tmp = `${file}.tmp`;
-  const fh = await open(tmp, 'w', 0o600);
-  try {
-    for await (const chunk of encodeSnapshot(index, objects)) await fh.write(chunk);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, file);
-  const dir = await open(path.dirname(file), 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
-}
-
-/** Decodes a snapshot file line by line; throws with a clear message on a bad format. */
-export async function readSnapshotFile(file: string): Promise<{ index: number; objects: { table: Table; object: AnyObject }[] }> {
-  const rl = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
-  let header: SnapshotHeader | undefined;
+/** Decodes chunks made by encodeSnapshot (each ends at a line boundary); throws on a bad format. */
+export async function decodeSnapshot(chunks: AsyncIterable<Uint8Array>): Promise<{ table: Table; object: AnyObject }[]> {
   const objects: { table: Table; object: AnyObject }[] = [];
-  let n = 0;
-  for await (const line of rl) {
-    if (!line) continue;
-    if (!header) {
-      header = JSON.parse(line) as SnapshotHeader;
-      if (header.format !== SNAPSHOT_FORMAT) throw new Error(`snapshot ${file}: unsupported format ${header.format}`);
-      continue;
+  let sawHeader = false;
+  for await (const c of chunks) {
+    for (const line of dec.decode(c).split('\n')) {
+      if (!line) continue;
+      const v = JSON.parse(line) as [Table, AnyObject] | { format: number };
+      if (!Array.isArray(v)) {
+        if (v.format !== SNAPSHOT_FORMAT) throw new Error(`store snapshot: unsupported format ${v.format}`);
+        sawHeader = true;
+        continue;
+      }
+      objects.push({ table: v[0], object: v[1] });
     }
-    const [table, object] = JSON.parse(line) as [Table, AnyObject];
-    objects.push({ table, object });
-    if (++n % CHUNK === 0) await yieldToLoop();
+    await yieldToLoop();
   }
-  if (!header) throw new Error(`snapshot ${file}: empty or missing header`);
-  return { index: header.index, objects };
+  if (!sawHeader) throw new Error('store snapshot: missing header');
+  return objects;
 }

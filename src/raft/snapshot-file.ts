@@ -1,0 +1,127 @@
+/**
+ * Raft snapshot files: a plaintext header record (format, the snapshot point and its membership, the
+ * cipher) followed by the state machine's chunks, each sealed with the data-encryption key and
+ * framed with a CRC. Written atomically (temp file, fsync, rename, fsync of the directory) one
+ * chunk at a time; read back as a stream of chunks, so no step holds the whole state in one string.
+ */
+import { open, rename } from 'node:fs/promises';
+import path from 'node:path';
+import { crc32 } from 'node:zlib';
+import { frame, HEADER, scan } from '../common/record.js';
+import type { DataCipher } from './cipher.js';
+import type { SnapshotMeta } from './types.js';
+
+export const SNAPSHOT_FILE_FORMAT = 1;
+
+interface Header {
+  format: number;
+  index: number;
+  term: number;
+  voters: string[];
+  learners: string[];
+  cipher: string;
+}
+
+export const snapshotFileName = (index: number, term: number): string => `snapshot-${String(index).padStart(16, '0')}-${term}.snap`;
+export const isSnapshotFile = (f: string): boolean => /^snapshot-\d+-\d+\.snap$/.test(f);
+
+export async function syncDir(dir: string): Promise<void> {
+  const d = await open(dir, 'r');
+  try {
+    await d.sync();
+  } finally {
+    await d.close();
+  }
+}
+
+export async function writeSnapshot(file: string, meta: SnapshotMeta, chunks: AsyncIterable<Uint8Array>, cipher: DataCipher): Promise<void> {
+  const header: Header = { format: SNAPSHOT_FILE_FORMAT, index: meta.index, term: meta.term, voters: [...meta.voters], learners: [...meta.learners], cipher: cipher.name };
+  const tmp = `${file}.tmp`;
+  const fh = await open(tmp, 'w', 0o600);
+  try {
+    await fh.write(frame(Buffer.from(JSON.stringify(header))));
+    for await (const c of chunks) await fh.write(frame(cipher.seal('snapshot', c)));
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, file);
+  await syncDir(path.dirname(file));
+}
+
+export interface SnapshotReader {
+  meta: SnapshotMeta;
+  chunks(): AsyncGenerator<Uint8Array>;
+}
+
+const yieldToLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/** The records of a framed file, read a piece at a time; damage anywhere is an error. */
+async function* readRecords(file: string): AsyncGenerator<Buffer> {
+  const fh = await open(file, 'r');
+  try {
+    let pos = 0;
+    const head = Buffer.alloc(HEADER);
+    for (;;) {
+      const h = await fh.read(head, 0, HEADER, pos);
+      if (h.bytesRead === 0) return;
+      if (h.bytesRead < HEADER) throw new Error(`snapshot ${file} is truncated`);
+      const len = head.readUInt32BE(0);
+      const crc = head.readUInt32BE(4);
+      const body = Buffer.alloc(len);
+      const b = await fh.read(body, 0, len, pos + HEADER);
+      if (b.bytesRead < len) throw new Error(`snapshot ${file} is truncated`);
+      if ((crc32(body) >>> 0) !== crc) throw new Error(`snapshot ${file} is corrupt at byte ${pos}`);
+      pos += HEADER + len;
+      yield body;
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+export async function readSnapshot(file: string, cipher: DataCipher): Promise<SnapshotReader> {
+  const records = readRecords(file);
+  const first = await records.next();
+  await records.return(undefined); // closes the file; chunks() reads it again from the start
+  if (first.done) throw new Error(`snapshot ${file} is empty`);
+  const header = JSON.parse(first.value.toString('utf8')) as Header;
+  if (header.format !== SNAPSHOT_FILE_FORMAT) throw new Error(`snapshot ${file}: unsupported format ${header.format}`);
+  if (header.cipher !== cipher.name) throw new Error(`snapshot ${file} is sealed with ${header.cipher}, this manager uses ${cipher.name}`);
+  return {
+    meta: { index: header.index, term: header.term, voters: header.voters, learners: header.learners },
+    async *chunks() {
+      let skippedHeader = false;
+      for await (const rec of readRecords(file)) {
+        if (!skippedHeader) {
+          skippedHeader = true;
+          continue;
+        }
+        let plain: Buffer;
+        try {
+          plain = cipher.open('snapshot', rec);
+        } catch {
+          throw new Error(`snapshot ${file}: a chunk fails authentication (wrong key or tampered); refusing to use it`);
+        }
+        yield plain;
+        await yieldToLoop();
+      }
+    },
+  };
+}
+
+/** The plaintext chunks of a snapshot, framed, as one payload for a follower (which seals them with its own key). */
+export async function snapshotPayload(reader: SnapshotReader): Promise<Uint8Array> {
+  const parts: Buffer[] = [];
+  for await (const c of reader.chunks()) parts.push(frame(Buffer.from(c)));
+  return new Uint8Array(Buffer.concat(parts));
+}
+
+export async function* payloadChunks(payload: Uint8Array): AsyncGenerator<Uint8Array> {
+  const r = scan(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength));
+  if (!r.ok || r.tornTail) throw new Error('snapshot payload from the leader is damaged');
+  for (const rec of r.records) {
+    yield rec;
+    await yieldToLoop();
+  }
+}
