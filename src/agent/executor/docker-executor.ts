@@ -50,7 +50,7 @@ export class DockerExecutor implements Executor {
       Labels?: string[];
       OSType: string;
       Architecture: string;
-      Plugins?: { Network?: string[]; Volume?: string[] };
+      Plugins?: { Network?: string[]; Volume?: string[]; Log?: string[] };
     }>('/info');
     const labels: Record<string, string> = {};
     for (const l of info.Labels ?? []) {
@@ -60,6 +60,7 @@ export class DockerExecutor implements Executor {
     const plugins = [
       ...(info.Plugins?.Network ?? []).map((n) => ({ Type: 'Network', Name: n })),
       ...(info.Plugins?.Volume ?? []).map((n) => ({ Type: 'Volume', Name: n })),
+      ...(info.Plugins?.Log ?? []).map((n) => ({ Type: 'Log', Name: n })),
     ];
     return {
       Hostname: this.o.hostname,

@@ -47,6 +47,32 @@ export const resourceFilter: Filter = {
   explain: (n) => `insufficient resources on ${plural(n)}`,
 };
 
+/** Plugins a task needs on its node: volume drivers of its mounts and its log driver. */
+function requiredPlugins(t: TaskObject): { Type: string; Name: string }[] {
+  const need: { Type: string; Name: string }[] = [];
+  for (const m of t.Spec.ContainerSpec?.Mounts ?? []) {
+    const driver = m.Type === 'volume' ? m.VolumeOptions?.DriverConfig?.Name : undefined;
+    if (driver) need.push({ Type: 'Volume', Name: driver });
+  }
+  const log = t.Spec.LogDriver?.Name;
+  if (log && log !== 'none') need.push({ Type: 'Log', Name: log });
+  return need;
+}
+
+export const pluginFilter: Filter = {
+  name: 'plugins',
+  enabled: (t) => requiredPlugins(t).length > 0,
+  check(t, n) {
+    const have = n.node.Description.Engine.Plugins;
+    // Engines that report no log plugins at all predate that report: do not hold it against them.
+    const reportsLog = have.some((p) => p.Type === 'Log');
+    return requiredPlugins(t).every(
+      (need) => (need.Type === 'Log' && !reportsLog) || have.some((p) => p.Type === need.Type && (p.Name === need.Name || p.Name === `${need.Name}:latest`)),
+    );
+  },
+  explain: (n) => `missing plugin on ${plural(n)}`,
+};
+
 export const constraintFilter: Filter = {
   name: 'constraints',
   enabled: (t) => (t.Spec.Placement?.Constraints?.length ?? 0) > 0,
@@ -90,6 +116,7 @@ export const maxReplicasFilter: Filter = {
 export const FILTERS: readonly Filter[] = [
   readyFilter,
   resourceFilter,
+  pluginFilter,
   constraintFilter,
   platformFilter,
   hostPortFilter,

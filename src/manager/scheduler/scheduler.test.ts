@@ -43,6 +43,26 @@ describe('scheduler', () => {
     );
   });
 
+  it('places a task only where the volume and log plugins it needs exist', async () => {
+    const local = [
+      { Type: 'Volume', Name: 'local' },
+      { Type: 'Log', Name: 'json-file' },
+    ];
+    await h.addNode({ hostname: 'n1', plugins: local });
+    await h.addNode({ hostname: 'n2', plugins: [...local, { Type: 'Volume', Name: 'rexray' }] });
+    await h.addNode({ hostname: 'n3', plugins: [] });
+    const mount = { Type: 'volume' as const, Source: 'data', Target: '/data', VolumeOptions: { DriverConfig: { Name: 'rexray' } } };
+    const id = await h.createService({ Name: 'db', TaskTemplate: { ContainerSpec: { Image: 'img:1', Mounts: [mount] } } });
+    const logs = await h.createService({ Name: 'gelf', TaskTemplate: { ContainerSpec: { Image: 'img:1' }, LogDriver: { Name: 'gelf' } } });
+    await h.run(500);
+    assert.equal(h.running(id)[0]?.NodeID, 'node-n2');
+    // n3 reports no log plugins at all (an older engine): only n1 and n2 are known to lack gelf.
+    assert.equal(h.running(logs)[0]?.NodeID, 'node-n3');
+    const none = await h.createService({ Name: 'nfs', TaskTemplate: { ContainerSpec: { Image: 'img:1', Mounts: [{ ...mount, VolumeOptions: { DriverConfig: { Name: 'nfs' } } }] } } });
+    await h.run(500);
+    assert.equal(h.tasks(none)[0]!.Status.Err, 'no suitable node (missing plugin on 3 nodes)');
+  });
+
   it('honours max replicas per node', async () => {
     await h.addNode({ hostname: 'n1' });
     await h.addNode({ hostname: 'n2' });

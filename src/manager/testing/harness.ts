@@ -24,6 +24,8 @@ export interface FakeNodeOptions {
   availability?: 'active' | 'pause' | 'drain';
   cpus?: number;
   memory?: number;
+  /** Engine plugins, e.g. { Type: 'Volume', Name: 'local' }. */
+  plugins?: { Type: string; Name: string }[];
 }
 
 export class Harness {
@@ -83,7 +85,7 @@ export class Harness {
         Hostname: o.hostname,
         Platform: { Architecture: 'x86_64', OS: 'linux' },
         Resources: { NanoCPUs: (o.cpus ?? 2) * 1e9, MemoryBytes: o.memory ?? 8 * 1024 ** 3 },
-        Engine: { EngineVersion: '20.10.24', Plugins: [] },
+        Engine: { EngineVersion: '20.10.24', Plugins: o.plugins ?? [] },
       },
       Status: { State: o.state ?? 'ready', Addr: `10.1.0.${1 + this.nodeCount++}` },
     };
