@@ -299,7 +299,11 @@ export interface TaskObject extends Meta {
   Endpoint?: { Ports?: PortConfig[] };
   Networks?: NetworkAttachment[];
   /** Restart bookkeeping: the task this one replaces and how many restarts led here. */
-  Restarts?: { PreviousTaskID?: TaskId; Attempt: number };
+  /**
+   * The restart chain of a slot: the task it replaced, how many restarts of this spec came before,
+   * and when the recent ones happened (epoch ms, newest last) for the policy's Window.
+   */
+  Restarts?: { PreviousTaskID?: TaskId; Attempt: number; Recent?: number[] };
   /**
    * A replacement waits with desired state `ready` until this time (restart delay, update delay)
    * and until the task it replaces has stopped; then the orchestrator moves it to `running`.

@@ -85,6 +85,19 @@ describe('replicated orchestration', () => {
     assert.equal(h.tasks(onFailBad).length, 3, 'on-failure with max 2 attempts: first run + 2 restarts');
   });
 
+  it('counts only the restarts within the restart window against max attempts', async () => {
+    await h.addNode({ hostname: 'n1' });
+    h.failAfter.set('flaky:1', 4000);
+    const policy = (windowS: number) => ({ Condition: 'any' as const, Delay: 0, MaxAttempts: 2, Window: windowS * 1e9 });
+    const wide = await h.createService({ Name: 'wide', TaskTemplate: { ContainerSpec: { Image: 'flaky:1' }, RestartPolicy: policy(20) } });
+    const narrow = await h.createService({ Name: 'narrow', TaskTemplate: { ContainerSpec: { Image: 'flaky:1' }, RestartPolicy: policy(5) } });
+    await h.run(40_000, 100);
+    // Tasks live ~4 s: 2 restarts fit in a 20 s window, then it stops; never 2 within 5 s, so it goes on.
+    assert.equal(h.tasks(wide).length, 3, 'window 20s: first run + 2 restarts');
+    assert.ok(h.running(narrow).length === 1 || h.tasks(narrow).filter((t) => t.DesiredState === 'running' || t.DesiredState === 'ready').length === 1, 'window 5s: still restarting');
+    assert.ok(h.tasks(narrow).length >= 5, `window 5s: restarted again and again (${h.tasks(narrow).length} tasks kept)`);
+  });
+
   it('keeps rejecting a missing image, with the restart delay between attempts', async () => {
     await h.addNode({ hostname: 'n1' });
     h.missingImages.add('nope:1');

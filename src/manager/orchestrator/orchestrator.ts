@@ -169,8 +169,9 @@ export class Orchestrator extends Reconciler {
     const occupied = [...slots.values()].filter((s) => {
       if (s.tasks.some(isRunnable)) return true;
       const newest = s.tasks[0];
-      // A slot whose last task ended and may not restart stays as it is (restart condition none, ...).
-      return newest !== undefined && newest.DesiredState === 'shutdown' && hasEnded(newest) && !shouldRestart(service, newest, tx.now);
+      // A slot whose last task ended and may not restart stays as it is (restart condition none,
+      // attempts used up). Judged as of when it ended: the decision does not lapse with the Window.
+      return newest !== undefined && newest.DesiredState === 'shutdown' && hasEnded(newest) && !shouldRestart(service, newest, newest.Status.Timestamp);
     });
     if (occupied.length < want) {
       const used = new Set(occupied.map((s) => s.slot));
@@ -197,7 +198,7 @@ export class Orchestrator extends Reconciler {
       const runnable = slot?.tasks.some(isRunnable) ?? false;
       if (runnable) continue;
       const newest = slot?.tasks[0];
-      if (newest && newest.DesiredState === 'shutdown' && hasEnded(newest) && !shouldRestart(service, newest, tx.now)) continue;
+      if (newest && newest.DesiredState === 'shutdown' && hasEnded(newest) && !shouldRestart(service, newest, newest.Status.Timestamp)) continue;
       if (!globalEligible(service, node, true)) continue;
       tx.create('task', newTask(service, this.random, { slot: 0, nodeId: node.ID as NodeId, desired: 'running', now: tx.now, origin: 'slot' }));
     }

@@ -16,8 +16,8 @@ function endedWithFailure(t: TaskObject): boolean {
 
 /**
  * swarmkit semantics: condition none never restarts, on-failure restarts unless the task completed
- * cleanly, any always restarts; MaxAttempts bounds restarts of the same spec, counted within Window
- * when one is set.
+ * cleanly, any always restarts; MaxAttempts bounds restarts of the same spec: all of them, or with
+ * a Window only those within the last Window (so restarts spread wider than that go on).
  */
 export function shouldRestart(service: ServiceObject, ended: TaskObject, now: number): boolean {
   const policy = service.Spec.TaskTemplate.RestartPolicy ?? {};
@@ -28,6 +28,7 @@ export function shouldRestart(service: ServiceObject, ended: TaskObject, now: nu
   if (max <= 0) return true;
   if (ended.SpecVersion !== service.SpecVersion) return true;
   const windowMs = Math.floor((policy.Window ?? 0) / 1e6);
-  if (windowMs > 0 && now - ended.CreatedAt > windowMs) return true;
+  // With a Window, only the restarts that happened within the last Window count (swarmkit).
+  if (windowMs > 0) return (ended.Restarts?.Recent ?? []).filter((at) => at > now - windowMs).length < max;
   return (ended.Restarts?.Attempt ?? 0) < max;
 }

@@ -13,6 +13,9 @@ export interface NewTaskOptions {
   origin: 'slot' | 'restart' | 'update';
 }
 
+/** Restart times kept per chain: enough for any sane MaxAttempts within a Window. */
+const MAX_RECENT_RESTARTS = 64;
+
 export function newTask(service: ServiceObject, random: Random, o: NewTaskOptions): TaskObject {
   const id = newId<TaskId>(random);
   const sameSpec = o.previous && o.previous.SpecVersion === service.SpecVersion;
@@ -35,7 +38,10 @@ export function newTask(service: ServiceObject, random: Random, o: NewTaskOption
   if (o.nodeId) task.NodeID = o.nodeId;
   if (o.promoteAfter !== undefined) task.PromoteAfter = o.promoteAfter;
   if (o.previous) {
+    const restart = o.origin === 'restart';
+    const recent = sameSpec && restart ? [...(o.previous.Restarts?.Recent ?? []), o.now].slice(-MAX_RECENT_RESTARTS) : [];
     task.Restarts = { PreviousTaskID: o.previous.ID, Attempt: sameSpec ? (o.previous.Restarts?.Attempt ?? 0) + 1 : 0 };
+    if (recent.length) task.Restarts.Recent = recent;
   }
   return task;
 }
