@@ -1,6 +1,6 @@
 /**
  * A Raft member on a real machine: the pure core driven by a ticker, its Ready persisted to the WAL
- * before messages leave, committed entries handed to the state machine, and proposals resolved
+ * before messages leave (except a leader's appends, which go out while it writes), committed entries handed to the state machine, and proposals resolved
  * when their entry is applied. Every `snapshotInterval` entries the state machine's state is
  * captured and written in the background (Raft keeps running meanwhile); once on disk, the WAL and
  * the in-memory log are cut at that point. Everything on disk is sealed with the data-encryption key.
@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { Logger } from '../common/logging.js';
 import type { Random } from '../common/random.js';
 import type { DataCipher } from './cipher.js';
-import { decodeConfChange, Raft } from './raft.js';
+import { decodeConfChange, Raft, sendableBeforePersist } from './raft.js';
 import { isSnapshotFile, payloadChunks, readSnapshot, snapshotFileName, snapshotPayload, writeSnapshot } from './snapshot-file.js';
 import { NotLeaderError, type Entry, type MemberId, type Message, type SnapshotMeta } from './types.js';
 import { RaftWal } from './wal.js';
@@ -185,10 +185,12 @@ export class RaftNode {
         this.again = false;
         while (this.raft.hasReady()) {
           const r = this.raft.ready();
+          const role = this.raft.role;
+          this.sendMessages(r.messages.filter((m) => sendableBeforePersist(m, role)));
           if (r.snapshot) await this.installSnapshot(r.snapshot);
           await this.wal.append(r.hardState, r.entries);
           this.raft.advance(r.entries.at(-1)?.index ?? 0);
-          this.sendMessages(r.messages);
+          this.sendMessages(r.messages.filter((m) => !sendableBeforePersist(m, role)));
           for (const e of r.committed) this.applyEntry(e);
         }
         this.noticeLeadership();

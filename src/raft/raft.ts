@@ -649,6 +649,16 @@ export class Raft {
   }
 }
 
+/**
+ * Messages a leader may send before its own Ready is on disk: its appends and heartbeats. The leader
+ * counts itself towards a commit only once persisted (advance), so writing its log in parallel with
+ * the followers' is safe (Raft thesis 10.2.1) and takes one fsync off every commit. Everything else
+ * (vote answers, append answers) waits for the disk.
+ */
+export function sendableBeforePersist(m: Message, role: Role): boolean {
+  return role === 'leader' && (m.type === 'append' || m.type === 'heartbeat');
+}
+
 function sameHardState(a: HardState, b: HardState): boolean {
   return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
 }

@@ -70,6 +70,37 @@ describe('rollout policy on a real engine', { timeout: 900_000 }, () => {
     assert.match(shoal.docker(['service', 'ps', '--no-trunc', 'rb']), /Rejected .*"No such image: shoal-test\/nope:9"/);
   });
 
+  it("seed 004's pause experiment: a missing image, restart max attempts within a window, failure ratio 0.5", async () => {
+    shoal.docker(
+      [
+        ...['service', 'create', '--name', 'seed', '--replicas', '7', '--stop-grace-period', '1s'],
+        ...['--restart-condition', 'on-failure', '--restart-delay', '1s', '--restart-max-attempts', '3', '--restart-window', '120s'],
+        ...['--update-parallelism', '2', '--update-delay', '1s', '--update-failure-action', 'pause', '--update-monitor', '500ms', '--update-max-failure-ratio', '0.5'],
+        ...['shoal-test/busybox:1', 'sleep', '3600'],
+      ],
+      180_000,
+    );
+    const r = shoal.dockerRaw(['service', 'update', '--image', 'shoal-test/nope:4', 'seed']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /update paused due to failure or early termination of task/);
+    assert.equal(updateStatus('seed'), 'paused');
+    // Each updated slot retries the missing image up to max attempts (1 + 3 tasks), then gives up.
+    await waitFor('restart attempts used up', () => {
+      const bad = tasks('seed').filter((t) => t.Spec.ContainerSpec.Image.startsWith('shoal-test/nope:4'));
+      const slots = new Set(bad.map((t) => t.Slot));
+      return slots.size > 0 && [...slots].every((slot) => bad.filter((t) => t.Slot === slot).length === 4 && bad.filter((t) => t.Slot === slot).every((t) => t.Status.State === 'rejected'));
+    }, 60_000);
+    const bad = tasks('seed').filter((t) => t.Spec.ContainerSpec.Image.startsWith('shoal-test/nope:4'));
+    // Failures are counted against all 7 slots to change: 2/7 goes on, 4/7 > 0.5 pauses, so two
+    // batches are affected, as the seed saw.
+    assert.equal(new Set(bad.map((t) => t.Slot)).size, 4, 'the update paused after its second batch of two');
+    await waitFor('the replaced slots stopped; the other three keep the old image', () => {
+      const old = containersOf('seed');
+      return old.length === 3 && old.every((c) => c.image === 'shoal-test/busybox:1');
+    });
+    assert.match(shoal.docker(['service', 'ps', '--no-trunc', 'seed']), /\\_ seed\.\d+\s+shoal-test\/nope:4\s+it-rollout\s+Shutdown\s+Rejected .*"No such image: shoal-test\/nope:4"/);
+  });
+
   it('pauses an update whose new tasks fail their healthcheck (failure action pause)', async () => {
     shoal.docker(['service', 'create', '--name', 'hp', '--replicas', '3', '--stop-grace-period', '1s', '--update-monitor', '10s', 'shoal-test/busybox:1', 'sleep', '3600'], 180_000);
     const r = shoal.dockerRaw(['service', 'update', '--health-cmd', 'false', '--health-interval', '1s', '--health-retries', '1', '--restart-delay', '30s', 'hp']);

@@ -9,7 +9,7 @@
  * linearizable.
  */
 import { SeededRandom } from '../../src/common/random.js';
-import { decodeConfChange, Raft } from '../../src/raft/raft.js';
+import { decodeConfChange, Raft, sendableBeforePersist } from '../../src/raft/raft.js';
 import type { Entry, HardState, Message, SnapshotMeta } from '../../src/raft/types.js';
 import { checkHistory, type Op } from './linearizability.js';
 
@@ -238,11 +238,13 @@ export class Simulation {
         if (!r || !r.hasReady()) continue;
         moved = true;
         const ready = r.ready();
+        const early = ready.messages.filter((msg) => sendableBeforePersist(msg, r.role));
+        this.send(m, early);
         if (faults && this.rng.next() < this.crashRate) {
           // Power lost while this Ready was being written: its record never became durable (or was
           // torn and is cut off at restart), so none of it is on disk and none of its messages left.
           this.stats.tornWrites++;
-          if (this.o.unsafeSendBeforeSync) this.send(m, ready.messages);
+          if (this.o.unsafeSendBeforeSync) this.send(m, ready.messages.filter((msg) => !early.includes(msg)));
           this.crash(m);
           continue;
         }
@@ -253,7 +255,7 @@ export class Simulation {
           m.disk.entries = m.disk.entries.filter((e) => e.index < first).concat(ready.entries);
         }
         r.advance(m.disk.entries.at(-1)?.index ?? 0);
-        this.send(m, ready.messages);
+        this.send(m, ready.messages.filter((msg) => !early.includes(msg)));
         for (const e of ready.committed) this.apply(m, e);
         this.maybeSnapshot(m);
         for (const rs of ready.readStates) m.readIndexes.push(rs);

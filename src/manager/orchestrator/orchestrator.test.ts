@@ -262,6 +262,91 @@ describe('rollout policy', () => {
     assert.equal(h.running(id).length, 2, 'the other slots keep the old image');
   });
 
+  it('goes on past failures with failure_action continue, and completes', async () => {
+    await h.addNode({ hostname: 'n1' });
+    h.missingImages.add('nope:1');
+    const id = await h.createService({
+      Name: 'web',
+      Mode: { Replicated: { Replicas: 4 } },
+      TaskTemplate: { ContainerSpec: { Image: 'img:1' }, RestartPolicy: { Delay: 1_000_000_000 } },
+      UpdateConfig: { FailureAction: 'continue', Monitor: 500_000_000 },
+    });
+    await h.run(500);
+    await h.updateService(id, image('nope:1'));
+    await h.run(20_000);
+    const slots = new Set(h.tasks(id).filter((t) => t.Spec.ContainerSpec?.Image === 'nope:1').map((t) => t.Slot));
+    assert.equal(slots.size, 4, 'every slot was moved to the new spec');
+    assert.equal(h.service(id).UpdateStatus?.State, 'completed');
+  });
+
+  it('tolerates failures up to max_failure_ratio', async () => {
+    await h.addNode({ hostname: 'n1' });
+    h.missingImages.add('nope:1');
+    const spec = (name: string, ratio: number) => ({
+      Name: name,
+      Mode: { Replicated: { Replicas: 4 } },
+      TaskTemplate: { ContainerSpec: { Image: 'img:1' }, RestartPolicy: { Delay: 1_000_000_000 } },
+      UpdateConfig: { Monitor: 500_000_000, MaxFailureRatio: ratio },
+    });
+    const strict = await h.createService(spec('strict', 0));
+    const lenient = await h.createService(spec('lenient', 1));
+    await h.run(500);
+    await h.updateService(strict, image('nope:1'));
+    await h.updateService(lenient, image('nope:1'));
+    await h.run(20_000);
+    assert.equal(h.service(strict).UpdateStatus?.State, 'paused', 'ratio 0: the first failure pauses');
+    assert.equal(h.service(lenient).UpdateStatus?.State, 'completed', 'ratio 1: failures never exceed it');
+  });
+
+  it('divides failures by all the slots the update has to change (seed 004: two batches, then pause)', async () => {
+    await h.addNode({ hostname: 'n1' });
+    h.missingImages.add('nope:1');
+    const id = await h.createService({
+      Name: 'web',
+      Mode: { Replicated: { Replicas: 7 } },
+      TaskTemplate: { ContainerSpec: { Image: 'img:1' }, RestartPolicy: { Condition: 'on-failure', Delay: 1_000_000_000, MaxAttempts: 3 } },
+      UpdateConfig: { Parallelism: 2, Delay: 1_000_000_000, FailureAction: 'pause', Monitor: 500_000_000, MaxFailureRatio: 0.5 },
+    });
+    await h.run(500);
+    await h.updateService(id, image('nope:1'));
+    await h.run(30_000);
+    assert.equal(h.service(id).UpdateStatus?.State, 'paused');
+    const touched = new Set(h.tasks(id).filter((t) => t.Spec.ContainerSpec?.Image === 'nope:1').map((t) => t.Slot));
+    assert.equal(touched.size, 4, '2/7 failed: go on; 4/7 > 0.5: pause');
+    assert.equal(h.running(id).filter((t) => t.Spec.ContainerSpec?.Image === 'img:1').length, 3);
+  });
+
+  it('replaces every slot at once with parallelism 0', async () => {
+    await h.addNode({ hostname: 'n1' });
+    const id = await h.createService({ Name: 'web', Mode: { Replicated: { Replicas: 5 } }, UpdateConfig: { Parallelism: 0, Monitor: 100_000_000 } });
+    await h.run(500);
+    await h.updateService(id, image('img:2'));
+    await h.run(100);
+    assert.equal(h.tasks(id).filter((t) => t.Spec.ContainerSpec?.Image === 'img:2').length, 5, 'all five replacements created in one pass');
+    await h.run(3000);
+    assert.equal(h.running(id).filter((t) => t.Spec.ContainerSpec?.Image === 'img:2').length, 5);
+  });
+
+  it('pauses a failing rollback (rollback failure_action pause): rollback_paused', async () => {
+    await h.addNode({ hostname: 'n1' });
+    const id = await h.createService({
+      Name: 'web',
+      Mode: { Replicated: { Replicas: 2 } },
+      TaskTemplate: { ContainerSpec: { Image: 'img:1' }, RestartPolicy: { Delay: 1_000_000_000 } },
+      UpdateConfig: { FailureAction: 'rollback', Monitor: 500_000_000 },
+      RollbackConfig: { FailureAction: 'pause', Monitor: 500_000_000 },
+    });
+    await h.run(500);
+    // Both the new image and (from now on) the old one are gone: the update fails, then the rollback.
+    h.missingImages.add('nope:1');
+    h.missingImages.add('img:1');
+    await h.updateService(id, image('nope:1'));
+    await h.run(20_000);
+    const st = h.service(id).UpdateStatus!;
+    assert.equal(st.State, 'rollback_paused');
+    assert.match(st.Message, /^update paused due to failure or early termination of task [a-z0-9]{25}$/);
+  });
+
   it('rolls back automatically on failure (failure_action rollback)', async () => {
     await h.addNode({ hostname: 'n1' });
     h.missingImages.add('nope:1');

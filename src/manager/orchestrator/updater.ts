@@ -101,6 +101,12 @@ export function rollOut(o: RolloutInput): number {
         failures++;
         failure ??= t;
       }
+      // The delay follows every replaced slot, also one whose new task failed (swarmkit's workers
+      // sleep `delay` after each slot however it ended).
+      if (t.Origin === 'update' && now < endedAt + cfg.delayMs) {
+        busy++;
+        wake = Math.min(wake, endedAt + cfg.delayMs);
+      }
       continue;
     }
     if (!isRunnable(t)) continue;
@@ -127,19 +133,26 @@ export function rollOut(o: RolloutInput): number {
     service = setStatus(tx, service, 'updating', 'update in progress', { StartedAt: now });
   }
 
-  // Failure action, once the ratio of failed replacements exceeds the limit.
-  if (failure && updateTasks.length > 0 && failures / updateTasks.length > cfg.maxFailureRatio) {
+  // Failure action, once failures exceed max_failure_ratio of the slots this update has to change
+  // (swarmkit divides by all dirty slots, not by the tasks replaced so far: with 7 replicas and a
+  // ratio of 0.5, a first batch of 2 failures goes on and the second pauses, as seed 004 saw).
+  const slotKey = (t: TaskObject): string => (o.global ? (t.NodeID ?? t.ID) : String(t.Slot));
+  const touched = new Set(updateTasks.map(slotKey));
+  const slotsToChange = touched.size + dirty.filter((d) => !touched.has(d.slot.key)).length;
+  if (failure && slotsToChange > 0 && failures / slotsToChange > cfg.maxFailureRatio) {
     const why = `failure or early termination of task ${failure.ID}`;
     if (cfg.failureAction === 'pause') {
-      setStatus(tx, service, rollingBack ? 'rollback_paused' : 'paused', `${rollingBack ? 'rollback' : 'update'} paused due to ${why}`);
+      // Swarm words it "update paused" during a rollback too; only the state says rollback_paused.
+      setStatus(tx, service, rollingBack ? 'rollback_paused' : 'paused', `update paused due to ${why}`);
       return wake;
     }
     if (cfg.failureAction === 'rollback' && !rollingBack && service.PreviousSpec) {
       const cur = tx.get('service', service.ID) ?? service;
+      // As swarm: the failed spec is dropped, not kept as PreviousSpec.
+      const { PreviousSpec: _dropped, ...rest } = cur;
       tx.update('service', {
-        ...cur,
+        ...rest,
         Spec: structuredClone(service.PreviousSpec),
-        PreviousSpec: structuredClone(cur.Spec),
         SpecVersion: cur.SpecVersion + 1,
         UpdateStatus: { State: 'rollback_started', StartedAt: now, Message: `update rolled back due to ${why}` },
       });
