@@ -63,6 +63,7 @@ class Peer {
   private backoff = RECONNECT_MIN_MS;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  private corked = false;
 
   constructor(
     private readonly id: MemberId,
@@ -77,6 +78,16 @@ class Peer {
       return;
     }
     if (s.writableLength > MAX_BUFFERED) return;
+    // Coalesce everything sent in this tick into one write (many small appends and answers would
+    // otherwise cost a syscall each).
+    if (!this.corked) {
+      this.corked = true;
+      s.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        s.uncork();
+      });
+    }
     s.write(buf);
   }
 
