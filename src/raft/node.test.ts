@@ -148,6 +148,7 @@ describe('raft node on disk (one member)', () => {
         heartbeatTick: () => 1,
         snapshotInterval: () => 20,
         keepEntries: () => 0,
+        snapshotPartBytes: 64, // many parts, to exercise the streamed transfer
         sm,
         cipher,
         random: new SeededRandom(seed),

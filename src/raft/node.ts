@@ -5,13 +5,13 @@
  * captured and written in the background (Raft keeps running meanwhile); once on disk, the WAL and
  * the in-memory log are cut at that point. Everything on disk is sealed with the data-encryption key.
  */
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../common/logging.js';
 import type { Random } from '../common/random.js';
 import type { DataCipher } from './cipher.js';
 import { decodeConfChange, Raft, sendableBeforePersist } from './raft.js';
-import { isSnapshotFile, payloadChunks, readSnapshot, snapshotFileName, snapshotPayload, writeSnapshot } from './snapshot-file.js';
+import { IncomingSnapshot, isSnapshotFile, payloadChunks, readSnapshot, snapshotFileName, snapshotParts, syncDir, writeSnapshot } from './snapshot-file.js';
 import { NotLeaderError, type Entry, type MemberId, type Message, type SnapshotMeta } from './types.js';
 import { RaftWal } from './wal.js';
 
@@ -30,7 +30,13 @@ export interface StateMachine {
 export interface Transport {
   send(msgs: readonly Message[]): void;
   onMessage(handler: (m: Message) => void): void;
+  /** Bytes queued towards a member and not yet sent (for pacing a snapshot transfer). */
+  backlog?(to: MemberId): number;
 }
+
+/** A snapshot goes to a follower in parts of about this size, paced by the transport's backlog. */
+const SNAPSHOT_PART_BYTES = 256 * 1024;
+const SNAPSHOT_MAX_BACKLOG = 8 * 1024 * 1024;
 
 export interface RaftNodeOptions {
   id: MemberId;
@@ -44,6 +50,8 @@ export interface RaftNodeOptions {
   keepEntries?: () => number;
   /** Older snapshots kept besides the newest (swarm's KeepOldSnapshots). */
   keepOldSnapshots?: () => number;
+  /** Size of the parts a snapshot is sent in (tests make it small). */
+  snapshotPartBytes?: number;
   sm: StateMachine;
   /** Seals the WAL and snapshots (the manager's data-encryption key). */
   cipher: DataCipher;
@@ -73,6 +81,12 @@ export class RaftNode {
   private pendingCut: SnapshotMeta | undefined;
   private wasLeader = false;
   private installed = 0;
+  /** Followers a snapshot is being streamed to right now. */
+  private streaming = new Set<MemberId>();
+  /** A snapshot arriving from the leader, and one fully received that the core has not installed yet. */
+  private incoming: IncomingSnapshot | undefined;
+  private staged: IncomingSnapshot | undefined;
+  private rx: Promise<void> = Promise.resolve();
   private closed = false;
 
   constructor(private readonly o: RaftNodeOptions) {
@@ -81,6 +95,7 @@ export class RaftNode {
 
   async start(): Promise<void> {
     await mkdir(this.o.dir, { recursive: true, mode: 0o700 });
+    for (const f of await readdir(this.o.dir)) if (f.startsWith('incoming-')) await rm(path.join(this.o.dir, f), { force: true });
     const latest = (await readdir(this.o.dir)).filter(isSnapshotFile).sort().at(-1);
     let snapshot: SnapshotMeta | undefined;
     if (latest) {
@@ -99,6 +114,10 @@ export class RaftNode {
       { hardState: st.hardState, entries: st.entries.filter((e) => e.index > this.snapshotIndex), snapshot: snap },
     );
     this.o.transport?.onMessage((m) => {
+      if (m.type === 'snapshot' && m.part !== undefined) {
+        this.rx = this.rx.then(() => this.receivePart(m)).catch((e: unknown) => this.o.logger.warn('raft: receiving a snapshot failed', { error: String(e) }));
+        return;
+      }
       this.raft.step(m);
       this.kick();
     });
@@ -227,31 +246,81 @@ export class RaftNode {
     this.o.onLeadershipChange?.(leader);
   }
 
-  /** Messages out; a snapshot message gets the newest snapshot file's bytes attached. */
+  /** Messages out; a snapshot message becomes a paced stream of parts of the newest snapshot file. */
   private sendMessages(msgs: readonly Message[]): void {
     const t = this.o.transport;
     if (!t) return;
     const plain = msgs.filter((m) => m.type !== 'snapshot');
     if (plain.length) t.send(plain);
     for (const m of msgs) {
-      if (m.type !== 'snapshot') continue;
-      const file = path.join(this.o.dir, snapshotFileName(m.snapshot.index, m.snapshot.term));
-      // Plaintext on the wire (the link is TLS): the follower seals it with its own key.
-      readSnapshot(file, this.o.cipher).then(snapshotPayload).then(
-        (data) => t.send([{ ...m, data }]),
-        (e: unknown) => {
-          this.o.logger.warn('raft: cannot read the snapshot to send', { to: m.to, error: String(e) });
+      if (m.type !== 'snapshot' || this.streaming.has(m.to)) continue;
+      this.streaming.add(m.to);
+      this.streamSnapshot(t, m)
+        .catch((e: unknown) => {
+          this.o.logger.warn('raft: sending a snapshot failed', { to: m.to, error: String(e) });
           this.raft.reportSnapshotFailure(m.to);
-        },
-      );
+        })
+        .finally(() => this.streaming.delete(m.to));
     }
+  }
+
+  private async streamSnapshot(t: Transport, m: Extract<Message, { type: 'snapshot' }>): Promise<void> {
+    const file = path.join(this.o.dir, snapshotFileName(m.snapshot.index, m.snapshot.term));
+    // Plaintext on the wire (the link is TLS): the follower seals it with its own key.
+    const reader = await readSnapshot(file, this.o.cipher);
+    let prev: Uint8Array | undefined;
+    let part = 0;
+    const send = async (data: Uint8Array, last: boolean): Promise<void> => {
+      for (let waited = 0; (t.backlog?.(m.to) ?? 0) > SNAPSHOT_MAX_BACKLOG; waited += 5) {
+        if (this.closed || waited > 60_000) throw new Error('the follower does not take the snapshot');
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      t.send([{ ...m, data, part: part++, last }]);
+    };
+    for await (const p of snapshotParts(reader, this.o.snapshotPartBytes ?? SNAPSHOT_PART_BYTES)) {
+      if (prev) await send(prev, false);
+      prev = p;
+    }
+    await send(prev ?? new Uint8Array(), true);
+  }
+
+  /** One part of a snapshot from the leader; the core sees the snapshot once every part is on disk. */
+  private async receivePart(m: Extract<Message, { type: 'snapshot' }>): Promise<void> {
+    if (this.closed) return;
+    if (m.part === 0) {
+      await this.incoming?.abort();
+      const file = path.join(this.o.dir, `incoming-${m.snapshot.index}-${m.snapshot.term}.tmp`);
+      this.incoming = await IncomingSnapshot.begin(m.from, m.snapshot, file, this.o.cipher);
+    }
+    const inc = this.incoming;
+    if (!inc || !inc.matches(m.from, m.snapshot)) return;
+    if (!inc.add(m.part!, m.data ?? new Uint8Array())) {
+      this.incoming = undefined;
+      await inc.abort(); // a part went missing: the leader sends it all again
+      return;
+    }
+    if (!m.last) return;
+    this.incoming = undefined;
+    await inc.finish();
+    if (this.staged && this.staged !== inc) await this.staged.abort();
+    this.staged = inc;
+    this.raft.step({ type: 'snapshot', from: m.from, to: m.to, term: m.term, snapshot: m.snapshot, data: new Uint8Array() });
+    this.kick();
   }
 
   /** A snapshot from the leader: store it, restore the state machine from it, restart the WAL there. */
   private async installSnapshot(s: SnapshotMeta & { data?: Uint8Array }): Promise<void> {
     const meta: SnapshotMeta = { index: s.index, term: s.term, voters: [...s.voters], learners: [...s.learners] };
     const file = path.join(this.o.dir, snapshotFileName(s.index, s.term));
-    await writeSnapshot(file, meta, payloadChunks(s.data ?? new Uint8Array()), this.o.cipher);
+    const staged = this.staged;
+    if (staged && staged.meta.index === s.index && staged.meta.term === s.term) {
+      // Streamed in parts and already sealed on disk: move it into place.
+      this.staged = undefined;
+      await rename(staged.file, file);
+      await syncDir(this.o.dir);
+    } else {
+      await writeSnapshot(file, meta, payloadChunks(s.data ?? new Uint8Array()), this.o.cipher);
+    }
     const reader = await readSnapshot(file, this.o.cipher);
     await this.o.sm.restore(s.index, reader.chunks());
     await this.wal.cut(meta, this.raft.hardState(), []);

@@ -4,7 +4,7 @@
  * framed with a CRC. Written atomically (temp file, fsync, rename, fsync of the directory) one
  * chunk at a time; read back as a stream of chunks, so no step holds the whole state in one string.
  */
-import { open, rename } from 'node:fs/promises';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { frame, HEADER, scan } from '../common/record.js';
@@ -110,13 +110,6 @@ export async function readSnapshot(file: string, cipher: DataCipher): Promise<Sn
   };
 }
 
-/** The plaintext chunks of a snapshot, framed, as one payload for a follower (which seals them with its own key). */
-export async function snapshotPayload(reader: SnapshotReader): Promise<Uint8Array> {
-  const parts: Buffer[] = [];
-  for await (const c of reader.chunks()) parts.push(frame(Buffer.from(c)));
-  return new Uint8Array(Buffer.concat(parts));
-}
-
 export async function* payloadChunks(payload: Uint8Array): AsyncGenerator<Uint8Array> {
   const r = scan(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength));
   if (!r.ok || r.tornTail) throw new Error('snapshot payload from the leader is damaged');
@@ -124,4 +117,75 @@ export async function* payloadChunks(payload: Uint8Array): AsyncGenerator<Uint8A
     yield rec;
     await yieldToLoop();
   }
+}
+
+/** A snapshot arriving in parts from the leader, sealed with this member's key as it comes. */
+export class IncomingSnapshot {
+  private fh: FileHandle | undefined;
+  private next = 0;
+  private chain: Promise<void> = Promise.resolve();
+  private failed: unknown;
+
+  private constructor(
+    readonly from: string,
+    readonly meta: SnapshotMeta,
+    readonly file: string,
+    private readonly cipher: DataCipher,
+  ) {}
+
+  static async begin(from: string, meta: SnapshotMeta, file: string, cipher: DataCipher): Promise<IncomingSnapshot> {
+    const inc = new IncomingSnapshot(from, meta, file, cipher);
+    inc.fh = await open(file, 'w', 0o600);
+    const header: Header = { format: SNAPSHOT_FILE_FORMAT, index: meta.index, term: meta.term, voters: [...meta.voters], learners: [...meta.learners], cipher: cipher.name };
+    await inc.fh.write(frame(Buffer.from(JSON.stringify(header))));
+    return inc;
+  }
+
+  matches(from: string, meta: SnapshotMeta): boolean {
+    return from === this.from && meta.index === this.meta.index && meta.term === this.meta.term;
+  }
+
+  /** Queues one part; false if it is out of order (a part was lost: the transfer is void). */
+  add(part: number, payload: Uint8Array): boolean {
+    if (part !== this.next || this.failed) return false;
+    this.next++;
+    this.chain = this.chain.then(async () => {
+      for await (const c of payloadChunks(payload)) await this.fh!.write(frame(this.cipher.seal('snapshot', c)));
+    });
+    this.chain.catch((e: unknown) => (this.failed = e));
+    return true;
+  }
+
+  /** All parts written: sync and close; the file is complete (under its staging name). */
+  async finish(): Promise<void> {
+    await this.chain;
+    if (this.failed) throw this.failed;
+    await this.fh!.sync();
+    await this.fh!.close();
+    this.fh = undefined;
+  }
+
+  async abort(): Promise<void> {
+    await this.chain.catch(() => undefined);
+    await this.fh?.close().catch(() => undefined);
+    this.fh = undefined;
+    await rm(this.file, { force: true });
+  }
+}
+
+/** Splits a snapshot's plaintext chunks into framed parts of about `partBytes` for the wire. */
+export async function* snapshotParts(reader: SnapshotReader, partBytes: number): AsyncGenerator<Uint8Array> {
+  let parts: Buffer[] = [];
+  let size = 0;
+  for await (const c of reader.chunks()) {
+    const f = frame(Buffer.from(c));
+    parts.push(f);
+    size += f.length;
+    if (size >= partBytes) {
+      yield new Uint8Array(Buffer.concat(parts));
+      parts = [];
+      size = 0;
+    }
+  }
+  yield new Uint8Array(Buffer.concat(parts));
 }

@@ -91,6 +91,10 @@ class Peer {
     s.write(buf);
   }
 
+  backlog(): number {
+    return this.socket?.writableLength ?? 0;
+  }
+
   close(): void {
     this.closed = true;
     clearTimeout(this.timer);
@@ -153,6 +157,10 @@ export class TcpTransport implements Transport {
 
   onMessage(handler: (m: Message) => void): void {
     this.handler = handler;
+  }
+
+  backlog(to: MemberId): number {
+    return this.peers.get(to)?.backlog() ?? 0;
   }
 
   async close(): Promise<void> {

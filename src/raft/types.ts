@@ -60,7 +60,14 @@ export type Message =
    * InstallSnapshot. The core names the snapshot; the node wrapper attaches (or streams) the state
    * machine's bytes, which reach the receiving wrapper in Ready.snapshot.
    */
-  | (Base & { readonly type: 'snapshot'; readonly snapshot: SnapshotMeta; readonly data?: Uint8Array });
+  | (Base & {
+      readonly type: 'snapshot';
+      readonly snapshot: SnapshotMeta;
+      readonly data?: Uint8Array;
+      /** Between node wrappers: the snapshot travels in numbered parts; the core sees it once, whole. */
+      readonly part?: number;
+      readonly last?: boolean;
+    });
 
 export type MessageType = Message['type'];
 
