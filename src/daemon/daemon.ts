@@ -23,7 +23,8 @@ import type { ClusterObject, NodeObject } from '../store/types.js';
 import { createApiServer, type ApiServer } from '../api/server.js';
 import { resolveAdvertise, splitHostPort } from './addresses.js';
 import { NodeControl } from './node-control.js';
-import { RaftProposer, StoreStateMachine } from './raft-store.js';
+import { NO_LEADER, RaftProposer, StoreStateMachine } from './raft-store.js';
+import { NotLeaderError } from '../raft/types.js';
 import { loadNodeState, saveNodeState, wipeSwarmState, type NodeState } from './node-state.js';
 
 export interface DaemonOptions {
@@ -87,6 +88,18 @@ export class ShoalDaemon {
   clusterControl(): ClusterControl | undefined {
     const c = this.cluster;
     return c && c.state.role === 'manager' && c.manager.isLeader ? c.manager.control : undefined;
+  }
+
+  /** Before a control-API read: this manager confirms it still leads (ReadIndex), or fails with Docker's text. */
+  async readBarrier(): Promise<void> {
+    const c = this.cluster;
+    if (!c) return;
+    try {
+      await c.raft.readBarrier();
+    } catch (e) {
+      if (e instanceof NotLeaderError) throw new ShoalError('unavailable', NO_LEADER);
+      throw e;
+    }
   }
 
   newJoinToken(_role: 'worker' | 'manager'): string {

@@ -36,6 +36,13 @@ export class NodeControl implements ControlApi {
     return c;
   }
 
+  /** The leader's view, confirmed current by a majority before it is read (linearizable reads). */
+  private async reader(): Promise<ClusterControl> {
+    const c = this.manager();
+    await this.daemon.readBarrier();
+    return c;
+  }
+
   swarmInit(req: InitRequest): Promise<NodeId> {
     if (this.daemon.inSwarm()) return Promise.reject(new ShoalError('unavailable', ALREADY_IN_SWARM));
     return this.daemon.initSwarm(req);
@@ -53,7 +60,7 @@ export class NodeControl implements ControlApi {
   }
 
   async swarmInspect(): Promise<ClusterObject> {
-    return this.manager().cluster();
+    return (await this.reader()).cluster();
   }
 
   async swarmUpdate(version: number, spec: ClusterSpec, flags: SwarmUpdateFlags): Promise<void> {
@@ -65,10 +72,10 @@ export class NodeControl implements ControlApi {
   }
 
   async listNodes(): Promise<NodeObject[]> {
-    return this.manager().listNodes();
+    return (await this.reader()).listNodes();
   }
   async getNode(ref: string): Promise<NodeObject> {
-    return this.manager().getNode(ref);
+    return (await this.reader()).getNode(ref);
   }
   async updateNode(id: string, version: number, spec: NodeSpec): Promise<void> {
     await this.manager().updateNode(id, version, spec);
@@ -78,13 +85,13 @@ export class NodeControl implements ControlApi {
   }
 
   async listServices(): Promise<ServiceObject[]> {
-    return this.manager().listServices();
+    return (await this.reader()).listServices();
   }
   async getService(ref: string): Promise<ServiceObject> {
-    return this.manager().getService(ref);
+    return (await this.reader()).getService(ref);
   }
   async serviceStatus(serviceId: string): Promise<ServiceStatus> {
-    return this.manager().serviceStatus(serviceId);
+    return (await this.reader()).serviceStatus(serviceId);
   }
   createService(spec: ServiceSpec): Promise<{ id: string; warnings: string[] }> {
     return this.manager().createService(spec);
@@ -97,10 +104,10 @@ export class NodeControl implements ControlApi {
   }
 
   async listTasks(): Promise<TaskObject[]> {
-    return this.manager().listTasks();
+    return (await this.reader()).listTasks();
   }
   async getTask(ref: string): Promise<TaskObject> {
-    return this.manager().getTask(ref);
+    return (await this.reader()).getTask(ref);
   }
 
   serviceLogs(ref: string, opts: LogOptions): AsyncIterable<LogLine> {

@@ -7,7 +7,7 @@ import { silentLogger } from '../common/logging.js';
 import { SeededRandom } from '../common/random.js';
 import { AesGcmCipher } from './cipher.js';
 import { RaftNode, type StateMachine, type Transport } from './node.js';
-import type { Message } from './types.js';
+import { NotLeaderError, type Message } from './types.js';
 
 const dirs: string[] = [];
 after(async () => {
@@ -69,6 +69,7 @@ describe('raft node on disk (one member)', () => {
     await a.node.stop();
     const b = await member(dir);
     assert.deepEqual(b.sm.items, a.sm.items);
+    await b.node.readBarrier(); // a one-member group confirms its own leadership at once
     await b.node.stop();
   });
 
@@ -197,6 +198,13 @@ describe('raft node on disk (one member)', () => {
       assert.equal(again.sm.items.length, 50);
       await lead.node.propose(text('after'));
       await until('the restarted member applies new entries', () => again.sm.items.at(-1) === 'after');
+      // Linearizable reads: confirmed by a majority on the leader, refused elsewhere and on a cut-off leader.
+      await lead.node.readBarrier();
+      await assert.rejects(again.node.readBarrier(), NotLeaderError);
+      const leaderId = [...members].find(([, m]) => m === lead)![0];
+      isolated.add(leaderId);
+      await assert.rejects(lead.node.readBarrier(1000), NotLeaderError);
+      isolated.delete(leaderId);
     } finally {
       for (const m of members.values()) await m.node.stop();
     }

@@ -61,6 +61,13 @@ export interface RaftNodeOptions {
   onLeadershipChange?: (leader: boolean) => void;
 }
 
+interface Read {
+  index: number | undefined;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+  timer: NodeJS.Timeout;
+}
+
 interface Waiter {
   resolve: (index: number) => void;
   reject: (e: unknown) => void;
@@ -87,6 +94,8 @@ export class RaftNode {
   private incoming: IncomingSnapshot | undefined;
   private staged: IncomingSnapshot | undefined;
   private rx: Promise<void> = Promise.resolve();
+  /** Linearizable reads waiting for their ReadIndex to be confirmed (by ctx) and then applied. */
+  private reads = new Map<number, Read>();
   private closed = false;
 
   constructor(private readonly o: RaftNodeOptions) {
@@ -138,6 +147,7 @@ export class RaftNode {
     while (this.processing || this.snapshotting) await new Promise((r) => setTimeout(r, 5));
     for (const w of this.waiters.values()) w.reject(new NotLeaderError(''));
     this.waiters.clear();
+    this.failReads(new NotLeaderError(''));
     await this.wal.close();
   }
 
@@ -189,6 +199,48 @@ export class RaftNode {
     return p;
   }
 
+  /**
+   * Resolves once this member has confirmed, with a heartbeat round to a majority, that it still
+   * leads, and has applied everything committed before the call: reads after it are linearizable
+   * without writing to the log (ReadIndex). Rejects with NotLeaderError off the leader or when no
+   * majority answers in time.
+   */
+  readBarrier(timeoutMs = 5000): Promise<void> {
+    if (this.closed) return Promise.reject(new NotLeaderError(''));
+    let ctx: number;
+    try {
+      ctx = this.raft.readIndex();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const p = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.reads.delete(ctx);
+        reject(new NotLeaderError(''));
+      }, timeoutMs);
+      this.reads.set(ctx, { index: undefined, resolve, reject, timer });
+    });
+    this.kick();
+    return p;
+  }
+
+  private completeReads(): void {
+    for (const [ctx, read] of this.reads) {
+      if (read.index === undefined || read.index > this.raft.appliedIndex) continue;
+      clearTimeout(read.timer);
+      this.reads.delete(ctx);
+      read.resolve();
+    }
+  }
+
+  private failReads(e: unknown): void {
+    for (const read of this.reads.values()) {
+      clearTimeout(read.timer);
+      read.reject(e);
+    }
+    this.reads.clear();
+  }
+
   private kick(): void {
     if (this.processing) {
       this.again = true;
@@ -211,6 +263,11 @@ export class RaftNode {
           this.raft.advance(r.entries.at(-1)?.index ?? 0);
           this.sendMessages(r.messages.filter((m) => !sendableBeforePersist(m, role)));
           for (const e of r.committed) this.applyEntry(e);
+          for (const rs of r.readStates) {
+            const read = this.reads.get(rs.ctx);
+            if (read) read.index = rs.index;
+          }
+          this.completeReads();
         }
         this.noticeLeadership();
         if (this.pendingCut) await this.cutAt(this.pendingCut);
@@ -242,6 +299,7 @@ export class RaftNode {
     if (!leader) {
       for (const w of this.waiters.values()) w.reject(new NotLeaderError(this.raft.leader));
       this.waiters.clear();
+      this.failReads(new NotLeaderError(this.raft.leader));
     }
     this.o.onLeadershipChange?.(leader);
   }
