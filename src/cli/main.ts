@@ -5,7 +5,9 @@
 import { Command, CommanderError } from 'commander';
 import { HttpError } from '../common/http-client.js';
 import { ApiClient, CliError, hostFromEnv } from './client.js';
+import { LabError } from './lab/sys.js';
 import { infoCommand } from './commands/info.js';
+import { labCommand } from './commands/lab.js';
 import { nodeCommand } from './commands/node.js';
 import { serviceCommand } from './commands/service.js';
 import { swarmCommand } from './commands/swarm.js';
@@ -28,6 +30,7 @@ export async function main(argv: string[]): Promise<void> {
   program.addCommand(nodeCommand(api));
   program.addCommand(serviceCommand(api));
   program.addCommand(infoCommand(api));
+  program.addCommand(labCommand());
   program.command('daemon').description('Run a shoal node (see `shoal daemon --help`)').allowUnknownOption();
   for (const c of program.commands) {
     c.exitOverride();
@@ -41,6 +44,7 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     if (e instanceof HttpError) process.stderr.write(`Error response from daemon: ${e.message}\n`);
+    else if (e instanceof LabError) process.stderr.write(`lab: ${e.message}\n`);
     else if (e instanceof CliError) process.stderr.write(`${e.message}\n`);
     else process.stderr.write(`Error: ${(e as Error).message}\n`);
     process.exitCode = 1;
