@@ -2,6 +2,7 @@
  * The Engine API JSON shapes shoal serves: internal objects (times in epoch ms, internal fields)
  * converted to what the docker CLI decodes (RFC 3339 times, integer numbers, Docker's field set).
  */
+import { tlsInfoOf } from '../manager/ca/root-ca.js';
 import { rfc3339, ZERO_TIME } from '../common/clock.js';
 import type { SwarmInfo } from '../manager/controlapi/api.js';
 import type { ClusterObject, NodeObject, ServiceObject, ServiceSpec, TaskObject } from '../store/types.js';
@@ -13,10 +14,15 @@ const meta = (o: { ID: string; Version: { Index: number }; CreatedAt: number; Up
   UpdatedAt: o.UpdatedAt ? rfc3339(o.UpdatedAt) : ZERO_TIME,
 });
 
-/** A TLSInfo without certificate material (the CA arrives with the cluster issue). */
+const tlsInfoCache = new Map<string, Record<string, string>>();
+
+/** The root CA as Docker's TLSInfo shows it (never the key). */
 function tlsInfo(c: ClusterObject | undefined): Record<string, string> {
   const root = c?.RootCA.CACert ?? '';
-  return root.startsWith('-----BEGIN') ? { TrustRoot: root } : {};
+  if (!root.startsWith('-----BEGIN')) return {};
+  let info = tlsInfoCache.get(root);
+  if (!info) tlsInfoCache.set(root, (info = tlsInfoOf(root)));
+  return info;
 }
 
 export function clusterWire(c: ClusterObject, withTokens: boolean): Record<string, unknown> {

@@ -13,6 +13,7 @@ import { cryptoRandom } from '../common/random.js';
 import { Agent } from '../agent/agent.js';
 import { DockerExecutor } from '../agent/executor/docker-executor.js';
 import { newJoinToken } from '../manager/ca/join-token.js';
+import { createRootCA } from '../manager/ca/root-ca.js';
 import type { InitRequest, SwarmInfo } from '../manager/controlapi/api.js';
 import { normalizeClusterSpec, type ClusterControl } from '../manager/controlapi/cluster-control.js';
 import { Manager } from '../manager/manager.js';
@@ -126,8 +127,9 @@ export class ShoalDaemon {
       const runtime = await this.openCluster(state);
       const description = await this.executor.describe();
       const port = splitHostPort(listenAddr, 2377).port;
-      // Until the CA lands (cluster issue), the token digest covers a per-cluster placeholder root.
-      const caCert = `shoal-root-ca:${clusterId}`;
+      // The cluster's root CA: join tokens pin its certificate; node certificates come with joining.
+      const ca = await createRootCA(Date.now());
+      const caCert = ca.certPem;
       try {
         await runtime.store.update((tx) => {
           const cluster: ClusterObject = {
@@ -139,7 +141,7 @@ export class ShoalDaemon {
               ...req.Spec,
               EncryptionConfig: { AutoLockManagers: Boolean(req.AutoLockManagers || req.Spec?.EncryptionConfig?.AutoLockManagers) },
             }),
-            RootCA: { CACert: caCert },
+            RootCA: { CACert: caCert, CAKey: ca.keyPem },
             JoinTokens: { Worker: newJoinToken(caCert, cryptoRandom), Manager: newJoinToken(caCert, cryptoRandom) },
             DefaultAddrPool: req.DefaultAddrPool?.length ? req.DefaultAddrPool : ['10.0.0.0/8'],
             SubnetSize: req.SubnetSize || 24,

@@ -3,7 +3,9 @@
  * real shoal daemon, with real containers on the local Docker Engine.
  */
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { caDigest, parseJoinToken } from '../../src/manager/ca/join-token.js';
 import { containersOf, DOCKER, engine, ShoalProcess, waitFor } from './support.js';
 
 describe('docker CLI against shoal (one manager)', { timeout: 600_000 }, () => {
@@ -31,6 +33,12 @@ describe('docker CLI against shoal (one manager)', { timeout: 600_000 }, () => {
     assert.match(out, /docker swarm join --token SWMTKN-1-[0-9a-z]{50}-[0-9a-z]{25} 127\.0\.0\.1:2377/);
     const nodeId = shoal.rememberNodeId();
     assert.equal(nodeId.length, 25);
+    // The root CA: a real certificate, pinned by the digest part of the join token.
+    const ca = shoal.docker(['swarm', 'ca']);
+    assert.match(ca, /^-----BEGIN CERTIFICATE-----\n[\s\S]+-----END CERTIFICATE-----\n*$/);
+    assert.equal(new X509Certificate(ca).subject, 'CN=swarm-ca');
+    const token = /--token (SWMTKN-\S+)/.exec(out)![1]!;
+    assert.equal(parseJoinToken(token)?.digest, caDigest(`${ca.trimEnd()}\n`));
     const again = shoal.dockerRaw(['swarm', 'init']);
     assert.match(again.stderr, /This node is already part of a swarm/);
     const info = shoal.docker(['info']);
