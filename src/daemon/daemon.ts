@@ -23,6 +23,7 @@ import { Store } from '../store/store.js';
 import type { ClusterObject, NodeObject } from '../store/types.js';
 import { createApiServer, type ApiServer } from '../api/server.js';
 import { resolveAdvertise, splitHostPort } from './addresses.js';
+import { DEFAULT_NODE_CERT_EXPIRY_MS, ensureNodeCertificate } from './node-certs.js';
 import { NodeControl } from './node-control.js';
 import { NO_LEADER, RaftProposer, StoreStateMachine } from './raft-store.js';
 import { NotLeaderError } from '../raft/types.js';
@@ -43,6 +44,8 @@ export interface DaemonOptions {
 
 interface ClusterRuntime {
   state: NodeState;
+  certTimer?: NodeJS.Timeout;
+  certWork?: Promise<void>;
   store: Store;
   raft: RaftNode;
   manager: Manager;
@@ -261,9 +264,29 @@ export class ShoalDaemon {
     // A one-manager cluster: this manager leads its one-member Raft group (waited for in openCluster).
     if (c.state.role === 'manager') c.manager.becomeLeader();
     c.agent.start();
+    // The node certificate is checked now and hourly, and renewed past half its validity.
+    c.certWork = this.renewCertificate(c);
+    c.certTimer = setInterval(() => (c.certWork = this.renewCertificate(c)), 3600_000);
+    c.certTimer.unref();
+  }
+
+  private async renewCertificate(c: ClusterRuntime): Promise<void> {
+    const cluster = c.store.view((tx) => tx.all('cluster')[0]);
+    if (!cluster?.RootCA.CAKey) return;
+    const expiryNs = cluster.Spec.CAConfig.NodeCertExpiry;
+    const validityMs = expiryNs ? Math.floor(expiryNs / 1e6) : DEFAULT_NODE_CERT_EXPIRY_MS;
+    try {
+      const ca = { certPem: cluster.RootCA.CACert, keyPem: cluster.RootCA.CAKey };
+      const id = { nodeId: c.state.nodeId, role: c.state.role, clusterId: c.state.clusterId };
+      if (await ensureNodeCertificate(this.o.dataRoot, ca, id, Date.now(), validityMs)) this.o.logger.info('issued this node\'s certificate', { node: id.nodeId });
+    } catch (e) {
+      this.o.logger.warn('node certificate renewal failed', { error: String(e) });
+    }
   }
 
   private async closeRuntime(c: ClusterRuntime): Promise<void> {
+    clearInterval(c.certTimer);
+    await c.certWork; // never let a renewal write certificates after the swarm state is wiped
     c.manager.loseLeadership();
     await c.agent.stop();
     await c.raft.stop();

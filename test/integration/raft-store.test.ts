@@ -4,6 +4,8 @@
  * restores the store from snapshot plus WAL, adopting the same containers.
  */
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -19,7 +21,19 @@ describe('manager store on Raft, on disk', { timeout: 300_000 }, () => {
 
   it('snapshots sealed state and restores it after kill -9', async () => {
     shoal.shoal(['swarm', 'init', '--snapshot-interval', '10']);
-    shoal.rememberNodeId();
+    const nodeId = shoal.rememberNodeId();
+    // The node's TLS identity, issued by the cluster's root CA.
+    const certs = path.join(shoal.dir, 'data', 'certificates');
+    const cert = await waitFor('a node certificate', () => {
+      try {
+        return new X509Certificate(readFileSync(path.join(certs, 'swarm-node.crt')));
+      } catch {
+        return undefined;
+      }
+    });
+    const clusterId = shoal.docker(['info', '--format', '{{.Swarm.Cluster.ID}}']).trim();
+    assert.deepEqual(cert.subject.split('\n').sort(), [`CN=${nodeId}`, `O=${clusterId}`, 'OU=swarm-manager']);
+    assert.ok(cert.verify(new X509Certificate(shoal.docker(['swarm', 'ca'])).publicKey));
     shoal.shoal(['service', 'create', '-d', '--name', 'confidential-svc', '--replicas', '2', 'shoal-test/busybox:1', 'sleep', '3600']);
     await waitFor('2/2', () => shoal.docker(['service', 'ls', '--format', '{{.Replicas}}']).includes('2/2'));
     for (const n of [3, 4, 2]) shoal.shoal(['service', 'scale', '-d', `confidential-svc=${n}`]);

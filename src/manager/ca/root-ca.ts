@@ -30,8 +30,7 @@ export async function createRootCA(now: number): Promise<RootCA> {
     extensions: [new x509.BasicConstraintsExtension(true, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true)],
   });
   const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
-  const keyPem = `-----BEGIN PRIVATE KEY-----\n${Buffer.from(pkcs8).toString('base64').replace(/(.{64})/g, '$1\n').trimEnd()}\n-----END PRIVATE KEY-----\n`;
-  return { certPem: `${cert.toString('pem')}\n`, keyPem };
+  return { certPem: `${cert.toString('pem')}\n`, keyPem: toPem('PRIVATE KEY', pkcs8) };
 }
 
 /** What Docker's TLSInfo carries about a root: its PEM, and the issuer subject and key in DER, base64. */
@@ -42,4 +41,50 @@ export function tlsInfoOf(certPem: string): { TrustRoot: string; CertIssuerSubje
     CertIssuerSubject: Buffer.from(cert.subjectName.toArrayBuffer()).toString('base64'),
     CertIssuerPublicKey: Buffer.from(cert.publicKey.rawData).toString('base64'),
   };
+}
+
+export interface NodeCertificate {
+  certPem: string;
+  keyPem: string;
+}
+
+const toPem = (label: string, der: ArrayBuffer): string => `-----BEGIN ${label}-----\n${Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n').trimEnd()}\n-----END ${label}-----\n`;
+
+function pemBody(pem: string): Buffer {
+  return Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
+}
+
+/**
+ * A node's certificate, as swarm issues it: CN = node ID, OU = its role (swarm-manager or
+ * swarm-worker), O = the cluster ID, signed by the root CA, valid for the CA config's NodeCertExpiry.
+ */
+export async function issueNodeCertificate(
+  ca: RootCA,
+  o: { nodeId: string; role: 'manager' | 'worker'; clusterId: string; now: number; validityMs: number },
+): Promise<NodeCertificate> {
+  const caKey = await webcrypto.subtle.importKey('pkcs8', pemBody(ca.keyPem), ALG, false, ['sign']);
+  const caCert = new x509.X509Certificate(ca.certPem);
+  const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const ou = o.role === 'manager' ? 'swarm-manager' : 'swarm-worker';
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: Buffer.from(webcrypto.getRandomValues(new Uint8Array(16))).toString('hex').replace(/^[89a-f]/, '1'),
+    subject: `CN=${o.nodeId}, OU=${ou}, O=${o.clusterId}`,
+    issuer: caCert.subject,
+    notBefore: new Date(o.now - 60 * 60 * 1000),
+    notAfter: new Date(o.now + o.validityMs),
+    signingAlgorithm: ALG,
+    publicKey: keys.publicKey,
+    signingKey: caKey,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+      new x509.SubjectAlternativeNameExtension([
+        { type: 'dns', value: ou },
+        { type: 'dns', value: o.nodeId },
+      ]),
+    ],
+  });
+  const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
+  return { certPem: `${cert.toString('pem')}\n`, keyPem: toPem('PRIVATE KEY', pkcs8) };
 }

@@ -1,0 +1,53 @@
+/**
+ * This node's TLS identity on disk (`<data-root>/certificates/`): the root CA certificate and a node
+ * certificate + key issued by it (CN = node ID, OU = role, O = cluster ID). Reissued when missing,
+ * when the role changed, or when less than half of its validity is left, so it never expires under
+ * a running node. Written atomically; keys are readable by root only.
+ */
+import { X509Certificate } from 'node:crypto';
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import path from 'node:path';
+import { issueNodeCertificate, type RootCA } from '../manager/ca/root-ca.js';
+
+export const DEFAULT_NODE_CERT_EXPIRY_MS = 90 * 24 * 3600 * 1000;
+
+async function writeAtomic(file: string, data: string, mode: number): Promise<void> {
+  const tmp = `${file}.tmp`;
+  const fh = await open(tmp, 'w', mode);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, file);
+}
+
+export interface NodeIdentity {
+  nodeId: string;
+  role: 'manager' | 'worker';
+  clusterId: string;
+}
+
+/** Returns true when a new certificate was issued. */
+export async function ensureNodeCertificate(dataRoot: string, ca: RootCA, id: NodeIdentity, now: number, validityMs: number): Promise<boolean> {
+  const dir = path.join(dataRoot, 'certificates');
+  const certFile = path.join(dir, 'swarm-node.crt');
+  const ou = id.role === 'manager' ? 'swarm-manager' : 'swarm-worker';
+  try {
+    const cur = new X509Certificate(await readFile(certFile));
+    const from = Date.parse(cur.validFrom);
+    const to = Date.parse(cur.validTo);
+    const sameIdentity = cur.subject.split('\n').sort().join(',') === [`CN=${id.nodeId}`, `O=${id.clusterId}`, `OU=${ou}`].sort().join(',');
+    const signedByCa = cur.verify(new X509Certificate(ca.certPem).publicKey);
+    if (sameIdentity && signedByCa && now < from + (to - from) / 2) return false;
+  } catch {
+    // missing or unreadable: issue one
+  }
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const cert = await issueNodeCertificate(ca, { ...id, now, validityMs });
+  await writeAtomic(path.join(dir, 'swarm-root-ca.crt'), ca.certPem, 0o644);
+  await writeAtomic(path.join(dir, 'swarm-node.key'), cert.keyPem, 0o600);
+  await writeAtomic(certFile, cert.certPem, 0o644);
+  return true;
+}
