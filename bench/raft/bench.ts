@@ -7,7 +7,7 @@
  *
  *   node dist/bench/raft/bench.js [--seconds 10] [--runs 3] [--kills 20]
  */
-import { httpCall, KvCluster } from '../../test/raft-kv/cluster.js';
+import { httpCall, KvCluster, type ProcessGroup } from '../../test/raft-kv/cluster.js';
 import { intArg, median, round3 } from '../common.js';
 import { EtcdCluster } from './etcd.js';
 import { runLoad, type LoadResult } from './loadgen.js';
@@ -72,58 +72,49 @@ async function firstWrite(urls: () => string[], put: (url: string) => Promise<bo
   }
 }
 
-async function shoalFailover(): Promise<number[]> {
-  const c = new KvCluster(3, 27400);
+/**
+ * kill -9 the leader, time until a write through a survivor succeeds; bring the victim back and let
+ * it settle before the next kill.
+ */
+async function failover(g: ProcessGroup & { destroy(): Promise<void> }, put: (url: string, k: number) => Promise<boolean>, settle: (victim: string) => Promise<void>): Promise<number[]> {
   const times: number[] = [];
   try {
-    await c.startAll();
+    await g.startAll();
     for (let k = 0; k < KILLS; k++) {
-      const victim = await c.waitForLeader();
-      await c.kill(victim);
+      const victim = await g.waitForLeader();
+      await g.kill(victim);
       const t0 = performance.now();
-      times.push(
-        await firstWrite(
-          () => c.ids.filter((id) => c.running(id)).map((id) => c.clientUrl(id)),
-          async (u) => (await httpCall(`${u}/kv/failover`, 'PUT', String(k), 1000)).status === 204,
-          t0,
-        ),
-      );
-      await c.start(victim);
-      const leader = await c.waitForLeader();
-      const target = (await c.status(leader))!.commit;
-      for (let i = 0; i < 600 && ((await c.status(victim))?.applied ?? 0) < target; i++) await new Promise((r) => setTimeout(r, 50));
+      times.push(await firstWrite(() => g.ids.filter((id) => g.running(id)).map((id) => g.clientUrl(id)), (u) => put(u, k), t0));
+      await g.start(victim);
+      await g.waitForLeader();
+      await settle(victim);
     }
   } finally {
-    await c.destroy();
+    await g.destroy();
   }
   return times;
 }
 
+async function shoalFailover(): Promise<number[]> {
+  const c = new KvCluster(3, 27400);
+  return failover(
+    c,
+    async (u, k) => (await httpCall(`${u}/kv/failover`, 'PUT', String(k), 1000)).status === 204,
+    async (victim) => {
+      // The restarted member catches up before the next kill.
+      const target = (await c.status((await c.waitForLeader())))!.commit;
+      for (let i = 0; i < 600 && ((await c.status(victim))?.applied ?? 0) < target; i++) await new Promise((r) => setTimeout(r, 50));
+    },
+  );
+}
+
 async function etcdFailover(): Promise<number[]> {
-  const c = new EtcdCluster(32479);
-  const times: number[] = [];
   const body = JSON.stringify({ key: Buffer.from('failover').toString('base64'), value: Buffer.from('x').toString('base64') });
-  try {
-    await c.startAll();
-    for (let k = 0; k < KILLS; k++) {
-      const victim = await c.waitForLeader();
-      await c.kill(victim);
-      const t0 = performance.now();
-      times.push(
-        await firstWrite(
-          () => c.ids.filter((id) => c.running(id)).map((id) => c.clientUrl(id)),
-          async (u) => (await httpCall(`${u}/v3/kv/put`, 'POST', body, 1000)).status === 200,
-          t0,
-        ),
-      );
-      await c.start(victim);
-      await c.waitForLeader();
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-  } finally {
-    await c.destroy();
-  }
-  return times;
+  return failover(
+    new EtcdCluster(32479),
+    async (u) => (await httpCall(`${u}/v3/kv/put`, 'POST', body, 1000)).status === 200,
+    () => new Promise((r) => setTimeout(r, 1000)),
+  );
 }
 
 function summary(samples: Map<number, Sample[]>): Record<string, { ops_s: number; p50_ms: number; p99_ms: number; errors: number }> {

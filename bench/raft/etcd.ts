@@ -3,9 +3,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { httpCall } from '../../test/raft-kv/cluster.js';
+import { httpCall, pollLeader, type ProcessGroup } from '../../test/raft-kv/cluster.js';
 
-export class EtcdCluster {
+export class EtcdCluster implements ProcessGroup {
   readonly dir = mkdtempSync(path.join(tmpdir(), 'shoal-bench-etcd-'));
   readonly ids = ['e1', 'e2', 'e3'];
   private procs = new Map<string, ChildProcess>();
@@ -69,13 +69,7 @@ export class EtcdCluster {
   }
 
   async waitForLeader(timeoutMs = 30_000): Promise<string> {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const l = await this.leader();
-      if (l) return l;
-      if (Date.now() > end) throw new Error('etcd: no leader');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    return pollLeader(this, timeoutMs);
   }
 
   async destroy(): Promise<void> {

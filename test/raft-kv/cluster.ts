@@ -39,7 +39,7 @@ export function httpCall(url: string, method = 'GET', body?: string, timeoutMs =
   });
 }
 
-export class KvCluster {
+export class KvCluster implements ProcessGroup {
   readonly dir = mkdtempSync(path.join(tmpdir(), 'shoal-raftkv-'));
   readonly ids: string[];
   private procs = new Map<string, ChildProcess>();
@@ -121,17 +121,33 @@ export class KvCluster {
   }
 
   async waitForLeader(timeoutMs = 20_000): Promise<string> {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const l = await this.leader();
-      if (l) return l;
-      if (Date.now() > end) throw new Error('no leader elected');
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    return pollLeader(this, timeoutMs);
   }
 
   async destroy(): Promise<void> {
     for (const id of [...this.procs.keys()]) await this.kill(id);
     rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** What bench/raft needs of a 3-member group of processes, shoal's or etcd's. */
+export interface ProcessGroup {
+  readonly ids: string[];
+  clientUrl(id: string): string;
+  running(id: string): boolean;
+  start(id: string): Promise<void>;
+  startAll(): Promise<void>;
+  kill(id: string): Promise<void>;
+  leader(): Promise<string | undefined>;
+  waitForLeader(timeoutMs?: number): Promise<string>;
+}
+
+export async function pollLeader(g: Pick<ProcessGroup, 'leader'>, timeoutMs: number): Promise<string> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const l = await g.leader();
+    if (l) return l;
+    if (Date.now() > end) throw new Error('no leader elected');
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
