@@ -37,7 +37,15 @@ describe('manager store on Raft, on disk', { timeout: 300_000 }, () => {
     shoal.shoal(['service', 'create', '-d', '--name', 'confidential-svc', '--replicas', '2', 'shoal-test/busybox:1', 'sleep', '3600']);
     await waitFor('2/2', () => shoal.docker(['service', 'ls', '--format', '{{.Replicas}}']).includes('2/2'));
     for (const n of [3, 4, 2]) shoal.shoal(['service', 'scale', '-d', `confidential-svc=${n}`]);
-    await waitFor('2/2 after scaling', () => shoal.docker(['service', 'ls', '--format', '{{.Replicas}}']).trim() === '2/2' && containersOf('confidential-svc').length === 2);
+    // Settled: the surplus slots' tasks are gone and so are their containers (a container still being
+    // created or stopped at the kill would legitimately be stopped after the restart).
+    await waitFor(
+      '2/2 after scaling, surplus tasks and containers gone',
+      () =>
+        shoal.docker(['service', 'ls', '--format', '{{.Replicas}}']).trim() === '2/2' &&
+        shoal.docker(['service', 'ps', '-q', 'confidential-svc']).trim().split('\n').length === 2 &&
+        containersOf('confidential-svc', true).length === 2,
+    );
     const raftDir = path.join(shoal.dir, 'data', 'raft');
     const snaps = (await readdir(raftDir)).filter((f) => f.endsWith('.snap'));
     assert.ok(snaps.length >= 1, 'a snapshot was taken');
@@ -49,7 +57,7 @@ describe('manager store on Raft, on disk', { timeout: 300_000 }, () => {
     await shoal.start();
     assert.match(shoal.docker(['service', 'ls']), /confidential-svc\s+replicated\s+\d\/2/);
     await new Promise((r) => setTimeout(r, 2000));
-    assert.deepEqual(containersOf('confidential-svc').map((c) => c.id).sort(), before, 'the same containers are adopted');
+    assert.deepEqual(containersOf('confidential-svc').map((c) => c.id).sort(), before, `the same containers are adopted\n${shoal.explain('confidential-svc')()}`);
     await waitFor('2/2 after restart', () => shoal.docker(['service', 'ls', '--format', '{{.Replicas}}']).includes('2/2'));
   });
 });
