@@ -22,6 +22,7 @@ describe('bin/shoal against shoal (one manager)', { timeout: 600_000 }, () => {
     const ls = shoal.shoal(['node', 'ls']).split('\n');
     assert.match(ls[0]!, /^ID\s+HOSTNAME\s+STATUS\s+AVAILABILITY\s+MANAGER STATUS\s+ENGINE VERSION$/);
     assert.match(ls[1]!, /^[a-z0-9]{25} \*\s+it-shoal\s+Ready\s+Active\s+Leader\s+20\.10/);
+    assert.equal(shoal.shoal(['swarm', 'ca']), shoal.docker(['swarm', 'ca']).trimEnd() + '\n');
   });
 
   it('creates, scales, updates and removes a service, with progress', async () => {

@@ -1,4 +1,4 @@
-/** `shoal swarm ...`: init, leave, join-token, update. */
+/** `shoal swarm ...`: init, leave, join-token, ca, update. */
 import { Command } from 'commander';
 import { CliError, type ApiClient } from '../client.js';
 import { parseDuration } from '../opts.js';
@@ -12,6 +12,7 @@ interface WSwarm {
   Version: { Index: number };
   Spec: Record<string, Record<string, unknown>> & { Name?: string };
   JoinTokens: { Worker: string; Manager: string };
+  TLSInfo?: { TrustRoot?: string };
 }
 
 function joinText(role: 'worker' | 'manager', token: string, addr: string): string {
@@ -92,6 +93,15 @@ export function swarmCommand(api: Api): Command {
       const info = await a.get<{ Swarm: { NodeID: string } }>('/info');
       const node = await a.get<WNode>(`/nodes/${info.Swarm.NodeID}`);
       out(joinText(role, token, node.ManagerStatus?.Addr ?? '') + '\n');
+    });
+
+  cmd
+    .command('ca')
+    .description("Display the swarm's root CA certificate")
+    .action(async () => {
+      const root = (await api().get<WSwarm>('/swarm')).TLSInfo?.TrustRoot;
+      if (!root) throw new CliError('this swarm has no root CA certificate');
+      out(root.endsWith('\n') ? root : `${root}\n`);
     });
 
   cmd
