@@ -30,7 +30,7 @@ export class StoreStateMachine implements StateMachine {
   }
 
   async restore(index: number, chunks: AsyncIterable<Uint8Array>): Promise<void> {
-    this.store().restore(index, await decodeSnapshot(chunks));
+    await this.store().restoreFrom(index, decodeSnapshot(chunks));
   }
 }
 

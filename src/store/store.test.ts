@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { VirtualClock } from '../common/clock.js';
 import type { StoreEvent } from './actions.js';
 import { MemoryProposer } from './proposer.js';
+import { decodeSnapshot, encodeSnapshot } from './persist/snapshot.js';
 import { Store } from './store.js';
 import type { NodeObject } from './types.js';
 
@@ -20,7 +21,12 @@ const node = (id: string): NodeObject =>
     CreatedAt: 0,
     UpdatedAt: 0,
     Spec: { Labels: {}, Role: 'worker', Availability: 'active' },
-    Description: { Hostname: id, Platform: { Architecture: 'x86_64', OS: 'linux' }, Resources: { NanoCPUs: 1, MemoryBytes: 1 }, Engine: { EngineVersion: '', Plugins: [] } },
+    Description: {
+      Hostname: id,
+      Platform: { Architecture: 'x86_64', OS: 'linux' },
+      Resources: { NanoCPUs: 1, MemoryBytes: 1 },
+      Engine: { EngineVersion: '', Plugins: [] },
+    },
     Status: { State: 'ready', Addr: '' },
   }) as unknown as NodeObject;
 
@@ -55,7 +61,10 @@ describe('store', () => {
       }),
     );
     assert.equal(proposer.lastIndex, before);
-    assert.equal(store.view((tx) => tx.get('node', 'a')), undefined);
+    assert.equal(
+      store.view((tx) => tx.get('node', 'a')),
+      undefined,
+    );
   });
 
   it('sees its own writes inside a transaction and emits events plus a commit marker', async () => {
@@ -81,5 +90,33 @@ describe('store', () => {
     await store.update((tx) => tx.create('node', n));
     n.Spec.Labels.x = 'y';
     assert.deepEqual(store.view((tx) => tx.get('node', 'a'))!.Spec.Labels, {});
+  });
+
+  it('round-trips its state through snapshot chunks, in many chunks, and refuses a foreign format', async () => {
+    const { store } = setup();
+    await store.update((tx) => {
+      for (let i = 0; i < 450; i++) tx.create('node', node(`n${i}`));
+    });
+    const chunks: Uint8Array[] = [];
+    for await (const c of encodeSnapshot([...store.dump()])) chunks.push(c);
+    assert.ok(chunks.length >= 3, `${chunks.length} chunks`);
+    const { store: copy } = setup();
+    await copy.restoreFrom(
+      store.index,
+      decodeSnapshot(
+        (async function* () {
+          yield* chunks;
+        })(),
+      ),
+    );
+    assert.deepEqual(
+      copy.view((tx) => tx.all('node')),
+      store.view((tx) => tx.all('node')),
+    );
+    const bad = (async function* () {
+      yield new TextEncoder().encode('{"format":99}\n');
+    })();
+    await assert.rejects(copy.restoreFrom(1, decodeSnapshot(bad)), /unsupported format 99/);
+    assert.equal(copy.view((tx) => tx.all('node')).length, 450, 'a failed restore changes nothing');
   });
 });

@@ -172,6 +172,14 @@ export class Store {
     this.lastIndex = index;
   }
 
+  /** The same, from batches arriving over time: the new state is built aside and swapped in at once. */
+  async restoreFrom(index: number, batches: AsyncIterable<readonly { table: Table; object: AnyObject }[]>): Promise<void> {
+    const tables = emptyTables();
+    for await (const batch of batches) for (const { table, object } of batch) (tables[table] as Map<string, AnyObject>).set(object.ID, object);
+    this.tables = tables;
+    this.lastIndex = index;
+  }
+
   private reader(tables: Tables): ReadTx {
     return {
       get: (table, id) => tables[table].get(id),

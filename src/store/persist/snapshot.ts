@@ -27,11 +27,14 @@ export async function* encodeSnapshot(objects: Iterable<{ table: Table; object: 
   if (chunk) yield enc.encode(chunk);
 }
 
-/** Decodes chunks made by encodeSnapshot (each ends at a line boundary); throws on a bad format. */
-export async function decodeSnapshot(chunks: AsyncIterable<Uint8Array>): Promise<{ table: Table; object: AnyObject }[]> {
-  const objects: { table: Table; object: AnyObject }[] = [];
+/**
+ * Decodes chunks made by encodeSnapshot (each ends at a line boundary) into batches of objects, one
+ * per chunk, yielding to the event loop in between; throws on a bad format.
+ */
+export async function* decodeSnapshot(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<{ table: Table; object: AnyObject }[]> {
   let sawHeader = false;
   for await (const c of chunks) {
+    const batch: { table: Table; object: AnyObject }[] = [];
     for (const line of dec.decode(c).split('\n')) {
       if (!line) continue;
       const v = JSON.parse(line) as [Table, AnyObject] | { format: number };
@@ -40,10 +43,11 @@ export async function decodeSnapshot(chunks: AsyncIterable<Uint8Array>): Promise
         sawHeader = true;
         continue;
       }
-      objects.push({ table: v[0], object: v[1] });
+      batch.push({ table: v[0], object: v[1] });
     }
+    if (!sawHeader) throw new Error('store snapshot: missing header');
+    yield batch;
     await yieldToLoop();
   }
   if (!sawHeader) throw new Error('store snapshot: missing header');
-  return objects;
 }
