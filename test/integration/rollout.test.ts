@@ -119,4 +119,16 @@ describe('rollout policy on a real engine', { timeout: 900_000 }, () => {
     shoal.docker(['node', 'update', '--label-add', 'disk=ssd', 'self'.replace('self', shoal.rememberNodeId())]);
     await waitFor('placed', () => containersOf('pend').length === 1);
   });
+
+  it('honours max replicas per node and resource reservations, with Docker\'s Pending reasons', async () => {
+    shoal.docker(['service', 'create', '-d', '--name', 'perhost', '--replicas', '3', '--replicas-max-per-node', '1', 'shoal-test/busybox:1', 'sleep', '3600']);
+    shoal.docker(['service', 'create', '-d', '--name', 'big', '--reserve-memory', '100000g', 'shoal-test/busybox:1', 'sleep', '3600']);
+    await waitFor('one per node, two pending', () => {
+      const ps = shoal.docker(['service', 'ps', '--no-trunc', 'perhost']);
+      return containersOf('perhost').length === 1 && (ps.match(/Pending .*"no suitable node \(max replicas per node limit exceed on 1 node\)"/g) ?? []).length === 2;
+    });
+    await waitFor('insufficient resources', () => /Pending .*"no suitable node \(insufficient resources on 1 node\)"/.test(shoal.docker(['service', 'ps', '--no-trunc', 'big'])));
+    assert.equal(containersOf('big').length, 0);
+    shoal.docker(['service', 'rm', 'perhost', 'big']);
+  });
 });
