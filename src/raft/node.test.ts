@@ -202,6 +202,12 @@ describe('raft node on disk (one member)', () => {
       await lead.node.readBarrier();
       await assert.rejects(again.node.readBarrier(), NotLeaderError);
       const leaderId = [...members].find(([, m]) => m === lead)![0];
+      // The leader's view of its peers: everyone reachable, then the laggard cut off goes unreachable.
+      assert.ok(lead.node.peers().every((p) => p.reachable), JSON.stringify(lead.node.peers()));
+      isolated.add(laggard);
+      await until('the cut-off member is unreachable', () => lead.node.peers().find((p) => p.id === laggard)?.reachable === false);
+      assert.deepEqual(again.node.peers(), [], 'a follower has no view of its peers');
+      isolated.delete(laggard);
       isolated.add(leaderId);
       await assert.rejects(lead.node.readBarrier(1000), NotLeaderError);
       isolated.delete(leaderId);

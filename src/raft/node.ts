@@ -165,6 +165,20 @@ export class RaftNode {
     }
   }
 
+  /**
+   * The leader's view of every member: how far its log matches, how long since it was last heard
+   * from, and whether that is within an election timeout (what `node ls` shows as Reachable or
+   * Unreachable). Empty off the leader, which has no such view.
+   */
+  peers(): { id: MemberId; match: number; lastContactMs: number; reachable: boolean; learner: boolean }[] {
+    if (this.raft?.role !== 'leader') return [];
+    const timeoutTicks = this.o.electionTick();
+    return [...this.raft.progress].map(([id, pr]) => {
+      const ticks = id === this.o.id ? 0 : (this.raft.lastContact(id) ?? Infinity);
+      return { id, match: pr.match, lastContactMs: ticks * this.o.tickMs, reachable: ticks < timeoutTicks, learner: pr.learner };
+    });
+  }
+
   /** Where this member stands, for diagnostics. */
   debugState(): { role: string; term: number; commit: number; applied: number; first: number; last: number; progress: Record<string, string> } {
     const progress: Record<string, string> = {};

@@ -82,7 +82,7 @@ async function main(): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://x');
     if (req.method === 'GET' && url.pathname === '/status') {
       res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ id, leader: node.leader, isLeader: node.isLeader, ...node.debugState(), keys: sm.kv.size, syncs: node.stats.syncs, entries: node.stats.entries, snapshotsInstalled: node.stats.snapshotsInstalled }));
+      res.end(JSON.stringify({ id, leader: node.leader, isLeader: node.isLeader, ...node.debugState(), peers: node.peers(), keys: sm.kv.size, syncs: node.stats.syncs, entries: node.stats.entries, snapshotsInstalled: node.stats.snapshotsInstalled }));
       return;
     }
     if (req.method === 'GET' && url.pathname === '/dump') {
