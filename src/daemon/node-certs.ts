@@ -5,23 +5,12 @@
  * a running node. Written atomically; keys are readable by root only.
  */
 import { X509Certificate } from 'node:crypto';
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from '../common/atomic-file.js';
 import { issueNodeCertificate, type RootCA } from '../manager/ca/root-ca.js';
 
 export const DEFAULT_NODE_CERT_EXPIRY_MS = 90 * 24 * 3600 * 1000;
-
-async function writeAtomic(file: string, data: string, mode: number): Promise<void> {
-  const tmp = `${file}.tmp`;
-  const fh = await open(tmp, 'w', mode);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, file);
-}
 
 export interface NodeIdentity {
   nodeId: string;
@@ -46,8 +35,8 @@ export async function ensureNodeCertificate(dataRoot: string, ca: RootCA, id: No
   }
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const cert = await issueNodeCertificate(ca, { ...id, now, validityMs });
-  await writeAtomic(path.join(dir, 'swarm-root-ca.crt'), ca.certPem, 0o644);
-  await writeAtomic(path.join(dir, 'swarm-node.key'), cert.keyPem, 0o600);
-  await writeAtomic(certFile, cert.certPem, 0o644);
+  await writeFileAtomic(path.join(dir, 'swarm-root-ca.crt'), ca.certPem, 0o644);
+  await writeFileAtomic(path.join(dir, 'swarm-node.key'), cert.keyPem, 0o600);
+  await writeFileAtomic(certFile, cert.certPem, 0o644);
   return true;
 }

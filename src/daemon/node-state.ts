@@ -2,8 +2,9 @@
  * What a host remembers about its own membership across restarts: its node id, its cluster, its role
  * and addresses. Written atomically; its absence means the node is not in a swarm.
  */
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from '../common/atomic-file.js';
 
 export interface NodeState {
   format: 1;
@@ -31,16 +32,7 @@ export async function loadNodeState(dataRoot: string): Promise<NodeState | undef
 
 export async function saveNodeState(dataRoot: string, s: NodeState): Promise<void> {
   await mkdir(dataRoot, { recursive: true, mode: 0o700 });
-  const file = path.join(dataRoot, FILE);
-  const tmp = `${file}.tmp`;
-  const fh = await open(tmp, 'w', 0o600);
-  try {
-    await fh.writeFile(JSON.stringify(s, null, 2));
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, file);
+  await writeFileAtomic(path.join(dataRoot, FILE), JSON.stringify(s, null, 2));
 }
 
 /** Forgets the swarm: identity and cluster state (swarm leave). */

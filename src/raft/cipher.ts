@@ -6,8 +6,9 @@
  * has to wrap it with the key-encryption key.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from '../common/atomic-file.js';
 
 const ALGORITHM = 'aes-256-gcm';
 const NONCE = 12;
@@ -66,14 +67,6 @@ export async function loadOrCreateDek(file: string): Promise<AesGcmCipher> {
   }
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   const key = randomBytes(32);
-  const tmp = `${file}.tmp`;
-  const fh = await open(tmp, 'w', 0o600);
-  try {
-    await fh.writeFile(JSON.stringify({ format: DEK_FORMAT, key: key.toString('base64') }));
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, file);
+  await writeFileAtomic(file, JSON.stringify({ format: DEK_FORMAT, key: key.toString('base64') }));
   return new AesGcmCipher(key);
 }

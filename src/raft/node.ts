@@ -11,7 +11,8 @@ import type { Logger } from '../common/logging.js';
 import type { Random } from '../common/random.js';
 import type { DataCipher } from './cipher.js';
 import { decodeConfChange, Raft, sendableBeforePersist } from './raft.js';
-import { IncomingSnapshot, isSnapshotFile, payloadChunks, readSnapshot, snapshotFileName, snapshotParts, syncDir, writeSnapshot } from './snapshot-file.js';
+import { IncomingSnapshot, isSnapshotFile, payloadChunks, readSnapshot, snapshotFileName, snapshotParts, writeSnapshot } from './snapshot-file.js';
+import { syncDir } from '../common/atomic-file.js';
 import { NotLeaderError, type Entry, type MemberId, type Message, type SnapshotMeta } from './types.js';
 import { RaftWal } from './wal.js';
 

@@ -7,6 +7,7 @@
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
+import { syncDir } from '../common/atomic-file.js';
 import { frame, HEADER, scan } from '../common/record.js';
 import type { DataCipher } from './cipher.js';
 import type { SnapshotMeta } from './types.js';
@@ -24,15 +25,6 @@ interface Header {
 
 export const snapshotFileName = (index: number, term: number): string => `snapshot-${String(index).padStart(16, '0')}-${term}.snap`;
 export const isSnapshotFile = (f: string): boolean => /^snapshot-\d+-\d+\.snap$/.test(f);
-
-export async function syncDir(dir: string): Promise<void> {
-  const d = await open(dir, 'r');
-  try {
-    await d.sync();
-  } finally {
-    await d.close();
-  }
-}
 
 export async function writeSnapshot(file: string, meta: SnapshotMeta, chunks: AsyncIterable<Uint8Array>, cipher: DataCipher): Promise<void> {
   const header: Header = { format: SNAPSHOT_FILE_FORMAT, index: meta.index, term: meta.term, voters: [...meta.voters], learners: [...meta.learners], cipher: cipher.name };

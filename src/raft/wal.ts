@@ -9,6 +9,7 @@
  */
 import { mkdir, open, readdir, readFile, rm, truncate, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { syncDir } from '../common/atomic-file.js';
 import { frame, scan } from '../common/record.js';
 import type { DataCipher } from './cipher.js';
 import type { Entry, HardState, MemberId } from './types.js';
@@ -143,11 +144,6 @@ export class RaftWal {
     await this.fh.write(frame(Buffer.from(JSON.stringify(header))));
     if (first) await this.fh.write(frame(this.cipher.seal('wal', Buffer.from(JSON.stringify(first)))));
     await this.fh.datasync();
-    const d = await open(this.dir, 'r');
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
+    await syncDir(this.dir);
   }
 }
