@@ -1,32 +1,42 @@
 /**
- * The composition root of one host: the Engine API server, and while the host is in a swarm, the
- * store and its log, the manager components and the agent. Everything that needs wiring is wired here.
+ * The composition root of one host: the Engine API server, and while the host is in a swarm its
+ * cluster runtime. Every node runs an agent holding a dispatcher session with the leader. A manager
+ * also holds a Raft member with the replicated store, serves the cluster port (join, dispatcher,
+ * forwarded control-API calls, Raft), and runs the manager components while it leads.
  */
 import { mkdir } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import path from 'node:path';
+import tls from 'node:tls';
 import { systemClock } from '../common/clock.js';
-import { ShoalError } from '../common/errors.js';
+import { ShoalError, errorMessage } from '../common/errors.js';
 import { newId, type NodeId } from '../common/ids.js';
 import type { Logger } from '../common/logging.js';
 import { cryptoRandom } from '../common/random.js';
 import { Agent } from '../agent/agent.js';
 import { DockerExecutor } from '../agent/executor/docker-executor.js';
+import { ClusterClient, splitAddr } from '../cluster/client.js';
+import { requestJoin } from '../cluster/join.js';
+import { ClusterPort, RAFT_ALPN, secureOptions } from '../cluster/port.js';
+import { RemoteDispatcher, type ManagerAddr } from '../cluster/remote-dispatcher.js';
 import { newJoinToken } from '../manager/ca/join-token.js';
-import { createRootCA } from '../manager/ca/root-ca.js';
-import type { InitRequest, SwarmInfo } from '../manager/controlapi/api.js';
-import { normalizeClusterSpec, type ClusterControl } from '../manager/controlapi/cluster-control.js';
+import { createRootCA, issueNodeCertificate } from '../manager/ca/root-ca.js';
+import type { InitRequest, JoinRequest, LogLine, LogOptions, SwarmInfo } from '../manager/controlapi/api.js';
+import { normalizeClusterSpec } from '../manager/controlapi/cluster-control.js';
 import { Manager } from '../manager/manager.js';
 import { loadOrCreateDek } from '../raft/cipher.js';
 import { RaftNode } from '../raft/node.js';
+import { TcpTransport } from '../raft/transport-tcp.js';
+import { NotLeaderError } from '../raft/types.js';
 import { Store } from '../store/store.js';
 import type { ClusterObject, NodeObject } from '../store/types.js';
 import { createApiServer, type ApiServer } from '../api/server.js';
 import { resolveAdvertise, splitHostPort } from './addresses.js';
-import { DEFAULT_NODE_CERT_EXPIRY_MS, ensureNodeCertificate } from './node-certs.js';
-import { NodeControl } from './node-control.js';
+import { isRead, runLocal, type Args, type MethodName, type Result } from './control-methods.js';
+import { LeaderServices } from './leader-services.js';
+import { DEFAULT_NODE_CERT_EXPIRY_MS, ensureNodeCertificate, loadNodeTls, saveNodeTls, type NodeTls } from './node-certs.js';
+import { NodeControl, NOT_A_MANAGER } from './node-control.js';
 import { NO_LEADER, RaftProposer, StoreStateMachine } from './raft-store.js';
-import { NotLeaderError } from '../raft/types.js';
 import { loadNodeState, saveNodeState, wipeSwarmState, type NodeState } from './node-state.js';
 
 export interface DaemonOptions {
@@ -42,14 +52,28 @@ export interface DaemonOptions {
   logger: Logger;
 }
 
-interface ClusterRuntime {
-  state: NodeState;
-  certTimer?: NodeJS.Timeout;
-  certWork?: Promise<void>;
+export const WORKER_NOT_MANAGER =
+  "This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state. Please run this command on a manager node or promote the current node to a manager.";
+
+/** What a manager holds besides what every node holds. */
+export interface ManagerParts {
   store: Store;
   raft: RaftNode;
+  transport: TcpTransport;
   manager: Manager;
+  port: ClusterPort;
+  services: LeaderServices;
+}
+
+export interface ClusterRuntime {
+  state: NodeState;
+  tls: NodeTls;
+  client: ClusterClient;
+  remote: RemoteDispatcher;
   agent: Agent;
+  mgr: ManagerParts | undefined;
+  certTimer?: NodeJS.Timeout;
+  certWork?: Promise<void>;
 }
 
 export class ShoalDaemon {
@@ -67,10 +91,18 @@ export class ShoalDaemon {
     });
   }
 
+  get logger(): Logger {
+    return this.o.logger;
+  }
+
   async start(): Promise<void> {
     await mkdir(this.o.dataRoot, { recursive: true, mode: 0o700 });
     const state = await loadNodeState(this.o.dataRoot);
-    if (state) await this.startCluster(state);
+    if (state) {
+      const runtime = await this.openCluster(state, false);
+      this.cluster = runtime;
+      this.activate(runtime);
+    }
     this.api = createApiServer({ control: new NodeControl(this), runtimeUrl: this.o.runtime, logger: this.o.logger.child('api') });
     await this.api.listen(socketPath(this.o.host));
     this.o.logger.info('shoal daemon listening', { host: this.o.host, inSwarm: Boolean(state) });
@@ -78,7 +110,9 @@ export class ShoalDaemon {
 
   async stop(): Promise<void> {
     await this.api?.close();
-    await this.stopCluster();
+    const c = this.cluster;
+    this.cluster = undefined;
+    if (c) await this.closeRuntime(c);
   }
 
   inSwarm(): boolean {
@@ -89,17 +123,38 @@ export class ShoalDaemon {
     return this.cluster?.state.role === 'manager';
   }
 
-  clusterControl(): ClusterControl | undefined {
+  // ---------- control API ----------
+
+  /** A control-API call: run on the leader (reads after a ReadIndex), forwarded from other managers. */
+  async invoke<K extends MethodName>(m: K, args: Args<K>): Promise<Result<K>> {
     const c = this.cluster;
-    return c && c.state.role === 'manager' && c.manager.isLeader ? c.manager.control : undefined;
+    if (!c) throw new ShoalError('unavailable', NOT_A_MANAGER);
+    if (!c.mgr) throw new ShoalError('unavailable', WORKER_NOT_MANAGER);
+    const { manager, raft, services } = c.mgr;
+    if (manager.isLeader) {
+      if (isRead(m)) await this.readBarrier(raft);
+      return runLocal(m, manager.control, services, args);
+    }
+    const leader = services.leaderAddr();
+    if (!leader) throw new ShoalError('unavailable', NO_LEADER);
+    return c.client.call<Result<K>>(leader, '/control/call', { method: m, args });
   }
 
-  /** Before a control-API read: this manager confirms it still leads (ReadIndex), or fails with Docker's text. */
-  async readBarrier(): Promise<void> {
+  /** Service or task logs, gathered by the leader. */
+  logs(kind: 'service' | 'task', ref: string, opts: LogOptions): AsyncIterable<LogLine> {
     const c = this.cluster;
-    if (!c) return;
+    if (!c) throw new ShoalError('unavailable', NOT_A_MANAGER);
+    if (!c.mgr) throw new ShoalError('unavailable', WORKER_NOT_MANAGER);
+    const { manager, services } = c.mgr;
+    if (manager.isLeader) return kind === 'service' ? manager.control.serviceLogs(ref, opts) : manager.control.taskLogs(ref, opts);
+    const leader = services.leaderAddr();
+    if (!leader) throw new ShoalError('unavailable', NO_LEADER);
+    return services.forwardLogs(leader, kind, ref, opts);
+  }
+
+  private async readBarrier(raft: RaftNode): Promise<void> {
     try {
-      await c.raft.readBarrier();
+      await raft.readBarrier();
     } catch (e) {
       if (e instanceof NotLeaderError) throw new ShoalError('unavailable', NO_LEADER);
       throw e;
@@ -107,34 +162,35 @@ export class ShoalDaemon {
   }
 
   newJoinToken(_role: 'worker' | 'manager'): string {
-    const c = this.cluster?.store.view((tx) => tx.all('cluster')[0]);
+    const c = this.cluster?.mgr?.store.view((tx) => tx.all('cluster')[0]);
     return newJoinToken(c?.RootCA.CACert ?? '', cryptoRandom);
   }
 
-  /** `swarm init`: a new one-manager cluster with this node as its leader. */
+  // ---------- membership of this node ----------
+
+  /** `swarm init`: a new cluster with this node as its only manager and leader. */
   initSwarm(req: InitRequest): Promise<NodeId> {
-    const run = async (): Promise<NodeId> => {
+    return this.serialize(async () => {
       if (this.cluster) throw new ShoalError('unavailable', 'This node is already part of a swarm.');
       const listenAddr = req.ListenAddr && req.ListenAddr !== '0.0.0.0:2377' ? req.ListenAddr : this.o.listenAddr;
       const advertise = resolveAdvertise(req.AdvertiseAddr || this.o.advertiseAddr, listenAddr);
+      const port = splitHostPort(listenAddr, 2377).port;
       const nodeId = newId<NodeId>(cryptoRandom);
       const clusterId = newId(cryptoRandom);
-      const state: NodeState = {
-        format: 1,
-        nodeId,
-        clusterId,
-        role: 'manager',
-        listenAddr,
-        advertiseAddr: advertise,
-      };
-      const runtime = await this.openCluster(state);
-      const description = await this.executor.describe();
-      const port = splitHostPort(listenAddr, 2377).port;
-      // The cluster's root CA: join tokens pin its certificate; node certificates come with joining.
+      const state: NodeState = { format: 1, nodeId, clusterId, role: 'manager', listenAddr, advertiseAddr: advertise, bootstrap: true, managers: [{ nodeId, addr: `${advertise}:${port}` }] };
+      // The cluster's root CA: join tokens pin its certificate; this node's certificate comes first.
       const ca = await createRootCA(Date.now());
-      const caCert = ca.certPem;
+      const own = await issueNodeCertificate(ca, { nodeId, role: 'manager', clusterId, now: Date.now(), validityMs: certValidityMs(req.Spec?.CAConfig?.NodeCertExpiry) });
+      await saveNodeTls(this.o.dataRoot, { key: own.keyPem, cert: own.certPem, ca: ca.certPem });
+      let runtime: ClusterRuntime | undefined;
       try {
-        await runtime.store.update((tx) => {
+        runtime = await this.openCluster(state, true);
+        const mgr = runtime.mgr!;
+        await mgr.raft.waitForLeadership(10_000);
+        // The first member's own membership goes in the log, so members that join replay it.
+        await mgr.raft.changeMembership({ kind: 'add', member: nodeId });
+        const description = await this.executor.describe();
+        await mgr.store.update((tx) => {
           const cluster: ClusterObject = {
             ID: clusterId,
             Version: { Index: 0 },
@@ -144,8 +200,8 @@ export class ShoalDaemon {
               ...req.Spec,
               EncryptionConfig: { AutoLockManagers: Boolean(req.AutoLockManagers || req.Spec?.EncryptionConfig?.AutoLockManagers) },
             }),
-            RootCA: { CACert: caCert, CAKey: ca.keyPem },
-            JoinTokens: { Worker: newJoinToken(caCert, cryptoRandom), Manager: newJoinToken(caCert, cryptoRandom) },
+            RootCA: { CACert: ca.certPem, CAKey: ca.keyPem },
+            JoinTokens: { Worker: newJoinToken(ca.certPem, cryptoRandom), Manager: newJoinToken(ca.certPem, cryptoRandom) },
             DefaultAddrPool: req.DefaultAddrPool?.length ? req.DefaultAddrPool : ['10.0.0.0/8'],
             SubnetSize: req.SubnetSize || 24,
             DataPathPort: req.DataPathPort || 4789,
@@ -165,23 +221,70 @@ export class ShoalDaemon {
         });
         await saveNodeState(this.o.dataRoot, state);
       } catch (e) {
-        await this.closeRuntime(runtime);
+        if (runtime) await this.closeRuntime(runtime);
         await wipeSwarmState(this.o.dataRoot);
         throw e;
       }
       this.cluster = runtime;
       this.activate(runtime);
       return nodeId;
-    };
-    return this.serialize(run);
+    });
   }
 
-  /** `swarm leave --force`: stop everything, remove this node's task containers, forget the swarm. */
+  /** `swarm join`: get an identity and certificate from a manager, then run as its token's role. */
+  joinSwarm(req: JoinRequest): Promise<void> {
+    return this.serialize(async () => {
+      if (this.cluster) throw new ShoalError('unavailable', 'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.');
+      const remote = req.RemoteAddrs?.[0];
+      if (!remote) throw new ShoalError('invalid_argument', 'at least 1 RemoteAddr is required to join');
+      const listenAddr = req.ListenAddr && req.ListenAddr !== '0.0.0.0:2377' ? req.ListenAddr : this.o.listenAddr;
+      const advertise = resolveAdvertise(req.AdvertiseAddr || this.o.advertiseAddr, listenAddr);
+      const port = splitHostPort(listenAddr, 2377).port;
+      const joined = await requestJoin(withPort(remote), {
+        token: req.JoinToken,
+        addr: `${advertise}:${port}`,
+        availability: availability(req.Availability),
+        description: await this.executor.describe(),
+      });
+      const state: NodeState = {
+        format: 1,
+        nodeId: joined.nodeId,
+        clusterId: joined.clusterId,
+        role: joined.role,
+        listenAddr,
+        advertiseAddr: advertise,
+        managers: joined.managers,
+      };
+      await saveNodeTls(this.o.dataRoot, joined.tls);
+      let runtime: ClusterRuntime | undefined;
+      try {
+        runtime = await this.openCluster(state, false);
+        await saveNodeState(this.o.dataRoot, state);
+      } catch (e) {
+        if (runtime) await this.closeRuntime(runtime);
+        await wipeSwarmState(this.o.dataRoot);
+        throw e;
+      }
+      this.cluster = runtime;
+      this.activate(runtime);
+      this.o.logger.info('joined the swarm', { node: state.nodeId, role: state.role, via: remote });
+    });
+  }
+
+  /** A manager may leave without --force only if the rest keep a Raft quorum. */
+  async checkLeave(): Promise<void> {
+    const mgr = this.cluster?.mgr;
+    if (!mgr) return;
+    await mgr.services.checkLeave();
+  }
+
+  /** `swarm leave`: stop everything, remove this node's task containers, forget the swarm. */
   leaveSwarm(): Promise<void> {
     return this.serialize(async () => {
       const c = this.cluster;
       if (!c) return;
-      c.manager.loseLeadership();
+      if (c.mgr) await c.mgr.services.leaveRaft().catch((e: unknown) => this.o.logger.warn('leaving the raft group failed', { error: errorMessage(e) }));
+      c.mgr?.manager.loseLeadership();
       // The executor finds containers by this node's identity, so clean up before forgetting it.
       await c.agent.stop();
       await c.agent.removeAllTasks();
@@ -194,39 +297,96 @@ export class ShoalDaemon {
   swarmInfo(): SwarmInfo {
     const c = this.cluster;
     if (!c) return { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null };
-    const nodes = c.store.view((tx) => tx.all('node'));
-    const managers = nodes.filter((n) => n.ManagerStatus);
     const info: SwarmInfo = {
       NodeID: c.state.nodeId,
       NodeAddr: c.state.advertiseAddr,
       LocalNodeState: 'active',
-      ControlAvailable: c.state.role === 'manager',
+      ControlAvailable: Boolean(c.mgr),
       Error: '',
-      RemoteManagers: managers.map((m) => ({ NodeID: m.ID, Addr: m.ManagerStatus!.Addr })),
-      Nodes: nodes.length,
-      Managers: managers.length,
+      RemoteManagers: (c.state.managers ?? []).map((m) => ({ NodeID: m.nodeId, Addr: m.addr })),
     };
-    if (c.state.role === 'manager') {
-      const cluster = c.store.view((tx) => tx.all('cluster')[0]);
+    if (c.mgr) {
+      const nodes = c.mgr.store.view((tx) => tx.all('node'));
+      const managers = nodes.filter((n) => n.ManagerStatus);
+      info.RemoteManagers = managers.map((m) => ({ NodeID: m.ID, Addr: m.ManagerStatus!.Addr }));
+      info.Nodes = nodes.length;
+      info.Managers = managers.length;
+      const cluster = c.mgr.store.view((tx) => tx.all('cluster')[0]);
       if (cluster) info.Cluster = cluster;
     }
     return info;
   }
 
-  private async startCluster(state: NodeState): Promise<void> {
-    const runtime = await this.openCluster(state);
-    this.cluster = runtime;
-    this.activate(runtime);
+  // ---------- runtime ----------
+
+  private async openCluster(state: NodeState, bootstrap: boolean): Promise<ClusterRuntime> {
+    const tlsNow = await loadNodeTls(this.o.dataRoot);
+    if (!tlsNow) throw new Error(`this node is in a swarm but ${path.join(this.o.dataRoot, 'certificates')} holds no certificate`);
+    const runtime: Partial<ClusterRuntime> & { state: NodeState; tls: NodeTls } = { state, tls: tlsNow };
+    const client = new ClusterClient(() => runtime.tls);
+    const remote = new RemoteDispatcher({
+      client,
+      managers: () => runtime.state.managers ?? [],
+      onManagers: (m) => this.rememberManagers(runtime.state, m),
+      logger: this.o.logger.child('session'),
+    });
+    runtime.client = client;
+    runtime.remote = remote;
+    if (state.role === 'manager') runtime.mgr = await this.openManager(runtime as ClusterRuntime, bootstrap || Boolean(state.bootstrap));
+    const mgr = runtime.mgr;
+    runtime.agent = new Agent({
+      nodeId: state.nodeId,
+      addr: state.advertiseAddr,
+      executor: this.executor,
+      // The leader's own agent uses the dispatcher in-process; every other agent goes over the network.
+      dispatcher: () => (mgr?.manager.isLeader ? mgr.manager.dispatcher : remote),
+      logger: this.o.logger.child('agent'),
+    });
+    return runtime as ClusterRuntime;
   }
 
-  private async openCluster(state: NodeState): Promise<ClusterRuntime> {
+  private async openManager(rt: ClusterRuntime, firstMember: boolean): Promise<ManagerParts> {
+    const state = rt.state;
     const clock = systemClock;
     const proposer = new RaftProposer();
     const store: Store = new Store(proposer, clock);
     const raftSpec = (): NonNullable<ClusterObject['Spec']['Raft']> => store.view((tx) => tx.all('cluster')[0])?.Spec.Raft ?? {};
+    const addrOf = (id: string): string | undefined =>
+      store.view((tx) => tx.get('node', id))?.ManagerStatus?.Addr ?? state.managers?.find((m) => m.nodeId === id)?.addr;
+    const transport = new TcpTransport({
+      id: state.nodeId,
+      peers: (id) => {
+        const a = addrOf(id);
+        return a ? splitAddr(a) : undefined;
+      },
+      // Raft runs over mutual TLS on the cluster port; the peer must hold the member's certificate.
+      dial: (a) => ({
+        socket: tls.connect({
+          host: a.host,
+          port: a.port,
+          ...secureOptions(rt.tls),
+          ALPNProtocols: [RAFT_ALPN],
+          checkServerIdentity: (_h, cert) => {
+            const sub = cert.subject as Record<string, string | string[]> | undefined;
+            return sub && String(sub.OU) === 'swarm-manager' ? undefined : new Error('the raft peer is not a manager');
+          },
+        }),
+        readyEvent: 'secureConnect',
+      }),
+      logger: this.o.logger.child('raft-net'),
+    });
+    const manager = new Manager({
+      store,
+      clock,
+      random: cryptoRandom,
+      logger: this.o.logger.child('manager'),
+      logSource: (nodeId) => (nodeId === state.nodeId ? this.executor : undefined),
+    });
+    let services: LeaderServices | undefined;
     const raft = new RaftNode({
       id: state.nodeId,
-      voters: [state.nodeId],
+      // The first manager starts as the group; a joined one learns the membership from the leader.
+      voters: firstMember ? [state.nodeId] : [],
       dir: path.join(this.o.dataRoot, 'raft'),
       tickMs: this.o.tickMs ?? 100,
       electionTick: () => raftSpec().ElectionTick ?? 10,
@@ -239,46 +399,76 @@ export class ShoalDaemon {
       cipher: await loadOrCreateDek(path.join(this.o.dataRoot, 'certificates', 'raft-dek.json')),
       random: cryptoRandom,
       logger: this.o.logger.child('raft'),
+      transport,
+      onLeadershipChange: (leading) => services?.leadershipChanged(leading),
     });
     proposer.node = raft;
-    await raft.start();
-    await raft.waitForLeadership(10_000);
-    const manager = new Manager({
+    const { host, port } = splitHostPort(state.listenAddr, 2377);
+    const clusterPort = new ClusterPort({
+      host,
+      port,
+      tls: rt.tls,
+      logger: this.o.logger.child('cluster-port'),
+      refuse: (peer) => {
+        if (peer.clusterId !== state.clusterId) return 'the certificate belongs to another swarm';
+        const known = store.view((tx) => tx.all('cluster').length > 0 && !tx.get('node', peer.nodeId));
+        return known ? `node ${peer.nodeId} is not a member of this swarm (it was removed)` : undefined;
+      },
+    });
+    clusterPort.onRaft((socket, peer) => transport.accept(socket, peer.nodeId));
+    services = new LeaderServices({
+      daemon: this,
+      runtime: rt,
       store,
-      clock,
-      random: cryptoRandom,
-      logger: this.o.logger.child('manager'),
-      logSource: (nodeId) => (nodeId === state.nodeId ? this.executor : undefined),
+      raft,
+      manager,
+      port: clusterPort,
+      transport,
+      addrOf,
+      logger: this.o.logger.child('membership'),
     });
-    const agent = new Agent({
-      nodeId: state.nodeId,
-      addr: state.advertiseAddr,
-      executor: this.executor,
-      dispatcher: () => (manager.isLeader ? manager.dispatcher : undefined),
-      logger: this.o.logger.child('agent'),
-    });
-    return { state, store, raft, manager, agent };
+    await clusterPort.listen();
+    try {
+      await raft.start();
+    } catch (e) {
+      await clusterPort.close();
+      throw e;
+    }
+    return { store, raft, transport, manager, port: clusterPort, services };
   }
 
   private activate(c: ClusterRuntime): void {
-    // A one-manager cluster: this manager leads its one-member Raft group (waited for in openCluster).
-    if (c.state.role === 'manager') c.manager.becomeLeader();
     c.agent.start();
-    // The node certificate is checked now and hourly, and renewed past half its validity.
-    c.certWork = this.renewCertificate(c);
-    c.certTimer = setInterval(() => (c.certWork = this.renewCertificate(c)), 3600_000);
-    c.certTimer.unref();
+    if (c.mgr) {
+      // The node certificate is checked now and hourly, and renewed past half its validity.
+      c.certWork = this.renewCertificate(c);
+      c.certTimer = setInterval(() => (c.certWork = this.renewCertificate(c)), 3600_000);
+      c.certTimer.unref();
+    }
+  }
+
+  /** Keeps the manager list a worker falls back on when its manager goes away. */
+  private rememberManagers(state: NodeState, managers: ManagerAddr[]): void {
+    const key = (l: readonly ManagerAddr[] | undefined): string => JSON.stringify([...(l ?? [])].sort((a, b) => a.nodeId.localeCompare(b.nodeId)));
+    if (key(state.managers) === key(managers)) return;
+    state.managers = managers;
+    if (this.cluster?.state === state) void saveNodeState(this.o.dataRoot, state).catch((e: unknown) => this.o.logger.warn('saving the manager list failed', { error: errorMessage(e) }));
   }
 
   private async renewCertificate(c: ClusterRuntime): Promise<void> {
-    const cluster = c.store.view((tx) => tx.all('cluster')[0]);
+    const cluster = c.mgr?.store.view((tx) => tx.all('cluster')[0]);
     if (!cluster?.RootCA.CAKey) return;
-    const expiryNs = cluster.Spec.CAConfig.NodeCertExpiry;
-    const validityMs = expiryNs ? Math.floor(expiryNs / 1e6) : DEFAULT_NODE_CERT_EXPIRY_MS;
     try {
       const ca = { certPem: cluster.RootCA.CACert, keyPem: cluster.RootCA.CAKey };
       const id = { nodeId: c.state.nodeId, role: c.state.role, clusterId: c.state.clusterId };
-      if (await ensureNodeCertificate(this.o.dataRoot, ca, id, Date.now(), validityMs)) this.o.logger.info('issued this node\'s certificate', { node: id.nodeId });
+      if (await ensureNodeCertificate(this.o.dataRoot, ca, id, Date.now(), certValidityMs(cluster.Spec.CAConfig.NodeCertExpiry))) {
+        this.o.logger.info("issued this node's certificate", { node: id.nodeId });
+        const t = await loadNodeTls(this.o.dataRoot);
+        if (t) {
+          c.tls = t;
+          c.mgr?.port.setTls(t);
+        }
+      }
     } catch (e) {
       this.o.logger.warn('node certificate renewal failed', { error: String(e) });
     }
@@ -287,16 +477,15 @@ export class ShoalDaemon {
   private async closeRuntime(c: ClusterRuntime): Promise<void> {
     clearInterval(c.certTimer);
     await c.certWork; // never let a renewal write certificates after the swarm state is wiped
-    c.manager.loseLeadership();
+    c.mgr?.services.stop();
+    c.mgr?.manager.loseLeadership();
     await c.agent.stop();
-    await c.raft.stop();
-  }
-
-  private async stopCluster(): Promise<void> {
-    const c = this.cluster;
-    if (!c) return;
-    this.cluster = undefined;
-    await this.closeRuntime(c);
+    c.client.closeAll();
+    if (c.mgr) {
+      await c.mgr.raft.stop();
+      await c.mgr.transport.close();
+      await c.mgr.port.close();
+    }
   }
 
   private serialize<T>(fn: () => Promise<T>): Promise<T> {
@@ -304,6 +493,14 @@ export class ShoalDaemon {
     this.transition = p.catch(() => undefined);
     return p;
   }
+}
+
+function certValidityMs(expiryNs: number | undefined): number {
+  return expiryNs ? Math.floor(expiryNs / 1e6) : DEFAULT_NODE_CERT_EXPIRY_MS;
+}
+
+function withPort(addr: string): string {
+  return /:\d+$/.test(addr) && !/^[^[]*:.*:/.test(addr) ? addr : `${addr}:2377`;
 }
 
 function availability(a: string | undefined): 'active' | 'pause' | 'drain' {

@@ -40,3 +40,31 @@ export async function ensureNodeCertificate(dataRoot: string, ca: RootCA, id: No
   await writeFileAtomic(certFile, cert.certPem, 0o644);
   return true;
 }
+
+/** The node's TLS material as its connections use it. */
+export interface NodeTls {
+  key: string;
+  cert: string;
+  /** The root CA certificate: the only trust anchor for node-to-node connections. */
+  ca: string;
+}
+
+export async function loadNodeTls(dataRoot: string): Promise<NodeTls | undefined> {
+  const dir = path.join(dataRoot, 'certificates');
+  try {
+    const [key, cert, ca] = await Promise.all(['swarm-node.key', 'swarm-node.crt', 'swarm-root-ca.crt'].map((f) => readFile(path.join(dir, f), 'utf8')));
+    return { key: key!, cert: cert!, ca: ca! };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+/** Stores certificates a manager issued to this node (join, renewal). */
+export async function saveNodeTls(dataRoot: string, t: NodeTls): Promise<void> {
+  const dir = path.join(dataRoot, 'certificates');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await writeFileAtomic(path.join(dir, 'swarm-root-ca.crt'), t.ca, 0o644);
+  await writeFileAtomic(path.join(dir, 'swarm-node.key'), t.key, 0o600);
+  await writeFileAtomic(path.join(dir, 'swarm-node.crt'), t.cert, 0o644);
+}

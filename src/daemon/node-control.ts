@@ -16,8 +16,8 @@ import type {
   SwarmUpdateFlags,
   UpdateServiceOptions,
 } from '../manager/controlapi/api.js';
-import type { ClusterControl } from '../manager/controlapi/cluster-control.js';
 import type { ClusterObject, ClusterSpec, NodeObject, NodeSpec, ServiceObject, ServiceSpec, TaskObject } from '../store/types.js';
+import type { Args, MethodName, Result } from './control-methods.js';
 import type { ShoalDaemon } from './daemon.js';
 
 export const NOT_A_MANAGER =
@@ -30,17 +30,9 @@ export const LEAVE_LAST_MANAGER =
 export class NodeControl implements ControlApi {
   constructor(private readonly daemon: ShoalDaemon) {}
 
-  private manager(): ClusterControl {
-    const c = this.daemon.clusterControl();
-    if (!c) throw new ShoalError('unavailable', NOT_A_MANAGER);
-    return c;
-  }
-
-  /** The leader's view, confirmed current by a majority before it is read (linearizable reads). */
-  private async reader(): Promise<ClusterControl> {
-    const c = this.manager();
-    await this.daemon.readBarrier();
-    return c;
+  /** On the leader, run here; on another manager, forwarded to the leader; elsewhere refused. */
+  private invoke<K extends MethodName>(m: K, ...args: Args<K>): Promise<Result<K>> {
+    return this.daemon.invoke(m, args);
   }
 
   swarmInit(req: InitRequest): Promise<NodeId> {
@@ -48,72 +40,72 @@ export class NodeControl implements ControlApi {
     return this.daemon.initSwarm(req);
   }
 
-  swarmJoin(_req: JoinRequest): Promise<void> {
+  swarmJoin(req: JoinRequest): Promise<void> {
     if (this.daemon.inSwarm()) return Promise.reject(new ShoalError('unavailable', ALREADY_IN_SWARM));
-    return Promise.reject(new ShoalError('unimplemented', 'joining another node is not implemented yet in shoal (one-manager clusters only)'));
+    return this.daemon.joinSwarm(req);
   }
 
   async swarmLeave(force: boolean): Promise<void> {
     if (!this.daemon.inSwarm()) throw new ShoalError('unavailable', 'This node is not part of a swarm');
-    if (!force && this.daemon.isManager()) throw new ShoalError('unavailable', LEAVE_LAST_MANAGER);
+    if (!force && this.daemon.isManager()) await this.daemon.checkLeave();
     await this.daemon.leaveSwarm();
   }
 
-  async swarmInspect(): Promise<ClusterObject> {
-    return (await this.reader()).cluster();
+  swarmInspect(): Promise<ClusterObject> {
+    return this.invoke('cluster');
   }
 
   async swarmUpdate(version: number, spec: ClusterSpec, flags: SwarmUpdateFlags): Promise<void> {
-    await this.manager().updateCluster(version, spec, flags, (role) => this.daemon.newJoinToken(role));
+    await this.invoke('updateCluster', version, spec, flags);
   }
 
   async swarmInfo(): Promise<SwarmInfo> {
     return this.daemon.swarmInfo();
   }
 
-  async listNodes(): Promise<NodeObject[]> {
-    return (await this.reader()).listNodes();
+  listNodes(): Promise<NodeObject[]> {
+    return this.invoke('listNodes');
   }
-  async getNode(ref: string): Promise<NodeObject> {
-    return (await this.reader()).getNode(ref);
+  getNode(ref: string): Promise<NodeObject> {
+    return this.invoke('getNode', ref);
   }
-  async updateNode(id: string, version: number, spec: NodeSpec): Promise<void> {
-    await this.manager().updateNode(id, version, spec);
+  updateNode(id: string, version: number, spec: NodeSpec): Promise<void> {
+    return this.invoke('updateNode', id, version, spec);
   }
-  async removeNode(ref: string, force: boolean): Promise<void> {
-    await this.manager().removeNode(ref, force);
+  removeNode(ref: string, force: boolean): Promise<void> {
+    return this.invoke('removeNode', ref, force);
   }
 
-  async listServices(): Promise<ServiceObject[]> {
-    return (await this.reader()).listServices();
+  listServices(): Promise<ServiceObject[]> {
+    return this.invoke('listServices');
   }
-  async getService(ref: string): Promise<ServiceObject> {
-    return (await this.reader()).getService(ref);
+  getService(ref: string): Promise<ServiceObject> {
+    return this.invoke('getService', ref);
   }
-  async serviceStatus(serviceId: string): Promise<ServiceStatus> {
-    return (await this.reader()).serviceStatus(serviceId);
+  serviceStatus(serviceId: string): Promise<ServiceStatus> {
+    return this.invoke('serviceStatus', serviceId);
   }
   createService(spec: ServiceSpec): Promise<{ id: string; warnings: string[] }> {
-    return this.manager().createService(spec);
+    return this.invoke('createService', spec);
   }
   updateService(id: string, version: number, spec: ServiceSpec, opts: UpdateServiceOptions): Promise<{ warnings: string[] }> {
-    return this.manager().updateService(id, version, spec, opts);
+    return this.invoke('updateService', id, version, spec, opts);
   }
-  async removeService(ref: string): Promise<void> {
-    await this.manager().removeService(ref);
+  removeService(ref: string): Promise<void> {
+    return this.invoke('removeService', ref);
   }
 
-  async listTasks(): Promise<TaskObject[]> {
-    return (await this.reader()).listTasks();
+  listTasks(): Promise<TaskObject[]> {
+    return this.invoke('listTasks');
   }
-  async getTask(ref: string): Promise<TaskObject> {
-    return (await this.reader()).getTask(ref);
+  getTask(ref: string): Promise<TaskObject> {
+    return this.invoke('getTask', ref);
   }
 
   serviceLogs(ref: string, opts: LogOptions): AsyncIterable<LogLine> {
-    return this.manager().serviceLogs(ref, opts);
+    return this.daemon.logs('service', ref, opts);
   }
   taskLogs(ref: string, opts: LogOptions): AsyncIterable<LogLine> {
-    return this.manager().taskLogs(ref, opts);
+    return this.daemon.logs('task', ref, opts);
   }
 }

@@ -13,6 +13,10 @@ export interface NodeState {
   role: 'manager' | 'worker';
   listenAddr: string;
   advertiseAddr: string;
+  /** The manager that initialized the swarm: the Raft group started with it as its only voter. */
+  bootstrap?: boolean;
+  /** Managers this node knows, with their cluster addresses (where a worker finds a dispatcher). */
+  managers?: { nodeId: string; addr: string }[];
 }
 
 const FILE = 'node-state.json';

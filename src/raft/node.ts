@@ -13,7 +13,7 @@ import type { DataCipher } from './cipher.js';
 import { decodeConfChange, Raft, sendableBeforePersist } from './raft.js';
 import { IncomingSnapshot, isSnapshotFile, payloadChunks, readSnapshot, snapshotFileName, snapshotParts, writeSnapshot } from './snapshot-file.js';
 import { syncDir } from '../common/atomic-file.js';
-import { NotLeaderError, type Entry, type MemberId, type Message, type SnapshotMeta } from './types.js';
+import { NotLeaderError, type ConfChange, type Entry, type MemberId, type Message, type SnapshotMeta } from './types.js';
 import { RaftWal } from './wal.js';
 
 export interface StateMachine {
@@ -135,8 +135,9 @@ export class RaftNode {
       this.raft.tick();
       this.kick();
     }, this.o.tickMs);
-    // A single member elects itself on its first ticks; campaign at once to skip the timeout.
-    if (this.o.voters.length === 1) {
+    // A brand-new single-member group elects itself on its first ticks; campaign at once to skip the
+    // timeout. Never on a restart: the log may hold members added since.
+    if (this.o.voters.length === 1 && this.o.voters[0] === this.o.id && !snap && st.entries.length === 0 && st.hardState.term === 0) {
       this.raft.step({ type: 'timeoutNow', from: this.o.id, to: this.o.id, term: this.raft.term });
     }
     this.kick();
@@ -202,10 +203,38 @@ export class RaftNode {
 
   /** Proposes data; resolves with its index once applied here, rejects if leadership is lost first. */
   propose(data: Uint8Array): Promise<number> {
+    return this.submit(() => this.raft.propose(data));
+  }
+
+  /**
+   * Proposes a membership change (one at a time); resolves once it is applied here, when the new
+   * membership is in force.
+   */
+  changeMembership(cc: ConfChange): Promise<number> {
+    return this.submit(() => this.raft.proposeConfChange(cc));
+  }
+
+  /** Hands leadership to a caught-up voter (a demoted or leaving leader); no-op off the leader. */
+  transferLeadership(to: MemberId): void {
+    this.raft.transferLeadership(to);
+    this.kick();
+  }
+
+  /** The membership this member currently applies. */
+  members(): { voters: MemberId[]; learners: MemberId[] } {
+    return { voters: [...this.raft.voters], learners: [...this.raft.learners] };
+  }
+
+  /** The leader's commit index as this member knows it, and how far it has applied. */
+  get progressIndex(): { commit: number; applied: number } {
+    return { commit: this.raft.commit, applied: this.raft.appliedIndex };
+  }
+
+  private submit(proposeNow: () => number): Promise<number> {
     if (this.closed) return Promise.reject(new NotLeaderError(''));
     let index: number;
     try {
-      index = this.raft.propose(data);
+      index = proposeNow();
     } catch (e) {
       return Promise.reject(e);
     }

@@ -19,7 +19,7 @@ export class Progress {
 
   constructor(
     next: number,
-    readonly learner: boolean,
+    public learner: boolean,
   ) {
     this.next = next;
   }

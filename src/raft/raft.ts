@@ -183,6 +183,9 @@ export class Raft {
     if (cc.kind === 'add') {
       this.learners.delete(cc.member);
       this.voters.add(cc.member);
+      // A learner made a voter keeps its replication state; from now on its acks count.
+      const pr = this.progress.get(cc.member);
+      if (pr) pr.learner = false;
     } else if (cc.kind === 'addLearner') {
       if (!this.voters.has(cc.member)) this.learners.add(cc.member);
     } else {

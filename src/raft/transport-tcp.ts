@@ -18,10 +18,16 @@ export interface PeerAddress {
 
 export interface TcpTransportOptions {
   id: MemberId;
-  listen: PeerAddress;
-  peers: ReadonlyMap<MemberId, PeerAddress>;
+  /** Where to listen; without it, connections are handed in through `accept` (the cluster port). */
+  listen?: PeerAddress;
+  /** Static peers (the bootstrap), or where a member is now (membership from the store). */
+  peers: ReadonlyMap<MemberId, PeerAddress> | ((id: MemberId) => PeerAddress | undefined);
+  /** Opens a connection (plain TCP by default; TLS on the cluster port) and names its ready event. */
+  dial?: (addr: PeerAddress) => { socket: net.Socket; readyEvent: 'connect' | 'secureConnect' };
   logger: Logger;
 }
+
+const plainDial = (a: PeerAddress): { socket: net.Socket; readyEvent: 'connect' } => ({ socket: net.connect({ host: a.host, port: a.port }), readyEvent: 'connect' });
 
 /** Above this many unsent bytes on a connection, further messages to that peer are dropped. */
 const MAX_BUFFERED = 64 * 1024 * 1024;
@@ -67,7 +73,8 @@ class Peer {
 
   constructor(
     private readonly id: MemberId,
-    private readonly addr: PeerAddress,
+    private readonly addr: () => PeerAddress | undefined,
+    private readonly dial: NonNullable<TcpTransportOptions['dial']>,
     private readonly logger: Logger,
   ) {}
 
@@ -104,10 +111,12 @@ class Peer {
 
   private connect(): void {
     if (this.connecting || this.closed || this.timer) return;
+    const addr = this.addr();
+    if (!addr) return;
     this.connecting = true;
-    const s = net.connect({ host: this.addr.host, port: this.addr.port });
+    const { socket: s, readyEvent } = this.dial(addr);
     s.setNoDelay(true);
-    s.on('connect', () => {
+    s.on(readyEvent, () => {
       this.connecting = false;
       this.backoff = RECONNECT_MIN_MS;
       this.socket = s;
@@ -136,14 +145,16 @@ export class TcpTransport implements Transport {
   private handler: ((m: Message) => void) | undefined;
 
   constructor(private readonly o: TcpTransportOptions) {
-    for (const [id, addr] of o.peers) if (id !== o.id) this.peers.set(id, new Peer(id, addr, o.logger));
+    if (typeof o.peers !== 'function') for (const id of o.peers.keys()) this.peer(id);
   }
 
   async listen(): Promise<void> {
+    if (!this.o.listen) return;
+    const listen = this.o.listen;
     const server = net.createServer((s) => this.accept(s));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.o.listen.port, this.o.listen.host, () => {
+      server.listen(listen.port, listen.host, () => {
         server.off('error', reject);
         resolve();
       });
@@ -152,7 +163,7 @@ export class TcpTransport implements Transport {
   }
 
   send(msgs: readonly Message[]): void {
-    for (const m of msgs) this.peers.get(m.to)?.send(encodeMessage(m));
+    for (const m of msgs) this.peer(m.to)?.send(encodeMessage(m));
   }
 
   onMessage(handler: (m: Message) => void): void {
@@ -169,7 +180,30 @@ export class TcpTransport implements Transport {
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 
-  private accept(s: net.Socket): void {
+  private peer(id: MemberId): Peer | undefined {
+    if (id === this.o.id) return undefined;
+    let p = this.peers.get(id);
+    if (!p) {
+      const peers = this.o.peers;
+      const addr = typeof peers === 'function' ? (): PeerAddress | undefined => peers(id) : (): PeerAddress | undefined => peers.get(id);
+      if (!addr()) return undefined;
+      p = new Peer(id, addr, this.o.dial ?? plainDial, this.o.logger);
+      this.peers.set(id, p);
+    }
+    return p;
+  }
+
+  /** Drops the connection to a member that left (and its reconnect timer). */
+  forget(id: MemberId): void {
+    this.peers.get(id)?.close();
+    this.peers.delete(id);
+  }
+
+  /**
+   * Reads Raft frames from an inbound connection. `from`, when given (the certified peer on the
+   * cluster port), is the only sender the connection may speak for.
+   */
+  accept(s: net.Socket, from?: MemberId): void {
     this.inbound.add(s);
     s.setNoDelay(true);
     let buf: Buffer = Buffer.alloc(0);
@@ -188,6 +222,11 @@ export class TcpTransport implements Transport {
           m = decodeMessage(payload);
         } catch (e) {
           this.o.logger.warn('raft: undecodable message; closing the connection', { error: String(e) });
+          s.destroy();
+          return;
+        }
+        if (from !== undefined && m.from !== from) {
+          this.o.logger.warn('raft: a peer sent a message in another member\'s name; closing the connection', { peer: from, claimed: m.from });
           s.destroy();
           return;
         }

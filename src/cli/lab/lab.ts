@@ -148,8 +148,8 @@ export async function labUp(o: UpOptions): Promise<LabState> {
     o.log(`${first.name}: swarm initialized`);
     for (const h of s.hosts.slice(1)) {
       const token = docker(shoalHost(first), ['swarm', 'join-token', '-q', h.role]).trim();
-      const r = run('docker', ['swarm', 'join', '--token', token, `${first.ip}:2377`], { env: { ...process.env, DOCKER_HOST: shoalHost(h) }, allowFail: true });
-      o.log(`${h.name}: ${r ? 'joined' : 'not joined (joining is not implemented yet in shoal)'}`);
+      docker(shoalHost(h), ['swarm', 'join', '--token', token, '--advertise-addr', h.ip, `${first.ip}:2377`]);
+      o.log(`${h.name}: joined as a ${h.role}`);
     }
   } catch (e) {
     o.log(`lab up failed: ${(e as Error).message}; removing what was made`);

@@ -57,14 +57,49 @@ function pemBody(pem: string): Buffer {
 /**
  * A node's certificate, as swarm issues it: CN = node ID, OU = its role (swarm-manager or
  * swarm-worker), O = the cluster ID, signed by the root CA, valid for the CA config's NodeCertExpiry.
+ * The key is made here (a manager issuing its own certificate).
  */
 export async function issueNodeCertificate(
   ca: RootCA,
   o: { nodeId: string; role: 'manager' | 'worker'; clusterId: string; now: number; validityMs: number },
 ): Promise<NodeCertificate> {
+  const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const certPem = await signCertificate(ca, keys.publicKey, o);
+  const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
+  return { certPem, keyPem: toPem('PRIVATE KEY', pkcs8) };
+}
+
+/** A joining node's key and the certificate request it sends (its key never leaves the node). */
+export async function createCsr(): Promise<{ csrPem: string; keyPem: string }> {
+  const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: 'CN=swarm-node', keys, signingAlgorithm: ALG });
+  const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
+  return { csrPem: csr.toString('pem'), keyPem: toPem('PRIVATE KEY', pkcs8) };
+}
+
+/** Signs the key of a certificate request (whose own signature must hold) for the given identity. */
+export async function signCsr(
+  ca: RootCA,
+  csrPem: string,
+  o: { nodeId: string; role: 'manager' | 'worker'; clusterId: string; now: number; validityMs: number },
+): Promise<string> {
+  let csr: x509.Pkcs10CertificateRequest;
+  try {
+    csr = new x509.Pkcs10CertificateRequest(csrPem);
+  } catch {
+    throw new Error('the certificate request is not a valid PKCS#10 request');
+  }
+  if (!(await csr.verify())) throw new Error('the certificate request is not signed by its key');
+  return signCertificate(ca, csr.publicKey, o);
+}
+
+async function signCertificate(
+  ca: RootCA,
+  publicKey: webcrypto.CryptoKey | x509.PublicKey,
+  o: { nodeId: string; role: 'manager' | 'worker'; clusterId: string; now: number; validityMs: number },
+): Promise<string> {
   const caKey = await webcrypto.subtle.importKey('pkcs8', pemBody(ca.keyPem), ALG, false, ['sign']);
   const caCert = new x509.X509Certificate(ca.certPem);
-  const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const ou = o.role === 'manager' ? 'swarm-manager' : 'swarm-worker';
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: Buffer.from(webcrypto.getRandomValues(new Uint8Array(16))).toString('hex').replace(/^[89a-f]/, '1'),
@@ -73,7 +108,7 @@ export async function issueNodeCertificate(
     notBefore: new Date(o.now - 60 * 60 * 1000),
     notAfter: new Date(o.now + o.validityMs),
     signingAlgorithm: ALG,
-    publicKey: keys.publicKey,
+    publicKey: publicKey as webcrypto.CryptoKey,
     signingKey: caKey,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
@@ -85,6 +120,5 @@ export async function issueNodeCertificate(
       ]),
     ],
   });
-  const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
-  return { certPem: `${cert.toString('pem')}\n`, keyPem: toPem('PRIVATE KEY', pkcs8) };
+  return `${cert.toString('pem')}\n`;
 }

@@ -1,0 +1,170 @@
+/**
+ * Calls to other nodes' cluster ports: mutual TLS with this node's certificate, the root CA as the
+ * only trust anchor, and the server required to be a manager (OU in its certificate). One HTTP/2
+ * connection per address, reused by every call and stream to it.
+ */
+import http2 from 'node:http2';
+import tls from 'node:tls';
+import { ShoalError, errorMessage, type ErrorCode } from '../common/errors.js';
+import type { NodeTls } from '../daemon/node-certs.js';
+import { secureOptions, type WireError } from './port.js';
+
+const CALL_TIMEOUT_MS = 15_000;
+const CONNECT_TIMEOUT_MS = 5_000;
+
+export function splitAddr(addr: string): { host: string; port: number } {
+  const i = addr.lastIndexOf(':');
+  if (i < 0) return { host: addr, port: 2377 };
+  return { host: addr.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(addr.slice(i + 1)) };
+}
+
+/** The server must present a manager certificate (workers do not serve the cluster port). */
+function managerOnly(_host: string, cert: tls.PeerCertificate): Error | undefined {
+  const ou = (cert.subject as Record<string, string | string[]> | undefined)?.OU;
+  const v = Array.isArray(ou) ? ou[0] : ou;
+  return v === 'swarm-manager' ? undefined : new Error('the remote node is not a swarm manager');
+}
+
+export function unwire(w: WireError): ShoalError {
+  return new ShoalError(w.code, w.message);
+}
+
+export class ClusterClient {
+  private sessions = new Map<string, http2.ClientHttp2Session>();
+
+  constructor(private readonly tls: () => NodeTls | undefined) {}
+
+  /** A unary call; the remote's ShoalError comes back as the same ShoalError. */
+  async call<T>(addr: string, path: string, body: unknown, timeoutMs = CALL_TIMEOUT_MS): Promise<T> {
+    const req = this.request(addr, path, body);
+    const timer = setTimeout(() => req.close(http2.constants.NGHTTP2_CANCEL), timeoutMs);
+    try {
+      const { status, text } = await readAll(req);
+      const parsed = parse(text);
+      if (status !== 200) throw unwire(asWireError(parsed, status));
+      return (parsed as { result: T }).result;
+    } catch (e) {
+      if (e instanceof ShoalError) throw e;
+      throw new ShoalError('unavailable', `manager ${addr} unreachable: ${errorMessage(e)}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * A server stream of JSON messages, each handed to `onMessage`; resolves when the server ends it,
+   * rejects with the server's error or when the connection fails. `signal` cancels it.
+   */
+  stream(addr: string, path: string, body: unknown, onMessage: (m: unknown) => void, signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let req: http2.ClientHttp2Stream;
+      try {
+        req = this.request(addr, path, body);
+      } catch (e) {
+        reject(new ShoalError('unavailable', `manager ${addr} unreachable: ${errorMessage(e)}`));
+        return;
+      }
+      const abort = (): void => {
+        req.close(http2.constants.NGHTTP2_CANCEL);
+      };
+      signal?.addEventListener('abort', abort, { once: true });
+      let status = 0;
+      let buf = '';
+      let failed: ShoalError | undefined;
+      req.on('response', (h) => (status = Number(h[':status'])));
+      req.setEncoding('utf8');
+      req.on('data', (chunk: string) => {
+        buf += chunk;
+        if (status !== 200) return;
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          if (!line) continue;
+          const m = parse(line) as { error?: WireError } | null;
+          if (m && typeof m === 'object' && 'error' in m && m.error) failed = unwire(m.error);
+          else if (m !== null) onMessage(m);
+        }
+      });
+      req.on('close', () => {
+        signal?.removeEventListener('abort', abort);
+        if (status !== 200 && status !== 0) return reject(unwire(asWireError(parse(buf), status)));
+        if (failed) return reject(failed);
+        if (status === 0 || req.rstCode !== http2.constants.NGHTTP2_NO_ERROR) {
+          return reject(new ShoalError('unavailable', `stream from manager ${addr} broke`));
+        }
+        resolve();
+      });
+      req.on('error', () => undefined);
+    });
+  }
+
+  /** Drops every connection (new certificates, leaving the swarm). */
+  closeAll(): void {
+    for (const s of this.sessions.values()) s.destroy();
+    this.sessions.clear();
+  }
+
+  private request(addr: string, path: string, body: unknown): http2.ClientHttp2Stream {
+    const req = this.session(addr).request({ ':method': 'POST', ':path': path, 'content-type': 'application/json' });
+    req.end(JSON.stringify(body ?? null));
+    return req;
+  }
+
+  private session(addr: string): http2.ClientHttp2Session {
+    const cur = this.sessions.get(addr);
+    if (cur && !cur.closed && !cur.destroyed) return cur;
+    const t = this.tls();
+    if (!t) throw new Error('this node has no certificate');
+    const { host, port } = splitAddr(addr);
+    const s = http2.connect(`https://${addr}`, {
+      settings: { initialWindowSize: 4 * 1024 * 1024 },
+      createConnection: () => {
+        const sock = tls.connect({ host, port, ...secureOptions(t), ALPNProtocols: ['h2'], checkServerIdentity: managerOnly, servername: undefined });
+        sock.setTimeout(CONNECT_TIMEOUT_MS, () => {
+          if (sock.connecting || !sock.authorized) sock.destroy(new Error('connect timeout'));
+        });
+        sock.once('secureConnect', () => sock.setTimeout(0));
+        // Detects a dead peer (a cut link) on an idle connection.
+        sock.setKeepAlive(true, 1000);
+        return sock;
+      },
+    });
+    s.on('error', () => undefined);
+    s.on('close', () => {
+      if (this.sessions.get(addr) === s) this.sessions.delete(addr);
+    });
+    s.unref();
+    this.sessions.set(addr, s);
+    return s;
+  }
+}
+
+function readAll(req: http2.ClientHttp2Stream): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    let status = 0;
+    let text = '';
+    req.on('response', (h) => (status = Number(h[':status'])));
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (text += c));
+    req.on('end', () => resolve({ status, text }));
+    req.on('error', reject);
+    req.on('close', () => {
+      if (status === 0) reject(new Error(req.rstCode === http2.constants.NGHTTP2_CANCEL ? 'timed out' : 'connection closed'));
+    });
+  });
+}
+
+function parse(text: string): unknown {
+  try {
+    return text ? JSON.parse(text) : null;
+  } catch {
+    return null;
+  }
+}
+
+function asWireError(v: unknown, status: number): WireError {
+  const w = v as Partial<WireError> | null;
+  const code: ErrorCode = w?.code ?? 'unknown';
+  return { code, message: w?.message ?? `cluster call failed with status ${status}` };
+}
