@@ -19,6 +19,8 @@ export interface AgentOptions {
   dispatcher: () => DispatcherEndpoint | undefined;
   logger: Logger;
   now?: () => number;
+  /** The role the cluster wants this node in, as each heartbeat tells it. */
+  onRole?: (role: 'manager' | 'worker') => void;
 }
 
 const BACKOFF_MIN_MS = 100;
@@ -60,6 +62,12 @@ export class Agent {
     await this.loopDone;
     await Promise.all([...this.runners.values()].map((r) => r.halt()));
     this.runners.clear();
+  }
+
+  /** Drops the current session so the next one goes to wherever the dispatcher is now (a new leader). */
+  resetSession(): void {
+    this.session?.close();
+    this.sessionEnded?.();
   }
 
   /** Stops and removes every task container of this node (swarm leave). */
@@ -114,7 +122,10 @@ export class Agent {
         const delay = periodMs * (0.9 + 0.2 * Math.random());
         this.heartbeatTimer = setTimeout(() => {
           session.heartbeat().then(
-            (r) => beat(r.periodMs),
+            (r) => {
+              beat(r.periodMs);
+              if (r.role) this.o.onRole?.(r.role);
+            },
             () => {
               session.close();
               end();

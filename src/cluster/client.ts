@@ -11,6 +11,12 @@ import { secureOptions, type WireError } from './port.js';
 
 const CALL_TIMEOUT_MS = 15_000;
 const CONNECT_TIMEOUT_MS = 5_000;
+/**
+ * A manager that dies or is cut off sends no reset: every connection pings its peer, and a missing
+ * answer drops the connection, failing its calls and streams so agents and forwarders move on at once.
+ */
+const PING_EVERY_MS = 1000;
+const PING_TIMEOUT_MS = 2500;
 
 export function splitAddr(addr: string): { host: string; port: number } {
   const i = addr.lastIndexOf(':');
@@ -35,9 +41,11 @@ export class ClusterClient {
   constructor(private readonly tls: () => NodeTls | undefined) {}
 
   /** A unary call; the remote's ShoalError comes back as the same ShoalError. */
-  async call<T>(addr: string, path: string, body: unknown, timeoutMs = CALL_TIMEOUT_MS): Promise<T> {
+  async call<T>(addr: string, path: string, body: unknown, timeoutMs = CALL_TIMEOUT_MS, signal?: AbortSignal): Promise<T> {
     const req = this.request(addr, path, body);
-    const timer = setTimeout(() => req.close(http2.constants.NGHTTP2_CANCEL), timeoutMs);
+    const cancel = (): void => req.close(http2.constants.NGHTTP2_CANCEL);
+    const timer = setTimeout(cancel, timeoutMs);
+    signal?.addEventListener('abort', cancel, { once: true });
     try {
       const { status, text } = await readAll(req);
       const parsed = parse(text);
@@ -48,6 +56,7 @@ export class ClusterClient {
       throw new ShoalError('unavailable', `manager ${addr} unreachable: ${errorMessage(e)}`);
     } finally {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', cancel);
     }
   }
 
@@ -131,7 +140,21 @@ export class ClusterClient {
       },
     });
     s.on('error', () => undefined);
+    const pinger = setInterval(() => {
+      if (s.destroyed || s.closed || s.connecting) return;
+      const timeout = setTimeout(() => s.destroy(new Error('the manager stopped answering')), PING_TIMEOUT_MS);
+      try {
+        s.ping((err) => {
+          clearTimeout(timeout);
+          if (err && !s.destroyed) s.destroy(err);
+        });
+      } catch {
+        clearTimeout(timeout);
+      }
+    }, PING_EVERY_MS);
+    pinger.unref();
     s.on('close', () => {
+      clearInterval(pinger);
       if (this.sessions.get(addr) === s) this.sessions.delete(addr);
     });
     s.unref();

@@ -123,7 +123,7 @@ export class RemoteDispatcher implements DispatcherEndpoint {
       updateStatus: async (updates: readonly TaskStatusUpdate[]) => {
         await this.o.client.call(leader, '/dispatcher/status', { sessionId: s.id, updates });
       },
-      heartbeat: () => this.o.client.call<{ periodMs: number }>(leader, '/dispatcher/heartbeat', { sessionId: s.id }, 10_000),
+      heartbeat: () => this.o.client.call<{ periodMs: number; role?: 'manager' | 'worker' }>(leader, '/dispatcher/heartbeat', { sessionId: s.id }, 10_000),
       close: () => close('closed by agent'),
     };
   }

@@ -4,6 +4,7 @@
  * also holds a Raft member with the replicated store, serves the cluster port (join, dispatcher,
  * forwarded control-API calls, Raft), and runs the manager components while it leads.
  */
+import { X509Certificate } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import path from 'node:path';
@@ -20,7 +21,7 @@ import { requestJoin } from '../cluster/join.js';
 import { ClusterPort, RAFT_ALPN, secureOptions } from '../cluster/port.js';
 import { RemoteDispatcher, type ManagerAddr } from '../cluster/remote-dispatcher.js';
 import { newJoinToken } from '../manager/ca/join-token.js';
-import { createRootCA, issueNodeCertificate } from '../manager/ca/root-ca.js';
+import { createCsr, createRootCA, issueNodeCertificate } from '../manager/ca/root-ca.js';
 import type { InitRequest, JoinRequest, LogLine, LogOptions, SwarmInfo } from '../manager/controlapi/api.js';
 import { normalizeClusterSpec } from '../manager/controlapi/cluster-control.js';
 import { Manager } from '../manager/manager.js';
@@ -37,7 +38,7 @@ import { LeaderServices } from './leader-services.js';
 import { DEFAULT_NODE_CERT_EXPIRY_MS, ensureNodeCertificate, loadNodeTls, saveNodeTls, type NodeTls } from './node-certs.js';
 import { NodeControl, NOT_A_MANAGER } from './node-control.js';
 import { NO_LEADER, RaftProposer, StoreStateMachine } from './raft-store.js';
-import { loadNodeState, saveNodeState, wipeSwarmState, type NodeState } from './node-state.js';
+import { loadNodeState, saveNodeState, wipeRaftState, wipeSwarmState, type NodeState } from './node-state.js';
 
 export interface DaemonOptions {
   dataRoot: string;
@@ -81,6 +82,7 @@ export class ShoalDaemon {
   private cluster: ClusterRuntime | undefined;
   readonly executor: DockerExecutor;
   private transition: Promise<unknown> = Promise.resolve();
+  private switching = false;
 
   constructor(private readonly o: DaemonOptions) {
     this.executor = new DockerExecutor({
@@ -135,9 +137,40 @@ export class ShoalDaemon {
       if (isRead(m)) await this.readBarrier(raft);
       return runLocal(m, manager.control, services, args);
     }
-    const leader = services.leaderAddr();
-    if (!leader) throw new ShoalError('unavailable', NO_LEADER);
-    return c.client.call<Result<K>>(leader, '/control/call', { method: m, args });
+    // Reads are retried once on a new leader; a write is not (it may have been applied), and its
+    // caller gets Docker's no-leader error instead.
+    for (let attempt = 0; ; attempt++) {
+      const leaderId = raft.leader;
+      const leader = leaderId ? services.leaderAddr() : undefined;
+      if (!leader) {
+        if (attempt === 0 && isRead(m) && (await this.leaderSoon(raft))) continue;
+        throw new ShoalError('unavailable', NO_LEADER);
+      }
+      // A leader change while the call is out means its answer may never come: stop waiting.
+      const ac = new AbortController();
+      const watch = setInterval(() => raft.leader !== leaderId && ac.abort(), 50);
+      try {
+        return await c.client.call<Result<K>>(leader, '/control/call', { method: m, args }, undefined, ac.signal);
+      } catch (e) {
+        // A leader this manager cannot reach is, for its clients, no leader (a partitioned minority).
+        const lost = ac.signal.aborted || (e instanceof ShoalError && e.code === 'unavailable' && /unreachable/.test(e.message));
+        if (!lost) throw e;
+        if (attempt === 0 && isRead(m) && (await this.leaderSoon(raft))) continue;
+        throw new ShoalError('unavailable', NO_LEADER);
+      } finally {
+        clearInterval(watch);
+      }
+    }
+  }
+
+  /** Waits a few election timeouts for a leader this member can name. */
+  private async leaderSoon(raft: RaftNode): Promise<boolean> {
+    const deadline = Date.now() + 10 * (this.o.tickMs ?? 100) * 3;
+    while (Date.now() < deadline) {
+      if (raft.leader) return true;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return false;
   }
 
   /** Service or task logs, gathered by the leader. */
@@ -231,6 +264,49 @@ export class ShoalDaemon {
     });
   }
 
+  /**
+   * `swarm init --force-new-cluster`: this manager becomes the only member of its Raft group, with
+   * the state it holds; the other managers become workers (they rejoin as such if they come back).
+   */
+  forceNewCluster(): Promise<NodeId> {
+    return this.serialize(async () => {
+      const rt = this.cluster;
+      if (!rt?.mgr) throw new ShoalError('unavailable', 'only a manager can force a new cluster from its state');
+      this.cluster = undefined;
+      await this.closeRuntime(rt);
+      const state: NodeState = { ...rt.state, bootstrap: true };
+      const next = await this.openCluster(state, true, true);
+      const mgr = next.mgr!;
+      mgr.services.holdMembership = true;
+      try {
+        await mgr.raft.waitForLeadership(30_000);
+        const self = state.nodeId;
+        const former = mgr.store.view((tx) => tx.all('node')).filter((n) => n.ManagerStatus && n.ID !== self).map((n) => n.ID);
+        await mgr.store.update((tx) => {
+          for (const id of former) {
+            const cur = tx.get('node', id);
+            if (!cur) continue;
+            const { ManagerStatus: _gone, ...rest } = cur;
+            tx.update('node', { ...rest, Spec: { ...cur.Spec, Role: 'worker' } });
+          }
+        });
+        // Written to the log, so that a restart replays the same membership.
+        for (const id of former) await mgr.raft.changeMembership({ kind: 'remove', member: id });
+        await mgr.raft.changeMembership({ kind: 'add', member: self });
+        await saveNodeState(this.o.dataRoot, state);
+      } catch (e) {
+        await this.closeRuntime(next);
+        throw e;
+      } finally {
+        mgr.services.holdMembership = false;
+      }
+      this.cluster = next;
+      this.activate(next);
+      this.o.logger.info('forced a new cluster from this manager\'s state', { node: state.nodeId });
+      return state.nodeId as NodeId;
+    });
+  }
+
   /** `swarm join`: get an identity and certificate from a manager, then run as its token's role. */
   joinSwarm(req: JoinRequest): Promise<void> {
     return this.serialize(async () => {
@@ -283,7 +359,9 @@ export class ShoalDaemon {
     return this.serialize(async () => {
       const c = this.cluster;
       if (!c) return;
-      if (c.mgr) await c.mgr.services.leaveRaft().catch((e: unknown) => this.o.logger.warn('leaving the raft group failed', { error: errorMessage(e) }));
+      // As in Docker, a leaving manager stays a Raft member (shown unreachable) until it is demoted
+      // and removed; its node is marked down at once.
+      await this.announceLeave(c).catch((e: unknown) => this.o.logger.warn('telling the leader about leaving failed', { error: errorMessage(e) }));
       c.mgr?.manager.loseLeadership();
       // The executor finds containers by this node's identity, so clean up before forgetting it.
       await c.agent.stop();
@@ -292,6 +370,15 @@ export class ShoalDaemon {
       await this.closeRuntime(c);
       await wipeSwarmState(this.o.dataRoot);
     });
+  }
+
+  private async announceLeave(c: ClusterRuntime): Promise<void> {
+    if (c.mgr?.manager.isLeader) {
+      await c.mgr.manager.dispatcher.nodeLeft(c.state.nodeId);
+      return;
+    }
+    const leader = c.mgr ? c.mgr.services.leaderAddr() : await c.remote.findLeader();
+    if (leader) await c.client.call(leader, '/dispatcher/leave', {}, 5000);
   }
 
   swarmInfo(): SwarmInfo {
@@ -319,7 +406,7 @@ export class ShoalDaemon {
 
   // ---------- runtime ----------
 
-  private async openCluster(state: NodeState, bootstrap: boolean): Promise<ClusterRuntime> {
+  private async openCluster(state: NodeState, bootstrap: boolean, forceNewCluster = false): Promise<ClusterRuntime> {
     const tlsNow = await loadNodeTls(this.o.dataRoot);
     if (!tlsNow) throw new Error(`this node is in a swarm but ${path.join(this.o.dataRoot, 'certificates')} holds no certificate`);
     const runtime: Partial<ClusterRuntime> & { state: NodeState; tls: NodeTls } = { state, tls: tlsNow };
@@ -332,7 +419,7 @@ export class ShoalDaemon {
     });
     runtime.client = client;
     runtime.remote = remote;
-    if (state.role === 'manager') runtime.mgr = await this.openManager(runtime as ClusterRuntime, bootstrap || Boolean(state.bootstrap));
+    if (state.role === 'manager') runtime.mgr = await this.openManager(runtime as ClusterRuntime, bootstrap || Boolean(state.bootstrap), forceNewCluster);
     const mgr = runtime.mgr;
     runtime.agent = new Agent({
       nodeId: state.nodeId,
@@ -340,12 +427,13 @@ export class ShoalDaemon {
       executor: this.executor,
       // The leader's own agent uses the dispatcher in-process; every other agent goes over the network.
       dispatcher: () => (mgr?.manager.isLeader ? mgr.manager.dispatcher : remote),
+      onRole: (role) => this.roleWanted(runtime as ClusterRuntime, role),
       logger: this.o.logger.child('agent'),
     });
     return runtime as ClusterRuntime;
   }
 
-  private async openManager(rt: ClusterRuntime, firstMember: boolean): Promise<ManagerParts> {
+  private async openManager(rt: ClusterRuntime, firstMember: boolean, forceNewCluster: boolean): Promise<ManagerParts> {
     const state = rt.state;
     const clock = systemClock;
     const proposer = new RaftProposer();
@@ -401,6 +489,7 @@ export class ShoalDaemon {
       logger: this.o.logger.child('raft'),
       transport,
       onLeadershipChange: (leading) => services?.leadershipChanged(leading),
+      forceNewCluster,
     });
     proposer.node = raft;
     const { host, port } = splitHostPort(state.listenAddr, 2377);
@@ -425,6 +514,7 @@ export class ShoalDaemon {
       port: clusterPort,
       transport,
       addrOf,
+      onLeaderChanged: () => rt.agent?.resetSession(),
       logger: this.o.logger.child('membership'),
     });
     await clusterPort.listen();
@@ -439,12 +529,10 @@ export class ShoalDaemon {
 
   private activate(c: ClusterRuntime): void {
     c.agent.start();
-    if (c.mgr) {
-      // The node certificate is checked now and hourly, and renewed past half its validity.
-      c.certWork = this.renewCertificate(c);
-      c.certTimer = setInterval(() => (c.certWork = this.renewCertificate(c)), 3600_000);
-      c.certTimer.unref();
-    }
+    // The node certificate is checked now and hourly, and renewed past half its validity.
+    c.certWork = this.renewCertificate(c);
+    c.certTimer = setInterval(() => (c.certWork = this.renewCertificate(c)), 3600_000);
+    c.certTimer.unref();
   }
 
   /** Keeps the manager list a worker falls back on when its manager goes away. */
@@ -455,7 +543,58 @@ export class ShoalDaemon {
     if (this.cluster?.state === state) void saveNodeState(this.o.dataRoot, state).catch((e: unknown) => this.o.logger.warn('saving the manager list failed', { error: errorMessage(e) }));
   }
 
+  /** The cluster wants this node in another role (promote/demote): switch once, in the background. */
+  private roleWanted(rt: ClusterRuntime, role: 'manager' | 'worker'): void {
+    if (role === rt.state.role || this.cluster !== rt || this.switching) return;
+    // A leader being demoted first hands leadership over (the membership loop does); until then it stays.
+    if (rt.mgr?.manager.isLeader) return;
+    this.switching = true;
+    this.serialize(() => this.switchRole(rt, role))
+      .catch((e: unknown) => this.o.logger.warn('switching role failed; will retry', { role, error: errorMessage(e) }))
+      .finally(() => (this.switching = false));
+  }
+
+  private async switchRole(rt: ClusterRuntime, role: 'manager' | 'worker'): Promise<void> {
+    if (this.cluster !== rt || rt.state.role === role) return;
+    const fresh = await this.certificateFromLeader(rt);
+    if (certRole(fresh.cert) !== role) throw new Error(`the leader issued a ${certRole(fresh.cert)} certificate, not a ${role} one yet`);
+    this.o.logger.info(role === 'manager' ? 'promoted: becoming a manager' : 'demoted: becoming a worker', { node: rt.state.nodeId });
+    this.cluster = undefined;
+    await this.closeRuntime(rt);
+    await saveNodeTls(this.o.dataRoot, fresh);
+    // A demoted manager's Raft data is of no further use (a later promotion starts it afresh).
+    if (role === 'worker') await wipeRaftState(this.o.dataRoot);
+    const state: NodeState = { ...rt.state, role, bootstrap: false };
+    await saveNodeState(this.o.dataRoot, state);
+    const next = await this.openCluster(state, false);
+    this.cluster = next;
+    this.activate(next);
+  }
+
+  /** A new key and a certificate for this node's current desired role, signed by the leader. */
+  private async certificateFromLeader(rt: ClusterRuntime): Promise<NodeTls> {
+    // A demoted manager is no longer told who leads by Raft: it asks the managers it knows.
+    const leader = rt.mgr?.services.leaderAddr() ?? (await rt.remote.findLeader());
+    const { csrPem, keyPem } = await createCsr();
+    const r = await rt.client.call<{ cert: string; ca: string }>(leader, '/ca/renew', { csr: csrPem }, 30_000);
+    return { key: keyPem, cert: r.cert, ca: r.ca };
+  }
+
   private async renewCertificate(c: ClusterRuntime): Promise<void> {
+    if (!c.mgr) {
+      // A worker has no CA key: past half its certificate's life it asks the leader for a new one.
+      try {
+        if (!pastHalfLife(c.tls.cert, Date.now())) return;
+        const t = await this.certificateFromLeader(c);
+        await saveNodeTls(this.o.dataRoot, t);
+        c.tls = t;
+        c.client.closeAll();
+        this.o.logger.info("renewed this node's certificate", { node: c.state.nodeId });
+      } catch (e) {
+        this.o.logger.warn('node certificate renewal failed', { error: errorMessage(e) });
+      }
+      return;
+    }
     const cluster = c.mgr?.store.view((tx) => tx.all('cluster')[0]);
     if (!cluster?.RootCA.CAKey) return;
     try {
@@ -493,6 +632,18 @@ export class ShoalDaemon {
     this.transition = p.catch(() => undefined);
     return p;
   }
+}
+
+function certRole(pem: string): 'manager' | 'worker' | undefined {
+  const subject = new X509Certificate(pem).subject;
+  return /OU=swarm-manager/.test(subject) ? 'manager' : /OU=swarm-worker/.test(subject) ? 'worker' : undefined;
+}
+
+function pastHalfLife(pem: string, now: number): boolean {
+  const c = new X509Certificate(pem);
+  const from = Date.parse(c.validFrom);
+  const to = Date.parse(c.validTo);
+  return now >= from + (to - from) / 2;
 }
 
 function certValidityMs(expiryNs: number | undefined): number {

@@ -38,17 +38,32 @@ export interface LeaderServicesOptions {
   port: ClusterPort;
   transport: TcpTransport;
   addrOf: (nodeId: string) => string | undefined;
+  /** The Raft leader changed (to another member or to none). */
+  onLeaderChanged: () => void;
   logger: Logger;
 }
+
+const LEADER_WATCH_MS = 100;
 
 export class LeaderServices implements LeaderView {
   private promoteTimer: NodeJS.Timeout | undefined;
   private changing = false;
+  /** Set while the daemon rewrites the membership itself (force-new-cluster). */
+  holdMembership = false;
   private stopped = false;
   private leadEpoch = 0;
+  private readonly leaderWatch: NodeJS.Timeout;
 
   constructor(private readonly o: LeaderServicesOptions) {
     const { port } = o;
+    let lastLeader = '';
+    this.leaderWatch = setInterval(() => {
+      const now = o.raft.leader;
+      if (now === lastLeader) return;
+      lastLeader = now;
+      o.onLeaderChanged();
+    }, LEADER_WATCH_MS);
+    this.leaderWatch.unref();
     port.call('/ca/root', 'anyone', async () => ({ ca: this.cluster().RootCA.CACert }));
     port.call('/ca/join', 'anyone', (body) => this.join(body as JoinCall));
     port.call('/cluster/managers', 'node', async (): Promise<ManagersAnswer> => ({ leader: this.leaderAddr(), managers: this.managers() }));
@@ -60,10 +75,14 @@ export class LeaderServices implements LeaderView {
       const lines = b.kind === 'service' ? o.manager.control.serviceLogs(b.ref, opts) : o.manager.control.taskLogs(b.ref, opts);
       for await (const l of lines) if (!send(l)) break;
     });
-    port.call('/raft/remove', 'manager', async (body, ctx) => {
-      const id = (body as { nodeId?: string }).nodeId;
-      if (!id || id !== ctx.peer?.nodeId) throw new ShoalError('permission_denied', 'a manager can only take itself out of the raft group');
-      await this.removeMember(id);
+    port.call('/ca/renew-for', 'manager', (body) => {
+      const b = body as { csr: string; nodeId: string };
+      return this.renew({ csr: b.csr }, b.nodeId);
+    });
+    port.call('/ca/renew', 'node', (body, ctx) => this.renew(body as { csr: string }, ctx.peer!.nodeId));
+    port.call('/dispatcher/leave', 'node', async (_body, ctx) => {
+      if (!o.manager.isLeader) throw new ShoalError('unavailable', NO_LEADER);
+      await o.manager.dispatcher.nodeLeft(ctx.peer!.nodeId);
       return {};
     });
     serveDispatcher(port, {
@@ -74,6 +93,7 @@ export class LeaderServices implements LeaderView {
 
   stop(): void {
     this.stopped = true;
+    clearInterval(this.leaderWatch);
     clearInterval(this.promoteTimer);
   }
 
@@ -93,7 +113,7 @@ export class LeaderServices implements LeaderView {
         if (epoch !== this.leadEpoch || this.stopped || !this.o.raft.isLeader) return;
         this.o.logger.info('became the leader');
         this.o.manager.becomeLeader();
-        this.promoteTimer = setInterval(() => void this.promoteCaughtUp(), PROMOTE_CHECK_MS);
+        this.promoteTimer = setInterval(() => void this.reconcileMembership(), PROMOTE_CHECK_MS);
         this.promoteTimer.unref();
       },
       (e: unknown) => this.o.logger.warn('leadership did not settle', { error: errorMessage(e) }),
@@ -125,12 +145,31 @@ export class LeaderServices implements LeaderView {
     return { ...node, ManagerStatus: { ...node.ManagerStatus, Leader: node.ID === leader, Reachability: reachability } };
   }
 
+  /**
+   * Promote and demote change the node's desired role; the membership loop then changes the Raft
+   * group to match, and the node itself switches role when its next heartbeat tells it.
+   */
   async updateNode(c: ClusterControl, id: string, version: number, spec: NodeSpec): Promise<void> {
     const cur = c.getNode(id);
-    if (cur.Spec.Role !== spec.Role && spec.Role) {
-      throw new ShoalError('unimplemented', `changing a node's role (promote/demote) is not implemented yet in shoal`);
-    }
+    if (cur.Spec.Role === 'manager' && spec.Role === 'worker') this.checkDemote(cur);
     await c.updateNode(id, version, spec);
+    if (cur.Spec.Role !== 'manager' && spec.Role === 'manager') {
+      await this.o.store.update((tx) => {
+        const n = tx.get('node', id);
+        if (n && !n.ManagerStatus) tx.update('node', { ...n, ManagerStatus: { Leader: false, Reachability: 'unknown', Addr: `${n.Status.Addr}:2377` } });
+      });
+    }
+  }
+
+  /** Demoting must leave a quorum of reachable voters behind. */
+  private checkDemote(node: NodeObject): void {
+    const { voters } = this.o.raft.members();
+    if (!voters.includes(node.ID)) return;
+    const reachable = this.o.raft.peers().filter((p) => !p.learner && p.reachable && p.id !== node.ID).length;
+    const remaining = voters.length - 1;
+    if (remaining > 0 && reachable < Math.floor(remaining / 2) + 1) {
+      throw new ShoalError('failed_precondition', `can't remove member from the raft: this would result in a loss of quorum`);
+    }
   }
 
   removeNode(c: ClusterControl, ref: string, force: boolean): Promise<void> {
@@ -155,34 +194,7 @@ export class LeaderServices implements LeaderView {
     }
   }
 
-  /** This manager takes itself out of the Raft group (handing leadership over first if it leads). */
-  async leaveRaft(): Promise<void> {
-    const self = this.o.runtime.state.nodeId;
-    const { voters } = this.o.raft.members();
-    if (voters.length <= 1) return;
-    if (this.o.raft.isLeader) {
-      const next = this.o.raft
-        .peers()
-        .filter((p) => p.id !== self && p.reachable && !p.learner)
-        .sort((a, b) => b.match - a.match)[0];
-      if (next) {
-        this.o.raft.transferLeadership(next.id);
-        const deadline = Date.now() + 5000;
-        while (this.o.raft.isLeader && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      }
-      if (this.o.raft.isLeader) {
-        await this.removeMember(self);
-        return;
-      }
-    }
-    const deadline = Date.now() + 5000;
-    while (!this.leaderAddr() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    const leader = this.leaderAddr();
-    if (!leader) throw new ShoalError('unavailable', NO_LEADER);
-    await this.o.runtime.client.call(leader, '/raft/remove', { nodeId: self });
-  }
-
-  /** Removes a manager from the Raft group and marks its node a worker that is down. */
+  /** Removes a member from the Raft group; its node keeps its status but no longer has a manager status. */
   private async removeMember(id: string): Promise<void> {
     if (!this.o.raft.isLeader) throw new ShoalError('unavailable', NO_LEADER);
     const m = this.o.raft.members();
@@ -191,7 +203,7 @@ export class LeaderServices implements LeaderView {
       const cur = tx.get('node', id);
       if (!cur) return;
       const { ManagerStatus: _gone, ...rest } = cur;
-      tx.update('node', { ...rest, Spec: { ...cur.Spec, Role: 'worker' }, Status: { ...cur.Status, State: 'down', Message: 'node left the swarm' } });
+      tx.update('node', rest);
     });
     this.o.transport.forget(id);
   }
@@ -247,6 +259,33 @@ export class LeaderServices implements LeaderView {
     return { nodeId, clusterId: cluster.ID, role, cert, ca: cluster.RootCA.CACert, managers: this.managers() };
   }
 
+  /** A node's new certificate: for its current desired role (promote/demote), or before expiry. */
+  private async renew(body: { csr: string }, nodeId: string): Promise<{ cert: string; ca: string }> {
+    if (!this.o.manager.isLeader) {
+      const leader = this.leaderAddr();
+      if (!leader) throw new ShoalError('unavailable', NO_LEADER);
+      // Forwarded as this manager; the leader must sign for the original caller.
+      return this.o.runtime.client.call(leader, '/ca/renew-for', { csr: body.csr, nodeId }, 30_000);
+    }
+    const node = this.o.store.view((tx) => tx.get('node', nodeId));
+    if (!node) throw new ShoalError('permission_denied', `node ${nodeId} is not a member of this swarm`);
+    const cluster = this.cluster();
+    if (!cluster.RootCA.CAKey) throw new ShoalError('failed_precondition', 'this swarm has no CA key to sign certificates with');
+    const expiryNs = cluster.Spec.CAConfig.NodeCertExpiry;
+    try {
+      const cert = await signCsr({ certPem: cluster.RootCA.CACert, keyPem: cluster.RootCA.CAKey }, body.csr, {
+        nodeId,
+        role: node.Spec.Role,
+        clusterId: cluster.ID,
+        now: Date.now(),
+        validityMs: expiryNs ? Math.floor(expiryNs / 1e6) : DEFAULT_NODE_CERT_EXPIRY_MS,
+      });
+      return { cert, ca: cluster.RootCA.CACert };
+    } catch (e) {
+      throw new ShoalError('invalid_argument', errorMessage(e));
+    }
+  }
+
   /** One membership change at a time: a second joining manager waits for the first. */
   private async addLearner(id: string): Promise<void> {
     const deadline = Date.now() + 30_000;
@@ -261,20 +300,46 @@ export class LeaderServices implements LeaderView {
     }
   }
 
-  /** Makes learners that have caught up voters, one at a time. */
-  private async promoteCaughtUp(): Promise<void> {
-    if (this.changing || !this.o.raft.isLeader) return;
-    const { learners } = this.o.raft.members();
-    if (learners.length === 0) return;
-    const commit = this.o.raft.progressIndex.commit;
-    const ready = this.o.raft.peers().find((p) => p.learner && p.reachable && p.match > 0 && p.match + CAUGHT_UP_ENTRIES >= commit);
-    if (!ready) return;
+  /**
+   * Brings the Raft group in line with the nodes' desired roles, one change at a time: managers that
+   * are not members join as learners, learners that caught up become voters, members whose node was
+   * demoted or removed leave (a leader demoting itself hands leadership over first).
+   */
+  private async reconcileMembership(): Promise<void> {
+    if (this.changing || this.holdMembership || !this.o.raft.isLeader) return;
     this.changing = true;
     try {
-      await this.o.raft.changeMembership({ kind: 'add', member: ready.id });
-      this.o.logger.info('manager caught up; it is now a raft voter', { node: ready.id });
+      const self = this.o.runtime.state.nodeId;
+      const { voters, learners } = this.o.raft.members();
+      const nodes = new Map(this.o.store.view((tx) => tx.all('node')).map((n): [string, NodeObject] => [n.ID, n]));
+      const wantsOut = (id: string): boolean => nodes.get(id)?.Spec.Role !== 'manager';
+      const leaving = [...learners, ...voters].find(wantsOut);
+      if (leaving === self) {
+        const next = this.o.raft
+          .peers()
+          .filter((p) => p.id !== self && p.reachable && !p.learner)
+          .sort((a, b) => b.match - a.match)[0];
+        if (next) this.o.raft.transferLeadership(next.id);
+        return;
+      }
+      if (leaving) {
+        await this.removeMember(leaving);
+        this.o.logger.info('node is no longer a raft member', { node: leaving });
+        return;
+      }
+      const joining = [...nodes.values()].find((n) => n.Spec.Role === 'manager' && n.ManagerStatus && !voters.includes(n.ID) && !learners.includes(n.ID));
+      if (joining) {
+        await this.o.raft.changeMembership({ kind: 'addLearner', member: joining.ID });
+        return;
+      }
+      const commit = this.o.raft.progressIndex.commit;
+      const ready = this.o.raft.peers().find((p) => p.learner && p.reachable && p.match > 0 && p.match + CAUGHT_UP_ENTRIES >= commit);
+      if (ready) {
+        await this.o.raft.changeMembership({ kind: 'add', member: ready.id });
+        this.o.logger.info('manager caught up; it is now a raft voter', { node: ready.id });
+      }
     } catch (e) {
-      this.o.logger.debug('promoting a learner failed; will retry', { node: ready.id, error: errorMessage(e) });
+      this.o.logger.debug('a membership change failed; will retry', { error: errorMessage(e) });
     } finally {
       this.changing = false;
     }

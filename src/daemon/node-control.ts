@@ -36,6 +36,7 @@ export class NodeControl implements ControlApi {
   }
 
   swarmInit(req: InitRequest): Promise<NodeId> {
+    if (req.ForceNewCluster && this.daemon.isManager()) return this.daemon.forceNewCluster();
     if (this.daemon.inSwarm()) return Promise.reject(new ShoalError('unavailable', ALREADY_IN_SWARM));
     return this.daemon.initSwarm(req);
   }

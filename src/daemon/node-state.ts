@@ -46,3 +46,9 @@ export async function wipeSwarmState(dataRoot: string): Promise<void> {
   await rm(path.join(dataRoot, 'worker'), { recursive: true, force: true });
   await rm(path.join(dataRoot, 'certificates'), { recursive: true, force: true });
 }
+
+/** Forgets this node's Raft data and its key (a demoted manager). */
+export async function wipeRaftState(dataRoot: string): Promise<void> {
+  await rm(path.join(dataRoot, 'raft'), { recursive: true, force: true });
+  await rm(path.join(dataRoot, 'certificates', 'raft-dek.json'), { force: true });
+}

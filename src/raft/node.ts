@@ -60,6 +60,8 @@ export interface RaftNodeOptions {
   logger: Logger;
   transport?: Transport;
   onLeadershipChange?: (leader: boolean) => void;
+  /** Start as the only voter, whatever the log says (recovering a swarm that lost its quorum). */
+  forceNewCluster?: boolean;
 }
 
 interface Read {
@@ -135,9 +137,13 @@ export class RaftNode {
       this.raft.tick();
       this.kick();
     }, this.o.tickMs);
+    if (this.o.forceNewCluster) {
+      this.raft.forceSoleVoter();
+      this.raft.step({ type: 'timeoutNow', from: this.o.id, to: this.o.id, term: this.raft.term });
+    }
     // A brand-new single-member group elects itself on its first ticks; campaign at once to skip the
     // timeout. Never on a restart: the log may hold members added since.
-    if (this.o.voters.length === 1 && this.o.voters[0] === this.o.id && !snap && st.entries.length === 0 && st.hardState.term === 0) {
+    else if (this.o.voters.length === 1 && this.o.voters[0] === this.o.id && !snap && st.entries.length === 0 && st.hardState.term === 0) {
       this.raft.step({ type: 'timeoutNow', from: this.o.id, to: this.o.id, term: this.raft.term });
     }
     this.kick();
@@ -326,7 +332,7 @@ export class RaftNode {
 
   private applyEntry(e: Entry): void {
     if (e.type === 'normal') this.o.sm.apply(e.index, e.data);
-    else if (e.type === 'conf') this.raft.applyConfChange(decodeConfChange(e.data));
+    else if (e.type === 'conf') this.raft.applyConfChange(decodeConfChange(e.data), e.index);
     const w = this.waiters.get(e.index);
     if (w) {
       this.waiters.delete(e.index);

@@ -224,4 +224,22 @@ describe('raft: reads and membership', () => {
     c.tickAll(2);
     assert.ok(data(c, 'd').includes('after'));
   });
+
+  it("counts a promoted learner's acknowledgements towards commit (regression: it stayed a learner in progress)", () => {
+    const c = new MemCluster(['a']);
+    const l = c.elect();
+    c.addMember('b', ['a']);
+    l.proposeConfChange({ kind: 'addLearner', member: 'b' });
+    c.stabilize();
+    l.proposeConfChange({ kind: 'add', member: 'b' });
+    c.stabilize();
+    c.tickAll(2);
+    assert.ok(l.voters.has('b'));
+    assert.equal(l.progress.get('b')!.learner, false);
+    // With two voters, a's entry commits only with b's acknowledgement, and b's alone suffices.
+    l.propose(text('both'));
+    c.stabilize();
+    c.tickAll(2);
+    assert.ok(data(c, 'a').includes('both') && data(c, 'b').includes('both'));
+  });
 });

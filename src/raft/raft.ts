@@ -87,6 +87,7 @@ export class Raft {
   private votes = new Map<MemberId, boolean>();
   private transferee: MemberId | '' = '';
   private pendingConfIndex = 0;
+  private ignoreConfThrough = 0;
   private readCtx = 0;
   private pendingReads: PendingRead[] = [];
   /** The newest snapshot the wrapper holds (what a lagging follower is sent). */
@@ -178,8 +179,21 @@ export class Raft {
     else this.sendAppend(to);
   }
 
+  /**
+   * Recovery from a lost quorum (`swarm init --force-new-cluster`): this member becomes the only
+   * voter, and membership changes already in its log are not applied again (the caller then
+   * proposes the removal of every former member, which makes the new membership durable).
+   */
+  forceSoleVoter(): void {
+    this.voters = new Set([this.id]);
+    this.learners = new Set();
+    this.ignoreConfThrough = this.log.lastIndex;
+    this.becomeFollower(this.term, '');
+  }
+
   /** Applies a committed membership change (called by the wrapper when it applies the conf entry). */
-  applyConfChange(cc: ConfChange): void {
+  applyConfChange(cc: ConfChange, index?: number): void {
+    if (index !== undefined && index <= this.ignoreConfThrough) return;
     if (cc.kind === 'add') {
       this.learners.delete(cc.member);
       this.voters.add(cc.member);

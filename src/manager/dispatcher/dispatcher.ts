@@ -114,10 +114,22 @@ export class Dispatcher implements DispatcherEndpoint {
         if (s.closed) throw new ShoalError('unavailable', 'session closed');
         this.armExpiry(s.nodeId, s);
         await this.markReady(s.nodeId);
-        return { periodMs: this.heartbeatPeriodMs() };
+        const role = this.store.view((tx) => tx.get('node', s.nodeId))?.Spec.Role;
+        return { periodMs: this.heartbeatPeriodMs(), role };
       },
       close: () => this.endSession(s, 'closed by agent'),
     };
+  }
+
+  /** A node that leaves the swarm is down at once, not after its heartbeats expire. */
+  async nodeLeft(nodeId: string): Promise<void> {
+    for (const s of [...this.sessions.values()]) if (s.nodeId === nodeId) this.endSession(s, 'node left the swarm');
+    this.expiries.get(nodeId)?.();
+    this.expiries.delete(nodeId);
+    await this.store.update((tx) => {
+      const cur = tx.get('node', nodeId);
+      if (cur && cur.Status.State !== 'down') tx.update('node', { ...cur, Status: { ...cur.Status, State: 'down', Message: 'node left the swarm' } });
+    });
   }
 
   private expiries = new Map<string, () => void>();

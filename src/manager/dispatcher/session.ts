@@ -30,7 +30,8 @@ export interface AgentSession {
   /** Called when the session ends from the manager's side (leader change, node removed). */
   onClose(cb: (reason: string) => void): void;
   updateStatus(updates: readonly TaskStatusUpdate[]): Promise<void>;
-  heartbeat(): Promise<{ periodMs: number }>;
+  /** Also tells the node the role the cluster wants it in (promote/demote reach it this way). */
+  heartbeat(): Promise<{ periodMs: number; role?: 'manager' | 'worker' }>;
   close(): void;
 }
 

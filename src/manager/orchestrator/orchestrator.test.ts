@@ -164,6 +164,25 @@ describe('replicated orchestration', () => {
   });
 });
 
+describe('draining a node', () => {
+  it("moves a replicated service's tasks off a drained node and back to nowhere when it is active again", async () => {
+    const n1 = await h.addNode({ hostname: 'n1' });
+    const n2 = await h.addNode({ hostname: 'n2' });
+    const id = await h.createService({ Name: 'web', Mode: { Replicated: { Replicas: 4 } } });
+    await h.run(1000);
+    assert.ok(h.running(id).some((t) => t.NodeID === n1));
+    await h.setNode(n1, (n) => ({ ...n, Spec: { ...n.Spec, Availability: 'drain' } }));
+    await h.run(10_000);
+    assert.equal(h.running(id).length, 4);
+    assert.ok(h.running(id).every((t) => t.NodeID === n2), 'every running task is on the node still active');
+    assert.ok(h.tasks(id).filter((t) => t.NodeID === n1).every((t) => t.DesiredState === 'shutdown'));
+    // Nothing moves back when the node is active again (swarm does not rebalance on its own).
+    await h.setNode(n1, (n) => ({ ...n, Spec: { ...n.Spec, Availability: 'active' } }));
+    await h.run(5000);
+    assert.ok(h.running(id).every((t) => t.NodeID === n2));
+  });
+});
+
 describe('global orchestration', () => {
   it('runs one task per eligible node, follows nodes joining and draining', async () => {
     const n1 = await h.addNode({ hostname: 'n1' });

@@ -96,6 +96,11 @@ export class Orchestrator extends Reconciler {
     const now = tx.now;
     let wake = Infinity;
     const nodeDown = (t: TaskObject): boolean => Boolean(t.NodeID) && nodes.get(t.NodeID!)?.Status.State === 'down';
+    // A drained node's tasks are moved like a dead node's (their containers are stopped by its agent).
+    const nodeGone = (t: TaskObject): boolean => nodeDown(t) || (Boolean(t.NodeID) && nodes.get(t.NodeID!)?.Spec.Availability === 'drain');
+    // Global tasks on drained nodes are shut down without replacement (step 3 below).
+    const nodeLost = (t: TaskObject): boolean =>
+      t.NodeID !== undefined && (!nodes.has(t.NodeID) || (global ? nodeDown(t) : nodeGone(t)));
 
     // 1. Replace tasks that ended (or whose node died) under the restart policy.
     for (const slot of slots.values()) {
@@ -103,7 +108,7 @@ export class Orchestrator extends Reconciler {
         if (t.DesiredState !== 'running' && t.DesiredState !== 'ready') continue;
         // A waiting replacement that already failed (e.g. its image is missing) counts as an attempt too.
         const lost =
-          hasEnded(t) || (t.DesiredState === 'running' && (nodeDown(t) || (t.NodeID !== undefined && !nodes.has(t.NodeID))));
+          hasEnded(t) || (t.DesiredState === 'running' && nodeLost(t));
         if (!lost) continue;
         tx.update('task', { ...t, DesiredState: 'shutdown' });
         const eligibleNode = !global || (t.NodeID && nodes.get(t.NodeID) && globalEligible(service, nodes.get(t.NodeID)!, false));
