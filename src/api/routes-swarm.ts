@@ -32,11 +32,12 @@ export function swarmRoutes(r: Router, control: ControlApi): void {
     });
     c.res.writeHead(200).end();
   });
-  r.on('GET', '/swarm/unlockkey', async () => {
-    await control.swarmInspect();
-    throw new ShoalError('unimplemented', 'autolock is not implemented yet in shoal');
+  r.on('GET', '/swarm/unlockkey', async (c) => {
+    writeJson(c.res, 200, await control.swarmUnlockKey());
   });
-  r.on('POST', '/swarm/unlock', async () => {
-    throw new ShoalError('conflict', 'swarm is not locked');
+  r.on('POST', '/swarm/unlock', async (c) => {
+    const body = await c.body<{ UnlockKey?: string } | null>();
+    await control.swarmUnlock(body?.UnlockKey ?? '');
+    c.res.writeHead(200).end();
   });
 }

@@ -10,6 +10,7 @@ import type { ClusterObject, ClusterSpec, NodeObject, NodeSpec, ServiceObject, S
 /** [arguments, result] of each method. */
 export interface ControlMethods {
   cluster: [[], ClusterObject];
+  unlockKey: [[], { UnlockKey: string }];
   updateCluster: [[number, ClusterSpec, SwarmUpdateFlags], void];
   listNodes: [[], NodeObject[]];
   getNode: [[string], NodeObject];
@@ -42,6 +43,7 @@ type Impl = { [K in MethodName]: { read: boolean; run: (c: ClusterControl, v: Le
 
 const impl: Impl = {
   cluster: { read: true, run: (c) => c.cluster() },
+  unlockKey: { read: true, run: (c) => c.unlockKey() },
   updateCluster: { read: false, run: (c, v, version, spec, flags) => c.updateCluster(version, spec, flags, (role) => v.newJoinToken(role)) },
   listNodes: { read: true, run: (c, v) => c.listNodes().map((n) => v.decorate(n)) },
   getNode: { read: true, run: (c, v, ref) => v.decorate(c.getNode(ref)) },

@@ -22,10 +22,10 @@ import { ClusterPort, RAFT_ALPN, secureOptions } from '../cluster/port.js';
 import { RemoteDispatcher, type ManagerAddr } from '../cluster/remote-dispatcher.js';
 import { newJoinToken } from '../manager/ca/join-token.js';
 import { createCsr, createRootCA, issueNodeCertificate } from '../manager/ca/root-ca.js';
+import { newUnlockKey } from '../manager/ca/unlock-key.js';
 import type { InitRequest, JoinRequest, LogLine, LogOptions, SwarmInfo } from '../manager/controlapi/api.js';
 import { normalizeClusterSpec } from '../manager/controlapi/cluster-control.js';
 import { Manager } from '../manager/manager.js';
-import { loadOrCreateDek } from '../raft/cipher.js';
 import { RaftNode } from '../raft/node.js';
 import { TcpTransport } from '../raft/transport-tcp.js';
 import { NotLeaderError } from '../raft/types.js';
@@ -39,6 +39,7 @@ import { DEFAULT_NODE_CERT_EXPIRY_MS, ensureNodeCertificate, loadNodeTls, saveNo
 import { NodeControl, NOT_A_MANAGER } from './node-control.js';
 import { NO_LEADER, RaftProposer, StoreStateMachine } from './raft-store.js';
 import { loadNodeState, saveNodeState, wipeRaftState, wipeSwarmState, type NodeState } from './node-state.js';
+import { INVALID_UNLOCK_KEY, isLocked, loadDek, parseUnlockKey, rewrapKeys, sameKek, SWARM_LOCKED } from './key-wrap.js';
 
 export interface DaemonOptions {
   dataRoot: string;
@@ -75,6 +76,7 @@ export interface ClusterRuntime {
   mgr: ManagerParts | undefined;
   certTimer?: NodeJS.Timeout;
   certWork?: Promise<void>;
+  unwatchKek?: () => void;
 }
 
 export class ShoalDaemon {
@@ -83,6 +85,11 @@ export class ShoalDaemon {
   readonly executor: DockerExecutor;
   private transition: Promise<unknown> = Promise.resolve();
   private switching = false;
+  /** The unlock key's key-encryption key this manager's key material is wrapped with (autolock). */
+  private kek: Buffer | undefined;
+  /** A manager that restarted with autolock on, waiting for `swarm unlock`. */
+  private locked: NodeState | undefined;
+  private kekWork: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: DaemonOptions) {
     this.executor = new DockerExecutor({
@@ -100,7 +107,10 @@ export class ShoalDaemon {
   async start(): Promise<void> {
     await mkdir(this.o.dataRoot, { recursive: true, mode: 0o700 });
     const state = await loadNodeState(this.o.dataRoot);
-    if (state) {
+    if (state && state.role === 'manager' && (await isLocked(this.o.dataRoot))) {
+      this.locked = state;
+      this.o.logger.info('this manager is locked (autolock); waiting for `swarm unlock`', { node: state.nodeId });
+    } else if (state) {
       const runtime = await this.openCluster(state, false);
       this.cluster = runtime;
       this.activate(runtime);
@@ -118,17 +128,35 @@ export class ShoalDaemon {
   }
 
   inSwarm(): boolean {
-    return Boolean(this.cluster);
+    return Boolean(this.cluster || this.locked);
   }
 
   isManager(): boolean {
-    return this.cluster?.state.role === 'manager';
+    return this.cluster?.state.role === 'manager' || Boolean(this.locked);
+  }
+
+  /** `swarm unlock`: the unlock key opens this manager's key material, and it starts. */
+  unlock(key: string): Promise<void> {
+    return this.serialize(async () => {
+      const state = this.locked;
+      if (!state) throw new ShoalError('conflict', 'swarm is not locked');
+      const kek = parseUnlockKey(key);
+      if (!kek) throw new ShoalError('invalid_argument', INVALID_UNLOCK_KEY);
+      await loadDek(this.o.dataRoot, kek); // throws on a wrong key
+      this.kek = kek;
+      const runtime = await this.openCluster(state, false);
+      this.locked = undefined;
+      this.cluster = runtime;
+      this.activate(runtime);
+      this.o.logger.info('unlocked', { node: state.nodeId });
+    });
   }
 
   // ---------- control API ----------
 
   /** A control-API call: run on the leader (reads after a ReadIndex), forwarded from other managers. */
   async invoke<K extends MethodName>(m: K, args: Args<K>): Promise<Result<K>> {
+    if (this.locked) throw new ShoalError('unavailable', SWARM_LOCKED);
     const c = this.cluster;
     if (!c) throw new ShoalError('unavailable', NOT_A_MANAGER);
     if (!c.mgr) throw new ShoalError('unavailable', WORKER_NOT_MANAGER);
@@ -175,6 +203,7 @@ export class ShoalDaemon {
 
   /** Service or task logs, gathered by the leader. */
   logs(kind: 'service' | 'task', ref: string, opts: LogOptions): AsyncIterable<LogLine> {
+    if (this.locked) throw new ShoalError('unavailable', SWARM_LOCKED);
     const c = this.cluster;
     if (!c) throw new ShoalError('unavailable', NOT_A_MANAGER);
     if (!c.mgr) throw new ShoalError('unavailable', WORKER_NOT_MANAGER);
@@ -223,6 +252,7 @@ export class ShoalDaemon {
         // The first member's own membership goes in the log, so members that join replay it.
         await mgr.raft.changeMembership({ kind: 'add', member: nodeId });
         const description = await this.executor.describe();
+        const autolock = Boolean(req.AutoLockManagers || req.Spec?.EncryptionConfig?.AutoLockManagers);
         await mgr.store.update((tx) => {
           const cluster: ClusterObject = {
             ID: clusterId,
@@ -231,9 +261,10 @@ export class ShoalDaemon {
             UpdatedAt: tx.now,
             Spec: normalizeClusterSpec({
               ...req.Spec,
-              EncryptionConfig: { AutoLockManagers: Boolean(req.AutoLockManagers || req.Spec?.EncryptionConfig?.AutoLockManagers) },
+              EncryptionConfig: { AutoLockManagers: autolock },
             }),
             RootCA: { CACert: ca.certPem, CAKey: ca.keyPem },
+            ...(autolock ? { UnlockKey: newUnlockKey(cryptoRandom) } : {}),
             JoinTokens: { Worker: newJoinToken(ca.certPem, cryptoRandom), Manager: newJoinToken(ca.certPem, cryptoRandom) },
             DefaultAddrPool: req.DefaultAddrPool?.length ? req.DefaultAddrPool : ['10.0.0.0/8'],
             SubnetSize: req.SubnetSize || 24,
@@ -357,6 +388,12 @@ export class ShoalDaemon {
   /** `swarm leave`: stop everything, remove this node's task containers, forget the swarm. */
   leaveSwarm(): Promise<void> {
     return this.serialize(async () => {
+      if (this.locked) {
+        this.locked = undefined;
+        this.kek = undefined;
+        await wipeSwarmState(this.o.dataRoot);
+        return;
+      }
       const c = this.cluster;
       if (!c) return;
       // As in Docker, a leaving manager stays a Raft member (shown unreachable) until it is demoted
@@ -368,6 +405,8 @@ export class ShoalDaemon {
       await c.agent.removeAllTasks();
       this.cluster = undefined;
       await this.closeRuntime(c);
+      await this.kekWork;
+      this.kek = undefined;
       await wipeSwarmState(this.o.dataRoot);
     });
   }
@@ -382,6 +421,10 @@ export class ShoalDaemon {
   }
 
   swarmInfo(): SwarmInfo {
+    const l = this.locked;
+    if (l) {
+      return { NodeID: l.nodeId, NodeAddr: l.advertiseAddr, LocalNodeState: 'locked', ControlAvailable: false, Error: '', RemoteManagers: (l.managers ?? []).map((m) => ({ NodeID: m.nodeId, Addr: m.addr })) };
+    }
     const c = this.cluster;
     if (!c) return { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null };
     const info: SwarmInfo = {
@@ -407,7 +450,7 @@ export class ShoalDaemon {
   // ---------- runtime ----------
 
   private async openCluster(state: NodeState, bootstrap: boolean, forceNewCluster = false): Promise<ClusterRuntime> {
-    const tlsNow = await loadNodeTls(this.o.dataRoot);
+    const tlsNow = await loadNodeTls(this.o.dataRoot, this.kek);
     if (!tlsNow) throw new Error(`this node is in a swarm but ${path.join(this.o.dataRoot, 'certificates')} holds no certificate`);
     const runtime: Partial<ClusterRuntime> & { state: NodeState; tls: NodeTls } = { state, tls: tlsNow };
     const client = new ClusterClient(() => runtime.tls);
@@ -484,7 +527,7 @@ export class ShoalDaemon {
       keepOldSnapshots: () => raftSpec().KeepOldSnapshots ?? 0,
       sm: new StoreStateMachine(() => store),
       // The data-encryption key lives with the node's key material (autolock will wrap it).
-      cipher: await loadOrCreateDek(path.join(this.o.dataRoot, 'certificates', 'raft-dek.json')),
+      cipher: await loadDek(this.o.dataRoot, this.kek),
       random: cryptoRandom,
       logger: this.o.logger.child('raft'),
       transport,
@@ -529,10 +572,34 @@ export class ShoalDaemon {
 
   private activate(c: ClusterRuntime): void {
     c.agent.start();
+    if (c.mgr) {
+      const store = c.mgr.store;
+      // Autolock follows the cluster object: every manager rewraps its keys when the key changes.
+      c.unwatchKek = store.watch((events) => {
+        if (events.some((e) => e.kind !== 'commit' && e.table === 'cluster')) this.followUnlockKey(c);
+      });
+      this.followUnlockKey(c);
+    }
     // The node certificate is checked now and hourly, and renewed past half its validity.
     c.certWork = this.renewCertificate(c);
     c.certTimer = setInterval(() => (c.certWork = this.renewCertificate(c)), 3600_000);
     c.certTimer.unref();
+  }
+
+  private followUnlockKey(c: ClusterRuntime): void {
+    const cluster = c.mgr?.store.view((tx) => tx.all('cluster')[0]);
+    if (!cluster) return;
+    const want = cluster.UnlockKey ? parseUnlockKey(cluster.UnlockKey) : undefined;
+    this.kekWork = this.kekWork.then(async () => {
+      if (this.cluster !== c || sameKek(want, this.kek)) return;
+      try {
+        await rewrapKeys(this.o.dataRoot, this.kek, want);
+        this.kek = want;
+        this.o.logger.info(want ? 'autolock: key material wrapped with the unlock key' : 'autolock off: key material stored unwrapped');
+      } catch (e) {
+        this.o.logger.warn('rewrapping key material failed', { error: errorMessage(e) });
+      }
+    });
   }
 
   /** Keeps the manager list a worker falls back on when its manager goes away. */
@@ -561,9 +628,12 @@ export class ShoalDaemon {
     this.o.logger.info(role === 'manager' ? 'promoted: becoming a manager' : 'demoted: becoming a worker', { node: rt.state.nodeId });
     this.cluster = undefined;
     await this.closeRuntime(rt);
-    await saveNodeTls(this.o.dataRoot, fresh);
+    await saveNodeTls(this.o.dataRoot, fresh, role === 'manager' ? this.kek : undefined);
     // A demoted manager's Raft data is of no further use (a later promotion starts it afresh).
-    if (role === 'worker') await wipeRaftState(this.o.dataRoot);
+    if (role === 'worker') {
+      await wipeRaftState(this.o.dataRoot);
+      this.kek = undefined; // autolock is for managers only
+    }
     const state: NodeState = { ...rt.state, role, bootstrap: false };
     await saveNodeState(this.o.dataRoot, state);
     const next = await this.openCluster(state, false);
@@ -586,7 +656,7 @@ export class ShoalDaemon {
       try {
         if (!pastHalfLife(c.tls.cert, Date.now())) return;
         const t = await this.certificateFromLeader(c);
-        await saveNodeTls(this.o.dataRoot, t);
+        await saveNodeTls(this.o.dataRoot, t, this.kek);
         c.tls = t;
         c.client.closeAll();
         this.o.logger.info("renewed this node's certificate", { node: c.state.nodeId });
@@ -600,9 +670,9 @@ export class ShoalDaemon {
     try {
       const ca = { certPem: cluster.RootCA.CACert, keyPem: cluster.RootCA.CAKey };
       const id = { nodeId: c.state.nodeId, role: c.state.role, clusterId: c.state.clusterId };
-      if (await ensureNodeCertificate(this.o.dataRoot, ca, id, Date.now(), certValidityMs(cluster.Spec.CAConfig.NodeCertExpiry))) {
+      if (await ensureNodeCertificate(this.o.dataRoot, ca, id, Date.now(), certValidityMs(cluster.Spec.CAConfig.NodeCertExpiry), this.kek)) {
         this.o.logger.info("issued this node's certificate", { node: id.nodeId });
-        const t = await loadNodeTls(this.o.dataRoot);
+        const t = await loadNodeTls(this.o.dataRoot, this.kek);
         if (t) {
           c.tls = t;
           c.mgr?.port.setTls(t);
@@ -615,6 +685,7 @@ export class ShoalDaemon {
 
   private async closeRuntime(c: ClusterRuntime): Promise<void> {
     clearInterval(c.certTimer);
+    c.unwatchKek?.();
     await c.certWork; // never let a renewal write certificates after the swarm state is wiped
     c.mgr?.services.stop();
     c.mgr?.manager.loseLeadership();

@@ -9,6 +9,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../common/atomic-file.js';
 import { issueNodeCertificate, type RootCA } from '../manager/ca/root-ca.js';
+import { openKeyPem, sealKeyPem } from './key-wrap.js';
 
 export const DEFAULT_NODE_CERT_EXPIRY_MS = 90 * 24 * 3600 * 1000;
 
@@ -19,7 +20,7 @@ export interface NodeIdentity {
 }
 
 /** Returns true when a new certificate was issued. */
-export async function ensureNodeCertificate(dataRoot: string, ca: RootCA, id: NodeIdentity, now: number, validityMs: number): Promise<boolean> {
+export async function ensureNodeCertificate(dataRoot: string, ca: RootCA, id: NodeIdentity, now: number, validityMs: number, kek?: Buffer): Promise<boolean> {
   const dir = path.join(dataRoot, 'certificates');
   const certFile = path.join(dir, 'swarm-node.crt');
   const ou = id.role === 'manager' ? 'swarm-manager' : 'swarm-worker';
@@ -36,7 +37,7 @@ export async function ensureNodeCertificate(dataRoot: string, ca: RootCA, id: No
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const cert = await issueNodeCertificate(ca, { ...id, now, validityMs });
   await writeFileAtomic(path.join(dir, 'swarm-root-ca.crt'), ca.certPem, 0o644);
-  await writeFileAtomic(path.join(dir, 'swarm-node.key'), cert.keyPem, 0o600);
+  await writeFileAtomic(path.join(dir, 'swarm-node.key'), sealKeyPem(cert.keyPem, kek), 0o600);
   await writeFileAtomic(certFile, cert.certPem, 0o644);
   return true;
 }
@@ -49,11 +50,11 @@ export interface NodeTls {
   ca: string;
 }
 
-export async function loadNodeTls(dataRoot: string): Promise<NodeTls | undefined> {
+export async function loadNodeTls(dataRoot: string, kek?: Buffer): Promise<NodeTls | undefined> {
   const dir = path.join(dataRoot, 'certificates');
   try {
     const [key, cert, ca] = await Promise.all(['swarm-node.key', 'swarm-node.crt', 'swarm-root-ca.crt'].map((f) => readFile(path.join(dir, f), 'utf8')));
-    return { key: key!, cert: cert!, ca: ca! };
+    return { key: openKeyPem(key!, kek), cert: cert!, ca: ca! };
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
@@ -61,10 +62,10 @@ export async function loadNodeTls(dataRoot: string): Promise<NodeTls | undefined
 }
 
 /** Stores certificates a manager issued to this node (join, renewal). */
-export async function saveNodeTls(dataRoot: string, t: NodeTls): Promise<void> {
+export async function saveNodeTls(dataRoot: string, t: NodeTls, kek?: Buffer): Promise<void> {
   const dir = path.join(dataRoot, 'certificates');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await writeFileAtomic(path.join(dir, 'swarm-root-ca.crt'), t.ca, 0o644);
-  await writeFileAtomic(path.join(dir, 'swarm-node.key'), t.key, 0o600);
+  await writeFileAtomic(path.join(dir, 'swarm-node.key'), sealKeyPem(t.key, kek), 0o600);
   await writeFileAtomic(path.join(dir, 'swarm-node.crt'), t.cert, 0o644);
 }

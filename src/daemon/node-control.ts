@@ -56,6 +56,14 @@ export class NodeControl implements ControlApi {
     return this.invoke('cluster');
   }
 
+  swarmUnlockKey(): Promise<{ UnlockKey: string }> {
+    return this.invoke('unlockKey');
+  }
+
+  swarmUnlock(key: string): Promise<void> {
+    return this.daemon.unlock(key);
+  }
+
   async swarmUpdate(version: number, spec: ClusterSpec, flags: SwarmUpdateFlags): Promise<void> {
     await this.invoke('updateCluster', version, spec, flags);
   }

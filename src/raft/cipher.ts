@@ -31,6 +31,11 @@ export class AesGcmCipher implements DataCipher {
     if (key.length !== 32) throw new Error('raft: the data-encryption key must be 32 bytes');
   }
 
+  /** The raw key, to be stored wrapped (autolock). */
+  keyBytes(): Buffer {
+    return this.key;
+  }
+
   seal(kind: RecordKind, plain: Uint8Array): Buffer {
     const nonce = randomBytes(NONCE);
     const c = createCipheriv(ALGORITHM, this.key, nonce);

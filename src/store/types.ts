@@ -37,6 +37,8 @@ export interface ClusterObject extends Meta {
   Spec: ClusterSpec;
   RootCA: { CACert: string; CAKey?: string };
   JoinTokens: { Worker: string; Manager: string };
+  /** The managers' unlock key while autolock is on (never shown by swarm inspect). */
+  UnlockKey?: string;
   DefaultAddrPool: string[];
   SubnetSize: number;
   DataPathPort: number;

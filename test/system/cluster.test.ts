@@ -59,6 +59,12 @@ function runningOn(host: string, service: string): string[] {
     .map((l) => l.split('|')[0]!);
 }
 
+/** The end of a host's shoal daemon log, for a wait that timed out. */
+const logTail = (host: string): string => {
+  const r = run('tail', ['-n', '40', `/var/lib/shoal-lab/${NAME}/${host}/shoal.log`]);
+  return `--- ${host}/shoal.log ---\n${r.stdout}${r.stderr}`;
+};
+
 const since = (t0: number): string => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
 
 describe('a multi-host swarm in the lab', { timeout: 1_800_000 }, () => {
@@ -222,6 +228,52 @@ describe('a multi-host swarm in the lab', { timeout: 1_800_000 }, () => {
     on('worker1', ['docker', 'swarm', 'join', '--token', token, '--advertise-addr', workerIp, `${managerIp}:2377`]);
   });
 
+  it('promotes a worker and demotes the leader (leadership moves first)', async () => {
+    assert.match(on('manager1', ['docker', 'node', 'promote', 'worker1']), /Node worker1 promoted to a manager in the swarm/);
+    await waitFor('worker1 a reachable manager', () => nodes('manager1').find((n) => n.host === 'worker1')?.manager === 'Reachable', 120_000);
+    await waitFor('worker1 serves the control API', () => tryOn('worker1', ['docker', 'node', 'ls'], 30_000).code === 0, 120_000);
+    const lead = leader();
+    const other = MANAGERS.find((m) => m !== lead)!;
+    assert.match(on(other, ['docker', 'node', 'demote', lead]), new RegExp(`Manager ${lead} demoted in the swarm`));
+    const t0 = Date.now();
+    await waitFor(`${lead} no longer a manager`, () => {
+      const r = nodes(other).find((n) => n.host === lead);
+      return r?.manager === '' && leader([other]) !== lead;
+    }, 120_000);
+    await waitFor(`${lead} refuses cluster calls as a worker`, () => /Worker nodes can't be used/.test(tryOn(lead, ['docker', 'node', 'ls'], 30_000).stderr), 120_000);
+    console.log(`# demoted leader ${lead}: a new leader and ${lead} a worker after ${since(t0)}`);
+    // Back as it was, so the managers are manager1-3 again.
+    on(other, ['docker', 'node', 'promote', lead]);
+    on(other, ['docker', 'node', 'demote', 'worker1']);
+    await waitFor('managers 1-3 again', () => {
+      const r = nodes(other);
+      return r.filter((n) => n.manager === 'Leader' || n.manager === 'Reachable').map((n) => n.host).sort().join() === MANAGERS.join();
+    }, 180_000);
+  });
+
+  it('autolock: a restarted manager stays locked until it is given the unlock key', async () => {
+    on('manager1', ['docker', 'swarm', 'update', '--autolock=true']);
+    const key = on('manager1', ['docker', 'swarm', 'unlock-key', '-q']).trim();
+    assert.match(key, /^SWMKEY-1-[A-Za-z0-9+/]{43}$/);
+    const m = MANAGERS.find((x) => x !== leader())!;
+    // Every manager wraps its key material with the key once the update reaches it.
+    await waitFor(`${m}'s keys wrapped`, () => run('grep', ['-c', 'ENCRYPTED', `/var/lib/shoal-lab/${NAME}/${m}/shoal/certificates/swarm-node.key`]).code === 0, 60_000);
+    lab(['stop', m]);
+    lab(['start', m]);
+    await waitFor(`${m} locked`, () => tryOn(m, ['docker', 'info', '--format', '{{.Swarm.LocalNodeState}}'], 30_000).stdout.trim() === 'locked', 60_000);
+    const refused = tryOn(m, ['docker', 'node', 'ls']);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /Swarm is encrypted and needs to be unlocked before it can be used/);
+    const wrong = tryOn(m, ['sh', '-c', `echo SWMKEY-1-${'A'.repeat(43)} | docker swarm unlock`]);
+    assert.match(wrong.stderr, /invalid key/);
+    on(m, ['sh', '-c', `echo ${key} | docker swarm unlock`]);
+    assert.equal(on(m, ['docker', 'info', '--format', '{{.Swarm.LocalNodeState}}']).trim(), 'active');
+    await waitFor(`${m} serves the API after unlocking`, () => tryOn(m, ['docker', 'node', 'ls'], 30_000).code === 0, 60_000);
+    on('manager1', ['docker', 'swarm', 'update', '--autolock=false']);
+    assert.match(tryOn('manager1', ['docker', 'swarm', 'unlock-key', '-q']).stderr, /no unlock key is set/);
+    await waitFor(`${m}'s keys unwrapped`, () => run('grep', ['-c', 'ENCRYPTED', `/var/lib/shoal-lab/${NAME}/${m}/shoal/certificates/swarm-node.key`]).code !== 0, 60_000);
+  });
+
   it('restarts every host: state and containers come back', async () => {
     const hosts = [...MANAGERS, 'worker1', 'worker2'];
     for (const h of hosts) lab(['stop', h]);
@@ -233,5 +285,25 @@ describe('a multi-host swarm in the lab', { timeout: 1_800_000 }, () => {
     await waitFor('web back to 10 running', () => runningOn(leader(), 'web').length === 10, 240_000);
     const names = on(leader(), ['docker', 'service', 'ls', '--format', '{{.Name}}']);
     assert.match(names, /\bw0\b/);
+  });
+
+  it('recovers a swarm that lost its quorum with swarm init --force-new-cluster', async () => {
+    const lead = leader();
+    const [keep, ...lost] = [lead, ...MANAGERS.filter((m) => m !== lead)];
+    for (const m of lost) lab(['stop', m]);
+    const refused = await waitFor('no leader without a quorum', () => {
+      const r = tryOn(keep!, ['docker', 'node', 'ls'], 60_000);
+      return r.code !== 0 && r.stderr.includes(NO_LEADER) && r;
+    }, 120_000);
+    assert.ok(refused);
+    assert.match(on(keep!, ['docker', 'swarm', 'init', '--force-new-cluster']), /Swarm initialized: current node \(\w+\) is now a manager/);
+    const rows = nodes(keep!);
+    assert.equal(rows.find((n) => n.host === keep)?.manager, 'Leader');
+    for (const m of lost) assert.equal(rows.find((n) => n.host === m)?.manager, '', `${m} is no longer a manager`);
+    assert.match(on(keep!, ['docker', 'service', 'ls', '--format', '{{.Name}}']), /\bweb\b/);
+    for (const m of lost) lab(['start', m]);
+    for (const m of lost) {
+      await waitFor(`${m} back as a worker`, () => on(m, ['docker', 'info', '--format', '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}']).includes('active false'), 120_000, 500, () => logTail(m));
+    }
   });
 });

@@ -15,8 +15,9 @@ export function labCommand(): Command {
     .description('Create hosts manager1..M and worker1..W, each with its own dockerd and shoal daemon, and form the swarm')
     .option('--managers <n>', 'number of managers', '1')
     .option('--workers <n>', 'number of workers', '2')
-    .action(async (o: { name: string; managers: string; workers: string }) => {
-      const s = await labUp({ name: o.name, managers: Number(o.managers), workers: Number(o.workers), log: (l) => process.stdout.write(`${l}\n`) });
+    .option('--no-swarm', "start the hosts but form no swarm (e.g. to run Docker's own swarm on their engines)")
+    .action(async (o: { name: string; managers: string; workers: string; swarm: boolean }) => {
+      const s = await labUp({ name: o.name, managers: Number(o.managers), workers: Number(o.workers), swarm: o.swarm, log: (l) => process.stdout.write(`${l}\n`) });
       process.stdout.write(`lab ${s.name} is up: ${s.hosts.length} hosts on ${s.subnet}\n`);
     });
 

@@ -102,6 +102,8 @@ export interface UpOptions {
   name: string;
   managers: number;
   workers: number;
+  /** false: hosts only, no swarm formed (to form one another way, e.g. Docker's own on the hosts' engines). */
+  swarm?: boolean;
   log: (line: string) => void;
 }
 
@@ -144,6 +146,7 @@ export async function labUp(o: UpOptions): Promise<LabState> {
       o.log(`${h.name}: ${h.ip} up (dockerd ${h.pids.dockerd}, shoal ${h.pids.shoal})`);
     }
     const first = s.hosts[0]!;
+    if (o.swarm === false) return s;
     docker(shoalHost(first), ['swarm', 'init', '--advertise-addr', first.ip]);
     o.log(`${first.name}: swarm initialized`);
     for (const h of s.hosts.slice(1)) {

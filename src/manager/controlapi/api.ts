@@ -96,6 +96,8 @@ export interface ControlApi {
   swarmJoin(req: JoinRequest): Promise<void>;
   swarmLeave(force: boolean): Promise<void>;
   swarmInspect(): Promise<ClusterObject>;
+  swarmUnlockKey(): Promise<{ UnlockKey: string }>;
+  swarmUnlock(key: string): Promise<void>;
   swarmUpdate(version: number, spec: ClusterSpec, flags: SwarmUpdateFlags): Promise<void>;
   swarmInfo(): Promise<SwarmInfo>;
 

@@ -10,6 +10,7 @@ import type { Random } from '../../common/random.js';
 import type { Store } from '../../store/store.js';
 import { isTerminal, type ClusterObject, type ClusterSpec, type NodeObject, type NodeSpec, type ServiceObject, type ServiceSpec, type TaskObject } from '../../store/types.js';
 import type { LogLine, LogOptions, ServiceStatus, SwarmUpdateFlags, UpdateServiceOptions } from './api.js';
+import { newUnlockKey } from '../ca/unlock-key.js';
 import { randomName } from './names.js';
 import { resolveRef } from './resolve.js';
 import { asRpcError, rpcError } from './rpc-errors.js';
@@ -39,8 +40,17 @@ export class ClusterControl {
       const next: ClusterObject = { ...cur, Version: { Index: version }, Spec: normalizeClusterSpec(spec, cur.Spec) };
       if (flags.rotateWorkerToken) next.JoinTokens = { ...next.JoinTokens, Worker: newToken('worker') };
       if (flags.rotateManagerToken) next.JoinTokens = { ...next.JoinTokens, Manager: newToken('manager') };
+      // Autolock: a key exists exactly while it is on; rotating makes a new one.
+      const autolock = Boolean(next.Spec.EncryptionConfig?.AutoLockManagers);
+      if (!autolock) delete next.UnlockKey;
+      else if (!next.UnlockKey || flags.rotateManagerUnlockKey) next.UnlockKey = newUnlockKey(this.random);
       tx.update('cluster', next);
     });
+  }
+
+  /** `GET /swarm/unlockkey`: empty while autolock is off. */
+  unlockKey(): { UnlockKey: string } {
+    return { UnlockKey: this.cluster().UnlockKey ?? '' };
   }
 
   // ---------- nodes ----------

@@ -183,6 +183,21 @@ describe('draining a node', () => {
   });
 });
 
+describe('constraint enforcement', () => {
+  it('moves tasks off a node whose labels no longer satisfy their constraints', async () => {
+    const n1 = await h.addNode({ hostname: 'n1' });
+    const n2 = await h.addNode({ hostname: 'n2' });
+    for (const n of [n1, n2]) await h.setNode(n, (x) => ({ ...x, Spec: { ...x.Spec, Labels: { zone: 'a' } } }));
+    const id = await h.createService({ Name: 'web', Mode: { Replicated: { Replicas: 4 } }, TaskTemplate: { ContainerSpec: { Image: 'img:1' }, Placement: { Constraints: ['node.labels.zone==a'] } } });
+    await h.run(1000);
+    assert.ok(h.running(id).some((t) => t.NodeID === n1));
+    await h.setNode(n1, (x) => ({ ...x, Spec: { ...x.Spec, Labels: {} } }));
+    await h.run(5000);
+    assert.equal(h.running(id).length, 4);
+    assert.ok(h.running(id).every((t) => t.NodeID === n2));
+  });
+});
+
 describe('global orchestration', () => {
   it('runs one task per eligible node, follows nodes joining and draining', async () => {
     const n1 = await h.addNode({ hostname: 'n1' });

@@ -98,17 +98,24 @@ export class Orchestrator extends Reconciler {
     const nodeDown = (t: TaskObject): boolean => Boolean(t.NodeID) && nodes.get(t.NodeID!)?.Status.State === 'down';
     // A drained node's tasks are moved like a dead node's (their containers are stopped by its agent).
     const nodeGone = (t: TaskObject): boolean => nodeDown(t) || (Boolean(t.NodeID) && nodes.get(t.NodeID!)?.Spec.Availability === 'drain');
+    // A task whose placement constraints no longer hold on its node (labels changed) is moved, as
+    // swarm's constraint enforcer does.
+    const misplaced = (t: TaskObject): boolean => {
+      const n = t.NodeID ? nodes.get(t.NodeID) : undefined;
+      const c = t.Spec.Placement?.Constraints;
+      return Boolean(n && c?.length) && !constraintsHold(parseConstraints(c!), n!);
+    };
     // Global tasks on drained nodes are shut down without replacement (step 3 below).
     const nodeLost = (t: TaskObject): boolean =>
-      t.NodeID !== undefined && (!nodes.has(t.NodeID) || (global ? nodeDown(t) : nodeGone(t)));
+      t.NodeID !== undefined && (!nodes.has(t.NodeID) || (global ? nodeDown(t) : nodeGone(t) || misplaced(t)));
 
     // 1. Replace tasks that ended (or whose node died) under the restart policy.
     for (const slot of slots.values()) {
       for (const t of [...slot.tasks]) {
         if (t.DesiredState !== 'running' && t.DesiredState !== 'ready') continue;
         // A waiting replacement that already failed (e.g. its image is missing) counts as an attempt too.
-        const lost =
-          hasEnded(t) || (t.DesiredState === 'running' && nodeLost(t));
+        const withNode = !hasEnded(t) && t.DesiredState === 'running' && nodeLost(t);
+        const lost = hasEnded(t) || withNode;
         if (!lost) continue;
         tx.update('task', { ...t, DesiredState: 'shutdown' });
         const eligibleNode = !global || (t.NodeID && nodes.get(t.NodeID) && globalEligible(service, nodes.get(t.NodeID)!, false));
@@ -123,7 +130,8 @@ export class Orchestrator extends Reconciler {
             // A task of an older spec (e.g. the new image a rollback just abandoned) is replaced by the
             // current spec at once, as swarm's updater replaces a dirty slot; the delay is for retrying
             // the same spec.
-            promoteAfter: t.SpecVersion === service.SpecVersion ? now + restartDelayMs(service) : now,
+            // A task lost with its node did not crash: its replacement starts at once.
+            promoteAfter: t.SpecVersion === service.SpecVersion && !withNode ? now + restartDelayMs(service) : now,
             previous: t,
             origin: 'restart',
           });
