@@ -2,7 +2,7 @@
 import tseslint from 'typescript-eslint';
 
 /** Folders in dependency order: a folder may import only from folders listed before it. */
-const layers = ['common', 'raft', 'store', 'network', 'manager', 'agent', 'stack', 'api', 'daemon', 'cli', 'ui'];
+const layers = ['common', 'raft', 'store', 'network', 'manager', 'agent', 'cluster', 'stack', 'api', 'daemon', 'cli', 'ui'];
 
 const layerRules = layers.map((layer, i) => ({
   files: [`src/${layer}/**/*.ts`],

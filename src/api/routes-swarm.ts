@@ -1,5 +1,4 @@
 /** `/swarm*` routes: init, join, leave, inspect, update, unlock key. */
-import { ShoalError } from '../common/errors.js';
 import type { ControlApi, InitRequest, JoinRequest } from '../manager/controlapi/api.js';
 import type { ClusterSpec } from '../store/types.js';
 import { writeJson } from './errors.js';

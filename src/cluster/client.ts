@@ -6,7 +6,7 @@
 import http2 from 'node:http2';
 import tls from 'node:tls';
 import { ShoalError, errorMessage, type ErrorCode } from '../common/errors.js';
-import type { NodeTls } from '../daemon/node-certs.js';
+import type { NodeTls } from './node-tls.js';
 import { secureOptions, type WireError } from './port.js';
 
 const CALL_TIMEOUT_MS = 15_000;

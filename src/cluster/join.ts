@@ -12,7 +12,7 @@ import { ShoalError, errorMessage } from '../common/errors.js';
 import { caDigest, parseJoinToken } from '../manager/ca/join-token.js';
 import { createCsr } from '../manager/ca/root-ca.js';
 import type { NodeDescription } from '../store/types.js';
-import type { NodeTls } from '../daemon/node-certs.js';
+import type { NodeTls } from './node-tls.js';
 import { splitAddr, unwire } from './client.js';
 import type { WireError } from './port.js';
 

@@ -10,7 +10,7 @@ import http2 from 'node:http2';
 import tls from 'node:tls';
 import { ShoalError, errorMessage, type ErrorCode } from '../common/errors.js';
 import type { Logger } from '../common/logging.js';
-import type { NodeTls } from '../daemon/node-certs.js';
+import type { NodeTls } from './node-tls.js';
 
 export type PeerRole = 'manager' | 'worker';
 

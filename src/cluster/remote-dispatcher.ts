@@ -9,6 +9,7 @@ import type { Logger } from '../common/logging.js';
 import type { AgentSession, Assignments, DispatcherEndpoint, SessionRequest, TaskStatusUpdate } from '../manager/dispatcher/session.js';
 import type { NodeDescription, TaskObject } from '../store/types.js';
 import type { ClusterClient } from './client.js';
+import type { LogBroker, LogControlMessage, LogPublisher, PublishCall } from './log-broker.js';
 import type { CallContext, ClusterPort } from './port.js';
 
 export interface ManagerAddr {
@@ -24,7 +25,8 @@ export interface ManagersAnswer {
 
 type SessionMessage =
   | { session: { id: string; heartbeatPeriodMs: number; managers: ManagerAddr[] } }
-  | { assignments: TaskObject[] };
+  | { assignments: TaskObject[] }
+  | LogControlMessage;
 
 export interface RemoteDispatcherOptions {
   client: ClusterClient;
@@ -32,6 +34,8 @@ export interface RemoteDispatcherOptions {
   managers: () => readonly ManagerAddr[];
   /** A session brought a fresh list of managers (persist it). */
   onManagers: (m: ManagerAddr[]) => void;
+  /** Answers the leader's requests for this node's task logs. */
+  logs?: LogPublisher;
   logger: Logger;
 }
 
@@ -72,6 +76,7 @@ export class RemoteDispatcher implements DispatcherEndpoint {
       if (closed) return;
       closed = true;
       abort.abort();
+      this.o.logs?.stopAll();
       for (const cb of closeListeners) cb(reason);
     };
     let opened: ((v: { id: string; heartbeatPeriodMs: number }) => void) | undefined;
@@ -94,6 +99,8 @@ export class RemoteDispatcher implements DispatcherEndpoint {
           } else if ('assignments' in m) {
             latest = { tasks: m.assignments };
             for (const cb of listeners) cb(latest);
+          } else {
+            this.o.logs?.handle(leader, m);
           }
         },
         abort.signal,
@@ -132,7 +139,7 @@ export class RemoteDispatcher implements DispatcherEndpoint {
 /** The manager's side: serves sessions from the local dispatcher while this manager leads. */
 export function serveDispatcher(
   port: ClusterPort,
-  o: { dispatcher: () => DispatcherEndpoint | undefined; managers: () => ManagerAddr[] },
+  o: { dispatcher: () => DispatcherEndpoint | undefined; managers: () => ManagerAddr[]; logs: LogBroker },
 ): void {
   const sessions = new Map<string, { nodeId: string; s: AgentSession }>();
   const own = (body: unknown, ctx: CallContext): AgentSession => {
@@ -147,6 +154,7 @@ export function serveDispatcher(
     const b = body as { description: NodeDescription; addr: string };
     const s = await d.session({ nodeId: ctx.peer!.nodeId, description: b.description, addr: b.addr });
     sessions.set(s.sessionId, { nodeId: ctx.peer!.nodeId, s });
+    const detachLogs = o.logs.attach(ctx.peer!.nodeId, (m) => send(m));
     try {
       send({ session: { id: s.sessionId, heartbeatPeriodMs: s.heartbeatPeriodMs, managers: o.managers() } });
       await new Promise<void>((resolve) => {
@@ -160,8 +168,13 @@ export function serveDispatcher(
         });
       });
     } finally {
+      detachLogs();
       sessions.delete(s.sessionId);
     }
+  });
+  port.call('/logs/publish', 'node', async (body, ctx) => {
+    o.logs.publish(ctx.peer!.nodeId, body as PublishCall);
+    return {};
   });
   port.call('/dispatcher/heartbeat', 'node', (body, ctx) => own(body, ctx).heartbeat());
   port.call('/dispatcher/status', 'node', async (body, ctx) => {

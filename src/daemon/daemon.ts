@@ -18,6 +18,7 @@ import { Agent } from '../agent/agent.js';
 import { DockerExecutor } from '../agent/executor/docker-executor.js';
 import { ClusterClient, splitAddr } from '../cluster/client.js';
 import { requestJoin } from '../cluster/join.js';
+import { LogBroker, LogPublisher } from '../cluster/log-broker.js';
 import { ClusterPort, RAFT_ALPN, secureOptions } from '../cluster/port.js';
 import { RemoteDispatcher, type ManagerAddr } from '../cluster/remote-dispatcher.js';
 import { newJoinToken } from '../manager/ca/join-token.js';
@@ -458,6 +459,7 @@ export class ShoalDaemon {
       client,
       managers: () => runtime.state.managers ?? [],
       onManagers: (m) => this.rememberManagers(runtime.state, m),
+      logs: new LogPublisher(this.executor, client),
       logger: this.o.logger.child('session'),
     });
     runtime.client = client;
@@ -511,9 +513,10 @@ export class ShoalDaemon {
       clock,
       random: cryptoRandom,
       logger: this.o.logger.child('manager'),
-      logSource: (nodeId) => (nodeId === state.nodeId ? this.executor : undefined),
+      // This node's task logs come from its engine; other nodes' through their sessions.
+      logSource: (nodeId) => (nodeId === state.nodeId ? this.executor : logs.reader(nodeId)),
     });
-    let services: LeaderServices | undefined;
+    const logs = new LogBroker();
     const raft = new RaftNode({
       id: state.nodeId,
       // The first manager starts as the group; a joined one learns the membership from the leader.
@@ -531,7 +534,8 @@ export class ShoalDaemon {
       random: cryptoRandom,
       logger: this.o.logger.child('raft'),
       transport,
-      onLeadershipChange: (leading) => services?.leadershipChanged(leading),
+      // Called only once raft.start() runs, after `services` exists.
+      onLeadershipChange: (leading) => services.leadershipChanged(leading),
       forceNewCluster,
     });
     proposer.node = raft;
@@ -548,7 +552,7 @@ export class ShoalDaemon {
       },
     });
     clusterPort.onRaft((socket, peer) => transport.accept(socket, peer.nodeId));
-    services = new LeaderServices({
+    const services = new LeaderServices({
       daemon: this,
       runtime: rt,
       store,
@@ -557,6 +561,7 @@ export class ShoalDaemon {
       port: clusterPort,
       transport,
       addrOf,
+      logs,
       onLeaderChanged: () => rt.agent?.resetSession(),
       logger: this.o.logger.child('membership'),
     });

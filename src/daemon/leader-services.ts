@@ -9,6 +9,7 @@ import { newId, type NodeId } from '../common/ids.js';
 import type { Logger } from '../common/logging.js';
 import { cryptoRandom } from '../common/random.js';
 import { INVALID_JOIN_TOKEN, roleOfToken, type JoinAnswer, type JoinCall } from '../cluster/join.js';
+import type { LogBroker } from '../cluster/log-broker.js';
 import type { ClusterPort } from '../cluster/port.js';
 import { serveDispatcher, type ManagerAddr, type ManagersAnswer } from '../cluster/remote-dispatcher.js';
 import { signCsr } from '../manager/ca/root-ca.js';
@@ -38,6 +39,8 @@ export interface LeaderServicesOptions {
   port: ClusterPort;
   transport: TcpTransport;
   addrOf: (nodeId: string) => string | undefined;
+  /** Where the leader gathers other nodes' task logs. */
+  logs: LogBroker;
   /** The Raft leader changed (to another member or to none). */
   onLeaderChanged: () => void;
   logger: Logger;
@@ -88,6 +91,7 @@ export class LeaderServices implements LeaderView {
     serveDispatcher(port, {
       dispatcher: () => (o.manager.isLeader ? o.manager.dispatcher : undefined),
       managers: () => this.managers(),
+      logs: o.logs,
     });
   }
 

@@ -9,7 +9,10 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../common/atomic-file.js';
 import { issueNodeCertificate, type RootCA } from '../manager/ca/root-ca.js';
+import type { NodeTls } from '../cluster/node-tls.js';
 import { openKeyPem, sealKeyPem } from './key-wrap.js';
+
+export type { NodeTls };
 
 export const DEFAULT_NODE_CERT_EXPIRY_MS = 90 * 24 * 3600 * 1000;
 
@@ -42,13 +45,6 @@ export async function ensureNodeCertificate(dataRoot: string, ca: RootCA, id: No
   return true;
 }
 
-/** The node's TLS material as its connections use it. */
-export interface NodeTls {
-  key: string;
-  cert: string;
-  /** The root CA certificate: the only trust anchor for node-to-node connections. */
-  ca: string;
-}
 
 export async function loadNodeTls(dataRoot: string, kek?: Buffer): Promise<NodeTls | undefined> {
   const dir = path.join(dataRoot, 'certificates');
