@@ -133,6 +133,9 @@ export class ClusterClient {
         sock.setTimeout(CONNECT_TIMEOUT_MS, () => {
           if (sock.connecting || !sock.authorized) sock.destroy(new Error('connect timeout'));
         });
+        // A handshake failure (e.g. a certificate of another CA) must not become an uncaught error;
+        // the session sees the socket close and its calls fail.
+        sock.on('error', () => undefined);
         sock.once('secureConnect', () => sock.setTimeout(0));
         // Detects a dead peer (a cut link) on an idle connection.
         sock.setKeepAlive(true, 1000);

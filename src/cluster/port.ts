@@ -81,12 +81,14 @@ export class ClusterPort {
     );
     this.server.on('tlsClientError', () => undefined);
     this.h2.on('stream', (stream, headers) => {
+      stream.on('error', () => undefined); // the caller went away or its connection failed
       this.serve(stream, headers).catch((e: unknown) => {
         this.o.logger.warn('cluster port: request failed', { path: headers[':path'], error: errorMessage(e) });
         if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
       });
     });
     this.h2.on('sessionError', () => undefined);
+    this.h2.on('session', (session) => session.on('error', () => undefined));
   }
 
   call(path: string, access: Access, handler: CallHandler): void {
@@ -115,6 +117,12 @@ export class ClusterPort {
         resolve();
       });
     });
+  }
+
+  /** Where it listens (the port chosen when 0 was asked for). */
+  address(): { port: number } {
+    const a = this.server.address();
+    return { port: a && typeof a === 'object' ? a.port : 0 };
   }
 
   async close(): Promise<void> {

@@ -93,6 +93,14 @@ describe('a multi-host swarm in the lab', { timeout: 1_800_000 }, () => {
       return r.length === 10 && r;
     }, 180_000);
     assert.equal(new Set(where).size, 5, `spread over every node: ${where.join(' ')}`);
+    // Logs of tasks on every host, gathered by the leader through a follower.
+    on(follower, ['docker', 'service', 'create', '-d', '--mode', 'global', '--name', 'talk', 'shoal-test/busybox:1', 'sh', '-c', 'echo hello; sleep 3600']);
+    const logs = await waitFor('a line from every host', () => {
+      const out = on(follower, ['docker', 'service', 'logs', 'talk']);
+      return ['manager1', 'manager2', 'manager3', 'worker1', 'worker2'].every((h) => new RegExp(`@${h}\\s+\\| hello`).test(out)) && out;
+    }, 120_000);
+    assert.ok(logs);
+    on(follower, ['docker', 'service', 'rm', 'talk']);
     const w = tryOn('worker1', ['docker', 'node', 'ls']);
     assert.notEqual(w.code, 0);
     assert.match(w.stderr, /This node is not a swarm manager\. Worker nodes can't be used to view or modify cluster state\./);
