@@ -235,6 +235,7 @@ export class ShoalDaemon {
   initSwarm(req: InitRequest): Promise<NodeId> {
     return this.serialize(async () => {
       if (this.cluster) throw new ShoalError('unavailable', 'This node is already part of a swarm.');
+      if (req.Spec?.CAConfig?.ExternalCAs?.length) throw new ShoalError('unimplemented', 'external CAs (--external-ca) are not implemented yet in shoal');
       const listenAddr = req.ListenAddr && req.ListenAddr !== '0.0.0.0:2377' ? req.ListenAddr : this.o.listenAddr;
       const advertise = resolveAdvertise(req.AdvertiseAddr || this.o.advertiseAddr, listenAddr);
       const port = splitHostPort(listenAddr, 2377).port;

@@ -28,7 +28,7 @@ export interface ClusterSpec {
     HeartbeatTick?: number;
   };
   Dispatcher: { HeartbeatPeriod?: number };
-  CAConfig: { NodeCertExpiry?: number; ForceRotate?: number };
+  CAConfig: { NodeCertExpiry?: number; ForceRotate?: number; SigningCACert?: string; SigningCAKey?: string; ExternalCAs?: unknown[] };
   TaskDefaults: { LogDriver?: { Name: string; Options?: Record<string, string> } };
   EncryptionConfig: { AutoLockManagers: boolean };
 }

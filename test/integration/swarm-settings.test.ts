@@ -18,6 +18,14 @@ describe('swarm settings through the docker CLI', { timeout: 300_000 }, () => {
   });
   after(() => shoal.cleanup());
 
+  it('prints the root CA, and refuses a rotation it cannot do instead of leaving the CLI waiting', () => {
+    assert.match(shoal.docker(['swarm', 'ca']), /^-----BEGIN CERTIFICATE-----/);
+    const r = shoal.dockerRaw(['swarm', 'ca', '--rotate']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /rotating the root CA is not implemented yet in shoal/);
+    assert.match(shoal.docker(['swarm', 'ca']), /^-----BEGIN CERTIFICATE-----/);
+  });
+
   it('shows every swarm update setting in docker info', () => {
     shoal.docker(['swarm', 'update', '--task-history-limit', '2', '--dispatcher-heartbeat', '2s', '--cert-expiry', '48h', '--snapshot-interval', '5', '--max-snapshots', '1']);
     const info = shoal.docker(['info']);

@@ -37,6 +37,12 @@ export class ClusterControl {
     await this.write((tx) => {
       const cur = tx.all('cluster')[0];
       if (!cur) throw new ShoalError('unavailable', 'cluster object not found');
+      // Refused, not silently ignored: the docker CLI would wait forever for a rotation.
+      const ca = spec.CAConfig ?? {};
+      if ((ca.ForceRotate ?? 0) !== (cur.Spec.CAConfig.ForceRotate ?? 0) || ca.SigningCACert || ca.SigningCAKey) {
+        throw new ShoalError('unimplemented', 'rotating the root CA is not implemented yet in shoal');
+      }
+      if (ca.ExternalCAs?.length) throw new ShoalError('unimplemented', 'external CAs are not implemented yet in shoal');
       const next: ClusterObject = { ...cur, Version: { Index: version }, Spec: normalizeClusterSpec(spec, cur.Spec) };
       if (flags.rotateWorkerToken) next.JoinTokens = { ...next.JoinTokens, Worker: newToken('worker') };
       if (flags.rotateManagerToken) next.JoinTokens = { ...next.JoinTokens, Manager: newToken('manager') };
