@@ -103,6 +103,9 @@ interface RunResult {
   leaderHostTasksS: number;
 }
 
+/** A run whose cluster does not get there within this is recorded as not converged (and the lab rebuilt). */
+const RUN_LIMIT_MS = 300_000;
+
 async function settle(sys: System, hs: LabHost[]): Promise<void> {
   const managers = hs.filter((h) => h.name.startsWith('manager')).map((h) => h.name);
   await until('a whole cluster', () => {
@@ -112,7 +115,7 @@ async function settle(sys: System, hs: LabHost[]): Promise<void> {
     const up = rows.filter((r) => r.status === 'Ready');
     const mgrs = rows.filter((r) => r.manager === 'Leader' || r.manager === 'Reachable');
     return up.length === hs.length && rows.length === hs.length && mgrs.length === managers.length && (runningHosts(sys.api(byName(hs, lead)))?.length ?? 0) >= REPLICAS;
-  }, 600_000, 1000);
+  }, RUN_LIMIT_MS, 1000);
   // Let heartbeats and reconnections calm down before the next fault.
   await sleep(5000);
 }
@@ -129,7 +132,7 @@ async function oneRun(sys: System, hs: LabHost[], i: number): Promise<RunResult>
   // The same write for both: a label on the service, through a surviving manager, retried at once.
   for (let n = 0; ; n++) {
     if (cli(api, ['service', 'update', '-d', '--label-add', `run=${i}-${n}`, SERVICE], 60_000).code === 0) break;
-    if (performance.now() - t0 > 600_000) throw new Error('no write within 10 minutes');
+    if (performance.now() - t0 > RUN_LIMIT_MS) throw new Error(`no write within ${RUN_LIMIT_MS / 1000} s`);
     await sleep(100);
   }
   const firstWriteS = (performance.now() - t0) / 1000;
@@ -141,7 +144,7 @@ async function oneRun(sys: System, hs: LabHost[], i: number): Promise<RunResult>
     const notOnLeader = r.filter((h) => h !== lead).length;
     if (Number.isNaN(leaderHostTasksS) && notOnLeader >= REPLICAS) leaderHostTasksS = (performance.now() - t0) / 1000;
     if (r.filter((h) => !dead.has(h)).length >= REPLICAS) break;
-    if (performance.now() - t1 > 600_000) throw new Error('the lost hosts\' tasks were not replaced within 10 minutes');
+    if (performance.now() - t1 > RUN_LIMIT_MS) throw new Error(`the lost hosts' tasks were not replaced within ${RUN_LIMIT_MS / 1000} s`);
     await sleep(250);
   }
   const workerTasksS = (performance.now() - t1) / 1000;
@@ -151,31 +154,47 @@ async function oneRun(sys: System, hs: LabHost[], i: number): Promise<RunResult>
   return { firstWriteS, workerTasksS, leaderHostTasksS };
 }
 
-async function measure(sys: System, runs: number): Promise<RunResult[]> {
+async function formLab(sys: System): Promise<LabHost[]> {
   lab(['down'], true);
   lab(sys.name === 'shoal' ? ['up', '--managers', '3', '--workers', '2'] : ['up', '--managers', '3', '--workers', '2', '--no-swarm']);
+  const hs = hosts();
+  if (sys.name === 'docker') formDockerSwarm(sys, hs);
+  must(sys.api(hs[0]!), ['service', 'create', '-d', '--name', SERVICE, '--replicas', String(REPLICAS), 'shoal-test/busybox:1', 'sleep', '86400']);
+  await settle(sys, hs);
+  return hs;
+}
+
+/** Runs that did not converge are reported apart (and the lab is formed afresh after one). */
+async function measure(sys: System, runs: number): Promise<{ done: RunResult[]; stuck: string[] }> {
+  const done: RunResult[] = [];
+  const stuck: string[] = [];
   try {
-    const hs = hosts();
-    if (sys.name === 'docker') formDockerSwarm(sys, hs);
-    must(sys.api(hs[0]!), ['service', 'create', '-d', '--name', SERVICE, '--replicas', String(REPLICAS), 'shoal-test/busybox:1', 'sleep', '86400']);
-    await settle(sys, hs);
-    const out: RunResult[] = [];
+    let hs = await formLab(sys);
     for (let i = 0; i < runs; i++) {
-      const r = await oneRun(sys, hs, i);
-      out.push(r);
-      process.stdout.write(`${sys.name} run ${i + 1}/${runs}: first write ${r.firstWriteS.toFixed(2)} s; dead worker's tasks replaced ${r.workerTasksS.toFixed(1)} s after its cut; lost leader host's tasks ${r.leaderHostTasksS.toFixed(1)} s after the leader's cut\n`);
+      try {
+        const r = await oneRun(sys, hs, i);
+        done.push(r);
+        process.stdout.write(`${sys.name} run ${i + 1}/${runs}: first write ${r.firstWriteS.toFixed(2)} s; dead worker's tasks replaced ${r.workerTasksS.toFixed(1)} s after its cut; lost leader host's tasks ${r.leaderHostTasksS.toFixed(1)} s after the leader's cut\n`);
+      } catch (e) {
+        const why = e instanceof Error ? e.message : String(e);
+        stuck.push(why);
+        process.stdout.write(`${sys.name} run ${i + 1}/${runs}: did not converge: ${why}; forming the lab afresh\n`);
+        hs = await formLab(sys);
+      }
     }
-    return out;
+    return { done, stuck };
   } finally {
     lab(['down'], true);
   }
 }
 
-function summary(rs: RunResult[]): Record<string, number> {
+function summary(m: { done: RunResult[]; stuck: string[] }): Record<string, number> {
+  const rs = m.done;
   const pick = (k: keyof RunResult): number[] => rs.map((r) => r[k]);
   const r2 = (x: number): number => Math.round(x * 100) / 100;
   return {
     runs: rs.length,
+    notConverged: m.stuck.length,
     firstWriteMedianS: r2(median(pick('firstWriteS'))),
     firstWriteMaxS: r2(Math.max(...pick('firstWriteS'))),
     workerTasksMedianS: r2(median(pick('workerTasksS'))),

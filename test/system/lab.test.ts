@@ -37,11 +37,12 @@ describe('shoal lab', { timeout: 600_000 }, () => {
     if (existsSync(`/run/shoal-lab/${NAME}/state.json`)) labRaw(['down']);
   });
 
-  it('runs each host with its own name, engine and shoal daemon, and inits the swarm on manager1', () => {
+  it('runs each host with its own name, engine and shoal daemon, and forms the swarm', () => {
     assert.match(lab(['ls']), /manager1\s+manager\s+10\.213\.\d+\.11\s+running[\s\S]*worker1\s+worker\s+10\.213\.\d+\.12\s+running/);
     assert.equal(on('worker1', ['hostname']).trim(), 'worker1');
     assert.equal(on('manager1', ['docker', 'info', '--format', '{{.Swarm.LocalNodeState}}']).trim(), 'active');
     assert.match(on('manager1', ['docker', 'node', 'ls']), /manager1\s+Ready\s+Active\s+Leader/);
+    assert.match(on('manager1', ['docker', 'node', 'ls']), /worker1\s+Ready\s+Active/);
     assert.match(on('worker1', ['docker', 'images', '--format', '{{.Repository}}:{{.Tag}}']), /shoal-test\/busybox:1/);
   });
 
@@ -64,8 +65,11 @@ describe('shoal lab', { timeout: 600_000 }, () => {
     assert.deepEqual(labProcesses().filter((c) => c.includes('/manager1/')), [], 'no process of manager1 survives');
     assert.notEqual(labRaw(['exec', 'manager1', '--', 'docker', 'info']).code, 0);
     lab(['start', 'manager1']);
+    // The task that died with the host is seen failed once its agent is back, and replaced.
+    await waitFor('the killed task failed and replaced', () =>
+      /\\_ web\.\d+\s+shoal-test\/busybox:1\s+manager1\s+Shutdown\s+Failed/.test(on('manager1', ['docker', 'service', 'ps', 'web'])),
+    );
     await waitFor('2/2 after power-on', () => on('manager1', ['docker', 'service', 'ls', '--format', '{{.Replicas}}']).includes('2/2'));
-    assert.match(on('manager1', ['docker', 'service', 'ps', 'web']), /\\_ web\.\d+\s+shoal-test\/busybox:1\s+manager1\s+Shutdown\s+Failed/);
   });
 
   it('lab down removes every namespace, link, process and file', () => {
