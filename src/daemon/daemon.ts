@@ -246,9 +246,7 @@ export class ShoalDaemon {
       const ca = await createRootCA(Date.now());
       const own = await issueNodeCertificate(ca, { nodeId, role: 'manager', clusterId, now: Date.now(), validityMs: certValidityMs(req.Spec?.CAConfig?.NodeCertExpiry) });
       await saveNodeTls(this.o.dataRoot, { key: own.keyPem, cert: own.certPem, ca: ca.certPem });
-      let runtime: ClusterRuntime | undefined;
-      try {
-        runtime = await this.openCluster(state, true);
+      await this.enterSwarm(state, true, async (runtime) => {
         const mgr = runtime.mgr!;
         await mgr.raft.waitForLeadership(10_000);
         // The first member's own membership goes in the log, so members that join replay it.
@@ -285,14 +283,7 @@ export class ShoalDaemon {
           };
           tx.create('node', node);
         });
-        await saveNodeState(this.o.dataRoot, state);
-      } catch (e) {
-        if (runtime) await this.closeRuntime(runtime);
-        await wipeSwarmState(this.o.dataRoot);
-        throw e;
-      }
-      this.cluster = runtime;
-      this.activate(runtime);
+      });
       return nodeId;
     });
   }
@@ -365,19 +356,28 @@ export class ShoalDaemon {
         managers: joined.managers,
       };
       await saveNodeTls(this.o.dataRoot, joined.tls);
-      let runtime: ClusterRuntime | undefined;
-      try {
-        runtime = await this.openCluster(state, false);
-        await saveNodeState(this.o.dataRoot, state);
-      } catch (e) {
-        if (runtime) await this.closeRuntime(runtime);
-        await wipeSwarmState(this.o.dataRoot);
-        throw e;
-      }
-      this.cluster = runtime;
-      this.activate(runtime);
+      await this.enterSwarm(state, false, async () => undefined);
       this.o.logger.info('joined the swarm', { node: state.nodeId, role: state.role, via: remote });
     });
+  }
+
+  /**
+   * Opens the runtime for a node that is entering a swarm and runs `setup` on it; only then is the
+   * membership saved. Any failure leaves the node as it was: out of any swarm, nothing on disk.
+   */
+  private async enterSwarm(state: NodeState, bootstrap: boolean, setup: (rt: ClusterRuntime) => Promise<void>): Promise<void> {
+    let runtime: ClusterRuntime | undefined;
+    try {
+      runtime = await this.openCluster(state, bootstrap);
+      await setup(runtime);
+      await saveNodeState(this.o.dataRoot, state);
+    } catch (e) {
+      if (runtime) await this.closeRuntime(runtime);
+      await wipeSwarmState(this.o.dataRoot);
+      throw e;
+    }
+    this.cluster = runtime;
+    this.activate(runtime);
   }
 
   /** A manager may leave without --force only if the rest keep a Raft quorum. */
