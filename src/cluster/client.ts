@@ -6,17 +6,12 @@
 import http2 from 'node:http2';
 import tls from 'node:tls';
 import { ShoalError, errorMessage, type ErrorCode } from '../common/errors.js';
+import { keepAlive } from './liveness.js';
 import type { NodeTls } from './node-tls.js';
 import { secureOptions, type WireError } from './port.js';
 
 const CALL_TIMEOUT_MS = 15_000;
 const CONNECT_TIMEOUT_MS = 5_000;
-/**
- * A manager that dies or is cut off sends no reset: every connection pings its peer, and a missing
- * answer drops the connection, failing its calls and streams so agents and forwarders move on at once.
- */
-const PING_EVERY_MS = 1000;
-const PING_TIMEOUT_MS = 2500;
 
 export function splitAddr(addr: string): { host: string; port: number } {
   const i = addr.lastIndexOf(':');
@@ -143,21 +138,8 @@ export class ClusterClient {
       },
     });
     s.on('error', () => undefined);
-    const pinger = setInterval(() => {
-      if (s.destroyed || s.closed || s.connecting) return;
-      const timeout = setTimeout(() => s.destroy(new Error('the manager stopped answering')), PING_TIMEOUT_MS);
-      try {
-        s.ping((err) => {
-          clearTimeout(timeout);
-          if (err && !s.destroyed) s.destroy(err);
-        });
-      } catch {
-        clearTimeout(timeout);
-      }
-    }, PING_EVERY_MS);
-    pinger.unref();
+    keepAlive(s);
     s.on('close', () => {
-      clearInterval(pinger);
       if (this.sessions.get(addr) === s) this.sessions.delete(addr);
     });
     s.unref();

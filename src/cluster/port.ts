@@ -10,6 +10,7 @@ import http2 from 'node:http2';
 import tls from 'node:tls';
 import { ShoalError, errorMessage, type ErrorCode } from '../common/errors.js';
 import type { Logger } from '../common/logging.js';
+import { keepAlive } from './liveness.js';
 import type { NodeTls } from './node-tls.js';
 
 export type PeerRole = 'manager' | 'worker';
@@ -52,6 +53,7 @@ export interface WireError {
 
 const MAX_BODY = 64 * 1024 * 1024;
 
+
 /** The identity in a verified peer certificate, or undefined without one. */
 export function peerOf(socket: tls.TLSSocket): Peer | undefined {
   if (!socket.authorized) return undefined;
@@ -88,7 +90,12 @@ export class ClusterPort {
       });
     });
     this.h2.on('sessionError', () => undefined);
-    this.h2.on('session', (session) => session.on('error', () => undefined));
+    this.h2.on('session', (session) => {
+      session.on('error', () => undefined);
+      // A node that dies or is cut off must not leave its streams (its dispatcher session, log
+      // requests sent down it) hanging.
+      keepAlive(session);
+    });
   }
 
   call(path: string, access: Access, handler: CallHandler): void {

@@ -125,6 +125,10 @@ describe('a multi-host swarm in the lab', { timeout: 1_800_000 }, () => {
     assert.ok(before > 0, 'worker2 runs some of the tasks');
     lab(['stop', 'worker2']);
     const t0 = Date.now();
+    // Logs of a service with tasks on a dead node end, with a line saying so, instead of hanging (moby#33183).
+    const logs = tryOn('manager1', ['docker', 'service', 'logs', 'web'], 60_000);
+    assert.equal(logs.code, 0, logs.stderr);
+    assert.match(logs.stdout + logs.stderr, /@worker2\s+\| error from (node|task) \w+: .*(not reachable|went away)/);
     await waitFor('worker2 down', () => nodes('manager1').find((n) => n.host === 'worker2')?.status === 'Down', 120_000);
     const down = since(t0);
     await waitFor('10 running, none on worker2', () => {
