@@ -174,6 +174,8 @@ describe('a multi-host swarm in the lab', { timeout: 1_800_000 }, () => {
     };
     let i = 0;
     while (acked.length < 5) attempt(i++);
+    const workerContainers = (): string[] => on('worker1', ['docker', 'ps', '-q', '--filter', 'label=com.docker.swarm.service.name=web']).trim().split('\n').filter(Boolean);
+    const kept = workerContainers();
     lab(['stop', old]);
     const t0 = Date.now();
     let firstWrite = '';
@@ -184,6 +186,9 @@ describe('a multi-host swarm in the lab', { timeout: 1_800_000 }, () => {
     }, 180_000, 100);
     const lead = leader(survivors);
     assert.ok(survivors.includes(lead), `a survivor leads (${lead})`);
+    // The workers' containers kept running through the leader's loss.
+    const now = workerContainers();
+    for (const c of kept) assert.ok(now.includes(c), `worker1's container ${c} kept running`);
     console.log(`# leader ${old} powered off: first write through ${client} acknowledged after ${firstWrite}; new leader ${lead}`);
     for (const m of survivors) {
       const names = on(m, ['docker', 'service', 'ls', '--format', '{{.Name}}']).split('\n');
