@@ -23,7 +23,7 @@ import { ClusterPort, RAFT_ALPN, secureOptions } from '../cluster/port.js';
 import { RemoteDispatcher, type ManagerAddr } from '../cluster/remote-dispatcher.js';
 import { newJoinToken } from '../manager/ca/join-token.js';
 import { createCsr, createRootCA, issueNodeCertificate } from '../manager/ca/root-ca.js';
-import { newUnlockKey } from '../manager/ca/unlock-key.js';
+import { newUnlockKey, parseUnlockKey } from '../manager/ca/unlock-key.js';
 import type { InitRequest, JoinRequest, LogLine, LogOptions, SwarmInfo } from '../manager/controlapi/api.js';
 import { normalizeClusterSpec } from '../manager/controlapi/cluster-control.js';
 import { Manager } from '../manager/manager.js';
@@ -40,7 +40,7 @@ import { DEFAULT_NODE_CERT_EXPIRY_MS, ensureNodeCertificate, loadNodeTls, saveNo
 import { NodeControl, NOT_A_MANAGER } from './node-control.js';
 import { NO_LEADER, RaftProposer, StoreStateMachine } from './raft-store.js';
 import { loadNodeState, saveNodeState, wipeRaftState, wipeSwarmState, type NodeState } from './node-state.js';
-import { INVALID_UNLOCK_KEY, isLocked, loadDek, parseUnlockKey, rewrapKeys, sameKek, SWARM_LOCKED } from './key-wrap.js';
+import { INVALID_UNLOCK_KEY, isLocked, loadDek, rewrapKeys, sameKek, SWARM_LOCKED } from './key-wrap.js';
 
 export interface DaemonOptions {
   dataRoot: string;

@@ -11,8 +11,6 @@ import { writeFileAtomic } from '../common/atomic-file.js';
 import { ShoalError } from '../common/errors.js';
 import { AesGcmCipher, DEK_FORMAT } from '../raft/cipher.js';
 
-export { newUnlockKey, parseUnlockKey } from '../manager/ca/unlock-key.js';
-
 export const SWARM_LOCKED = 'Swarm is encrypted and needs to be unlocked before it can be used. Please use "docker swarm unlock" to unlock it.';
 export const INVALID_UNLOCK_KEY = 'swarm could not be unlocked: invalid key';
 

@@ -145,7 +145,7 @@ export class LeaderServices implements LeaderView {
     if (!node.ManagerStatus) return node;
     const leader = this.o.raft.leader;
     const peer = this.o.raft.peers().find((p) => p.id === node.ID);
-    const reachability = node.ID === leader ? 'reachable' : !peer ? 'unknown' : peer.reachable && !peer.learner ? 'reachable' : peer.learner ? 'unknown' : 'unreachable';
+    const reachability = node.ID === leader ? 'reachable' : !peer || peer.learner ? 'unknown' : peer.reachable ? 'reachable' : 'unreachable';
     return { ...node, ManagerStatus: { ...node.ManagerStatus, Leader: node.ID === leader, Reachability: reachability } };
   }
 
@@ -258,6 +258,7 @@ export class LeaderServices implements LeaderView {
       if (role === 'manager') node.ManagerStatus = { Leader: false, Reachability: 'unknown', Addr: call.addr };
       tx.create('node', node);
     });
+    // Added at once, so the new manager starts catching up before its join returns.
     if (role === 'manager') await this.addLearner(nodeId);
     this.o.logger.info('node joined', { node: nodeId, role, addr: call.addr });
     return { nodeId, clusterId: cluster.ID, role, cert, ca: cluster.RootCA.CACert, managers: this.managers() };
@@ -366,44 +367,35 @@ export class LeaderServices implements LeaderView {
   }
 
   /** Logs gathered by the leader, streamed to this manager. */
-  forwardLogs(leader: string, kind: 'service' | 'task', ref: string, opts: LogOptions): AsyncIterable<LogLine> {
-    const client = this.o.runtime.client;
+  async *forwardLogs(leader: string, kind: 'service' | 'task', ref: string, opts: LogOptions): AsyncGenerator<LogLine> {
     const { signal, ...rest } = opts;
-    return {
-      [Symbol.asyncIterator]: (): AsyncIterator<LogLine> => {
-        const queue: LogLine[] = [];
-        let done = false;
-        let failure: unknown;
-        let wake: (() => void) | undefined;
-        const ac = new AbortController();
-        signal?.addEventListener('abort', () => ac.abort(), { once: true });
-        client
-          .stream(leader, '/control/logs', { kind, ref, opts: rest }, (m) => {
-            queue.push(m as LogLine);
-            wake?.();
-          }, ac.signal)
-          .then(
-            () => (done = true),
-            (e: unknown) => {
-              failure = e;
-              done = true;
-            },
-          )
-          .finally(() => wake?.());
-        return {
-          next: async (): Promise<IteratorResult<LogLine>> => {
-            while (queue.length === 0 && !done) await new Promise<void>((r) => (wake = r));
-            const v = queue.shift();
-            if (v) return { value: v, done: false };
-            if (failure && !ac.signal.aborted) throw failure;
-            return { value: undefined, done: true };
-          },
-          return: async (): Promise<IteratorResult<LogLine>> => {
-            ac.abort();
-            return { value: undefined, done: true };
-          },
-        };
-      },
+    const queue: LogLine[] = [];
+    let wake: (() => void) | undefined;
+    let done = false;
+    let failure: unknown;
+    const ac = new AbortController();
+    signal?.addEventListener('abort', () => ac.abort(), { once: true });
+    const onLine = (m: unknown): void => {
+      queue.push(m as LogLine);
+      wake?.();
     };
+    this.o.runtime.client
+      .stream(leader, '/control/logs', { kind, ref, opts: rest }, onLine, ac.signal)
+      .catch((e: unknown) => (failure = e))
+      .finally(() => {
+        done = true;
+        wake?.();
+      });
+    try {
+      for (;;) {
+        while (queue.length) yield queue.shift()!;
+        if (done) break;
+        await new Promise<void>((r) => (wake = r));
+        wake = undefined;
+      }
+      if (failure && !ac.signal.aborted) throw failure;
+    } finally {
+      ac.abort();
+    }
   }
 }
