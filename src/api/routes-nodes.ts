@@ -11,7 +11,6 @@ const NODE_FILTERS = ['id', 'label', 'node.label', 'membership', 'name', 'role']
 export function nodeRoutes(r: Router, control: ControlApi): void {
   r.on('GET', '/nodes', async (c) => {
     const f = parseFilters(c.query.get('filters'), NODE_FILTERS);
-    const cluster = await control.swarmInspect().catch(() => undefined);
     const nodes = (await control.listNodes()).filter(
       (n) =>
         matchAny(f, 'id', (v) => n.ID.startsWith(v)) &&
@@ -21,11 +20,10 @@ export function nodeRoutes(r: Router, control: ControlApi): void {
         labelsMatch(f, 'label', n.Description.Engine.Labels) &&
         labelsMatch(f, 'node.label', n.Spec.Labels),
     );
-    writeJson(c.res, 200, nodes.map((n) => nodeWire(n, cluster)));
+    writeJson(c.res, 200, nodes.map((n) => nodeWire(n)));
   });
   r.on('GET', '/nodes/{id}', async (c) => {
-    const cluster = await control.swarmInspect().catch(() => undefined);
-    writeJson(c.res, 200, nodeWire(await control.getNode(c.params.id!), cluster));
+    writeJson(c.res, 200, nodeWire(await control.getNode(c.params.id!)));
   });
   r.on('DELETE', '/nodes/{id}', async (c) => {
     await control.removeNode(c.params.id!, boolParam(c.query, 'force'));

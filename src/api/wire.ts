@@ -2,6 +2,7 @@
  * The Engine API JSON shapes shoal serves: internal objects (times in epoch ms, internal fields)
  * converted to what the docker CLI decodes (RFC 3339 times, integer numbers, Docker's field set).
  */
+import { desiredIssuer } from '../manager/ca/rotation.js';
 import { tlsInfoOf } from '../manager/ca/root-ca.js';
 import { rfc3339, ZERO_TIME } from '../common/clock.js';
 import type { SwarmInfo } from '../manager/controlapi/api.js';
@@ -16,21 +17,29 @@ const meta = (o: { ID: string; Version: { Index: number }; CreatedAt: number; Up
 
 const tlsInfoCache = new Map<string, Record<string, string>>();
 
-/** The root CA as Docker's TLSInfo shows it (never the key). */
-function tlsInfo(c: ClusterObject | undefined): Record<string, string> {
-  const root = c?.RootCA.CACert ?? '';
-  if (!root.startsWith('-----BEGIN')) return {};
-  let info = tlsInfoCache.get(root);
-  if (!info) tlsInfoCache.set(root, (info = tlsInfoOf(root)));
+function issuerInfo(pem: string): Record<string, string> {
+  if (!pem.startsWith('-----BEGIN')) return {};
+  let info = tlsInfoCache.get(pem);
+  if (!info) tlsInfoCache.set(pem, (info = tlsInfoOf(pem)));
   return info;
+}
+
+/**
+ * The cluster's TLSInfo as Docker shows it: the trusted root, and the issuer every node's certificate
+ * should have (the new root while a rotation is in progress). Never the key.
+ */
+function clusterTlsInfo(c: ClusterObject | undefined): Record<string, string> {
+  if (!c) return {};
+  const issuer = issuerInfo(desiredIssuer(c));
+  return { TrustRoot: c.RootCA.CACert, CertIssuerSubject: issuer.CertIssuerSubject ?? '', CertIssuerPublicKey: issuer.CertIssuerPublicKey ?? '' };
 }
 
 export function clusterWire(c: ClusterObject, withTokens: boolean): Record<string, unknown> {
   const out: Record<string, unknown> = {
     ...meta(c),
     Spec: c.Spec,
-    TLSInfo: tlsInfo(c),
-    RootRotationInProgress: false,
+    TLSInfo: clusterTlsInfo(c),
+    RootRotationInProgress: c.RootCA.RootRotation !== undefined,
     DefaultAddrPool: c.DefaultAddrPool,
     SubnetSize: c.SubnetSize,
     DataPathPort: c.DataPathPort,
@@ -54,11 +63,11 @@ export function swarmInfoWire(s: SwarmInfo): Record<string, unknown> {
   return out;
 }
 
-export function nodeWire(n: NodeObject, cluster?: ClusterObject): Record<string, unknown> {
+export function nodeWire(n: NodeObject): Record<string, unknown> {
   const out: Record<string, unknown> = {
     ...meta(n),
     Spec: { ...(n.Spec.Name ? { Name: n.Spec.Name } : {}), Labels: n.Spec.Labels, Role: n.Spec.Role, Availability: n.Spec.Availability },
-    Description: { ...n.Description, TLSInfo: tlsInfo(cluster) },
+    Description: { ...n.Description, TLSInfo: n.TLSInfo ?? {} },
     Status: { State: n.Status.State, ...(n.Status.Message ? { Message: n.Status.Message } : {}), Addr: n.Status.Addr },
   };
   if (n.ManagerStatus) out.ManagerStatus = n.ManagerStatus;

@@ -20,8 +20,9 @@ import { ClusterClient, splitAddr } from '../cluster/client.js';
 import { requestJoin } from '../cluster/join.js';
 import { LogBroker, LogPublisher } from '../cluster/log-broker.js';
 import { ClusterPort, RAFT_ALPN, secureOptions } from '../cluster/port.js';
-import { RemoteDispatcher, type ManagerAddr } from '../cluster/remote-dispatcher.js';
+import { RemoteDispatcher, type ManagerAddr, type ManagersAnswer } from '../cluster/remote-dispatcher.js';
 import { newJoinToken } from '../manager/ca/join-token.js';
+import { desiredTrust, signingCA } from '../manager/ca/rotation.js';
 import { createCsr, createRootCA, issueNodeCertificate } from '../manager/ca/root-ca.js';
 import { newUnlockKey, parseUnlockKey } from '../manager/ca/unlock-key.js';
 import type { InitRequest, JoinRequest, LogLine, LogOptions, SwarmInfo } from '../manager/controlapi/api.js';
@@ -35,7 +36,8 @@ import type { ClusterObject, NodeObject } from '../store/types.js';
 import { createApiServer, type ApiServer } from '../api/server.js';
 import { resolveAdvertise, splitHostPort } from './addresses.js';
 import { isRead, runLocal, type Args, type MethodName, type Result } from './control-methods.js';
-import { LeaderServices } from './leader-services.js';
+import { LeaderServices, type CaSyncAnswer } from './leader-services.js';
+import { signedBy, splitPem, tlsInfoOfNode } from '../cluster/node-tls.js';
 import { DEFAULT_NODE_CERT_EXPIRY_MS, ensureNodeCertificate, loadNodeTls, saveNodeTls, type NodeTls } from './node-certs.js';
 import { NodeControl, NOT_A_MANAGER } from './node-control.js';
 import { NO_LEADER, RaftProposer, StoreStateMachine } from './raft-store.js';
@@ -58,6 +60,10 @@ export interface DaemonOptions {
 export const WORKER_NOT_MANAGER =
   "This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state. Please run this command on a manager node or promote the current node to a manager.";
 
+/** How often a node checks in with the leader's CA; and while a root rotation is under way. */
+const CA_SYNC_MS = 5000;
+const CA_SYNC_ROTATING_MS = 1000;
+
 /** What a manager holds besides what every node holds. */
 export interface ManagerParts {
   store: Store;
@@ -77,7 +83,12 @@ export interface ClusterRuntime {
   mgr: ManagerParts | undefined;
   certTimer?: NodeJS.Timeout;
   certWork?: Promise<void>;
+  /** The CA check-in with the leader (trust roots, root rotation), and when it runs next. */
+  caWork?: Promise<void>;
+  caTimer?: NodeJS.Timeout;
   unwatchKek?: () => void;
+  /** A peer's word that this manager was removed is being checked with it. */
+  checkingRemoval?: boolean;
 }
 
 export class ShoalDaemon {
@@ -115,6 +126,9 @@ export class ShoalDaemon {
       const runtime = await this.openCluster(state, false);
       this.cluster = runtime;
       this.activate(runtime);
+      // As dockerd does, give the manager a moment to find its leader before the API opens, so the
+      // first command after a restart does not meet an election (a lone manager elects itself at once).
+      await runtime.mgr?.raft.waitForLeader(5000);
     }
     this.api = createApiServer({ control: new NodeControl(this), runtimeUrl: this.o.runtime, logger: this.o.logger.child('api') });
     await this.api.listen(socketPath(this.o.host));
@@ -538,6 +552,10 @@ export class ShoalDaemon {
       // Called only once raft.start() runs, after `services` exists.
       onLeadershipChange: (leading) => services.leadershipChanged(leading),
       forceNewCluster,
+      onRemoved: (by) => {
+        const addr = addrOf(by);
+        if (addr) this.removedFromGroup(rt, addr);
+      },
     });
     proposer.node = raft;
     const { host, port } = splitHostPort(state.listenAddr, 2377);
@@ -590,6 +608,7 @@ export class ShoalDaemon {
     c.certWork = this.renewCertificate(c);
     c.certTimer = setInterval(() => (c.certWork = this.renewCertificate(c)), 3600_000);
     c.certTimer.unref();
+    this.scheduleCaSync(c, 0);
   }
 
   private followUnlockKey(c: ClusterRuntime): void {
@@ -627,9 +646,33 @@ export class ShoalDaemon {
       .finally(() => (this.switching = false));
   }
 
-  private async switchRole(rt: ClusterRuntime, role: 'manager' | 'worker'): Promise<void> {
+  /**
+   * A manager says this one was removed from its Raft group (a forced new cluster, or a demotion
+   * that happened while this node was away). Believed only if that manager leads and no longer
+   * counts this node among the managers; then this node carries on as the worker it now is.
+   */
+  private removedFromGroup(rt: ClusterRuntime, by: string): void {
+    if (this.cluster !== rt || this.switching || rt.checkingRemoval) return;
+    rt.checkingRemoval = true;
+    void (async () => {
+      try {
+        const a = await rt.client.call<ManagersAnswer>(by, '/cluster/managers', {}, 5000);
+        if (a.leader !== by || a.managers.some((m) => m.nodeId === rt.state.nodeId)) return;
+        if (this.cluster !== rt || this.switching) return;
+        this.o.logger.warn('this manager was removed from the raft group while it was away; carrying on as a worker', { leader: by });
+        this.switching = true;
+        await this.serialize(() => this.switchRole(rt, 'worker', by)).finally(() => (this.switching = false));
+      } catch (e) {
+        this.o.logger.warn('checking a removal from the raft group failed', { by, error: errorMessage(e) });
+      } finally {
+        rt.checkingRemoval = false;
+      }
+    })();
+  }
+
+  private async switchRole(rt: ClusterRuntime, role: 'manager' | 'worker', leader?: string): Promise<void> {
     if (this.cluster !== rt || rt.state.role === role) return;
-    const fresh = await this.certificateFromLeader(rt);
+    const fresh = await this.certificateFromLeader(rt, leader);
     if (certRole(fresh.cert) !== role) throw new Error(`the leader issued a ${certRole(fresh.cert)} certificate, not a ${role} one yet`);
     this.o.logger.info(role === 'manager' ? 'promoted: becoming a manager' : 'demoted: becoming a worker', { node: rt.state.nodeId });
     this.cluster = undefined;
@@ -648,9 +691,9 @@ export class ShoalDaemon {
   }
 
   /** A new key and a certificate for this node's current desired role, signed by the leader. */
-  private async certificateFromLeader(rt: ClusterRuntime): Promise<NodeTls> {
+  private async certificateFromLeader(rt: ClusterRuntime, knownLeader?: string): Promise<NodeTls> {
     // A demoted manager is no longer told who leads by Raft: it asks the managers it knows.
-    const leader = rt.mgr?.services.leaderAddr() ?? (await rt.remote.findLeader());
+    const leader = knownLeader ?? rt.mgr?.services.leaderAddr() ?? (await rt.remote.findLeader());
     const { csrPem, keyPem } = await createCsr();
     const r = await rt.client.call<{ cert: string; ca: string }>(leader, '/ca/renew', { csr: csrPem }, 30_000);
     return { key: keyPem, cert: r.cert, ca: r.ca };
@@ -672,11 +715,11 @@ export class ShoalDaemon {
       return;
     }
     const cluster = c.mgr?.store.view((tx) => tx.all('cluster')[0]);
-    if (!cluster?.RootCA.CAKey) return;
+    const ca = cluster && signingCA(cluster);
+    if (!cluster || !ca) return;
     try {
-      const ca = { certPem: cluster.RootCA.CACert, keyPem: cluster.RootCA.CAKey };
       const id = { nodeId: c.state.nodeId, role: c.state.role, clusterId: c.state.clusterId };
-      if (await ensureNodeCertificate(this.o.dataRoot, ca, id, Date.now(), certValidityMs(cluster.Spec.CAConfig.NodeCertExpiry), this.kek)) {
+      if (await ensureNodeCertificate(this.o.dataRoot, ca, id, Date.now(), certValidityMs(cluster.Spec.CAConfig.NodeCertExpiry), this.kek, desiredTrust(cluster))) {
         this.o.logger.info("issued this node's certificate", { node: id.nodeId });
         const t = await loadNodeTls(this.o.dataRoot, this.kek);
         if (t) {
@@ -689,8 +732,52 @@ export class ShoalDaemon {
     }
   }
 
+  private scheduleCaSync(c: ClusterRuntime, delayMs: number): void {
+    if (this.cluster !== c) return;
+    c.caTimer = setTimeout(() => {
+      c.caWork = this.caSync(c).then(
+        (next) => this.scheduleCaSync(c, next),
+        (e: unknown) => {
+          this.o.logger.debug('CA check-in with the leader failed', { error: errorMessage(e) });
+          this.scheduleCaSync(c, CA_SYNC_MS);
+        },
+      );
+    }, delayMs);
+  }
+
+  /**
+   * Checks in with the leader's CA: reports this node's TLSInfo, takes the roots to trust, and renews
+   * its certificate when the leader signs with another root (a root rotation). Returns when to
+   * check in next: soon while a rotation is under way.
+   */
+  private async caSync(c: ClusterRuntime): Promise<number> {
+    const leader = c.mgr?.services.leaderAddr() ?? (await c.remote.findLeader());
+    const a = await c.client.call<CaSyncAnswer>(leader, '/ca/sync', { tls: tlsInfoOfNode(c.tls) }, 10_000);
+    if (this.cluster !== c) return CA_SYNC_MS;
+    let changed = false;
+    if (a.trust !== c.tls.ca) {
+      await this.useTls(c, { ...c.tls, ca: a.trust });
+      this.o.logger.info('trusting the root CA certificates the leader gave', { roots: splitPem(a.trust).length });
+      changed = true;
+    }
+    if (!signedBy(c.tls.cert, a.signer)) {
+      await this.useTls(c, await this.certificateFromLeader(c, leader));
+      this.o.logger.info("renewed this node's certificate from the swarm's new root CA", { node: c.state.nodeId });
+      changed = true;
+    }
+    return changed ? 100 : a.rotating ? CA_SYNC_ROTATING_MS : CA_SYNC_MS;
+  }
+
+  private async useTls(c: ClusterRuntime, t: NodeTls): Promise<void> {
+    await saveNodeTls(this.o.dataRoot, t, this.kek);
+    c.tls = t;
+    c.mgr?.port.setTls(t);
+  }
+
   private async closeRuntime(c: ClusterRuntime): Promise<void> {
     clearInterval(c.certTimer);
+    clearTimeout(c.caTimer);
+    await c.caWork;
     c.unwatchKek?.();
     await c.certWork; // never let a renewal write certificates after the swarm state is wiped
     c.mgr?.services.stop();

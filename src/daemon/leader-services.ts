@@ -4,6 +4,7 @@
  * node object, signed certificate, a new manager added as a learner and made a voter once caught
  * up), runs forwarded control-API calls, and knows which managers are reachable.
  */
+import { sameValue } from '../common/canonical.js';
 import { ShoalError, errorMessage } from '../common/errors.js';
 import { newId, type NodeId } from '../common/ids.js';
 import type { Logger } from '../common/logging.js';
@@ -12,6 +13,7 @@ import { INVALID_JOIN_TOKEN, roleOfToken, type JoinAnswer, type JoinCall } from 
 import type { LogBroker } from '../cluster/log-broker.js';
 import type { ClusterPort } from '../cluster/port.js';
 import { serveDispatcher, type ManagerAddr, type ManagersAnswer } from '../cluster/remote-dispatcher.js';
+import { desiredTrust, signingCA } from '../manager/ca/rotation.js';
 import { signCsr } from '../manager/ca/root-ca.js';
 import type { LogLine, LogOptions } from '../manager/controlapi/api.js';
 import type { ClusterControl } from '../manager/controlapi/cluster-control.js';
@@ -19,11 +21,20 @@ import type { Manager } from '../manager/manager.js';
 import type { RaftNode } from '../raft/node.js';
 import type { TcpTransport } from '../raft/transport-tcp.js';
 import type { Store } from '../store/store.js';
-import type { NodeObject, NodeSpec } from '../store/types.js';
+import type { ClusterObject, NodeObject, NodeSpec, TlsInfo } from '../store/types.js';
 import { isMethodName, isRead, runLocal, type LeaderView } from './control-methods.js';
 import type { ClusterRuntime, ShoalDaemon } from './daemon.js';
 import { DEFAULT_NODE_CERT_EXPIRY_MS } from './node-certs.js';
 import { NO_LEADER } from './raft-store.js';
+
+/** The leader's answer to a node's CA check-in. */
+export interface CaSyncAnswer {
+  /** The roots to trust (PEM, concatenated). */
+  trust: string;
+  /** The root whose certificates nodes must hold (renew when yours is from another). */
+  signer: string;
+  rotating: boolean;
+}
 
 /** How often the leader looks for learners that caught up. */
 const PROMOTE_CHECK_MS = 500;
@@ -83,6 +94,7 @@ export class LeaderServices implements LeaderView {
       return this.renew({ csr: b.csr }, b.nodeId);
     });
     port.call('/ca/renew', 'node', (body, ctx) => this.renew(body as { csr: string }, ctx.peer!.nodeId));
+    port.call('/ca/sync', 'node', (body, ctx) => this.caSync(ctx.peer!.nodeId, (body as { tls: TlsInfo }).tls));
     port.call('/dispatcher/leave', 'node', async (_body, ctx) => {
       if (!o.manager.isLeader) throw new ShoalError('unavailable', NO_LEADER);
       await o.manager.dispatcher.nodeLeft(ctx.peer!.nodeId);
@@ -229,21 +241,8 @@ export class LeaderServices implements LeaderView {
     const cluster = this.cluster();
     const role = roleOfToken(call.token ?? '', cluster.JoinTokens);
     if (!role) throw new ShoalError('invalid_argument', INVALID_JOIN_TOKEN);
-    if (!cluster.RootCA.CAKey) throw new ShoalError('failed_precondition', 'this swarm has no CA key to sign certificates with');
     const nodeId = newId<NodeId>(cryptoRandom);
-    const expiryNs = cluster.Spec.CAConfig.NodeCertExpiry;
-    let cert: string;
-    try {
-      cert = await signCsr({ certPem: cluster.RootCA.CACert, keyPem: cluster.RootCA.CAKey }, call.csr, {
-        nodeId,
-        role,
-        clusterId: cluster.ID,
-        now: Date.now(),
-        validityMs: expiryNs ? Math.floor(expiryNs / 1e6) : DEFAULT_NODE_CERT_EXPIRY_MS,
-      });
-    } catch (e) {
-      throw new ShoalError('invalid_argument', errorMessage(e));
-    }
+    const cert = await this.sign(cluster, call.csr, nodeId, role);
     const ip = call.addr.replace(/:\d+$/, '');
     await this.o.store.update((tx) => {
       const node: NodeObject = {
@@ -261,7 +260,7 @@ export class LeaderServices implements LeaderView {
     // Added at once, so the new manager starts catching up before its join returns.
     if (role === 'manager') await this.addLearner(nodeId);
     this.o.logger.info('node joined', { node: nodeId, role, addr: call.addr });
-    return { nodeId, clusterId: cluster.ID, role, cert, ca: cluster.RootCA.CACert, managers: this.managers() };
+    return { nodeId, clusterId: cluster.ID, role, cert, ca: desiredTrust(cluster), managers: this.managers() };
   }
 
   /** A node's new certificate: for its current desired role (promote/demote), or before expiry. */
@@ -275,20 +274,37 @@ export class LeaderServices implements LeaderView {
     const node = this.o.store.view((tx) => tx.get('node', nodeId));
     if (!node) throw new ShoalError('permission_denied', `node ${nodeId} is not a member of this swarm`);
     const cluster = this.cluster();
-    if (!cluster.RootCA.CAKey) throw new ShoalError('failed_precondition', 'this swarm has no CA key to sign certificates with');
+    return { cert: await this.sign(cluster, body.csr, nodeId, node.Spec.Role), ca: desiredTrust(cluster) };
+  }
+
+  /** Signs a node's certificate request with the CA that signs now (the new root late in a rotation). */
+  private async sign(cluster: ClusterObject, csr: string, nodeId: string, role: 'manager' | 'worker'): Promise<string> {
+    const ca = signingCA(cluster);
+    if (!ca) throw new ShoalError('failed_precondition', 'this swarm has no CA key to sign certificates with');
     const expiryNs = cluster.Spec.CAConfig.NodeCertExpiry;
     try {
-      const cert = await signCsr({ certPem: cluster.RootCA.CACert, keyPem: cluster.RootCA.CAKey }, body.csr, {
-        nodeId,
-        role: node.Spec.Role,
-        clusterId: cluster.ID,
-        now: Date.now(),
-        validityMs: expiryNs ? Math.floor(expiryNs / 1e6) : DEFAULT_NODE_CERT_EXPIRY_MS,
-      });
-      return { cert, ca: cluster.RootCA.CACert };
+      return await signCsr(ca, csr, { nodeId, role, clusterId: cluster.ID, now: Date.now(), validityMs: expiryNs ? Math.floor(expiryNs / 1e6) : DEFAULT_NODE_CERT_EXPIRY_MS });
     } catch (e) {
       throw new ShoalError('invalid_argument', errorMessage(e));
     }
+  }
+
+  /**
+   * A node's periodic CA check-in: it reports what it trusts and who issued its certificate (kept
+   * as the node's TLSInfo, which drives a root rotation), and learns what to trust and who signs.
+   */
+  private async caSync(nodeId: string, tls: TlsInfo): Promise<CaSyncAnswer> {
+    if (!this.o.manager.isLeader) throw new ShoalError('unavailable', NO_LEADER);
+    const node = this.o.store.view((tx) => tx.get('node', nodeId));
+    if (!node) throw new ShoalError('permission_denied', `node ${nodeId} is not a member of this swarm`);
+    if (!sameValue(node.TLSInfo, tls)) {
+      await this.o.store.update((tx) => {
+        const cur = tx.get('node', nodeId);
+        if (cur) tx.update('node', { ...cur, TLSInfo: tls });
+      });
+    }
+    const cluster = this.cluster();
+    return { trust: desiredTrust(cluster), signer: signingCA(cluster)?.certPem ?? cluster.RootCA.CACert, rotating: cluster.RootCA.RootRotation !== undefined };
   }
 
   /** One membership change at a time: a second joining manager waits for the first. */

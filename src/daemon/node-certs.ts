@@ -22,8 +22,12 @@ export interface NodeIdentity {
   clusterId: string;
 }
 
-/** Returns true when a new certificate was issued. */
-export async function ensureNodeCertificate(dataRoot: string, ca: RootCA, id: NodeIdentity, now: number, validityMs: number, kek?: Buffer): Promise<boolean> {
+/**
+ * Issues this manager its own certificate from `ca` when it has none for its identity from that CA
+ * or it is past half its life; `trust` is what to trust (the roots, during a root rotation).
+ * Returns true when a new certificate was issued.
+ */
+export async function ensureNodeCertificate(dataRoot: string, ca: RootCA, id: NodeIdentity, now: number, validityMs: number, kek?: Buffer, trust = ca.certPem): Promise<boolean> {
   const dir = path.join(dataRoot, 'certificates');
   const certFile = path.join(dir, 'swarm-node.crt');
   const ou = id.role === 'manager' ? 'swarm-manager' : 'swarm-worker';
@@ -39,9 +43,7 @@ export async function ensureNodeCertificate(dataRoot: string, ca: RootCA, id: No
   }
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const cert = await issueNodeCertificate(ca, { ...id, now, validityMs });
-  await writeFileAtomic(path.join(dir, 'swarm-root-ca.crt'), ca.certPem, 0o644);
-  await writeFileAtomic(path.join(dir, 'swarm-node.key'), sealKeyPem(cert.keyPem, kek), 0o600);
-  await writeFileAtomic(certFile, cert.certPem, 0o644);
+  await saveNodeTls(dataRoot, { key: cert.keyPem, cert: cert.certPem, ca: trust }, kek);
   return true;
 }
 

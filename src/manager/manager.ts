@@ -8,6 +8,7 @@ import type { Logger } from '../common/logging.js';
 import type { Random } from '../common/random.js';
 import type { Store } from '../store/store.js';
 import { Allocator } from './allocator/allocator.js';
+import { RootRotationReconciler } from './ca/rotation.js';
 import { ClusterControl } from './controlapi/cluster-control.js';
 import type { LogSource } from './controlapi/logs.js';
 import { Dispatcher } from './dispatcher/dispatcher.js';
@@ -38,6 +39,7 @@ export class Manager {
       new Scheduler(o.store, o.clock, o.logger.child('scheduler')),
       new Orchestrator(o.store, o.clock, o.random, o.logger.child('orchestrator')),
       new TaskReaper(o.store, o.clock, o.logger.child('taskreaper')),
+      new RootRotationReconciler(o.store, o.random, o.logger.child('ca')),
     ];
   }
 

@@ -62,6 +62,8 @@ export interface RaftNodeOptions {
   onLeadershipChange?: (leader: boolean) => void;
   /** Start as the only voter, whatever the log says (recovering a swarm that lost its quorum). */
   forceNewCluster?: boolean;
+  /** A peer says this member was removed from its group (the caller checks that peer leads). */
+  onRemoved?: (by: MemberId) => void;
 }
 
 interface Read {
@@ -125,7 +127,10 @@ export class RaftNode {
       { id: this.o.id, voters: this.o.voters, electionTick: this.o.electionTick(), heartbeatTick: this.o.heartbeatTick(), random: this.o.random },
       { hardState: st.hardState, entries: st.entries.filter((e) => e.index > this.snapshotIndex), snapshot: snap },
     );
+    // Replay what the log says is committed first: it decides the membership this member starts with.
+    await this.process();
     this.o.transport?.onMessage((m) => {
+      if (m.type === 'removed') this.o.onRemoved?.(m.from);
       if (m.type === 'snapshot' && m.part !== undefined) {
         this.rx = this.rx.then(() => this.receivePart(m)).catch((e: unknown) => this.o.logger.warn('raft: receiving a snapshot failed', { error: String(e) }));
         return;
@@ -137,14 +142,18 @@ export class RaftNode {
       this.raft.tick();
       this.kick();
     }, this.o.tickMs);
+    const { voters, learners } = this.members();
     if (this.o.forceNewCluster) {
       this.raft.forceSoleVoter();
       this.raft.step({ type: 'timeoutNow', from: this.o.id, to: this.o.id, term: this.raft.term });
-    }
-    // A brand-new single-member group elects itself on its first ticks; campaign at once to skip the
-    // timeout. Never on a restart: the log may hold members added since.
-    else if (this.o.voters.length === 1 && this.o.voters[0] === this.o.id && !snap && st.entries.length === 0 && st.hardState.term === 0) {
+    } else if (voters.length === 1 && voters[0] === this.o.id) {
+      // The only voter is the whole quorum: elect itself now rather than after a timeout.
       this.raft.step({ type: 'timeoutNow', from: this.o.id, to: this.o.id, term: this.raft.term });
+    } else {
+      // Say hello to every peer: one that removed this member while it was away answers so at once,
+      // before this member votes or campaigns with its old membership.
+      const peers = [...voters, ...learners].filter((id) => id !== this.o.id);
+      this.o.transport?.send(peers.map((to) => ({ type: 'probe', from: this.o.id, to, term: this.raft.term })));
     }
     this.kick();
   }
@@ -157,6 +166,16 @@ export class RaftNode {
     this.waiters.clear();
     this.failReads(new NotLeaderError(''));
     await this.wal.close();
+  }
+
+  /** Resolves true once some member is known to lead, false after the timeout. */
+  async waitForLeader(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.closed && this.leader === '') {
+      if (Date.now() > deadline) return false;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return this.leader !== '';
   }
 
   /** Resolves once this member leads (a one-member group elects itself at start). */
@@ -418,7 +437,7 @@ export class RaftNode {
 
   /** A snapshot from the leader: store it, restore the state machine from it, restart the WAL there. */
   private async installSnapshot(s: SnapshotMeta & { data?: Uint8Array }): Promise<void> {
-    const meta: SnapshotMeta = { index: s.index, term: s.term, voters: [...s.voters], learners: [...s.learners] };
+    const meta: SnapshotMeta = { index: s.index, term: s.term, voters: [...s.voters], learners: [...s.learners], removed: [...(s.removed ?? [])] };
     const file = path.join(this.o.dir, snapshotFileName(s.index, s.term));
     const staged = this.staged;
     if (staged && staged.meta.index === s.index && staged.meta.term === s.term) {

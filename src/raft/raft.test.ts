@@ -243,3 +243,65 @@ describe('raft: reads and membership', () => {
     assert.ok(data(c, 'a').includes('both') && data(c, 'b').includes('both'));
   });
 });
+
+describe('raft: removed members', () => {
+  it('a forced sole voter refuses its former members: they learn they were removed and cannot depose it', () => {
+    const c = new MemCluster(['a', 'b', 'c']);
+    const first = c.elect();
+    first.propose(text('x'));
+    c.stabilize();
+    c.tickAll(2);
+    const keep = c.node('a');
+    const former = ['b', 'c'];
+    const notices: string[] = [];
+    for (const id of former) {
+      const n = c.node(id);
+      const step = n.step.bind(n);
+      n.step = (m) => {
+        if (m.type === 'removed') notices.push(`${m.from}->${id}`);
+        step(m);
+      };
+    }
+    // a recovers alone (force-new-cluster) while b and c carry on as the old group.
+    c.isolate('a');
+    keep.forceSoleVoter();
+    keep.step({ type: 'timeoutNow', from: 'a', to: 'a', term: keep.term });
+    c.stabilize();
+    assert.equal(keep.role, 'leader');
+    const forcedTerm = keep.term;
+    c.tickAll(40);
+    const old = c.leader() === keep ? [...c.nodes.values()].find((n) => n.id !== 'a' && n.role === 'leader') : c.leader();
+    assert.ok(old && old.id !== 'a', 'the former members elect a leader among themselves');
+    // Give the old group a higher term than the forced member's.
+    old.transferLeadership(former.find((id) => id !== old.id)!);
+    c.tickAll(20);
+    assert.ok(Math.max(c.node('b').term, c.node('c').term) > forcedTerm);
+    c.heal();
+    c.tickAll(20);
+    assert.equal(keep.role, 'leader', 'messages of a higher term from removed members do not depose it');
+    assert.equal(keep.term, forcedTerm);
+    assert.ok(notices.length > 0, 'the former members are told they were removed');
+    keep.propose(text('after'));
+    c.stabilize();
+    assert.deepEqual(data(c, 'a'), ['x', 'after']);
+  });
+
+  it('a removed member is refused until it is added again, and the refusal survives a snapshot', () => {
+    const c = new MemCluster(['a', 'b', 'c']);
+    const l = c.elect();
+    const victim = ['a', 'b', 'c'].find((id) => id !== l.id)!;
+    l.proposeConfChange({ kind: 'remove', member: victim });
+    c.stabilize();
+    c.tickAll(2);
+    assert.ok(l.removed.has(victim));
+    l.propose(text('y'));
+    c.stabilize();
+    const meta = l.snapshotTaken(l.log.lastIndex, 0);
+    assert.deepEqual(meta.removed, [victim]);
+    const restored = new Raft({ id: l.id, voters: [], electionTick: 10, heartbeatTick: 1, random: new SeededRandom(3) }, { hardState: { term: l.term, vote: '', commit: meta.index }, entries: [], snapshot: meta });
+    assert.ok(restored.removed.has(victim));
+    l.proposeConfChange({ kind: 'addLearner', member: victim });
+    c.stabilize();
+    assert.ok(!l.removed.has(victim), 'a member added again is accepted again');
+  });
+});

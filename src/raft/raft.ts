@@ -46,7 +46,7 @@ export interface RestoredState {
   /** Entries after the snapshot, in order. */
   entries: Entry[];
   /** The last entry the snapshot covers (its state is already applied), with the membership then. */
-  snapshot?: { index: number; term: number; voters?: readonly MemberId[]; learners?: readonly MemberId[] };
+  snapshot?: { index: number; term: number; voters?: readonly MemberId[]; learners?: readonly MemberId[]; removed?: readonly MemberId[] };
 }
 
 const encoder = new TextEncoder();
@@ -76,6 +76,12 @@ export class Raft {
   readonly log: RaftLog;
   voters: Set<MemberId>;
   learners: Set<MemberId>;
+  /**
+   * Members taken out of the group (by a committed removal or a forced new cluster). Their messages
+   * are refused: a removed manager that comes back with its old log must not disrupt the group, nor
+   * form a group of its own with the other former members unnoticed.
+   */
+  removed = new Set<MemberId>();
   readonly progress = new Map<MemberId, Progress>();
 
   private applied = 0;
@@ -115,7 +121,8 @@ export class Raft {
     if (snap && snap.index > 0) {
       if (snap.voters) this.voters = new Set(snap.voters);
       if (snap.learners) this.learners = new Set(snap.learners);
-      this.snapshot = { index: snap.index, term: snap.term, voters: [...this.voters], learners: [...this.learners] };
+      if (snap.removed) this.removed = new Set(snap.removed);
+      this.snapshot = { index: snap.index, term: snap.term, ...this.confState() };
     }
     if (restored) {
       this.term = restored.hardState.term;
@@ -185,6 +192,7 @@ export class Raft {
    * proposes the removal of every former member, which makes the new membership durable).
    */
   forceSoleVoter(): void {
+    for (const id of [...this.voters, ...this.learners]) if (id !== this.id) this.removed.add(id);
     this.voters = new Set([this.id]);
     this.learners = new Set();
     this.ignoreConfThrough = this.log.lastIndex;
@@ -194,6 +202,11 @@ export class Raft {
   /** Applies a committed membership change (called by the wrapper when it applies the conf entry). */
   applyConfChange(cc: ConfChange, index?: number): void {
     if (index !== undefined && index <= this.ignoreConfThrough) return;
+    if (cc.kind === 'remove') {
+      if (cc.member !== this.id) this.removed.add(cc.member);
+    } else {
+      this.removed.delete(cc.member); // a demoted manager promoted again
+    }
     if (cc.kind === 'add') {
       this.learners.delete(cc.member);
       this.voters.add(cc.member);
@@ -225,6 +238,11 @@ export class Raft {
   }
 
   step(m: Message): void {
+    if (this.removed.has(m.from)) {
+      if (m.type !== 'removed') this.send({ type: 'removed', from: this.id, to: m.from, term: this.term });
+      return;
+    }
+    if (m.type === 'probe' || m.type === 'removed') return; // for the wrapper; nothing for the core
     if (m.term > this.term) {
       if (m.type === 'preVote' || m.type === 'vote') {
         const inLease = this.cfg.checkQuorum && this.leader !== '' && this.electionElapsed < this.cfg.electionTick;
@@ -353,14 +371,14 @@ export class Raft {
     if (index > this.applied) throw new Error(`raft: snapshot at ${index} beyond applied ${this.applied}`);
     const term = this.log.termAt(index);
     if (term === undefined) throw new Error(`raft: snapshot at ${index} outside the log`);
-    this.snapshot = { index, term, voters: [...this.voters], learners: [...this.learners] };
+    this.snapshot = { index, term, ...this.confState() };
     this.compact(index - Math.max(0, keepEntries));
     return this.snapshot;
   }
 
   /** Membership now, to be stored with a snapshot. */
-  confState(): { voters: MemberId[]; learners: MemberId[] } {
-    return { voters: [...this.voters], learners: [...this.learners] };
+  confState(): { voters: MemberId[]; learners: MemberId[]; removed: MemberId[] } {
+    return { voters: [...this.voters], learners: [...this.learners], removed: [...this.removed] };
   }
 
   /** The wrapper could not deliver a snapshot: go back to probing (and send it again). */
@@ -554,7 +572,8 @@ export class Raft {
     this.persistedIndex = s.index;
     this.voters = new Set(s.voters);
     this.learners = new Set(s.learners);
-    this.snapshot = { index: s.index, term: s.term, voters: [...s.voters], learners: [...s.learners] };
+    this.removed = new Set(s.removed ?? []);
+    this.snapshot = { index: s.index, term: s.term, ...this.confState() };
     this.incomingSnapshot = { ...s, data: m.data };
     this.pendingConfIndex = 0;
     reply(s.index);
@@ -611,6 +630,7 @@ export class Raft {
       if (pr.maybeDecrease(m.index, hint)) this.sendAppend(m.from);
       return;
     }
+    if (m.index > this.log.lastIndex) return; // cannot acknowledge what we never sent
     const wasPaused = pr.isPaused(this.cfg.maxInflight);
     if (pr.maybeUpdate(m.index)) {
       if (pr.state === 'probe' || (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshot)) pr.becomeReplicate();

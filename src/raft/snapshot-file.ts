@@ -20,6 +20,7 @@ interface Header {
   term: number;
   voters: string[];
   learners: string[];
+  removed?: string[];
   cipher: string;
 }
 
@@ -27,7 +28,7 @@ export const snapshotFileName = (index: number, term: number): string => `snapsh
 export const isSnapshotFile = (f: string): boolean => /^snapshot-\d+-\d+\.snap$/.test(f);
 
 export async function writeSnapshot(file: string, meta: SnapshotMeta, chunks: AsyncIterable<Uint8Array>, cipher: DataCipher): Promise<void> {
-  const header: Header = { format: SNAPSHOT_FILE_FORMAT, index: meta.index, term: meta.term, voters: [...meta.voters], learners: [...meta.learners], cipher: cipher.name };
+  const header: Header = { format: SNAPSHOT_FILE_FORMAT, index: meta.index, term: meta.term, voters: [...meta.voters], learners: [...meta.learners], removed: [...(meta.removed ?? [])], cipher: cipher.name };
   const tmp = `${file}.tmp`;
   const fh = await open(tmp, 'w', 0o600);
   try {
@@ -81,7 +82,7 @@ export async function readSnapshot(file: string, cipher: DataCipher): Promise<Sn
   if (header.format !== SNAPSHOT_FILE_FORMAT) throw new Error(`snapshot ${file}: unsupported format ${header.format}`);
   if (header.cipher !== cipher.name) throw new Error(`snapshot ${file} is sealed with ${header.cipher}, this manager uses ${cipher.name}`);
   return {
-    meta: { index: header.index, term: header.term, voters: header.voters, learners: header.learners },
+    meta: { index: header.index, term: header.term, voters: header.voters, learners: header.learners, removed: header.removed ?? [] },
     async *chunks() {
       let skippedHeader = false;
       for await (const rec of readRecords(file)) {
@@ -128,7 +129,7 @@ export class IncomingSnapshot {
   static async begin(from: string, meta: SnapshotMeta, file: string, cipher: DataCipher): Promise<IncomingSnapshot> {
     const inc = new IncomingSnapshot(from, meta, file, cipher);
     inc.fh = await open(file, 'w', 0o600);
-    const header: Header = { format: SNAPSHOT_FILE_FORMAT, index: meta.index, term: meta.term, voters: [...meta.voters], learners: [...meta.learners], cipher: cipher.name };
+    const header: Header = { format: SNAPSHOT_FILE_FORMAT, index: meta.index, term: meta.term, voters: [...meta.voters], learners: [...meta.learners], removed: [...(meta.removed ?? [])], cipher: cipher.name };
     await inc.fh.write(frame(Buffer.from(JSON.stringify(header))));
     return inc;
   }

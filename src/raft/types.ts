@@ -25,6 +25,8 @@ export interface SnapshotMeta {
   readonly term: number;
   readonly voters: readonly MemberId[];
   readonly learners: readonly MemberId[];
+  /** Members removed from the group (their messages are refused; they are told so). */
+  readonly removed?: readonly MemberId[];
 }
 
 /** What must be on disk before any message of the same Ready is sent. */
@@ -56,6 +58,10 @@ export type Message =
   | (Base & { readonly type: 'heartbeat'; readonly commit: number; readonly ctx: number })
   | (Base & { readonly type: 'heartbeatResp'; readonly ctx: number })
   | (Base & { readonly type: 'timeoutNow' })
+  /** Sent by a member at start to every peer: a peer that removed it answers `removed`. */
+  | (Base & { readonly type: 'probe' })
+  /** "You are no longer a member of my group": the answer to any message from a removed member. */
+  | (Base & { readonly type: 'removed' })
   /**
    * InstallSnapshot. The core names the snapshot; the node wrapper attaches (or streams) the state
    * machine's bytes, which reach the receiving wrapper in Ready.snapshot.

@@ -40,6 +40,7 @@ export interface WalSnapshot {
   term: number;
   voters?: readonly MemberId[];
   learners?: readonly MemberId[];
+  removed?: readonly MemberId[];
 }
 
 export interface WalState {

@@ -35,7 +35,12 @@ export interface ClusterSpec {
 
 export interface ClusterObject extends Meta {
   Spec: ClusterSpec;
-  RootCA: { CACert: string; CAKey?: string };
+  RootCA: {
+    CACert: string;
+    CAKey?: string;
+    /** A root CA rotation in progress (see manager/ca/rotation.ts). */
+    RootRotation?: { CACert: string; CAKey: string; Phase: 'trust' | 'issue' };
+  };
   JoinTokens: { Worker: string; Manager: string };
   /** The managers' unlock key while autolock is on (never shown by swarm inspect). */
   UnlockKey?: string;
@@ -64,12 +69,21 @@ export interface NodeDescription {
   Engine: { EngineVersion: string; Labels?: Labels; Plugins: { Type: string; Name: string }[] };
 }
 
+/** What a node trusts and who issued its certificate, as Docker's TLSInfo (DER fields in base64). */
+export interface TlsInfo {
+  TrustRoot: string;
+  CertIssuerSubject: string;
+  CertIssuerPublicKey: string;
+}
+
 export interface NodeObject extends Meta {
   ID: NodeId;
   Spec: NodeSpec;
   Description: NodeDescription;
   Status: { State: NodeState; Message?: string; Addr: string };
   ManagerStatus?: { Leader: boolean; Reachability: 'unknown' | 'unreachable' | 'reachable'; Addr: string };
+  /** As the node last reported it (Docker shows it as Description.TLSInfo). */
+  TLSInfo?: TlsInfo;
 }
 
 // ---------- services ----------

@@ -1,11 +1,13 @@
 /**
  * Cluster settings through the unmodified docker CLI: `swarm update` flags change the spec shown by
- * `docker info` and take effect (history retention, Raft snapshots kept), and join tokens rotate.
+ * `docker info` and take effect (history retention, Raft snapshots kept), join tokens and the root CA rotate.
  */
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { createRootCA, issueNodeCertificate, tlsInfoOf } from '../../src/manager/ca/root-ca.js';
 import { ShoalProcess, waitFor } from './support.js';
 
 describe('swarm settings through the docker CLI', { timeout: 300_000 }, () => {
@@ -18,12 +20,50 @@ describe('swarm settings through the docker CLI', { timeout: 300_000 }, () => {
   });
   after(() => shoal.cleanup());
 
-  it('prints the root CA, and refuses a rotation it cannot do instead of leaving the CLI waiting', () => {
-    assert.match(shoal.docker(['swarm', 'ca']), /^-----BEGIN CERTIFICATE-----/);
-    const r = shoal.dockerRaw(['swarm', 'ca', '--rotate']);
-    assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /rotating the root CA is not implemented yet in shoal/);
-    assert.match(shoal.docker(['swarm', 'ca']), /^-----BEGIN CERTIFICATE-----/);
+  it('rotates the root CA: the node moves to a certificate from the new root, and the join tokens pin it', () => {
+    const before = shoal.docker(['swarm', 'ca']);
+    assert.match(before, /^-----BEGIN CERTIFICATE-----/);
+    const tokenBefore = shoal.docker(['swarm', 'join-token', '-q', 'worker']).trim();
+    // Not detached: the CLI follows the rotation until every node converged.
+    const out = shoal.docker(['swarm', 'ca', '--rotate']);
+    const after = shoal.docker(['swarm', 'ca']);
+    assert.notEqual(after, before);
+    assert.ok(out.includes(after.trim()), 'the command prints the new root');
+    assert.equal(shoal.docker(['info', '--format', '{{.Swarm.Cluster.RootRotationInProgress}}']).trim(), 'false');
+    const tls = JSON.parse(shoal.docker(['node', 'inspect', 'self', '--format', '{{json .Description.TLSInfo}}'])) as { TrustRoot: string; CertIssuerPublicKey: string };
+    assert.equal(tls.TrustRoot.trim(), after.trim(), 'the node trusts only the new root');
+    assert.equal(tls.CertIssuerPublicKey, tlsInfoOf(after).CertIssuerPublicKey, "the node's certificate comes from the new root");
+    const tokenAfter = shoal.docker(['swarm', 'join-token', '-q', 'worker']).trim();
+    assert.notEqual(tokenAfter.split('-')[2], tokenBefore.split('-')[2], 'the token pins the new root');
+    // The node still talks to itself over the cluster port with its new certificate.
+    shoal.docker(['service', 'create', '-d', '--name', 'after-rotation', 'shoal-test/busybox:1', 'sleep', '3600']);
+    shoal.docker(['service', 'rm', 'after-rotation']);
+  });
+
+  it('rotates to a root CA given with its key; refuses one that is not a CA or not its key, changing nothing', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'shoal-ca-'));
+    try {
+      const [given, other] = await Promise.all([createRootCA(Date.now()), createRootCA(Date.now())]);
+      const leaf = await issueNodeCertificate(given, { nodeId: 'n', role: 'worker', clusterId: 'c', now: Date.now(), validityMs: 3600_000 });
+      const file = (name: string, pem: string): string => {
+        writeFileSync(path.join(dir, name), pem);
+        return path.join(dir, name);
+      };
+      const before = shoal.docker(['swarm', 'ca']);
+      const notCa = shoal.dockerRaw(['swarm', 'ca', '--rotate', '--ca-cert', file('leaf.crt', leaf.certPem), '--ca-key', file('leaf.key', leaf.keyPem)]);
+      assert.notEqual(notCa.code, 0);
+      assert.match(notCa.stderr, /not a CA certificate/);
+      const wrongKey = shoal.dockerRaw(['swarm', 'ca', '--rotate', '--ca-cert', file('ca.crt', given.certPem), '--ca-key', file('other.key', other.keyPem)]);
+      assert.notEqual(wrongKey.code, 0);
+      assert.match(wrongKey.stderr, /the signing CA key does not match the signing CA certificate/);
+      assert.equal(shoal.docker(['swarm', 'ca']), before, 'nothing changed');
+      shoal.docker(['swarm', 'ca', '--rotate', '-q', '--ca-cert', path.join(dir, 'ca.crt'), '--ca-key', file('ca.key', given.keyPem)]);
+      assert.equal(shoal.docker(['swarm', 'ca']).trim(), given.certPem.trim());
+      const spec = shoal.docker(['info', '--format', '{{json .Swarm.Cluster.Spec.CAConfig}}']);
+      assert.doesNotMatch(spec, /PRIVATE KEY|SigningCA/, 'the signing CA is never kept in the spec');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('shows every swarm update setting in docker info', () => {

@@ -4,7 +4,7 @@
  * join tokens pin (their digest part) and what `docker swarm ca` prints.
  */
 import 'reflect-metadata'; // @peculiar/x509's dependency injection needs it loaded first
-import { webcrypto } from 'node:crypto';
+import { createPrivateKey, createPublicKey, webcrypto, X509Certificate as NodeX509 } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
@@ -27,7 +27,12 @@ export async function createRootCA(now: number): Promise<RootCA> {
     notAfter: new Date(now + ROOT_CA_VALIDITY_MS),
     signingAlgorithm: ALG,
     keys,
-    extensions: [new x509.BasicConstraintsExtension(true, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true)],
+    extensions: [
+      new x509.BasicConstraintsExtension(true, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      // Every root is CN=swarm-ca: key identifiers let TLS tell the old and the new one apart in a rotation.
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
   });
   const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
   return { certPem: `${cert.toString('pem')}\n`, keyPem: toPem('PRIVATE KEY', pkcs8) };
@@ -111,6 +116,7 @@ async function signCertificate(
     publicKey: publicKey as webcrypto.CryptoKey,
     signingKey: caKey,
     extensions: [
+      await x509.AuthorityKeyIdentifierExtension.create(caCert, false),
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
@@ -121,4 +127,28 @@ async function signCertificate(
     ],
   });
   return `${cert.toString('pem')}\n`;
+}
+
+/**
+ * Checks a root CA given by the operator (`swarm ca --rotate --ca-cert --ca-key`): a CA certificate,
+ * valid now, whose key is the one given. Returns what is wrong, or undefined.
+ */
+export function rootCAProblem(certPem: string, keyPem: string, now: number): string | undefined {
+  let cert: NodeX509;
+  try {
+    cert = new NodeX509(certPem);
+  } catch {
+    return 'the signing CA certificate is not a valid PEM-encoded X.509 certificate';
+  }
+  if (!cert.ca) return 'the signing CA certificate is not a CA certificate';
+  if (now < Date.parse(cert.validFrom) || now > Date.parse(cert.validTo)) return 'the signing CA certificate is expired or not yet valid';
+  let key: ReturnType<typeof createPrivateKey>;
+  try {
+    key = createPrivateKey(keyPem);
+  } catch {
+    return 'the signing CA key is not a valid PEM-encoded private key';
+  }
+  const spki = (k: ReturnType<typeof createPublicKey>): Buffer => k.export({ type: 'spki', format: 'der' });
+  if (!spki(createPublicKey(key)).equals(spki(cert.publicKey))) return 'the signing CA key does not match the signing CA certificate';
+  return undefined;
 }

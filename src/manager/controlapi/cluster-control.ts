@@ -10,6 +10,7 @@ import type { Random } from '../../common/random.js';
 import type { Store } from '../../store/store.js';
 import { isTerminal, type ClusterObject, type ClusterSpec, type NodeObject, type NodeSpec, type ServiceObject, type ServiceSpec, type TaskObject } from '../../store/types.js';
 import type { LogLine, LogOptions, ServiceStatus, SwarmUpdateFlags, UpdateServiceOptions } from './api.js';
+import { createRootCA, rootCAProblem } from '../ca/root-ca.js';
 import { newUnlockKey } from '../ca/unlock-key.js';
 import { randomName } from './names.js';
 import { resolveRef } from './resolve.js';
@@ -34,16 +35,17 @@ export class ClusterControl {
   }
 
   async updateCluster(version: number, spec: ClusterSpec, flags: SwarmUpdateFlags, newToken: (role: 'worker' | 'manager') => string): Promise<void> {
+    const ca = spec.CAConfig ?? {};
+    if (ca.ExternalCAs?.length) throw new ShoalError('unimplemented', 'external CAs are not implemented yet in shoal');
+    const rotation = await this.rootRotationFor(ca, this.cluster());
     await this.write((tx) => {
       const cur = tx.all('cluster')[0];
       if (!cur) throw new ShoalError('unavailable', 'cluster object not found');
-      // Refused, not silently ignored: the docker CLI would wait forever for a rotation.
-      const ca = spec.CAConfig ?? {};
-      if ((ca.ForceRotate ?? 0) !== (cur.Spec.CAConfig.ForceRotate ?? 0) || ca.SigningCACert || ca.SigningCAKey) {
-        throw new ShoalError('unimplemented', 'rotating the root CA is not implemented yet in shoal');
-      }
-      if (ca.ExternalCAs?.length) throw new ShoalError('unimplemented', 'external CAs are not implemented yet in shoal');
       const next: ClusterObject = { ...cur, Version: { Index: version }, Spec: normalizeClusterSpec(spec, cur.Spec) };
+      // The signing CA given travels once, in this request; it is never kept in (or shown from) the spec.
+      delete next.Spec.CAConfig.SigningCACert;
+      delete next.Spec.CAConfig.SigningCAKey;
+      if (rotation) next.RootCA = { ...cur.RootCA, RootRotation: rotation };
       if (flags.rotateWorkerToken) next.JoinTokens = { ...next.JoinTokens, Worker: newToken('worker') };
       if (flags.rotateManagerToken) next.JoinTokens = { ...next.JoinTokens, Manager: newToken('manager') };
       // Autolock: a key exists exactly while it is on; rotating makes a new one.
@@ -52,6 +54,26 @@ export class ClusterControl {
       else if (!next.UnlockKey || flags.rotateManagerUnlockKey) next.UnlockKey = newUnlockKey(this.random);
       tx.update('cluster', next);
     });
+  }
+
+  /**
+   * The root rotation an update asks for: a new ForceRotate value (a new root is made) or a signing
+   * CA given with its key. Undefined when the update rotates nothing.
+   */
+  private async rootRotationFor(ca: ClusterSpec['CAConfig'], cur: ClusterObject): Promise<NonNullable<ClusterObject['RootCA']['RootRotation']> | undefined> {
+    const forced = (ca.ForceRotate ?? 0) !== (cur.Spec.CAConfig.ForceRotate ?? 0);
+    if (!forced && !ca.SigningCACert && !ca.SigningCAKey) return undefined;
+    if (ca.SigningCAKey && !ca.SigningCACert) throw rpcError('invalid_argument', 'if a signing CA key is provided, the signing CA cert must also be provided');
+    if (ca.SigningCACert && !ca.SigningCAKey) throw rpcError('invalid_argument', 'a signing CA cert needs its key: shoal has no external CA to sign with');
+    if (ca.SigningCACert && ca.SigningCACert.trim() === cur.RootCA.CACert.trim() && !cur.RootCA.RootRotation) return undefined;
+    if (cur.RootCA.RootRotation) throw rpcError('failed_precondition', 'a root CA rotation is already in progress; wait for it to complete');
+    if (ca.SigningCACert && ca.SigningCAKey) {
+      const problem = rootCAProblem(ca.SigningCACert, ca.SigningCAKey, Date.now());
+      if (problem) throw rpcError('invalid_argument', problem);
+      return { CACert: ca.SigningCACert, CAKey: ca.SigningCAKey, Phase: 'trust' };
+    }
+    const root = await createRootCA(Date.now());
+    return { CACert: root.certPem, CAKey: root.keyPem, Phase: 'trust' };
   }
 
   /** `GET /swarm/unlockkey`: empty while autolock is off. */

@@ -1,0 +1,124 @@
+/**
+ * Root CA rotation (`docker swarm ca --rotate`), in two phases so that no connection breaks:
+ *
+ * 1. `trust`: every node is told to trust the old and the new root; certificates are still signed
+ *    by the old one. Once every node that is up reports trusting the new root,
+ * 2. `issue`: certificates are signed by the new root and every node renews. Once every node that is
+ *    up reports a certificate from the new root, the new root becomes the cluster's only root (and
+ *    the join tokens pin it); nodes then drop the old one from their trust.
+ *
+ * Swarm reaches the same end with a cross-signed intermediate; two phases with a trust bundle need
+ * nothing but plain roots. A node down during the rotation must rejoin, as in swarm.
+ */
+import { errorMessage } from '../../common/errors.js';
+import type { Logger } from '../../common/logging.js';
+import type { Random } from '../../common/random.js';
+import type { Store } from '../../store/store.js';
+import type { ClusterObject, NodeObject, TlsInfo } from '../../store/types.js';
+import { newJoinToken } from './join-token.js';
+import { tlsInfoOf, type RootCA } from './root-ca.js';
+
+const pemEnd = (pem: string): string => (pem.endsWith('\n') ? pem : `${pem}\n`);
+
+/** The roots every node must trust now (PEM, concatenated). */
+export function desiredTrust(c: ClusterObject): string {
+  const r = c.RootCA.RootRotation;
+  return r ? pemEnd(c.RootCA.CACert) + pemEnd(r.CACert) : c.RootCA.CACert;
+}
+
+/** The CA that signs node certificates now, if this swarm holds its key. */
+export function signingCA(c: ClusterObject): RootCA | undefined {
+  const r = c.RootCA.RootRotation;
+  if (r?.Phase === 'issue') return { certPem: r.CACert, keyPem: r.CAKey };
+  return c.RootCA.CAKey ? { certPem: c.RootCA.CACert, keyPem: c.RootCA.CAKey } : undefined;
+}
+
+/** The root every node's certificate should end up issued by (what Docker's cluster TLSInfo shows). */
+export function desiredIssuer(c: ClusterObject): string {
+  return c.RootCA.RootRotation?.CACert ?? c.RootCA.CACert;
+}
+
+const sameIssuer = (a: TlsInfo | undefined, root: TlsInfo): boolean =>
+  a !== undefined && a.CertIssuerSubject === root.CertIssuerSubject && a.CertIssuerPublicKey === root.CertIssuerPublicKey;
+
+/** The nodes a rotation waits for: all but those that are down (they rejoin afterwards). */
+const waitedFor = (nodes: readonly NodeObject[]): NodeObject[] => nodes.filter((n) => n.Status.State !== 'down');
+
+/**
+ * The cluster object after the next step of a rotation in progress, or undefined when the nodes
+ * have not all caught up yet (or nothing is rotating).
+ */
+export function rotationStep(c: ClusterObject, nodes: readonly NodeObject[], random: Random): ClusterObject | undefined {
+  const r = c.RootCA.RootRotation;
+  if (!r) return undefined;
+  const waiting = waitedFor(nodes);
+  if (r.Phase === 'trust') {
+    const newRoot = r.CACert.trim();
+    if (!waiting.every((n) => n.TLSInfo?.TrustRoot.includes(newRoot))) return undefined;
+    return { ...c, RootCA: { ...c.RootCA, RootRotation: { ...r, Phase: 'issue' } } };
+  }
+  const want = tlsInfoOf(r.CACert);
+  if (!waiting.every((n) => sameIssuer(n.TLSInfo, want))) return undefined;
+  return {
+    ...c,
+    RootCA: { CACert: r.CACert, CAKey: r.CAKey },
+    // The tokens pin the root by its digest: new root, new tokens (as swarm does).
+    JoinTokens: { Worker: newJoinToken(r.CACert, random), Manager: newJoinToken(r.CACert, random) },
+  };
+}
+
+/** The leader's component that moves a rotation on as the nodes report their TLS state. */
+export class RootRotationReconciler {
+  private unwatch: (() => void) | undefined;
+  private busy = false;
+  private again = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly random: Random,
+    private readonly logger: Logger,
+  ) {}
+
+  run(): void {
+    this.unwatch = this.store.watch((events) => {
+      if (events.some((e) => e.kind !== 'commit' && (e.table === 'node' || e.table === 'cluster'))) this.check();
+    });
+    this.check();
+  }
+
+  stop(): void {
+    this.unwatch?.();
+    this.unwatch = undefined;
+  }
+
+  private check(): void {
+    if (!this.unwatch) return;
+    if (this.busy) {
+      this.again = true;
+      return;
+    }
+    const due = this.store.view((tx) => {
+      const c = tx.all('cluster')[0];
+      return c?.RootCA.RootRotation !== undefined && rotationStep(c, tx.all('node'), this.random) !== undefined;
+    });
+    if (!due) return;
+    this.busy = true;
+    this.store
+      .update((tx) => {
+        const c = tx.all('cluster')[0];
+        const next = c && rotationStep(c, tx.all('node'), this.random);
+        if (!next) return;
+        tx.update('cluster', next);
+        const phase = next.RootCA.RootRotation?.Phase;
+        this.logger.info(phase === 'issue' ? 'root CA rotation: every node trusts the new root; issuing certificates from it' : 'root CA rotation complete');
+      })
+      .catch((e: unknown) => this.logger.warn('root CA rotation step failed', { error: errorMessage(e) }))
+      .finally(() => {
+        this.busy = false;
+        if (this.again) {
+          this.again = false;
+          this.check();
+        }
+      });
+  }
+}
