@@ -66,6 +66,15 @@ describe('swarm settings through the docker CLI', { timeout: 300_000 }, () => {
     }
   });
 
+  it("rotates the root CA with shoal's own CLI, showing progress", () => {
+    const before = shoal.docker(['swarm', 'ca']);
+    const out = shoal.shoal(['swarm', 'ca', '--rotate']);
+    assert.match(out, /rotated TLS certificates: 1\/1 nodes, rotated CA certificates: 1\/1 nodes/);
+    const after = shoal.docker(['swarm', 'ca']);
+    assert.notEqual(after, before);
+    assert.ok(out.endsWith(after), 'then the new root');
+  });
+
   it('shows every swarm update setting in docker info', () => {
     shoal.docker(['swarm', 'update', '--task-history-limit', '2', '--dispatcher-heartbeat', '2s', '--cert-expiry', '48h', '--snapshot-interval', '5', '--max-snapshots', '1']);
     const info = shoal.docker(['info']);

@@ -5,9 +5,10 @@
  * are printed as diagnostics (they belong in notes, not assertions).
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { signedBy } from '../../src/cluster/node-tls.js';
 import { ok, ROOT, run, waitFor } from '../integration/support.js';
 
 const NAME = `c${process.pid % 100000}`;
@@ -289,6 +290,32 @@ describe('a multi-host swarm in the lab', { timeout: 1_800_000 }, () => {
     on('manager1', ['docker', 'swarm', 'update', '--autolock=false']);
     assert.match(tryOn('manager1', ['docker', 'swarm', 'unlock-key', '-q']).stderr, /no unlock key is set/);
     await waitFor(`${m}'s keys unwrapped`, () => run('grep', ['-c', 'ENCRYPTED', `/var/lib/shoal-lab/${NAME}/${m}/shoal/certificates/swarm-node.key`]).code !== 0, 60_000);
+  });
+
+  it('rotates the root CA on every host: nodes move to the new root without losing their connections', async () => {
+    const m = leader();
+    const before = on(m, ['docker', 'swarm', 'ca']).trim();
+    const t0 = Date.now();
+    // Not detached: the docker CLI follows the rotation until all 5 nodes converged.
+    const out = lab(['exec', m, '--', 'docker', 'swarm', 'ca', '--rotate'], 300_000);
+    console.log(`# root CA rotation over 5 nodes converged in ${since(t0)}`);
+    const root = on(m, ['docker', 'swarm', 'ca']).trim();
+    assert.notEqual(root, before);
+    assert.ok(out.includes(root), 'the command prints the new root');
+    const trust = on(m, ['docker', 'node', 'ls', '-q']).trim().split('\n').map((id) => on(m, ['docker', 'node', 'inspect', id, '--format', '{{.Description.TLSInfo.TrustRoot}}']).trim());
+    assert.equal(trust.length, 5);
+    for (const t of trust) assert.equal(t, root, 'every node trusts only the new root');
+    for (const host of ['worker1', ...MANAGERS.filter((x) => x !== m)]) {
+      const file = `/var/lib/shoal-lab/${NAME}/${host}/shoal/certificates/swarm-node.crt`;
+      assert.ok(signedBy(readFileSync(file, 'utf8'), root), `${host}'s certificate comes from the new root`);
+    }
+    // Every link still works with the new certificates: a change reaches tasks on every host.
+    on(m, ['docker', 'service', 'update', '-d', '--update-parallelism', '0', '--env-add', 'ROTATED=1', 'web']);
+    await waitFor('web updated everywhere after the rotation', () => {
+      const hosts = new Set(runningOn(m, 'web'));
+      const state = on(m, ['docker', 'service', 'inspect', '--format', '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}', 'web']).trim();
+      return state === 'completed' && runningOn(m, 'web').length === 10 && hosts.size === 5;
+    }, 300_000, 1000, () => logTail(m));
   });
 
   it('restarts every host: state and containers come back', async () => {

@@ -1,4 +1,5 @@
 /** `shoal swarm ...`: init, leave, join-token, ca, update. */
+import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { CliError, type ApiClient } from '../client.js';
 import { parseDuration } from '../opts.js';
@@ -12,7 +13,22 @@ interface WSwarm {
   Version: { Index: number };
   Spec: Record<string, Record<string, unknown>> & { Name?: string };
   JoinTokens: { Worker: string; Manager: string };
-  TLSInfo?: { TrustRoot?: string };
+  TLSInfo?: TlsInfo;
+  RootRotationInProgress?: boolean;
+}
+
+interface TlsInfo {
+  TrustRoot?: string;
+  CertIssuerSubject?: string;
+  CertIssuerPublicKey?: string;
+}
+
+/** Nodes whose certificate comes from the desired issuer, and nodes that trust only the desired root. */
+function rotationCounts(swarm: WSwarm, nodes: { Description: { TLSInfo?: TlsInfo } }[]): { certs: number; roots: number } {
+  const want = swarm.TLSInfo ?? {};
+  const certs = nodes.filter((n) => n.Description.TLSInfo?.CertIssuerPublicKey === want.CertIssuerPublicKey && n.Description.TLSInfo?.CertIssuerSubject === want.CertIssuerSubject).length;
+  const roots = swarm.RootRotationInProgress ? 0 : nodes.filter((n) => n.Description.TLSInfo?.TrustRoot === want.TrustRoot).length;
+  return { certs, roots };
 }
 
 function joinText(role: 'worker' | 'manager', token: string, addr: string): string {
@@ -97,9 +113,36 @@ export function swarmCommand(api: Api): Command {
 
   cmd
     .command('ca')
-    .description("Display the swarm's root CA certificate")
-    .action(async () => {
-      const root = (await api().get<WSwarm>('/swarm')).TLSInfo?.TrustRoot;
+    .description("Display and rotate the swarm's root CA")
+    .option('--rotate', 'rotate the root CA; a new one is made unless --ca-cert and --ca-key are given')
+    .option('--ca-cert <pem-file>', 'the root CA certificate to rotate to')
+    .option('--ca-key <pem-file>', 'the key of that root CA certificate')
+    .option('-d, --detach', 'exit at once instead of waiting for the rotation to converge')
+    .option('-q, --quiet', 'suppress progress output')
+    .action(async (o: { rotate?: boolean; caCert?: string; caKey?: string; detach?: boolean; quiet?: boolean }) => {
+      const a = api();
+      if (!o.rotate && (o.caCert || o.caKey)) throw new CliError('--ca-cert and --ca-key need --rotate');
+      if (o.rotate) {
+        const swarm = await a.get<WSwarm>('/swarm');
+        const ca = { ...swarm.Spec.CAConfig } as Record<string, unknown>;
+        if (o.caCert) ca.SigningCACert = await readFile(o.caCert, 'utf8');
+        if (o.caKey) ca.SigningCAKey = await readFile(o.caKey, 'utf8');
+        if (!o.caCert && !o.caKey) ca.ForceRotate = Number(ca.ForceRotate ?? 0) + 1;
+        await a.post(`/swarm/update?rotateWorkerToken=false&rotateManagerToken=false&rotateManagerUnlockKey=false&version=${swarm.Version.Index}`, { ...swarm.Spec, CAConfig: ca });
+        if (!o.detach) {
+          let last = '';
+          for (;;) {
+            const now = await a.get<WSwarm>('/swarm');
+            const nodes = await a.get<{ Description: { TLSInfo?: TlsInfo } }[]>('/nodes');
+            const { certs, roots } = rotationCounts(now, nodes);
+            const line = `rotated TLS certificates: ${certs}/${nodes.length} nodes, rotated CA certificates: ${roots}/${nodes.length} nodes\n`;
+            if (!o.quiet && line !== last) out((last = line));
+            if (!now.RootRotationInProgress && certs === nodes.length && roots === nodes.length) break;
+            await new Promise((r) => setTimeout(r, 200));
+          }
+        }
+      }
+      const root = (await a.get<WSwarm>('/swarm')).TLSInfo?.TrustRoot;
       if (!root) throw new CliError('this swarm has no root CA certificate');
       out(root.endsWith('\n') ? root : `${root}\n`);
     });
