@@ -23,7 +23,9 @@ import { ClusterPort, RAFT_ALPN, secureOptions } from '../cluster/port.js';
 import { RemoteDispatcher, type ManagerAddr, type ManagersAnswer } from '../cluster/remote-dispatcher.js';
 import { newJoinToken } from '../manager/ca/join-token.js';
 import { desiredTrust, signingCA } from '../manager/ca/rotation.js';
-import { createCsr, createRootCA, issueNodeCertificate } from '../manager/ca/root-ca.js';
+import { externalCAProblem } from '../manager/ca/external-ca.js';
+import { createCsr, createRootCA, issueNodeCertificate, rootCAProblem } from '../manager/ca/root-ca.js';
+import { signWithExternalCA } from '../cluster/external-ca.js';
 import { newUnlockKey, parseUnlockKey } from '../manager/ca/unlock-key.js';
 import type { InitRequest, JoinRequest, LogLine, LogOptions, SwarmInfo } from '../manager/controlapi/api.js';
 import { normalizeClusterSpec } from '../manager/controlapi/cluster-control.js';
@@ -245,11 +247,31 @@ export class ShoalDaemon {
 
   // ---------- membership of this node ----------
 
+  /**
+   * The root CA of a new swarm and the first manager's certificate: made here, or, when an external
+   * CA is given with its root (`--external-ca protocol=cfssl,url=...,cacert=...`), that root without
+   * its key, the certificate signed by the external CA.
+   */
+  private async firstRootCA(req: InitRequest, nodeId: string, clusterId: string): Promise<{ ca: { certPem: string; keyPem?: string }; own: { keyPem: string; certPem: string } }> {
+    const validityMs = certValidityMs(req.Spec?.CAConfig?.NodeCertExpiry);
+    const ext = req.Spec?.CAConfig?.ExternalCAs?.find((c) => c.CACert);
+    if (!ext?.CACert) {
+      const ca = await createRootCA(Date.now());
+      return { ca, own: await issueNodeCertificate(ca, { nodeId, role: 'manager', clusterId, now: Date.now(), validityMs }) };
+    }
+    const problem = rootCAProblem(ext.CACert, undefined, Date.now());
+    if (problem) throw new ShoalError('invalid_argument', `external CA: ${problem}`);
+    const { csrPem, keyPem } = await createCsr();
+    const certPem = await signWithExternalCA(ext, { csr: csrPem, nodeId, role: 'manager', clusterId, root: ext.CACert });
+    return { ca: { certPem: ext.CACert }, own: { keyPem, certPem } };
+  }
+
   /** `swarm init`: a new cluster with this node as its only manager and leader. */
   initSwarm(req: InitRequest): Promise<NodeId> {
     return this.serialize(async () => {
       if (this.cluster) throw new ShoalError('unavailable', 'This node is already part of a swarm.');
-      if (req.Spec?.CAConfig?.ExternalCAs?.length) throw new ShoalError('unimplemented', 'external CAs (--external-ca) are not implemented yet in shoal');
+      const extProblem = externalCAProblem(req.Spec?.CAConfig?.ExternalCAs);
+      if (extProblem) throw new ShoalError('invalid_argument', extProblem);
       const listenAddr = req.ListenAddr && req.ListenAddr !== '0.0.0.0:2377' ? req.ListenAddr : this.o.listenAddr;
       const advertise = resolveAdvertise(req.AdvertiseAddr || this.o.advertiseAddr, listenAddr);
       const port = splitHostPort(listenAddr, 2377).port;
@@ -257,8 +279,7 @@ export class ShoalDaemon {
       const clusterId = newId(cryptoRandom);
       const state: NodeState = { format: 1, nodeId, clusterId, role: 'manager', listenAddr, advertiseAddr: advertise, bootstrap: true, managers: [{ nodeId, addr: `${advertise}:${port}` }] };
       // The cluster's root CA: join tokens pin its certificate; this node's certificate comes first.
-      const ca = await createRootCA(Date.now());
-      const own = await issueNodeCertificate(ca, { nodeId, role: 'manager', clusterId, now: Date.now(), validityMs: certValidityMs(req.Spec?.CAConfig?.NodeCertExpiry) });
+      const { ca, own } = await this.firstRootCA(req, nodeId, clusterId);
       await saveNodeTls(this.o.dataRoot, { key: own.keyPem, cert: own.certPem, ca: ca.certPem });
       await this.enterSwarm(state, true, async (runtime) => {
         const mgr = runtime.mgr!;
@@ -277,7 +298,7 @@ export class ShoalDaemon {
               ...req.Spec,
               EncryptionConfig: { AutoLockManagers: autolock },
             }),
-            RootCA: { CACert: ca.certPem, CAKey: ca.keyPem },
+            RootCA: { CACert: ca.certPem, ...(ca.keyPem ? { CAKey: ca.keyPem } : {}) },
             ...(autolock ? { UnlockKey: newUnlockKey(cryptoRandom) } : {}),
             JoinTokens: { Worker: newJoinToken(ca.certPem, cryptoRandom), Manager: newJoinToken(ca.certPem, cryptoRandom) },
             DefaultAddrPool: req.DefaultAddrPool?.length ? req.DefaultAddrPool : ['10.0.0.0/8'],
@@ -700,13 +721,14 @@ export class ShoalDaemon {
   }
 
   private async renewCertificate(c: ClusterRuntime): Promise<void> {
-    if (!c.mgr) {
-      // A worker has no CA key: past half its certificate's life it asks the leader for a new one.
+    const cluster = c.mgr?.store.view((tx) => tx.all('cluster')[0]);
+    const ca = cluster && signingCA(cluster);
+    if (!cluster || !ca?.keyPem) {
+      // A worker (or a manager whose swarm signs through an external CA) has no CA key: past half
+      // its certificate's life it asks the leader for a new one.
       try {
         if (!pastHalfLife(c.tls.cert, Date.now())) return;
-        const t = await this.certificateFromLeader(c);
-        await saveNodeTls(this.o.dataRoot, t, this.kek);
-        c.tls = t;
+        await this.useTls(c, await this.certificateFromLeader(c));
         c.client.closeAll();
         this.o.logger.info("renewed this node's certificate", { node: c.state.nodeId });
       } catch (e) {
@@ -714,12 +736,10 @@ export class ShoalDaemon {
       }
       return;
     }
-    const cluster = c.mgr?.store.view((tx) => tx.all('cluster')[0]);
-    const ca = cluster && signingCA(cluster);
-    if (!cluster || !ca) return;
     try {
       const id = { nodeId: c.state.nodeId, role: c.state.role, clusterId: c.state.clusterId };
-      if (await ensureNodeCertificate(this.o.dataRoot, ca, id, Date.now(), certValidityMs(cluster.Spec.CAConfig.NodeCertExpiry), this.kek, desiredTrust(cluster))) {
+      const root = { certPem: ca.certPem, keyPem: ca.keyPem };
+      if (await ensureNodeCertificate(this.o.dataRoot, root, id, Date.now(), certValidityMs(cluster.Spec.CAConfig.NodeCertExpiry), this.kek, desiredTrust(cluster))) {
         this.o.logger.info("issued this node's certificate", { node: id.nodeId });
         const t = await loadNodeTls(this.o.dataRoot, this.kek);
         if (t) {

@@ -11,8 +11,10 @@ import type { Logger } from '../common/logging.js';
 import { cryptoRandom } from '../common/random.js';
 import { INVALID_JOIN_TOKEN, roleOfToken, type JoinAnswer, type JoinCall } from '../cluster/join.js';
 import type { LogBroker } from '../cluster/log-broker.js';
+import { signWithExternalCA } from '../cluster/external-ca.js';
 import type { ClusterPort } from '../cluster/port.js';
 import { serveDispatcher, type ManagerAddr, type ManagersAnswer } from '../cluster/remote-dispatcher.js';
+import { externalCAFor } from '../manager/ca/external-ca.js';
 import { desiredTrust, signingCA } from '../manager/ca/rotation.js';
 import { signCsr } from '../manager/ca/root-ca.js';
 import type { LogLine, LogOptions } from '../manager/controlapi/api.js';
@@ -277,13 +279,21 @@ export class LeaderServices implements LeaderView {
     return { cert: await this.sign(cluster, body.csr, nodeId, node.Spec.Role), ca: desiredTrust(cluster) };
   }
 
-  /** Signs a node's certificate request with the CA that signs now (the new root late in a rotation). */
+  /**
+   * Signs a node's certificate request with the root that signs now (the new one late in a root
+   * rotation): here when the swarm holds its key, else through the swarm's external CA.
+   */
   private async sign(cluster: ClusterObject, csr: string, nodeId: string, role: 'manager' | 'worker'): Promise<string> {
     const ca = signingCA(cluster);
-    if (!ca) throw new ShoalError('failed_precondition', 'this swarm has no CA key to sign certificates with');
     const expiryNs = cluster.Spec.CAConfig.NodeCertExpiry;
+    if (!ca.keyPem) {
+      const ext = externalCAFor(cluster.Spec.CAConfig.ExternalCAs, ca.certPem);
+      if (!ext) throw new ShoalError('failed_precondition', 'this swarm has no CA key to sign certificates with, and no external CA for its root');
+      const t = this.o.runtime.tls;
+      return signWithExternalCA(ext, { csr, nodeId, role, clusterId: cluster.ID, root: ca.certPem, client: { key: t.key, cert: t.cert, trust: t.ca } });
+    }
     try {
-      return await signCsr(ca, csr, { nodeId, role, clusterId: cluster.ID, now: Date.now(), validityMs: expiryNs ? Math.floor(expiryNs / 1e6) : DEFAULT_NODE_CERT_EXPIRY_MS });
+      return await signCsr({ certPem: ca.certPem, keyPem: ca.keyPem }, csr, { nodeId, role, clusterId: cluster.ID, now: Date.now(), validityMs: expiryNs ? Math.floor(expiryNs / 1e6) : DEFAULT_NODE_CERT_EXPIRY_MS });
     } catch (e) {
       throw new ShoalError('invalid_argument', errorMessage(e));
     }
@@ -304,7 +314,7 @@ export class LeaderServices implements LeaderView {
       });
     }
     const cluster = this.cluster();
-    return { trust: desiredTrust(cluster), signer: signingCA(cluster)?.certPem ?? cluster.RootCA.CACert, rotating: cluster.RootCA.RootRotation !== undefined };
+    return { trust: desiredTrust(cluster), signer: signingCA(cluster).certPem, rotating: cluster.RootCA.RootRotation !== undefined };
   }
 
   /** One membership change at a time: a second joining manager waits for the first. */

@@ -28,9 +28,18 @@ export interface ClusterSpec {
     HeartbeatTick?: number;
   };
   Dispatcher: { HeartbeatPeriod?: number };
-  CAConfig: { NodeCertExpiry?: number; ForceRotate?: number; SigningCACert?: string; SigningCAKey?: string; ExternalCAs?: unknown[] };
+  CAConfig: { NodeCertExpiry?: number; ForceRotate?: number; SigningCACert?: string; SigningCAKey?: string; ExternalCAs?: ExternalCA[] };
   TaskDefaults: { LogDriver?: { Name: string; Options?: Record<string, string> } };
   EncryptionConfig: { AutoLockManagers: boolean };
+}
+
+/** A CFSSL signing endpoint for node certificates (`--external-ca`). */
+export interface ExternalCA {
+  Protocol: string;
+  URL: string;
+  Options?: Record<string, string>;
+  /** The root it signs with; none: the swarm's current root. */
+  CACert?: string;
 }
 
 export interface ClusterObject extends Meta {
@@ -39,7 +48,7 @@ export interface ClusterObject extends Meta {
     CACert: string;
     CAKey?: string;
     /** A root CA rotation in progress (see manager/ca/rotation.ts). */
-    RootRotation?: { CACert: string; CAKey: string; Phase: 'trust' | 'issue' };
+    RootRotation?: { CACert: string; CAKey?: string; Phase: 'trust' | 'issue' };
   };
   JoinTokens: { Worker: string; Manager: string };
   /** The managers' unlock key while autolock is on (never shown by swarm inspect). */

@@ -130,10 +130,11 @@ async function signCertificate(
 }
 
 /**
- * Checks a root CA given by the operator (`swarm ca --rotate --ca-cert --ca-key`): a CA certificate,
- * valid now, whose key is the one given. Returns what is wrong, or undefined.
+ * Checks a root CA given by the operator (`swarm ca --rotate --ca-cert [--ca-key]`): a CA
+ * certificate, valid now, whose key is the one given (none: an external CA holds it). Returns what
+ * is wrong, or undefined.
  */
-export function rootCAProblem(certPem: string, keyPem: string, now: number): string | undefined {
+export function rootCAProblem(certPem: string, keyPem: string | undefined, now: number): string | undefined {
   let cert: NodeX509;
   try {
     cert = new NodeX509(certPem);
@@ -142,6 +143,7 @@ export function rootCAProblem(certPem: string, keyPem: string, now: number): str
   }
   if (!cert.ca) return 'the signing CA certificate is not a CA certificate';
   if (now < Date.parse(cert.validFrom) || now > Date.parse(cert.validTo)) return 'the signing CA certificate is expired or not yet valid';
+  if (keyPem === undefined) return undefined;
   let key: ReturnType<typeof createPrivateKey>;
   try {
     key = createPrivateKey(keyPem);

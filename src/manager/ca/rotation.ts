@@ -16,7 +16,7 @@ import type { Random } from '../../common/random.js';
 import type { Store } from '../../store/store.js';
 import type { ClusterObject, NodeObject, TlsInfo } from '../../store/types.js';
 import { newJoinToken } from './join-token.js';
-import { tlsInfoOf, type RootCA } from './root-ca.js';
+import { tlsInfoOf } from './root-ca.js';
 
 const pemEnd = (pem: string): string => (pem.endsWith('\n') ? pem : `${pem}\n`);
 
@@ -26,11 +26,11 @@ export function desiredTrust(c: ClusterObject): string {
   return r ? pemEnd(c.RootCA.CACert) + pemEnd(r.CACert) : c.RootCA.CACert;
 }
 
-/** The CA that signs node certificates now, if this swarm holds its key. */
-export function signingCA(c: ClusterObject): RootCA | undefined {
+/** The root that signs node certificates now, with its key when the swarm holds it (else an external CA signs). */
+export function signingCA(c: ClusterObject): { certPem: string; keyPem: string | undefined } {
   const r = c.RootCA.RootRotation;
   if (r?.Phase === 'issue') return { certPem: r.CACert, keyPem: r.CAKey };
-  return c.RootCA.CAKey ? { certPem: c.RootCA.CACert, keyPem: c.RootCA.CAKey } : undefined;
+  return { certPem: c.RootCA.CACert, keyPem: c.RootCA.CAKey };
 }
 
 /** The root every node's certificate should end up issued by (what Docker's cluster TLSInfo shows). */

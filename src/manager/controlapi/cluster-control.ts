@@ -10,6 +10,7 @@ import type { Random } from '../../common/random.js';
 import type { Store } from '../../store/store.js';
 import { isTerminal, type ClusterObject, type ClusterSpec, type NodeObject, type NodeSpec, type ServiceObject, type ServiceSpec, type TaskObject } from '../../store/types.js';
 import type { LogLine, LogOptions, ServiceStatus, SwarmUpdateFlags, UpdateServiceOptions } from './api.js';
+import { externalCAFor, externalCAProblem } from '../ca/external-ca.js';
 import { createRootCA, rootCAProblem } from '../ca/root-ca.js';
 import { newUnlockKey } from '../ca/unlock-key.js';
 import { randomName } from './names.js';
@@ -36,7 +37,8 @@ export class ClusterControl {
 
   async updateCluster(version: number, spec: ClusterSpec, flags: SwarmUpdateFlags, newToken: (role: 'worker' | 'manager') => string): Promise<void> {
     const ca = spec.CAConfig ?? {};
-    if (ca.ExternalCAs?.length) throw new ShoalError('unimplemented', 'external CAs are not implemented yet in shoal');
+    const extProblem = externalCAProblem(ca.ExternalCAs);
+    if (extProblem) throw rpcError('invalid_argument', extProblem);
     const rotation = await this.rootRotationFor(ca, this.cluster());
     await this.write((tx) => {
       const cur = tx.all('cluster')[0];
@@ -64,13 +66,17 @@ export class ClusterControl {
     const forced = (ca.ForceRotate ?? 0) !== (cur.Spec.CAConfig.ForceRotate ?? 0);
     if (!forced && !ca.SigningCACert && !ca.SigningCAKey) return undefined;
     if (ca.SigningCAKey && !ca.SigningCACert) throw rpcError('invalid_argument', 'if a signing CA key is provided, the signing CA cert must also be provided');
-    if (ca.SigningCACert && !ca.SigningCAKey) throw rpcError('invalid_argument', 'a signing CA cert needs its key: shoal has no external CA to sign with');
+    const external = externalCAFor(ca.ExternalCAs, ca.SigningCACert ?? '');
+    if (ca.SigningCACert && !ca.SigningCAKey && !external) {
+      throw rpcError('invalid_argument', 'a signing CA cert needs its key, or an external CA (--external-ca) that signs with it');
+    }
     if (ca.SigningCACert && ca.SigningCACert.trim() === cur.RootCA.CACert.trim() && !cur.RootCA.RootRotation) return undefined;
     if (cur.RootCA.RootRotation) throw rpcError('failed_precondition', 'a root CA rotation is already in progress; wait for it to complete');
-    if (ca.SigningCACert && ca.SigningCAKey) {
+    if (ca.SigningCACert) {
       const problem = rootCAProblem(ca.SigningCACert, ca.SigningCAKey, Date.now());
       if (problem) throw rpcError('invalid_argument', problem);
-      return { CACert: ca.SigningCACert, CAKey: ca.SigningCAKey, Phase: 'trust' };
+      // Without a key, certificates from this root come from the external CA.
+      return { CACert: ca.SigningCACert, ...(ca.SigningCAKey ? { CAKey: ca.SigningCAKey } : {}), Phase: 'trust' };
     }
     const root = await createRootCA(Date.now());
     return { CACert: root.certPem, CAKey: root.keyPem, Phase: 'trust' };
