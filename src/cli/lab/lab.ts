@@ -172,6 +172,11 @@ function createHostNetwork(s: LabState, h: LabHost): void {
   run('ip', ['-n', h.netns, 'link', 'set', 'eth0', 'up']);
   run('ip', ['-n', h.netns, 'link', 'set', 'lo', 'up']);
   run('ip', ['-n', h.netns, 'route', 'add', 'default', 'via', s.gateway]);
+  // No name server is reachable from a lab host: make lookups fail at once instead of timing out,
+  // so an engine that tries a registry first (Docker Swarm's agent does) falls back to its local
+  // images as it would on a host without registry access.
+  run('ip', ['netns', 'exec', h.netns, 'iptables', '-A', 'OUTPUT', '-p', 'udp', '--dport', '53', '-j', 'REJECT']);
+  run('ip', ['netns', 'exec', h.netns, 'iptables', '-A', 'OUTPUT', '-p', 'tcp', '--dport', '53', '-j', 'REJECT', '--reject-with', 'tcp-reset']);
   // A persistent UTS namespace, bound to a file, so every process of the host sees its name.
   writeFileSync(utsFile(h), '');
   run('unshare', [`--uts=${utsFile(h)}`, 'hostname', h.name]);
