@@ -174,7 +174,8 @@ export class LeaderServices implements LeaderView {
     if (cur.Spec.Role !== 'manager' && spec.Role === 'manager') {
       await this.o.store.update((tx) => {
         const n = tx.get('node', id);
-        if (n && !n.ManagerStatus) tx.update('node', { ...n, ManagerStatus: { Leader: false, Reachability: 'unknown', Addr: `${n.Status.Addr}:2377` } });
+        // Nodes that joined before their address was kept are assumed on the default port.
+        if (n && !n.ManagerStatus) tx.update('node', { ...n, ManagerStatus: { Leader: false, Reachability: 'unknown', Addr: n.ClusterAddr ?? `${n.Status.Addr}:2377` } });
       });
     }
   }
@@ -255,6 +256,7 @@ export class LeaderServices implements LeaderView {
         Spec: { Labels: {}, Role: role, Availability: call.availability ?? 'active' },
         Description: call.description,
         Status: { State: 'unknown', Addr: ip },
+        ClusterAddr: call.addr,
       };
       if (role === 'manager') node.ManagerStatus = { Leader: false, Reachability: 'unknown', Addr: call.addr };
       tx.create('node', node);

@@ -93,6 +93,8 @@ export interface NodeObject extends Meta {
   ManagerStatus?: { Leader: boolean; Reachability: 'unknown' | 'unreachable' | 'reachable'; Addr: string };
   /** As the node last reported it (Docker shows it as Description.TLSInfo). */
   TLSInfo?: TlsInfo;
+  /** Where the node serves the cluster port once it is a manager (its join's advertise address and listen port). */
+  ClusterAddr?: string;
 }
 
 // ---------- services ----------
