@@ -1,4 +1,5 @@
-/** Parsing docker's flag values: durations, memory sizes, CPUs, ports, mounts, key=value lists. */
+/** Parsing docker's flag values: durations, memory sizes, CPUs, ports, mounts, key=value lists, external CAs. */
+import { readFile } from 'node:fs/promises';
 import type { Mount, PortConfig } from '../store/types.js';
 import { CliError } from './client.js';
 
@@ -114,3 +115,20 @@ export function parseKeyValues(list: string[]): Record<string, string> {
 
 /** Commander collector for repeatable flags. */
 export const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+/** `--external-ca protocol=cfssl,url=https://...[,cacert=FILE]`, as the docker CLI takes it. */
+export async function parseExternalCA(s: string): Promise<{ Protocol: string; URL: string; CACert?: string }> {
+  const fields = new Map<string, string>();
+  for (const part of s.split(',')) {
+    const i = part.indexOf('=');
+    if (i <= 0) throw new CliError(`invalid field '${part}' must be a key=value pair`);
+    fields.set(part.slice(0, i).toLowerCase(), part.slice(i + 1));
+  }
+  const protocol = fields.get('protocol');
+  const url = fields.get('url');
+  if (!protocol) throw new CliError('the external-ca option needs a protocol= parameter');
+  if (protocol.toLowerCase() !== 'cfssl') throw new CliError(`unrecognized external CA protocol ${protocol}`);
+  if (!url) throw new CliError('the external-ca option needs a url= parameter');
+  const cacert = fields.get('cacert');
+  return { Protocol: 'cfssl', URL: url, ...(cacert ? { CACert: await readFile(cacert, 'utf8') } : {}) };
+}

@@ -80,6 +80,16 @@ describe('an external CA through the docker CLI', { timeout: 300_000 }, () => {
     assert.ok(requests().length > asked, 'the external CA signed again');
     await waitFor('the node certificate from the external root', () => signedBy(readFileSync(path.join(shoal.dir, 'data', 'certificates', 'swarm-node.crt'), 'utf8'), rootPem), 30_000);
     assert.doesNotMatch(shoal.docker(['info', '--format', '{{json .Swarm.Cluster.Spec.CAConfig}}']), /PRIVATE KEY/);
+  });
+
+  it("does the same round trip with shoal's own CLI", async () => {
+    shoal.shoal(['swarm', 'ca', '--rotate', '-q']);
+    assert.notEqual(shoal.docker(['swarm', 'ca']).trim(), rootPem.trim());
+    const asked = requests().length;
+    const out = shoal.shoal(['swarm', 'ca', '--rotate', '--ca-cert', path.join(dir, 'root.crt'), '--external-ca', `protocol=cfssl,url=${url}`]);
+    assert.match(out, /rotated TLS certificates: 1\/1 nodes/);
+    assert.equal(shoal.docker(['swarm', 'ca']).trim(), rootPem.trim());
+    assert.ok(requests().length > asked, 'the external CA signed again');
     shoal.docker(['service', 'rm', 'ext']);
   });
 });

@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { CliError, type ApiClient } from '../client.js';
-import { parseDuration } from '../opts.js';
+import { collect, parseDuration, parseExternalCA } from '../opts.js';
 import type { WNode } from './wire-types.js';
 
 type Api = () => ApiClient;
@@ -54,8 +54,10 @@ export function swarmCommand(api: Api): Command {
     .option('--heartbeat-tick <n>', 'ticks between leader heartbeats (shoal; docker has no flag)', '1')
     .option('--availability <a>', 'availability of the node ("active", "pause", "drain")', 'active')
     .option('--force-new-cluster', 'force create a new cluster from current state')
-    .action(async (o: Record<string, string | boolean | undefined>) => {
+    .option('--external-ca <spec>', 'a certificate signing endpoint: protocol=cfssl,url=https://...[,cacert=FILE]', collect, [])
+    .action(async (o: Record<string, string | boolean | undefined> & { externalCa: string[] }) => {
       const a = api();
+      const externalCAs = await Promise.all(o.externalCa.map(parseExternalCA));
       const body = {
         ListenAddr: o.listenAddr,
         AdvertiseAddr: o.advertiseAddr ?? '',
@@ -65,7 +67,7 @@ export function swarmCommand(api: Api): Command {
           Orchestration: { TaskHistoryRetentionLimit: Number(o.taskHistoryLimit) },
           Raft: { SnapshotInterval: Number(o.snapshotInterval), KeepOldSnapshots: Number(o.maxSnapshots), ElectionTick: Number(o.electionTick), HeartbeatTick: Number(o.heartbeatTick) },
           Dispatcher: { HeartbeatPeriod: parseDuration(String(o.dispatcherHeartbeat)) },
-          CAConfig: { NodeCertExpiry: parseDuration(String(o.certExpiry)) },
+          CAConfig: { NodeCertExpiry: parseDuration(String(o.certExpiry)), ...(externalCAs.length ? { ExternalCAs: externalCAs } : {}) },
           EncryptionConfig: { AutoLockManagers: Boolean(o.autolock) },
         },
         AutoLockManagers: Boolean(o.autolock),
@@ -116,17 +118,23 @@ export function swarmCommand(api: Api): Command {
     .description("Display and rotate the swarm's root CA")
     .option('--rotate', 'rotate the root CA; a new one is made unless --ca-cert and --ca-key are given')
     .option('--ca-cert <pem-file>', 'the root CA certificate to rotate to')
-    .option('--ca-key <pem-file>', 'the key of that root CA certificate')
+    .option('--ca-key <pem-file>', 'the key of that root CA certificate (none: an external CA holds it)')
+    .option('--external-ca <spec>', 'a certificate signing endpoint: protocol=cfssl,url=https://...[,cacert=FILE]', collect, [])
     .option('-d, --detach', 'exit at once instead of waiting for the rotation to converge')
     .option('-q, --quiet', 'suppress progress output')
-    .action(async (o: { rotate?: boolean; caCert?: string; caKey?: string; detach?: boolean; quiet?: boolean }) => {
+    .action(async (o: { rotate?: boolean; caCert?: string; caKey?: string; externalCa: string[]; detach?: boolean; quiet?: boolean }) => {
       const a = api();
-      if (!o.rotate && (o.caCert || o.caKey)) throw new CliError('--ca-cert and --ca-key need --rotate');
+      if (!o.rotate && (o.caCert || o.caKey || o.externalCa.length)) throw new CliError('--ca-cert, --ca-key and --external-ca need --rotate');
       if (o.rotate) {
         const swarm = await a.get<WSwarm>('/swarm');
         const ca = { ...swarm.Spec.CAConfig } as Record<string, unknown>;
         if (o.caCert) ca.SigningCACert = await readFile(o.caCert, 'utf8');
         if (o.caKey) ca.SigningCAKey = await readFile(o.caKey, 'utf8');
+        if (o.externalCa.length) {
+          const cert = typeof ca.SigningCACert === 'string' ? ca.SigningCACert : undefined;
+          // As docker does: the external CAs given with --ca-cert sign with that root.
+          ca.ExternalCAs = (await Promise.all(o.externalCa.map(parseExternalCA))).map((e) => ({ ...(cert ? { CACert: cert } : {}), ...e }));
+        }
         if (!o.caCert && !o.caKey) ca.ForceRotate = Number(ca.ForceRotate ?? 0) + 1;
         await a.post(`/swarm/update?rotateWorkerToken=false&rotateManagerToken=false&rotateManagerUnlockKey=false&version=${swarm.Version.Index}`, { ...swarm.Spec, CAConfig: ca });
         if (!o.detach) {
