@@ -345,8 +345,8 @@ export class ShoalDaemon {
           for (const id of former) {
             const cur = tx.get('node', id);
             if (!cur) continue;
-            const { ManagerStatus: _gone, ...rest } = cur;
-            tx.update('node', { ...rest, Spec: { ...cur.Spec, Role: 'worker' } });
+            const { ManagerStatus: gone, ...rest } = cur;
+            tx.update('node', { ...rest, ClusterAddr: cur.ClusterAddr ?? gone?.Addr, Spec: { ...cur.Spec, Role: 'worker' } });
           }
         });
         // Written to the log, so that a restart replays the same membership.
@@ -520,8 +520,12 @@ export class ShoalDaemon {
     const proposer = new RaftProposer();
     const store: Store = new Store(proposer, clock);
     const raftSpec = (): NonNullable<ClusterObject['Spec']['Raft']> => store.view((tx) => tx.all('cluster')[0])?.Spec.Raft ?? {};
-    const addrOf = (id: string): string | undefined =>
-      store.view((tx) => tx.get('node', id))?.ManagerStatus?.Addr ?? state.managers?.find((m) => m.nodeId === id)?.addr;
+    const addrOf = (id: string): string | undefined => {
+      const n = store.view((tx) => tx.get('node', id));
+      // A former manager (demoted, or left behind by a forced new cluster) keeps its cluster address,
+      // so that it can still be told it was removed.
+      return n?.ManagerStatus?.Addr ?? n?.ClusterAddr ?? state.managers?.find((m) => m.nodeId === id)?.addr;
+    };
     const transport = new TcpTransport({
       id: state.nodeId,
       peers: (id) => {

@@ -221,8 +221,8 @@ export class LeaderServices implements LeaderView {
     await this.o.store.update((tx) => {
       const cur = tx.get('node', id);
       if (!cur) return;
-      const { ManagerStatus: _gone, ...rest } = cur;
-      tx.update('node', rest);
+      const { ManagerStatus: gone, ...rest } = cur;
+      tx.update('node', { ...rest, ClusterAddr: cur.ClusterAddr ?? gone?.Addr });
     });
     this.o.transport.forget(id);
   }

@@ -35,6 +35,8 @@ describe('swarm settings through the docker CLI', { timeout: 300_000 }, () => {
     assert.equal(tls.CertIssuerPublicKey, tlsInfoOf(after).CertIssuerPublicKey, "the node's certificate comes from the new root");
     const tokenAfter = shoal.docker(['swarm', 'join-token', '-q', 'worker']).trim();
     assert.notEqual(tokenAfter.split('-')[2], tokenBefore.split('-')[2], 'the token pins the new root');
+    assert.equal(shoal.docker(['node', 'ls', '--format', '{{.TLSStatus}}']).trim(), 'Ready');
+    assert.equal(shoal.shoal(['node', 'ls', '--format', '{{.TLSStatus}}']).trim(), 'Ready');
     // The node still talks to itself over the cluster port with its new certificate.
     shoal.docker(['service', 'create', '-d', '--name', 'after-rotation', 'shoal-test/busybox:1', 'sleep', '3600']);
     shoal.docker(['service', 'rm', 'after-rotation']);

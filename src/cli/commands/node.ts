@@ -7,7 +7,7 @@ import { renderTable } from '../format/table.js';
 import { formatList, renderTemplate } from '../format/template.js';
 import { collect, parseKeyValues } from '../opts.js';
 import { renderTasks } from './task-table.js';
-import type { WNode, WTask } from './wire-types.js';
+import type { WNode, WTask, WTlsInfo } from './wire-types.js';
 
 type Api = () => ApiClient;
 const out = (s: string): void => void process.stdout.write(s);
@@ -15,6 +15,15 @@ const out = (s: string): void => void process.stdout.write(s);
 async function selfId(api: ApiClient): Promise<string> {
   const info = await api.get<{ Swarm: { NodeID: string } }>('/info');
   return info.Swarm.NodeID;
+}
+
+const TLS_FIELDS = ['TrustRoot', 'CertIssuerSubject', 'CertIssuerPublicKey'] as const;
+
+/** As docker shows it: a node whose TLSInfo is the cluster's is Ready, another Needs Rotation. */
+function tlsStatus(node: WTlsInfo | undefined, cluster: WTlsInfo | undefined): string {
+  const empty = (t: WTlsInfo | undefined): boolean => !t || TLS_FIELDS.every((f) => !t[f]);
+  if (empty(node) || empty(cluster)) return 'Unknown';
+  return TLS_FIELDS.every((f) => (node![f] ?? '') === (cluster![f] ?? '')) ? 'Ready' : 'Needs Rotation';
 }
 
 async function resolve(api: ApiClient, ref: string): Promise<string> {
@@ -41,7 +50,8 @@ export function nodeCommand(api: Api): Command {
       const a = api();
       const q = filtersParam(parseFilterFlags(o.filter));
       const nodes = await a.get<WNode[]>(`/nodes${q ? `?${q}` : ''}`);
-      const self = await selfId(a);
+      const info = await a.get<{ Swarm: { NodeID: string; Cluster?: { TLSInfo?: WTlsInfo } } }>('/info');
+      const self = info.Swarm.NodeID;
       nodes.sort((x, y) => ((x.Spec.Name || x.Description.Hostname) < (y.Spec.Name || y.Description.Hostname) ? -1 : 1));
       if (o.quiet) return out(nodes.map((n) => `${n.ID}\n`).join(''));
       const rows = nodes.map((n) => ({
@@ -52,7 +62,7 @@ export function nodeCommand(api: Api): Command {
         Availability: capitalize(n.Spec.Availability),
         ManagerStatus: managerStatus(n),
         EngineVersion: n.Description.Engine.EngineVersion,
-        TLSStatus: 'Ready',
+        TLSStatus: tlsStatus(n.Description.TLSInfo, info.Swarm.Cluster?.TLSInfo),
       }));
       if (o.format) return out(formatList(o.format, rows, { ID: 'ID', Hostname: 'HOSTNAME', Status: 'STATUS', Availability: 'AVAILABILITY', ManagerStatus: 'MANAGER STATUS', EngineVersion: 'ENGINE VERSION', TLSStatus: 'TLS STATUS' }));
       out(renderTable([['ID', 'HOSTNAME', 'STATUS', 'AVAILABILITY', 'MANAGER STATUS', 'ENGINE VERSION'], ...rows.map((r) => [r.ID, r.Hostname, r.Status, r.Availability, r.ManagerStatus, r.EngineVersion])]));

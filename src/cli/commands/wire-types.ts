@@ -1,10 +1,22 @@
 /** The Engine API objects as the CLI reads them (only the fields it uses). */
 import type { ServiceSpec } from '../../store/types.js';
 
+export interface WTlsInfo {
+  TrustRoot?: string;
+  CertIssuerSubject?: string;
+  CertIssuerPublicKey?: string;
+}
+
 export interface WNode {
   ID: string;
   Spec: { Name?: string; Labels: Record<string, string>; Role: string; Availability: string };
-  Description: { Hostname: string; Platform: { Architecture: string; OS: string }; Resources: { NanoCPUs: number; MemoryBytes: number }; Engine: { EngineVersion: string; Labels?: Record<string, string> } };
+  Description: {
+    Hostname: string;
+    Platform: { Architecture: string; OS: string };
+    Resources: { NanoCPUs: number; MemoryBytes: number };
+    Engine: { EngineVersion: string; Labels?: Record<string, string> };
+    TLSInfo?: WTlsInfo;
+  };
   Status: { State: string; Addr: string; Message?: string };
   ManagerStatus?: { Leader?: boolean; Reachability: string; Addr: string };
   Version: { Index: number };
