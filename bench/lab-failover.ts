@@ -118,7 +118,7 @@ function lastRunningAt(api: string, dead: Set<string>): number {
 }
 
 /** A run whose cluster does not get there within this is recorded as not converged (and the lab rebuilt). */
-const RUN_LIMIT_MS = 300_000;
+const RUN_LIMIT_MS = 150_000;
 
 async function settle(sys: System, hs: LabHost[]): Promise<void> {
   const managers = hs.filter((h) => h.name.startsWith('manager')).map((h) => h.name);

@@ -10,7 +10,10 @@ export class EtcdCluster implements ProcessGroup {
   readonly ids = ['e1', 'e2', 'e3'];
   private procs = new Map<string, ChildProcess>();
 
-  constructor(private readonly basePort = 32379) {}
+  constructor(
+    private readonly basePort = 32379,
+    private readonly snapshotCount = 100_000,
+  ) {}
 
   clientUrl(id: string): string {
     return `http://127.0.0.1:${this.basePort + this.ids.indexOf(id)}`;
@@ -29,6 +32,7 @@ export class EtcdCluster implements ProcessGroup {
         ...['--listen-peer-urls', this.peerUrl(id), '--initial-advertise-peer-urls', this.peerUrl(id)],
         ...['--initial-cluster', this.ids.map((m) => `${m}=${this.peerUrl(m)}`).join(','), '--initial-cluster-state', 'new'],
         ...['--heartbeat-interval', '100', '--election-timeout', '1000', '--log-level', 'error'],
+        ...['--snapshot-count', String(this.snapshotCount)],
       ],
       { stdio: 'ignore' },
     );

@@ -106,10 +106,12 @@ export class TaskRunner {
   }
 
   private async loop(): Promise<void> {
+    let known: ContainerView | undefined;
     while (!this.disposed) {
       this.dirty = false;
       let step: Step;
-      const c = await this.observe();
+      const c = known ?? (await this.observe());
+      known = undefined;
       try {
         step = nextStep(this.task, this.reported.State, c);
         await this.execute(step, c);
@@ -117,6 +119,9 @@ export class TaskRunner {
         this.fail(e, c);
         continue;
       }
+      // A report changes nothing in the engine, so what we saw still holds unless something woke us:
+      // a new task goes from assigned to starting without asking the engine between its reports.
+      if (step.kind === 'report' && !this.dirty) known = c;
       if (step.kind === 'wait') await this.sleep(RESYNC_MS);
     }
   }

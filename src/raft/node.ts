@@ -91,6 +91,8 @@ export class RaftNode {
   private snapshotting = false;
   /** A snapshot written in the background, waiting for the processing loop to cut the WAL at it. */
   private pendingCut: SnapshotMeta | undefined;
+  /** Old snapshot files being removed (off the append path; one removal at a time). */
+  private pruning: Promise<void> = Promise.resolve();
   private wasLeader = false;
   private installed = 0;
   /** Followers a snapshot is being streamed to right now. */
@@ -162,6 +164,7 @@ export class RaftNode {
     this.closed = true;
     clearInterval(this.timer);
     while (this.processing || this.snapshotting) await new Promise((r) => setTimeout(r, 5));
+    await this.pruning;
     for (const w of this.waiters.values()) w.reject(new NotLeaderError(''));
     this.waiters.clear();
     this.failReads(new NotLeaderError(''));
@@ -480,15 +483,20 @@ export class RaftNode {
       });
   }
 
-  /** The snapshot at `meta` is on disk: start a WAL segment there and drop the log before it. */
+  /**
+   * The snapshot at `meta` is on disk: tell the WAL and drop the log before it. This runs between
+   * appends, so it does only what must be ordered with them; old snapshot files go in the background.
+   */
   private async cutAt(meta: SnapshotMeta): Promise<void> {
     this.pendingCut = undefined;
     if (meta.index <= this.snapshotIndex) return; // a snapshot from the leader got there first
     const tail = this.raft.log.slice(meta.index + 1, this.raft.log.lastIndex);
-    await this.wal.cut(meta, this.raft.hardState(), tail);
+    await this.wal.snapshotTaken(meta, this.raft.hardState(), tail);
     this.raft.snapshotTaken(meta.index, this.o.keepEntries?.() ?? 500);
     this.snapshotIndex = meta.index;
-    await this.pruneSnapshots();
+    this.pruning = this.pruning
+      .then(() => this.pruneSnapshots())
+      .catch((e: unknown) => this.o.logger.warn('raft: removing old snapshots failed', { error: String(e) }));
   }
 
   /** Keeps the newest snapshot plus KeepOldSnapshots older ones. */

@@ -3,9 +3,11 @@
  * appended and fdatasync'ed before any message of that Ready leaves (one fsync per Ready, so many
  * proposals share it). Replay rebuilds the hard state and the log (a record whose entries start at
  * or before the end truncates the suffix first). A torn final record is cut off; damage before the
- * end refuses to start. A snapshot starts a new segment that carries the state after it. Each
- * segment opens with a plaintext header (format, cipher); every record after it is sealed with the
- * manager's data-encryption key.
+ * end refuses to start. A local snapshot costs one small marker record (the appends behind it wait
+ * for nothing more); once the segment has grown past SEGMENT_BYTES, the next snapshot starts a new
+ * segment that carries the state after it, and the older segments go. A snapshot installed from the
+ * leader always starts a new segment (its log replaces ours). Each segment opens with a plaintext
+ * header (format, cipher); every record after it is sealed with the manager's data-encryption key.
  */
 import { mkdir, open, readdir, readFile, rm, truncate, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
@@ -49,6 +51,9 @@ export interface WalState {
   snapshot: WalSnapshot | undefined;
 }
 
+/** A segment this large is replaced by a fresh one at the next snapshot. */
+const SEGMENT_BYTES = 64 * 1024 * 1024;
+
 const segName = (n: number): string => `wal-${String(n).padStart(16, '0')}.log`;
 
 const toWire = (e: Entry): WireEntry => ({ t: e.term, i: e.index, y: e.type, d: Buffer.from(e.data).toString('base64') });
@@ -57,11 +62,14 @@ const fromWire = (w: WireEntry): Entry => ({ term: w.t, index: w.i, type: w.y, d
 export class RaftWal {
   private fh: FileHandle | undefined;
   private seq = 0;
+  /** Bytes in the current segment. */
+  private size = 0;
   readonly stats = { syncs: 0, entries: 0 };
 
   constructor(
     private readonly dir: string,
     private readonly cipher: DataCipher,
+    private readonly segmentBytes = SEGMENT_BYTES,
   ) {}
 
   async open(): Promise<WalState> {
@@ -104,6 +112,7 @@ export class RaftWal {
         }
       }
       this.seq = Math.max(this.seq, Number(seg.slice(4, 20)));
+      this.size = r.validBytes;
     }
     if (this.seq === 0) await this.newSegment();
     else this.fh = await open(path.join(this.dir, segName(this.seq)), 'a', 0o600);
@@ -116,10 +125,25 @@ export class RaftWal {
     const rec: Record = {};
     if (hs) rec.hs = hs;
     if (entries.length) rec.entries = entries.map(toWire);
-    await this.fh!.write(frame(this.cipher.seal('wal', Buffer.from(JSON.stringify(rec)))));
-    await this.fh!.datasync();
+    await this.write(rec);
     this.stats.syncs++;
     this.stats.entries += entries.length;
+  }
+
+  /**
+   * A snapshot of our own applied state at `snap` is on disk. Usually a marker record is enough
+   * (replay drops the entries it covers); a segment grown past its size is replaced instead.
+   */
+  async snapshotTaken(snap: WalSnapshot, hs: HardState, tail: readonly Entry[]): Promise<void> {
+    if (this.size < this.segmentBytes) await this.write({ snap });
+    else await this.cut(snap, hs, tail);
+  }
+
+  private async write(rec: Record): Promise<void> {
+    const bytes = frame(this.cipher.seal('wal', Buffer.from(JSON.stringify(rec))));
+    await this.fh!.write(bytes);
+    await this.fh!.datasync();
+    this.size += bytes.length;
   }
 
   /** After a snapshot at `snap`: a new segment holding what comes after it; older segments go. */
@@ -142,8 +166,14 @@ export class RaftWal {
     const file = path.join(this.dir, segName(this.seq));
     this.fh = await open(file, 'w', 0o600);
     const header: SegmentHeader = { format: WAL_FORMAT, cipher: this.cipher.name };
-    await this.fh.write(frame(Buffer.from(JSON.stringify(header))));
-    if (first) await this.fh.write(frame(this.cipher.seal('wal', Buffer.from(JSON.stringify(first)))));
+    const head = frame(Buffer.from(JSON.stringify(header)));
+    await this.fh.write(head);
+    this.size = head.length;
+    if (first) {
+      const rec = frame(this.cipher.seal('wal', Buffer.from(JSON.stringify(first))));
+      await this.fh.write(rec);
+      this.size += rec.length;
+    }
     await this.fh.datasync();
     await syncDir(this.dir);
   }

@@ -25,23 +25,40 @@ const arg = (name: string, d?: string): string => {
   return v;
 };
 
+/** Pairs per snapshot chunk: a chunk is one short burst of JSON work, then the loop gets a turn. */
+const SNAPSHOT_CHUNK = 500;
+const yieldToLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
+
 class KvMachine implements StateMachine {
   readonly kv = new Map<string, string>();
   apply(_index: number, data: Uint8Array): void {
     const { k, v } = JSON.parse(Buffer.from(data).toString('utf8')) as { k: string; v: string };
     this.kv.set(k, v);
   }
+  /** Newline-delimited pairs in chunks, like the manager store's: never one big JSON.stringify. */
   snapshot(): AsyncIterable<Uint8Array> {
-    const data = Buffer.from(JSON.stringify([...this.kv]));
+    const pairs = [...this.kv]; // strings are immutable: this copy is the cut
     return (async function* () {
-      yield new Uint8Array(data);
+      for (let i = 0; i < pairs.length; i += SNAPSHOT_CHUNK) {
+        let chunk = '';
+        for (const p of pairs.slice(i, i + SNAPSHOT_CHUNK)) chunk += JSON.stringify(p) + '\n';
+        yield new Uint8Array(Buffer.from(chunk));
+        await yieldToLoop();
+      }
     })();
   }
   async restore(_index: number, chunks: AsyncIterable<Uint8Array>): Promise<void> {
-    const parts: Buffer[] = [];
-    for await (const c of chunks) parts.push(Buffer.from(c));
+    const next = new Map<string, string>();
+    for await (const c of chunks) {
+      for (const line of Buffer.from(c).toString('utf8').split('\n')) {
+        if (!line) continue;
+        const [k, v] = JSON.parse(line) as [string, string];
+        next.set(k, v);
+      }
+      await yieldToLoop();
+    }
     this.kv.clear();
-    for (const [k, v] of JSON.parse(Buffer.concat(parts).toString('utf8')) as [string, string][]) this.kv.set(k, v);
+    for (const [k, v] of next) this.kv.set(k, v);
   }
 }
 
