@@ -117,6 +117,13 @@ function lastRunningAt(api: string, dead: Set<string>): number {
   return Math.max(...stamps.split('\n').filter(Boolean).map((t) => Date.parse(t)));
 }
 
+/** `lab partition` prints when its cut took effect; that moment on performance.now()'s clock. */
+function cutMoment(out: string): number {
+  const m = / at (\S+Z)\s*$/.exec(out.trim());
+  if (!m) throw new Error(`lab partition did not say when it cut: ${out}`);
+  return performance.now() - (Date.now() - Date.parse(m[1]!));
+}
+
 /** A run whose cluster does not get there within this is recorded as not converged (and the lab rebuilt). */
 const RUN_LIMIT_MS = 150_000;
 
@@ -141,10 +148,9 @@ async function oneRun(sys: System, hs: LabHost[], i: number): Promise<RunResult>
   const survivor = managers.find((m) => m !== lead)!;
   const api = sys.api(byName(hs, survivor));
   const dead = new Set([lead, 'worker2']);
-  // Times start when the cut is done: the lab command's own start-up (~0.7 s of node) is not the
-  // cluster's; the cut itself is the command's last step.
-  lab(['partition', lead]);
-  const t0 = performance.now();
+  // Times start at the moment the lab says the cut took effect (not when its command returns: the
+  // other hosts' rules and the command's exit come after).
+  const t0 = cutMoment(lab(['partition', lead]));
   // The same write for both: a label on the service, through a surviving manager, retried at once.
   for (let n = 0; ; n++) {
     if (cli(api, ['service', 'update', '-d', '--label-add', `run=${i}-${n}`, SERVICE], 60_000).code === 0) break;
@@ -152,9 +158,8 @@ async function oneRun(sys: System, hs: LabHost[], i: number): Promise<RunResult>
     await sleep(100);
   }
   const firstWriteS = (performance.now() - t0) / 1000;
-  lab(['partition', lead, 'worker2']);
-  const t1 = performance.now();
-  const t1Wall = Date.now();
+  const t1 = cutMoment(lab(['partition', lead, 'worker2']));
+  const t1Wall = Date.now() - (performance.now() - t1);
   let leaderHostTasksS = NaN;
   for (;;) {
     const r = runningHosts(api) ?? [];

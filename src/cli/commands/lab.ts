@@ -53,9 +53,12 @@ export function labCommand(): Command {
     .action((hostName: string, o: { name: string }) => labStart(o.name, hostName));
 
   named(cmd.command('partition'))
-    .description('Cut the given hosts off from the rest of the lab')
+    .description('Cut the given hosts off from the rest of the lab; prints when the cut took effect')
     .argument('<hosts...>')
-    .action((hosts: string[], o: { name: string }) => labPartition(o.name, hosts));
+    .action((hosts: string[], o: { name: string }) => {
+      const at = labPartition(o.name, hosts);
+      process.stdout.write(`cut off ${hosts.join(' ')} at ${at.toISOString()}\n`);
+    });
 
   named(cmd.command('heal'))
     .description('Restore every link cut by partition')

@@ -289,8 +289,9 @@ export async function labStart(name: string, hostName: string): Promise<void> {
 
 const CHAIN = 'SHOAL-LAB';
 
-function setFirewall(h: LabHost, drop: string[]): void {
-  const ipt = (args: string[], allowFail = false): string => run('ip', ['netns', 'exec', h.netns, 'iptables', '-w', ...args], { allowFail });
+/** Our chain, hooked first into INPUT, OUTPUT and FORWARD (containers' traffic is forwarded, not output). */
+function ensureChain(h: LabHost): void {
+  const ipt = (args: string[]): string => run('ip', ['netns', 'exec', h.netns, 'iptables', '-w', ...args]);
   const has = (args: string[]): boolean => {
     try {
       ipt(args);
@@ -300,31 +301,41 @@ function setFirewall(h: LabHost, drop: string[]): void {
     }
   };
   if (!has(['-n', '-L', CHAIN])) ipt(['-N', CHAIN]);
-  ipt(['-F', CHAIN]);
-  // Our chain first in INPUT, OUTPUT and FORWARD (containers' traffic is forwarded, not output).
   for (const base of ['INPUT', 'OUTPUT', 'FORWARD']) if (!has(['-C', base, '-j', CHAIN])) ipt(['-I', base, '1', '-j', CHAIN]);
-  for (const ip of drop) {
-    ipt(['-A', CHAIN, '-s', ip, '-j', 'DROP']);
-    ipt(['-A', CHAIN, '-d', ip, '-j', 'DROP']);
-  }
 }
 
-/** Cuts the given hosts off from the rest of the lab (they still reach each other). */
-export function labPartition(name: string, hostNames: string[]): void {
+/** Replaces the host's drop list in one transaction: the links change at one moment, none reopens. */
+function setDrops(h: LabHost, drop: string[]): void {
+  const rules = drop.flatMap((ip) => [`-A ${CHAIN} -s ${ip} -j DROP`, `-A ${CHAIN} -d ${ip} -j DROP`]);
+  const table = ['*filter', `:${CHAIN} - [0:0]`, ...rules, 'COMMIT', ''].join('\n');
+  run('ip', ['netns', 'exec', h.netns, 'iptables-restore', '-w', '--noflush'], { input: Buffer.from(table) });
+}
+
+/**
+ * Cuts the given hosts off from the rest of the lab (they still reach each other). The cut hosts'
+ * rules go in first, each host's in one transaction, and the moment they all are in is returned: a
+ * cut host that drops everything else is cut off, whatever the other side's rules say yet.
+ */
+export function labPartition(name: string, hostNames: string[]): Date {
   const s = loadLab(name);
   const group = new Set(hostNames.map((n) => host(s, n).name));
-  for (const h of s.hosts) {
-    const other = s.hosts.filter((x) => group.has(x.name) !== group.has(h.name)).map((x) => x.ip);
-    setFirewall(h, other);
+  for (const h of s.hosts) ensureChain(h);
+  const apply = (h: LabHost): void => {
+    setDrops(h, s.hosts.filter((x) => group.has(x.name) !== group.has(h.name)).map((x) => x.ip));
     h.partitioned = group.has(h.name);
-  }
+  };
+  for (const h of s.hosts.filter((x) => group.has(x.name))) apply(h);
+  const cutAt = new Date();
+  for (const h of s.hosts.filter((x) => !group.has(x.name))) apply(h);
   saveLab(s);
+  return cutAt;
 }
 
 export function labHeal(name: string): void {
   const s = loadLab(name);
   for (const h of s.hosts) {
-    setFirewall(h, []);
+    ensureChain(h);
+    setDrops(h, []);
     h.partitioned = false;
   }
   saveLab(s);
