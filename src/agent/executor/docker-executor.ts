@@ -97,8 +97,8 @@ export class DockerExecutor implements Executor {
   }
 
   async create(task: TaskObject): Promise<string> {
-    const existing = await this.findByTask(task.ID);
-    if (existing) return existing;
+    // The name carries the task ID, so a second create of the same task is a 409, handled below:
+    // no container listing before every create.
     const req = containerCreateRequest(task, { clusterId: this.o.clusterId(), nodeId: this.o.nodeId() });
     let id: string;
     try {

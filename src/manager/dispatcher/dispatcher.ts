@@ -14,7 +14,8 @@ import type { AgentSession, Assignments, DispatcherEndpoint, SessionRequest, Tas
 
 export const DEFAULT_HEARTBEAT_PERIOD_MS = 5000;
 export const HEARTBEAT_GRACE = 3;
-const ASSIGNMENT_BATCH_MS = 100;
+/** Assignment changes within this window go to a node as one message (a replacement waits no longer). */
+const ASSIGNMENT_BATCH_MS = 25;
 const STATUS_BATCH_MS = 100;
 
 interface NodeSession {
