@@ -16,7 +16,8 @@ export const DEFAULT_HEARTBEAT_PERIOD_MS = 5000;
 export const HEARTBEAT_GRACE = 3;
 /** Assignment changes within this window go to a node as one message (a replacement waits no longer). */
 const ASSIGNMENT_BATCH_MS = 25;
-const STATUS_BATCH_MS = 100;
+/** Status reports within this window become one store write (a Running state shows without delay). */
+const STATUS_BATCH_MS = 25;
 
 interface NodeSession {
   id: string;

@@ -12,7 +12,7 @@ import { Reconciler } from '../reconciler.js';
 
 export class Scheduler extends Reconciler {
   constructor(store: Store, clock: Clock, logger: Logger) {
-    super('scheduler', store, clock, logger, 50);
+    super('scheduler', store, clock, logger, 20);
   }
 
   protected override interested(table: string): boolean {
