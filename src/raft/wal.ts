@@ -139,8 +139,12 @@ export class RaftWal {
     else await this.cut(snap, hs, tail);
   }
 
+  private sealed(rec: Record): Buffer {
+    return frame(this.cipher.seal('wal', Buffer.from(JSON.stringify(rec))));
+  }
+
   private async write(rec: Record): Promise<void> {
-    const bytes = frame(this.cipher.seal('wal', Buffer.from(JSON.stringify(rec))));
+    const bytes = this.sealed(rec);
     await this.fh!.write(bytes);
     await this.fh!.datasync();
     this.size += bytes.length;
@@ -166,14 +170,9 @@ export class RaftWal {
     const file = path.join(this.dir, segName(this.seq));
     this.fh = await open(file, 'w', 0o600);
     const header: SegmentHeader = { format: WAL_FORMAT, cipher: this.cipher.name };
-    const head = frame(Buffer.from(JSON.stringify(header)));
-    await this.fh.write(head);
-    this.size = head.length;
-    if (first) {
-      const rec = frame(this.cipher.seal('wal', Buffer.from(JSON.stringify(first))));
-      await this.fh.write(rec);
-      this.size += rec.length;
-    }
+    const bytes = Buffer.concat([frame(Buffer.from(JSON.stringify(header))), ...(first ? [this.sealed(first)] : [])]);
+    await this.fh.write(bytes);
+    this.size = bytes.length;
     await this.fh.datasync();
     await syncDir(this.dir);
   }
