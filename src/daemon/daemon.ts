@@ -63,6 +63,10 @@ export const WORKER_NOT_MANAGER =
   "This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state. Please run this command on a manager node or promote the current node to a manager.";
 
 /** How often a node checks in with the leader's CA; and while a root rotation is under way. */
+/** How long `swarm join` waits for a new manager to become a Raft voter (Docker's swarmConnectTimeout). */
+const JOIN_TIMEOUT_MS = 20_000;
+const JOIN_TIMEOUT =
+  'Timeout was reached before node joined. The attempt to join the swarm will continue in the background. Use the "docker info" command to see the current swarm status of your node.';
 const CA_SYNC_MS = 5000;
 const CA_SYNC_ROTATING_MS = 1000;
 
@@ -393,7 +397,20 @@ export class ShoalDaemon {
       await saveNodeTls(this.o.dataRoot, joined.tls);
       await this.enterSwarm(state, false, async () => undefined);
       this.o.logger.info('joined the swarm', { node: state.nodeId, role: state.role, via: remote });
+      // As in Docker, a manager's join returns once it votes in the Raft group (the leader makes a
+      // caught-up learner a voter), so `node ls` right after shows it Reachable.
+      if (state.role === 'manager' && !(await this.becameVoter(JOIN_TIMEOUT_MS))) throw new ShoalError('unavailable', JOIN_TIMEOUT);
     });
+  }
+
+  private async becameVoter(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const mgr = this.cluster?.mgr;
+      if (mgr?.raft.members().voters.includes(this.cluster!.state.nodeId)) return true;
+      if (!mgr || Date.now() > deadline) return false;
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   /**

@@ -309,6 +309,7 @@ export class LeaderServices implements LeaderView {
     if (!this.o.manager.isLeader) throw new ShoalError('unavailable', NO_LEADER);
     const node = this.o.store.view((tx) => tx.get('node', nodeId));
     if (!node) throw new ShoalError('permission_denied', `node ${nodeId} is not a member of this swarm`);
+    this.o.manager.rotation.checkedIn(nodeId);
     if (!sameValue(node.TLSInfo, tls)) {
       await this.o.store.update((tx) => {
         const cur = tx.get('node', nodeId);

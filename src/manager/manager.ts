@@ -27,19 +27,21 @@ export interface ManagerOptions {
 export class Manager {
   readonly control: ClusterControl;
   readonly dispatcher: Dispatcher;
+  readonly rotation: RootRotationReconciler;
   private readonly components: { run(): void; stop(): void }[];
   private leading = false;
 
   constructor(o: ManagerOptions) {
     this.control = new ClusterControl(o.store, o.random, o.logSource);
     this.dispatcher = new Dispatcher(o.store, o.clock, o.random, o.logger.child('dispatcher'));
+    this.rotation = new RootRotationReconciler(o.store, o.clock, o.random, o.logger.child('ca'));
     this.components = [
       this.dispatcher,
       new Allocator(o.store, o.clock, o.logger.child('allocator')),
       new Scheduler(o.store, o.clock, o.logger.child('scheduler')),
       new Orchestrator(o.store, o.clock, o.random, o.logger.child('orchestrator')),
       new TaskReaper(o.store, o.clock, o.logger.child('taskreaper')),
-      new RootRotationReconciler(o.store, o.random, o.logger.child('ca')),
+      this.rotation,
     ];
   }
 

@@ -163,6 +163,7 @@ export function swarmCommand(api: Api): Command {
     .option('--cert-expiry <duration>', 'validity period for node certificates')
     .option('--snapshot-interval <n>', 'number of log entries between Raft snapshots')
     .option('--max-snapshots <n>', 'number of additional Raft snapshots to retain')
+    .option('--log-entries-for-slow-followers <n>', 'Raft entries kept behind a snapshot for followers a little behind (shoal)')
     .option('--election-tick <n>', 'ticks without a leader heartbeat before an election (shoal)')
     .option('--heartbeat-tick <n>', 'ticks between leader heartbeats (shoal)')
     .option('--autolock <bool>', 'change manager autolocking setting (true|false)')
@@ -175,6 +176,7 @@ export function swarmCommand(api: Api): Command {
       if (o.certExpiry) s.CAConfig = { ...s.CAConfig, NodeCertExpiry: parseDuration(o.certExpiry) };
       if (o.snapshotInterval) s.Raft = { ...s.Raft, SnapshotInterval: Number(o.snapshotInterval) };
       if (o.maxSnapshots) s.Raft = { ...s.Raft, KeepOldSnapshots: Number(o.maxSnapshots) };
+      if (o.logEntriesForSlowFollowers) s.Raft = { ...s.Raft, LogEntriesForSlowFollowers: Number(o.logEntriesForSlowFollowers) };
       if (o.electionTick) s.Raft = { ...s.Raft, ElectionTick: Number(o.electionTick) };
       if (o.heartbeatTick) s.Raft = { ...s.Raft, HeartbeatTick: Number(o.heartbeatTick) };
       if (o.autolock !== undefined) s.EncryptionConfig = { ...s.EncryptionConfig, AutoLockManagers: o.autolock === 'true' };

@@ -3,12 +3,16 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { describe, it } from 'node:test';
+import { VirtualClock } from '../../common/clock.js';
+import { silentLogger } from '../../common/logging.js';
 import { SeededRandom } from '../../common/random.js';
+import { MemoryProposer } from '../../store/proposer.js';
+import { Store } from '../../store/store.js';
 import type { NodeId } from '../../common/ids.js';
 import type { ClusterObject, NodeObject, TlsInfo } from '../../store/types.js';
 import { caDigest, parseJoinToken } from './join-token.js';
 import { createRootCA, issueNodeCertificate, rootCAProblem, tlsInfoOf, type RootCA } from './root-ca.js';
-import { desiredIssuer, desiredTrust, rotationStep, signingCA } from './rotation.js';
+import { CHECK_IN_GRACE_MS, desiredIssuer, desiredTrust, RootRotationReconciler, rotationStep, signingCA } from './rotation.js';
 
 const now = Date.now();
 
@@ -66,6 +70,40 @@ describe('root CA rotation', () => {
     assert.equal(desiredTrust(done), next.certPem);
     for (const t of [done.JoinTokens.Worker, done.JoinTokens.Manager]) assert.equal(parseJoinToken(t)?.digest, caDigest(next.certPem), 'tokens pin the new root');
     assert.equal(rotationStep(done, [node('a', reported(next.certPem, next))], random), undefined, 'nothing more to do');
+  });
+
+  it('waits for a node marked down that still checks in with the CA; not once its check-ins stop', async () => {
+    const [old, next] = await Promise.all([createRootCA(now), createRootCA(now)]);
+    const random = new SeededRandom(6);
+    const c = cluster(old, next, 'issue');
+    const both = desiredTrust(c);
+    const nodes = [node('a', reported(both, next)), node('b', reported(both, old), 'down')];
+    assert.equal(rotationStep(c, nodes, random, (id) => id === 'b'), undefined, 'b is down but alive: finishing would cut it off');
+    assert.equal(rotationStep(c, nodes, random, () => false)?.RootCA.RootRotation, undefined, 'b is gone: it must rejoin');
+  });
+
+  it('the reconciler finishes a rotation once a checking-in node converges or its check-ins lapse', async () => {
+    const [old, next] = await Promise.all([createRootCA(now), createRootCA(now)]);
+    const clock = new VirtualClock(now);
+    const proposer = new MemoryProposer();
+    const store = new Store(proposer, clock);
+    proposer.bind((i, a) => store.apply(i, a));
+    await store.update((tx) => {
+      const c = cluster(old, next, 'issue');
+      tx.create('cluster', c);
+      tx.create('node', node('a', reported(desiredTrust(c), next)));
+      tx.create('node', node('b', reported(desiredTrust(c), old), 'down'));
+    });
+    const r = new RootRotationReconciler(store, clock, new SeededRandom(7), silentLogger);
+    r.checkedIn('b');
+    r.run();
+    await new Promise((res) => setTimeout(res, 20));
+    const rotating = (): boolean => store.view((tx) => tx.all('cluster')[0]!.RootCA.RootRotation !== undefined);
+    assert.ok(rotating(), 'held back by b, which checked in');
+    clock.advance(CHECK_IN_GRACE_MS);
+    await new Promise((res) => setTimeout(res, 20));
+    assert.ok(!rotating(), 'b stopped checking in: the rotation finished without it');
+    r.stop();
   });
 
   it('TLS with both roots (both CN=swarm-ca) trusted accepts certificates from either', async () => {

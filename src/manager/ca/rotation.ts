@@ -11,6 +11,7 @@
  * nothing but plain roots. A node down during the rotation must rejoin, as in swarm.
  */
 import { errorMessage } from '../../common/errors.js';
+import type { Clock } from '../../common/clock.js';
 import type { Logger } from '../../common/logging.js';
 import type { Random } from '../../common/random.js';
 import type { Store } from '../../store/store.js';
@@ -41,17 +42,25 @@ export function desiredIssuer(c: ClusterObject): string {
 const sameIssuer = (a: TlsInfo | undefined, root: TlsInfo): boolean =>
   a !== undefined && a.CertIssuerSubject === root.CertIssuerSubject && a.CertIssuerPublicKey === root.CertIssuerPublicKey;
 
-/** The nodes a rotation waits for: all but those that are down (they rejoin afterwards). */
-const waitedFor = (nodes: readonly NodeObject[]): NodeObject[] => nodes.filter((n) => n.Status.State !== 'down');
+/**
+ * The nodes a rotation waits for: all but those that are down (they rejoin afterwards), unless a
+ * down node still checks in with the CA. A manager marked down while it restarted (say, locked
+ * until unlocked) is alive; finishing without it would cut it off for good.
+ */
+const waitedFor = (nodes: readonly NodeObject[], checkingIn: (id: string) => boolean): NodeObject[] =>
+  nodes.filter((n) => n.Status.State !== 'down' || checkingIn(n.ID));
+
+/** How long a CA check-in keeps a node that is marked down among those a rotation waits for. */
+export const CHECK_IN_GRACE_MS = 15_000;
 
 /**
  * The cluster object after the next step of a rotation in progress, or undefined when the nodes
  * have not all caught up yet (or nothing is rotating).
  */
-export function rotationStep(c: ClusterObject, nodes: readonly NodeObject[], random: Random): ClusterObject | undefined {
+export function rotationStep(c: ClusterObject, nodes: readonly NodeObject[], random: Random, checkingIn: (id: string) => boolean = () => false): ClusterObject | undefined {
   const r = c.RootCA.RootRotation;
   if (!r) return undefined;
-  const waiting = waitedFor(nodes);
+  const waiting = waitedFor(nodes, checkingIn);
   if (r.Phase === 'trust') {
     const newRoot = r.CACert.trim();
     if (!waiting.every((n) => n.TLSInfo?.TrustRoot.includes(newRoot))) return undefined;
@@ -67,14 +76,21 @@ export function rotationStep(c: ClusterObject, nodes: readonly NodeObject[], ran
   };
 }
 
-/** The leader's component that moves a rotation on as the nodes report their TLS state. */
+/**
+ * The leader's component that moves a rotation on as the nodes report their TLS state. The nodes'
+ * CA check-ins are recorded here (in memory: a new leader starts without them, as if none were down
+ * and checking in).
+ */
 export class RootRotationReconciler {
   private unwatch: (() => void) | undefined;
+  private cancelTick: (() => void) | undefined;
   private busy = false;
   private again = false;
+  private readonly checkIns = new Map<string, number>();
 
   constructor(
     private readonly store: Store,
+    private readonly clock: Clock,
     private readonly random: Random,
     private readonly logger: Logger,
   ) {}
@@ -83,12 +99,32 @@ export class RootRotationReconciler {
     this.unwatch = this.store.watch((events) => {
       if (events.some((e) => e.kind !== 'commit' && (e.table === 'node' || e.table === 'cluster'))) this.check();
     });
+    this.tick();
     this.check();
   }
 
   stop(): void {
     this.unwatch?.();
     this.unwatch = undefined;
+    this.cancelTick?.();
+    this.cancelTick = undefined;
+    this.checkIns.clear();
+  }
+
+  /** A node checked in with the CA (it is alive, whatever its heartbeats say). */
+  checkedIn(nodeId: string): void {
+    this.checkIns.set(nodeId, this.clock.now());
+  }
+
+  private readonly checkingIn = (id: string): boolean => this.clock.now() - (this.checkIns.get(id) ?? -Infinity) < CHECK_IN_GRACE_MS;
+
+  /** Check-ins expire without a store event: look again now and then. */
+  private tick(): void {
+    this.cancelTick = this.clock.setTimer(CHECK_IN_GRACE_MS / 3, () => {
+      if (!this.unwatch) return;
+      this.check();
+      this.tick();
+    });
   }
 
   private check(): void {
@@ -99,14 +135,14 @@ export class RootRotationReconciler {
     }
     const due = this.store.view((tx) => {
       const c = tx.all('cluster')[0];
-      return c?.RootCA.RootRotation !== undefined && rotationStep(c, tx.all('node'), this.random) !== undefined;
+      return c?.RootCA.RootRotation !== undefined && rotationStep(c, tx.all('node'), this.random, this.checkingIn) !== undefined;
     });
     if (!due) return;
     this.busy = true;
     this.store
       .update((tx) => {
         const c = tx.all('cluster')[0];
-        const next = c && rotationStep(c, tx.all('node'), this.random);
+        const next = c && rotationStep(c, tx.all('node'), this.random, this.checkingIn);
         if (!next) return;
         tx.update('cluster', next);
         const phase = next.RootCA.RootRotation?.Phase;
