@@ -42,13 +42,15 @@ function nodes(host: string): NodeRow[] {
 
 /** The manager that leads, asked of the given managers (the first one that answers). */
 function leader(among: string[] = MANAGERS): string {
+  const said: string[] = [];
   for (const m of among) {
     const r = tryOn(m, ['docker', 'node', 'ls', '--format', '{{.Hostname}}|{{.ManagerStatus}}'], 30_000);
+    said.push(`${m}: ${r.code === 0 ? r.stdout.trim().replace(/\n/g, ' ') : r.stderr.trim()}`);
     if (r.code !== 0) continue;
     const row = r.stdout.split('\n').find((l) => l.endsWith('|Leader'));
     if (row) return row.split('|')[0]!;
   }
-  throw new Error('no manager names a leader');
+  throw new Error(`no manager names a leader (${said.join('; ')})`);
 }
 
 /** Running tasks of a service, by node. */
@@ -96,7 +98,8 @@ describe('a multi-host swarm in the lab', { timeout: 1_800_000 }, () => {
     for (const m of MANAGERS) {
       const rows = await waitFor(`5 ready nodes and 3 reachable managers on ${m}`, () => {
         const r = nodes(m);
-        return r.length === 5 && r.every((n) => n.status === 'Ready') && r.filter((n) => n.manager).length === 3 && r;
+        const statuses = r.filter((n) => n.manager).map((n) => n.manager).sort().join();
+        return r.length === 5 && r.every((n) => n.status === 'Ready') && statuses === 'Leader,Reachable,Reachable' && r;
       }, 120_000, 1000, labState);
       assert.deepEqual(rows.map((n) => n.host).sort(), ['manager1', 'manager2', 'manager3', 'worker1', 'worker2']);
       assert.deepEqual(rows.filter((n) => n.manager).map((n) => n.manager).sort(), ['Leader', 'Reachable', 'Reachable']);
@@ -108,7 +111,10 @@ describe('a multi-host swarm in the lab', { timeout: 1_800_000 }, () => {
       const r = runningOn('manager1', 'web');
       return r.length === 10 && r;
     }, 180_000, 1000, labState);
-    assert.equal(new Set(where).size, 5, `spread over every node: ${where.join(' ')}`);
+    if (new Set(where).size !== 5) {
+      const ps = tryOn(follower, ['docker', 'service', 'ps', '--no-trunc', '--format', '{{.Node}} {{.CurrentState}} {{.Error}}', 'web']);
+      assert.fail(`not spread over every node: ${where.join(' ')}\n${ps.stdout}${ps.stderr}\n${labState()}`);
+    }
     // Logs of tasks on every host, gathered by the leader through a follower.
     on(follower, ['docker', 'service', 'create', '-d', '--mode', 'global', '--name', 'talk', 'shoal-test/busybox:1', 'sh', '-c', 'echo hello; sleep 3600']);
     const logs = await waitFor('a line from every host', () => {
