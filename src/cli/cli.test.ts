@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { goDuration, humanDuration } from './format/humanize.js';
 import { renderTable } from './format/table.js';
 import { formatList, renderTemplate } from './format/template.js';
-import { parseDuration, parseMemory, parseMount, parsePublish } from './opts.js';
+import { parseDuration, parseMemory, parseMount, parsePublish, parseUint } from './opts.js';
 import { slotStates, waitForConvergence, type ProgressIo } from './progress.js';
 import { applyUpdateFlags } from './commands/service.js';
 import { specFromCreateFlags } from './commands/service-spec.js';
@@ -14,6 +14,9 @@ describe('flag parsing', () => {
     assert.equal(parseDuration('1m30s'), 90e9);
     assert.equal(parseDuration('500ms'), 5e8);
     assert.throws(() => parseDuration('10'), /invalid duration/);
+    assert.equal(parseUint('--snapshot-interval', '40'), 40);
+    for (const bad of ['abc', '-1', '1.5', ''])
+      assert.throws(() => parseUint('--snapshot-interval', bad), new RegExp(`invalid argument "${bad}" for "--snapshot-interval" flag: strconv.ParseUint`));
     assert.equal(parseMemory('64M'), 64 * 1024 * 1024);
     assert.equal(parseMemory('1g'), 1024 ** 3);
     assert.deepEqual(parsePublish('8080:80'), { Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'ingress' });

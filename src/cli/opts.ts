@@ -28,6 +28,12 @@ export function parseMemory(s: string): number {
   return Math.round(Number(m[1]) * mult);
 }
 
+/** An unsigned integer flag, with docker's message for anything else. */
+export function parseUint(flag: string, s: string): number {
+  if (!/^\d+$/.test(s) || !Number.isSafeInteger(Number(s))) throw new CliError(`invalid argument "${s}" for "${flag}" flag: strconv.ParseUint: parsing "${s}": invalid syntax`);
+  return Number(s);
+}
+
 export function parseCpus(s: string): number {
   const n = Number(s);
   if (!Number.isFinite(n) || n < 0) throw new CliError(`invalid argument "${s}": failed to parse ${s} as a rational number`);

@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { CliError, type ApiClient } from '../client.js';
-import { collect, parseDuration, parseExternalCA } from '../opts.js';
+import { collect, parseDuration, parseExternalCA, parseUint } from '../opts.js';
 import type { WNode } from './wire-types.js';
 
 type Api = () => ApiClient;
@@ -64,8 +64,8 @@ export function swarmCommand(api: Api): Command {
         DataPathAddr: o.dataPathAddr ?? '',
         ForceNewCluster: Boolean(o.forceNewCluster),
         Spec: {
-          Orchestration: { TaskHistoryRetentionLimit: Number(o.taskHistoryLimit) },
-          Raft: { SnapshotInterval: Number(o.snapshotInterval), KeepOldSnapshots: Number(o.maxSnapshots), ElectionTick: Number(o.electionTick), HeartbeatTick: Number(o.heartbeatTick) },
+          Orchestration: { TaskHistoryRetentionLimit: parseUint('--task-history-limit', String(o.taskHistoryLimit)) },
+          Raft: { SnapshotInterval: parseUint('--snapshot-interval', String(o.snapshotInterval)), KeepOldSnapshots: parseUint('--max-snapshots', String(o.maxSnapshots)), ElectionTick: parseUint('--election-tick', String(o.electionTick)), HeartbeatTick: parseUint('--heartbeat-tick', String(o.heartbeatTick)) },
           Dispatcher: { HeartbeatPeriod: parseDuration(String(o.dispatcherHeartbeat)) },
           CAConfig: { NodeCertExpiry: parseDuration(String(o.certExpiry)), ...(externalCAs.length ? { ExternalCAs: externalCAs } : {}) },
           EncryptionConfig: { AutoLockManagers: Boolean(o.autolock) },
@@ -168,17 +168,33 @@ export function swarmCommand(api: Api): Command {
     .option('--heartbeat-tick <n>', 'ticks between leader heartbeats (shoal)')
     .option('--autolock <bool>', 'change manager autolocking setting (true|false)')
     .action(async (o: Record<string, string | undefined>) => {
+      // Every value is checked before anything is asked of the daemon, as docker's flag parsing does.
+      const uint = (flag: string, v: string | undefined): number | undefined => (v === undefined ? undefined : parseUint(flag, v));
+      const dur = (v: string | undefined): number | undefined => (v === undefined ? undefined : parseDuration(v));
+      if (o.autolock !== undefined && o.autolock !== 'true' && o.autolock !== 'false') {
+        throw new CliError(`invalid argument "${o.autolock}" for "--autolock" flag: strconv.ParseBool: parsing "${o.autolock}": invalid syntax`);
+      }
+      const want = {
+        history: uint('--task-history-limit', o.taskHistoryLimit),
+        heartbeat: dur(o.dispatcherHeartbeat),
+        expiry: dur(o.certExpiry),
+        snapshotInterval: uint('--snapshot-interval', o.snapshotInterval),
+        maxSnapshots: uint('--max-snapshots', o.maxSnapshots),
+        slowFollowers: uint('--log-entries-for-slow-followers', o.logEntriesForSlowFollowers),
+        electionTick: uint('--election-tick', o.electionTick),
+        heartbeatTick: uint('--heartbeat-tick', o.heartbeatTick),
+      };
       const a = api();
       const swarm = await a.get<WSwarm>('/swarm');
       const s = swarm.Spec;
-      if (o.taskHistoryLimit) s.Orchestration = { ...s.Orchestration, TaskHistoryRetentionLimit: Number(o.taskHistoryLimit) };
-      if (o.dispatcherHeartbeat) s.Dispatcher = { ...s.Dispatcher, HeartbeatPeriod: parseDuration(o.dispatcherHeartbeat) };
-      if (o.certExpiry) s.CAConfig = { ...s.CAConfig, NodeCertExpiry: parseDuration(o.certExpiry) };
-      if (o.snapshotInterval) s.Raft = { ...s.Raft, SnapshotInterval: Number(o.snapshotInterval) };
-      if (o.maxSnapshots) s.Raft = { ...s.Raft, KeepOldSnapshots: Number(o.maxSnapshots) };
-      if (o.logEntriesForSlowFollowers) s.Raft = { ...s.Raft, LogEntriesForSlowFollowers: Number(o.logEntriesForSlowFollowers) };
-      if (o.electionTick) s.Raft = { ...s.Raft, ElectionTick: Number(o.electionTick) };
-      if (o.heartbeatTick) s.Raft = { ...s.Raft, HeartbeatTick: Number(o.heartbeatTick) };
+      if (want.history !== undefined) s.Orchestration = { ...s.Orchestration, TaskHistoryRetentionLimit: want.history };
+      if (want.heartbeat !== undefined) s.Dispatcher = { ...s.Dispatcher, HeartbeatPeriod: want.heartbeat };
+      if (want.expiry !== undefined) s.CAConfig = { ...s.CAConfig, NodeCertExpiry: want.expiry };
+      if (want.snapshotInterval !== undefined) s.Raft = { ...s.Raft, SnapshotInterval: want.snapshotInterval };
+      if (want.maxSnapshots !== undefined) s.Raft = { ...s.Raft, KeepOldSnapshots: want.maxSnapshots };
+      if (want.slowFollowers !== undefined) s.Raft = { ...s.Raft, LogEntriesForSlowFollowers: want.slowFollowers };
+      if (want.electionTick !== undefined) s.Raft = { ...s.Raft, ElectionTick: want.electionTick };
+      if (want.heartbeatTick !== undefined) s.Raft = { ...s.Raft, HeartbeatTick: want.heartbeatTick };
       if (o.autolock !== undefined) s.EncryptionConfig = { ...s.EncryptionConfig, AutoLockManagers: o.autolock === 'true' };
       await a.post(`/swarm/update?rotateWorkerToken=false&rotateManagerToken=false&rotateManagerUnlockKey=false&version=${swarm.Version.Index}`, s);
       out('Swarm updated.\n');
