@@ -74,11 +74,14 @@ describe('task lifecycle on a real engine', { timeout: 600_000 }, () => {
       '--health-cmd', 'false', '--health-interval', '1s', '--health-retries', '1', '--restart-delay', '1s', '--stop-grace-period', '1s',
       'shoal-test/busybox:1', 'sleep', '3600',
     ]);
+    // The failed task shows with desired state Running for a moment, until the orchestrator shuts it
+    // down and starts its replacement: wait for the history line itself.
+    const history = /\\_ sick\.1\s+shoal-test\/busybox:1\s+it-tasks\s+Shutdown\s+Failed .*"unhealthy container"/;
     const out = await waitFor('a failed unhealthy task in history', () => {
       const o = ps('sick');
-      return o.includes('"unhealthy container"') ? o : undefined;
+      return history.test(o) ? o : undefined;
     }, 90_000);
-    assert.match(out, /\\_ sick\.1\s+shoal-test\/busybox:1\s+it-tasks\s+Shutdown\s+Failed .*"unhealthy container"/);
+    assert.match(out, /^\S+\s+sick\.1\s+shoal-test\/busybox:1\s+it-tasks\s+(Running|Ready)\s+/m, 'a replacement task for the slot');
   });
 
   it('rejects a task whose image does not exist, with Docker\'s message, and keeps retrying', async () => {
