@@ -62,11 +62,11 @@ export interface DaemonOptions {
 export const WORKER_NOT_MANAGER =
   "This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state. Please run this command on a manager node or promote the current node to a manager.";
 
-/** How often a node checks in with the leader's CA; and while a root rotation is under way. */
 /** How long `swarm join` waits for a new manager to become a Raft voter (Docker's swarmConnectTimeout). */
 const JOIN_TIMEOUT_MS = 20_000;
 const JOIN_TIMEOUT =
   'Timeout was reached before node joined. The attempt to join the swarm will continue in the background. Use the "docker info" command to see the current swarm status of your node.';
+/** How often a node checks in with the leader's CA; and while a root rotation is under way. */
 const CA_SYNC_MS = 5000;
 const CA_SYNC_ROTATING_MS = 1000;
 
@@ -406,9 +406,10 @@ export class ShoalDaemon {
   private async becameVoter(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const mgr = this.cluster?.mgr;
-      if (mgr?.raft.members().voters.includes(this.cluster!.state.nodeId)) return true;
-      if (!mgr || Date.now() > deadline) return false;
+      const c = this.cluster;
+      if (!c?.mgr) return false;
+      if (c.mgr.raft.members().voters.includes(c.state.nodeId)) return true;
+      if (Date.now() > deadline) return false;
       await new Promise((r) => setTimeout(r, 50));
     }
   }

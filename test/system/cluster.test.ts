@@ -40,6 +40,12 @@ function nodes(host: string): NodeRow[] {
     });
 }
 
+/** The nodes as the host sees them, when there are 5 and all are Ready. */
+function allReady(host: string): NodeRow[] | false {
+  const r = nodes(host);
+  return r.length === 5 && r.every((n) => n.status === 'Ready') && r;
+}
+
 /** The manager that leads, asked of the given managers (the first one that answers). */
 function leader(among: string[] = MANAGERS): string {
   const said: string[] = [];
@@ -97,9 +103,8 @@ describe('a multi-host swarm in the lab', { timeout: 1_800_000 }, () => {
   it('shows 5 nodes on every manager, runs 10 replicas spread over them, refuses cluster calls on a worker', async () => {
     for (const m of MANAGERS) {
       const rows = await waitFor(`5 ready nodes and 3 reachable managers on ${m}`, () => {
-        const r = nodes(m);
-        const statuses = r.filter((n) => n.manager).map((n) => n.manager).sort().join();
-        return r.length === 5 && r.every((n) => n.status === 'Ready') && statuses === 'Leader,Reachable,Reachable' && r;
+        const r = allReady(m);
+        return r && r.filter((n) => n.manager).map((n) => n.manager).sort().join() === 'Leader,Reachable,Reachable' && r;
       }, 120_000, 1000, labState);
       assert.deepEqual(rows.map((n) => n.host).sort(), ['manager1', 'manager2', 'manager3', 'worker1', 'worker2']);
       assert.deepEqual(rows.filter((n) => n.manager).map((n) => n.manager).sort(), ['Leader', 'Reachable', 'Reachable']);
@@ -322,10 +327,7 @@ describe('a multi-host swarm in the lab', { timeout: 1_800_000 }, () => {
 
   it('rotates the root CA on every host: nodes move to the new root without losing their connections', async () => {
     // A node that is down while the root changes must rejoin afterwards (as in Docker): start whole.
-    await waitFor('5 ready nodes before the rotation', () => {
-      const r = nodes(leader());
-      return r.length === 5 && r.every((n) => n.status === 'Ready');
-    }, 120_000, 1000, labState);
+    await waitFor('5 ready nodes before the rotation', () => allReady(leader()), 120_000, 1000, labState);
     const m = leader();
     const before = on(m, ['docker', 'swarm', 'ca']).trim();
     const t0 = Date.now();
@@ -354,13 +356,9 @@ describe('a multi-host swarm in the lab', { timeout: 1_800_000 }, () => {
   });
 
   it('restarts every host: state and containers come back', async () => {
-    const hosts = [...MANAGERS, 'worker1', 'worker2'];
-    for (const h of hosts) lab(['stop', h]);
-    for (const h of hosts) lab(['start', h]);
-    await waitFor('a leader and 5 ready nodes', () => {
-      const r = nodes(leader());
-      return r.length === 5 && r.every((n) => n.status === 'Ready') && r;
-    }, 180_000, 1000, labState);
+    for (const h of HOSTS) lab(['stop', h]);
+    for (const h of HOSTS) lab(['start', h]);
+    await waitFor('a leader and 5 ready nodes', () => allReady(leader()), 180_000, 1000, labState);
     await waitFor('web back to 10 running', () => runningOn(leader(), 'web').length === 10, 240_000, 1000, labState);
     const names = on(leader(), ['docker', 'service', 'ls', '--format', '{{.Name}}']);
     assert.match(names, /\bw0\b/);
