@@ -1,23 +1,30 @@
-// Lint: strict typing, async hygiene, and the layering rules of DESIGN.md.
+// Lint: strict typing, async hygiene, no import cycles, and the layering rules of DESIGN.md.
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
+import importX from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
 /** Folders in dependency order: a folder may import only from folders listed before it. */
 const layers = ['common', 'raft', 'store', 'network', 'manager', 'agent', 'cluster', 'stack', 'api', 'daemon', 'cli', 'ui'];
 
-const layerRules = layers.map((layer, i) => ({
-  files: [`src/${layer}/**/*.ts`],
-  rules: {
-    'no-restricted-imports': [
-      'error',
-      {
-        patterns: layers.slice(i + 1).map((later) => ({
-          group: [`**/${later}/**`, `../${later}/*`, `../../${later}/*`],
-          message: `src/${layer} must not import from src/${later} (DESIGN.md layering)`,
-        })),
-      },
-    ],
-  },
+const layerZones = layers.slice(0, -1).map((layer, i) => ({
+  target: `./src/${layer}`,
+  from: layers.slice(i + 1).map((later) => `./src/${later}`),
+  message: `src/${layer} must not import from later layers (DESIGN.md layering: ${layers.join(' → ')})`,
 }));
+
+/** Import graph checks: no cycles anywhere, and each layer imports only from the ones before it. */
+const importRules = {
+  files: ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+  plugins: { 'import-x': importX },
+  settings: {
+    'import-x/resolver-next': [createTypeScriptImportResolver({ project: './tsconfig.json' })],
+    'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
+  },
+  rules: {
+    'import-x/no-cycle': 'error',
+    'import-x/no-restricted-paths': ['error', { zones: layerZones }],
+  },
+};
 
 /** Deterministic cores: time and randomness come in through Clock and Random. */
 const deterministic = {
@@ -45,7 +52,7 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
-  ...layerRules,
+  importRules,
   deterministic,
   {
     // node:test's describe/it return promises the runner itself awaits.

@@ -5,7 +5,7 @@ import { systemClock } from '../common/clock.js';
 import type { NodeId } from '../common/ids.js';
 import { silentLogger } from '../common/logging.js';
 import { SeededRandom } from '../common/random.js';
-import { normalizeClusterSpec } from '../manager/controlapi/cluster-control.js';
+import { normalizeClusterSpec } from '../manager/controlapi/cluster.js';
 import { Manager } from '../manager/manager.js';
 import { MemoryProposer } from '../store/proposer.js';
 import { Store } from '../store/store.js';

@@ -2,7 +2,7 @@
  * One mapper from any error to Docker's error response: status from the error code, body
  * `{"message": ...}`, Content-Type exactly `application/json` (with a charset the CLI prints raw JSON).
  */
-import type { ServerResponse } from 'node:http';
+import type { Reply } from './reply.js';
 import { httpStatus, ShoalError } from '../common/errors.js';
 import { HttpError } from '../common/http-client.js';
 
@@ -12,7 +12,7 @@ export function errorStatus(e: unknown): number {
   return 500;
 }
 
-export function writeError(res: ServerResponse, e: unknown): void {
+export function writeError(res: Reply, e: unknown): void {
   const status = errorStatus(e);
   const message = (e instanceof Error ? e.message : String(e)) || `request failed with status ${status}`;
   if (res.headersSent) {
@@ -24,7 +24,7 @@ export function writeError(res: ServerResponse, e: unknown): void {
   res.end(body);
 }
 
-export function writeJson(res: ServerResponse, status: number, value: unknown): void {
+export function writeJson(res: Reply, status: number, value: unknown): void {
   const body = JSON.stringify(value);
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
   res.end(body);

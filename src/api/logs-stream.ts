@@ -2,7 +2,7 @@
  * Writing service/task logs in Docker's wire format: one line per frame of
  * [stream, 0, 0, 0, u32 BE length], `<timestamp> <details> <line>\n`, or raw for TTY services.
  */
-import type { ServerResponse } from 'node:http';
+import type { Reply } from './reply.js';
 import type { LogLine } from '../manager/controlapi/api.js';
 
 export interface LogFormat {
@@ -24,13 +24,13 @@ export function formatLogLine(l: LogLine, f: LogFormat): Buffer {
   return Buffer.concat([header, payload]);
 }
 
-export async function streamLogs(res: ServerResponse, lines: AsyncIterable<LogLine>, f: LogFormat, abort: AbortController): Promise<void> {
+export async function streamLogs(res: Reply, lines: AsyncIterable<LogLine>, f: LogFormat, abort: AbortController): Promise<void> {
   res.writeHead(200, { 'Content-Type': f.raw ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream' });
   res.flushHeaders();
   res.on('close', () => abort.abort());
   try {
     for await (const l of lines) {
-      if (!res.write(formatLogLine(l, f))) await new Promise((r) => res.once('drain', r));
+      if (!res.write(formatLogLine(l, f))) await new Promise<void>((r) => res.once('drain', () => r()));
     }
   } finally {
     res.end();

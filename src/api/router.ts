@@ -1,10 +1,12 @@
 /** A small router: method + path pattern → handler, with Docker's optional `/vX.Y` prefix stripped. */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { badRequest } from './errors.js';
+import type { Reply } from './reply.js';
 
 export interface Ctx {
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
+  /** GET for a HEAD request too. */
+  readonly method: string;
+  readonly res: Reply;
   readonly params: Record<string, string>;
   readonly query: URLSearchParams;
   readonly path: string;

@@ -1,5 +1,5 @@
 /** `/nodes*` routes. */
-import type { ControlApi } from '../manager/controlapi/api.js';
+import type { ClusterApi } from '../manager/controlapi/methods.js';
 import type { NodeSpec } from '../store/types.js';
 import { writeJson } from './errors.js';
 import { labelsMatch, matchAny, parseFilters } from './filters.js';
@@ -8,7 +8,7 @@ import { nodeWire } from './wire.js';
 
 const NODE_FILTERS = ['id', 'label', 'node.label', 'membership', 'name', 'role'];
 
-export function nodeRoutes(r: Router, control: ControlApi): void {
+export function nodeRoutes(r: Router, control: ClusterApi): void {
   r.on('GET', '/nodes', async (c) => {
     const f = parseFilters(c.query.get('filters'), NODE_FILTERS);
     const nodes = (await control.listNodes()).filter(

@@ -1,5 +1,7 @@
 /** `/services*` and `/tasks*` routes, including logs. */
-import type { ControlApi, LogOptions } from '../manager/controlapi/api.js';
+import type { LogOptions } from '../manager/controlapi/api.js';
+import type { ClusterApi } from '../manager/controlapi/methods.js';
+import type { NodeApi } from '../manager/controlapi/node-api.js';
 import type { ServiceObject, ServiceSpec, TaskObject } from '../store/types.js';
 import { badRequest, writeJson } from './errors.js';
 import { labelsMatch, matchAny, parseFilters } from './filters.js';
@@ -33,7 +35,7 @@ function logOptions(c: Ctx, signal: AbortSignal): LogOptions {
   return opts;
 }
 
-export function serviceRoutes(r: Router, control: ControlApi): void {
+export function serviceRoutes(r: Router, node: NodeApi, control: ClusterApi): void {
   r.on('GET', '/services', async (c) => {
     const f = parseFilters(c.query.get('filters'), SERVICE_FILTERS);
     const list = (await control.listServices()).filter(
@@ -76,7 +78,7 @@ export function serviceRoutes(r: Router, control: ControlApi): void {
     const service = await control.getService(c.params.id!);
     const abort = new AbortController();
     const opts = logOptions(c, abort.signal);
-    await streamLogs(c.res, control.serviceLogs(service.ID, opts), {
+    await streamLogs(c.res, node.logs('service', service.ID, opts), {
       timestamps: boolParam(c.query, 'timestamps'),
       details: boolParam(c.query, 'details'),
       raw: Boolean(service.Spec.TaskTemplate.ContainerSpec?.TTY),
@@ -112,7 +114,7 @@ export function serviceRoutes(r: Router, control: ControlApi): void {
     const task = await control.getTask(c.params.id!);
     const abort = new AbortController();
     const opts = logOptions(c, abort.signal);
-    await streamLogs(c.res, control.taskLogs(task.ID, opts), {
+    await streamLogs(c.res, node.logs('task', task.ID, opts), {
       timestamps: boolParam(c.query, 'timestamps'),
       details: boolParam(c.query, 'details'),
       raw: Boolean(task.Spec.ContainerSpec?.TTY),

@@ -1,30 +1,32 @@
 /** `/swarm*` routes: init, join, leave, inspect, update, unlock key. */
-import type { ControlApi, InitRequest, JoinRequest } from '../manager/controlapi/api.js';
+import type { InitRequest, JoinRequest } from '../manager/controlapi/api.js';
+import type { ClusterApi } from '../manager/controlapi/methods.js';
+import type { NodeApi } from '../manager/controlapi/node-api.js';
 import type { ClusterSpec } from '../store/types.js';
 import { writeJson } from './errors.js';
 import { boolParam, parseVersionParam, type Router } from './router.js';
 import { clusterWire } from './wire.js';
 
-export function swarmRoutes(r: Router, control: ControlApi): void {
+export function swarmRoutes(r: Router, node: NodeApi, cluster: ClusterApi): void {
   r.on('POST', '/swarm/init', async (c) => {
-    const id = await control.swarmInit(await c.body<InitRequest>());
+    const id = await node.swarmInit(await c.body<InitRequest>());
     writeJson(c.res, 200, id);
   });
   r.on('POST', '/swarm/join', async (c) => {
-    await control.swarmJoin(await c.body<JoinRequest>());
+    await node.swarmJoin(await c.body<JoinRequest>());
     c.res.writeHead(200).end();
   });
   r.on('POST', '/swarm/leave', async (c) => {
-    await control.swarmLeave(boolParam(c.query, 'force'));
+    await node.swarmLeave(boolParam(c.query, 'force'));
     c.res.writeHead(200).end();
   });
   r.on('GET', '/swarm', async (c) => {
-    writeJson(c.res, 200, clusterWire(await control.swarmInspect(), true));
+    writeJson(c.res, 200, clusterWire(await cluster.getCluster(), true));
   });
   r.on('POST', '/swarm/update', async (c) => {
     const version = parseVersionParam(c.query, 'swarm');
     const spec = await c.body<ClusterSpec>();
-    await control.swarmUpdate(version, spec, {
+    await cluster.updateCluster(version, spec, {
       rotateWorkerToken: boolParam(c.query, 'rotateWorkerToken'),
       rotateManagerToken: boolParam(c.query, 'rotateManagerToken'),
       rotateManagerUnlockKey: boolParam(c.query, 'rotateManagerUnlockKey'),
@@ -32,11 +34,11 @@ export function swarmRoutes(r: Router, control: ControlApi): void {
     c.res.writeHead(200).end();
   });
   r.on('GET', '/swarm/unlockkey', async (c) => {
-    writeJson(c.res, 200, await control.swarmUnlockKey());
+    writeJson(c.res, 200, await cluster.getUnlockKey());
   });
   r.on('POST', '/swarm/unlock', async (c) => {
     const body = await c.body<{ UnlockKey?: string } | null>();
-    await control.swarmUnlock(body?.UnlockKey ?? '');
+    await node.swarmUnlock(body?.UnlockKey ?? '');
     c.res.writeHead(200).end();
   });
 }

@@ -9,21 +9,26 @@ import { ShoalError, errorMessage, type ErrorCode } from '../common/errors.js';
 import { keepAlive } from './liveness.js';
 import type { NodeTls } from './node-tls.js';
 import { secureOptions, type WireError } from './port.js';
+import { splitHostPort } from '../common/host-port.js';
+import { roleOfOu } from '../common/node-role.js';
 
 const CALL_TIMEOUT_MS = 15_000;
 const CONNECT_TIMEOUT_MS = 5_000;
 
-export function splitAddr(addr: string): { host: string; port: number } {
-  const i = addr.lastIndexOf(':');
-  if (i < 0) return { host: addr, port: 2377 };
-  return { host: addr.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(addr.slice(i + 1)) };
-}
-
 /** The server must present a manager certificate (workers do not serve the cluster port). */
 function managerOnly(_host: string, cert: tls.PeerCertificate): Error | undefined {
   const ou = (cert.subject as Record<string, string | string[]> | undefined)?.OU;
-  const v = Array.isArray(ou) ? ou[0] : ou;
-  return v === 'swarm-manager' ? undefined : new Error('the remote node is not a swarm manager');
+  return roleOfOu(ou) === 'manager' ? undefined : new Error('the remote node is not a swarm manager');
+}
+
+/** A manager that could not be reached at all (as opposed to one that answered with an error). */
+export class ManagerUnreachableError extends ShoalError {
+  constructor(
+    readonly addr: string,
+    cause: unknown,
+  ) {
+    super('unavailable', `manager ${addr} unreachable: ${errorMessage(cause)}`);
+  }
 }
 
 export function unwire(w: WireError): ShoalError {
@@ -48,7 +53,7 @@ export class ClusterClient {
       return (parsed as { result: T }).result;
     } catch (e) {
       if (e instanceof ShoalError) throw e;
-      throw new ShoalError('unavailable', `manager ${addr} unreachable: ${errorMessage(e)}`);
+      throw new ManagerUnreachableError(addr, e);
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener('abort', cancel);
@@ -65,7 +70,7 @@ export class ClusterClient {
       try {
         req = this.request(addr, path, body);
       } catch (e) {
-        reject(new ShoalError('unavailable', `manager ${addr} unreachable: ${errorMessage(e)}`));
+        reject(new ManagerUnreachableError(addr, e));
         return;
       }
       const abort = (): void => {
@@ -120,7 +125,7 @@ export class ClusterClient {
     if (cur && !cur.closed && !cur.destroyed) return cur;
     const t = this.tls();
     if (!t) throw new Error('this node has no certificate');
-    const { host, port } = splitAddr(addr);
+    const { host, port } = splitHostPort(addr, 2377);
     const s = http2.connect(`https://${addr}`, {
       settings: { initialWindowSize: 4 * 1024 * 1024 },
       createConnection: () => {

@@ -11,6 +11,7 @@ import { rootCertificates } from 'node:tls';
 import { ShoalError } from '../common/errors.js';
 import type { ExternalCA } from '../store/types.js';
 import { signedBy } from './node-tls.js';
+import { ouOfRole } from '../common/node-role.js';
 
 export interface ExternalSignRequest {
   csr: string;
@@ -26,7 +27,7 @@ export interface ExternalSignRequest {
 const TIMEOUT_MS = 30_000;
 
 export async function signWithExternalCA(ca: ExternalCA, r: ExternalSignRequest): Promise<string> {
-  const ou = r.role === 'manager' ? 'swarm-manager' : 'swarm-worker';
+  const ou = ouOfRole(r.role);
   const body = JSON.stringify({
     certificate_request: r.csr,
     subject: { CN: r.nodeId, names: [{ OU: ou, O: r.clusterId }] },

@@ -13,7 +13,8 @@ import { caDigest, parseJoinToken } from '../manager/ca/join-token.js';
 import { createCsr } from '../manager/ca/root-ca.js';
 import type { NodeDescription } from '../store/types.js';
 import type { NodeTls } from './node-tls.js';
-import { splitAddr, unwire } from './client.js';
+import { unwire } from './client.js';
+import { splitHostPort } from '../common/host-port.js';
 import type { WireError } from './port.js';
 
 export const INVALID_JOIN_TOKEN = 'A valid join token is necessary to join this cluster';
@@ -46,7 +47,7 @@ export async function requestJoin(remote: string, o: Omit<JoinCall, 'csr'>, time
   const token = parseJoinToken(o.token);
   if (!token) throw new ShoalError('invalid_argument', 'invalid join token');
   const { csrPem, keyPem } = await createCsr();
-  const { host, port } = splitAddr(remote);
+  const { host, port } = splitHostPort(remote, 2377);
   let serverCert: Buffer | undefined;
   const session = http2.connect(`https://${remote}`, {
     createConnection: () => {

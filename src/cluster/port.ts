@@ -12,8 +12,9 @@ import { ShoalError, errorMessage, type ErrorCode } from '../common/errors.js';
 import type { Logger } from '../common/logging.js';
 import { keepAlive } from './liveness.js';
 import type { NodeTls } from './node-tls.js';
+import { roleOfOu, type NodeRole } from '../common/node-role.js';
 
-export type PeerRole = 'manager' | 'worker';
+export type PeerRole = NodeRole;
 
 /** Who is calling, as its certificate says. */
 export interface Peer {
@@ -61,8 +62,7 @@ export function peerOf(socket: tls.TLSSocket): Peer | undefined {
   const subject = cert?.subject as Record<string, string | string[]> | undefined;
   if (!subject) return undefined;
   const one = (v: string | string[] | undefined): string => (Array.isArray(v) ? (v[0] ?? '') : (v ?? ''));
-  const ou = one(subject.OU);
-  const role: PeerRole | undefined = ou === 'swarm-manager' ? 'manager' : ou === 'swarm-worker' ? 'worker' : undefined;
+  const role: PeerRole | undefined = roleOfOu(subject.OU);
   const nodeId = one(subject.CN);
   if (!role || !nodeId) return undefined;
   return { nodeId, role, clusterId: one(subject.O) };

@@ -1,11 +1,6 @@
 /** Choosing the address a node advertises when the operator did not say, as Docker does. */
 import { networkInterfaces } from 'node:os';
-
-export function splitHostPort(addr: string, defaultPort: number): { host: string; port: number } {
-  const m = /^\[?([^\]]*?)\]?(?::(\d+))?$/.exec(addr.trim());
-  const host = m?.[1] ?? addr;
-  return { host, port: m?.[2] ? Number(m[2]) : defaultPort };
-}
+import { splitHostPort } from '../common/host-port.js';
 
 /** The first non-internal IPv4 address of the host, or loopback when there is none. */
 export function defaultAdvertiseIp(): string {

@@ -8,6 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../common/atomic-file.js';
+import { ouOfRole, type NodeRole } from '../common/node-role.js';
 import { issueNodeCertificate, type RootCA } from '../manager/ca/root-ca.js';
 import type { NodeTls } from '../cluster/node-tls.js';
 import { openKeyPem, sealKeyPem } from './key-wrap.js';
@@ -18,8 +19,21 @@ export const DEFAULT_NODE_CERT_EXPIRY_MS = 90 * 24 * 3600 * 1000;
 
 export interface NodeIdentity {
   nodeId: string;
-  role: 'manager' | 'worker';
+  role: NodeRole;
   clusterId: string;
+}
+
+/** The CA config's NodeCertExpiry (nanoseconds, 0 or absent for the default) in milliseconds. */
+export function certValidityMs(expiryNs: number | undefined): number {
+  return expiryNs ? Math.floor(expiryNs / 1e6) : DEFAULT_NODE_CERT_EXPIRY_MS;
+}
+
+/** Past half its validity a certificate is renewed, so it never expires under a running node. */
+export function pastHalfLife(pem: string, now: number): boolean {
+  const c = new X509Certificate(pem);
+  const from = Date.parse(c.validFrom);
+  const to = Date.parse(c.validTo);
+  return now >= from + (to - from) / 2;
 }
 
 /**
@@ -30,14 +44,13 @@ export interface NodeIdentity {
 export async function ensureNodeCertificate(dataRoot: string, ca: RootCA, id: NodeIdentity, now: number, validityMs: number, kek?: Buffer, trust = ca.certPem): Promise<boolean> {
   const dir = path.join(dataRoot, 'certificates');
   const certFile = path.join(dir, 'swarm-node.crt');
-  const ou = id.role === 'manager' ? 'swarm-manager' : 'swarm-worker';
+  const ou = ouOfRole(id.role);
   try {
-    const cur = new X509Certificate(await readFile(certFile));
-    const from = Date.parse(cur.validFrom);
-    const to = Date.parse(cur.validTo);
+    const pem = await readFile(certFile, 'utf8');
+    const cur = new X509Certificate(pem);
     const sameIdentity = cur.subject.split('\n').sort().join(',') === [`CN=${id.nodeId}`, `O=${id.clusterId}`, `OU=${ou}`].sort().join(',');
     const signedByCa = cur.verify(new X509Certificate(ca.certPem).publicKey);
-    if (sameIdentity && signedByCa && now < from + (to - from) / 2) return false;
+    if (sameIdentity && signedByCa && !pastHalfLife(pem, now)) return false;
   } catch {
     // missing or unreadable: issue one
   }

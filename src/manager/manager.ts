@@ -9,8 +9,9 @@ import type { Random } from '../common/random.js';
 import type { Store } from '../store/store.js';
 import { Allocator } from './allocator/allocator.js';
 import { RootRotationReconciler } from './ca/rotation.js';
-import { ClusterControl } from './controlapi/cluster-control.js';
-import type { LogSource } from './controlapi/logs.js';
+import type { LogSource } from './controlapi/api.js';
+import { noLeaderHooks, type ControlContext, type LeaderHooks } from './controlapi/context.js';
+import { localClusterApi, type ClusterApi } from './controlapi/methods.js';
 import { Dispatcher } from './dispatcher/dispatcher.js';
 import { Orchestrator } from './orchestrator/orchestrator.js';
 import { Scheduler } from './scheduler/scheduler.js';
@@ -22,17 +23,22 @@ export interface ManagerOptions {
   random: Random;
   logger: Logger;
   logSource: LogSource;
+  /** What the Raft leader adds (reachability) and checks (quorum on demote); none in tests. */
+  leader?: LeaderHooks;
 }
 
 export class Manager {
-  readonly control: ClusterControl;
+  /** The control API's context, and the API run directly against this manager's store. */
+  readonly controlContext: ControlContext;
+  readonly control: ClusterApi;
   readonly dispatcher: Dispatcher;
   readonly rotation: RootRotationReconciler;
   private readonly components: { run(): void; stop(): void }[];
   private leading = false;
 
   constructor(o: ManagerOptions) {
-    this.control = new ClusterControl(o.store, o.random, o.logSource);
+    this.controlContext = { store: o.store, random: o.random, logSource: o.logSource, leader: o.leader ?? noLeaderHooks };
+    this.control = localClusterApi(this.controlContext);
     this.dispatcher = new Dispatcher(o.store, o.clock, o.random, o.logger.child('dispatcher'));
     this.rotation = new RootRotationReconciler(o.store, o.clock, o.random, o.logger.child('ca'));
     this.components = [

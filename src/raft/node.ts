@@ -104,6 +104,8 @@ export class RaftNode {
   /** Linearizable reads waiting for their ReadIndex to be confirmed (by ctx) and then applied. */
   private reads = new Map<number, Read>();
   private closed = false;
+  /** Observers of this member's state (leader, role, membership, followers' progress). */
+  private readonly observers = new Set<() => void>();
 
   constructor(private readonly o: RaftNodeOptions) {
     this.wal = new RaftWal(path.join(o.dir, 'wal'), o.cipher);
@@ -248,6 +250,36 @@ export class RaftNode {
     this.kick();
   }
 
+  /**
+   * Calls back after every processing pass (a tick, a message, a proposal): what it reads (leader,
+   * members, peers) may have changed. Returns the unsubscribe function.
+   */
+  observe(observer: () => void): () => void {
+    this.observers.add(observer);
+    return () => this.observers.delete(observer);
+  }
+
+  /** Resolves true once `condition` holds (checked now and after each pass), false after the timeout or stop. */
+  until(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+    if (condition()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (ok: boolean): void => {
+        clearTimeout(timer);
+        unsubscribe();
+        resolve(ok);
+      };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      const unsubscribe = this.observe(() => {
+        if (this.closed) done(false);
+        else if (condition()) done(true);
+      });
+    });
+  }
+
+  private notifyObservers(): void {
+    for (const o of [...this.observers]) o();
+  }
+
   /** The membership this member currently applies. */
   members(): { voters: MemberId[]; learners: MemberId[] } {
     return { voters: [...this.raft.voters], learners: [...this.raft.learners] };
@@ -342,6 +374,7 @@ export class RaftNode {
           this.completeReads();
         }
         this.noticeLeadership();
+        this.notifyObservers();
         if (this.pendingCut) await this.cutAt(this.pendingCut);
         this.maybeSnapshot();
       } while (this.again && !this.closed);

@@ -14,6 +14,7 @@ import type { Random } from '../common/random.js';
 import { RaftLog } from './log.js';
 import { Progress } from './progress.js';
 import {
+  ConfChangeInProgressError,
   NotLeaderError,
   type ConfChange,
   type Entry,
@@ -149,7 +150,7 @@ export class Raft {
     if (this.role !== 'leader') throw new NotLeaderError(this.leader);
     if (this.transferee) throw new NotLeaderError('');
     if (type === 'conf') {
-      if (this.pendingConfIndex > this.applied) throw new Error('a membership change is already in progress');
+      if (this.pendingConfIndex > this.applied) throw new ConfChangeInProgressError();
       this.pendingConfIndex = this.log.lastIndex + 1;
     }
     const e: Entry = { term: this.term, index: this.log.lastIndex + 1, type, data };

@@ -98,6 +98,14 @@ export interface Ready {
 
 export type Role = 'follower' | 'preCandidate' | 'candidate' | 'leader';
 
+/** A membership change was proposed while another one is still pending (one at a time). */
+export class ConfChangeInProgressError extends Error {
+  constructor() {
+    super('a membership change is already in progress');
+    this.name = 'ConfChangeInProgressError';
+  }
+}
+
 export class NotLeaderError extends Error {
   constructor(readonly leader: MemberId | '') {
     super(leader ? `not the leader; the leader is ${leader}` : 'no leader');

@@ -6,7 +6,8 @@ import { ShoalError } from '../../common/errors.js';
 import { EngineClient, HttpError, readAll } from '../../common/http-client.js';
 import type { NodeDescription, TaskObject } from '../../store/types.js';
 import { containerCreateRequest } from './container-config.js';
-import type { ContainerObservation, Executor, LogRequest } from './executor.js';
+import type { LogOptions } from '../../manager/controlapi/api.js';
+import type { ContainerObservation, Executor } from './executor.js';
 import { LABEL } from './labels.js';
 import { LogFrameDecoder } from './log-frames.js';
 
@@ -226,7 +227,7 @@ export class DockerExecutor implements Executor {
     };
   }
 
-  async *logs(taskId: string, opts: LogRequest): AsyncIterable<{ stream: 1 | 2; timestamp: string; line: string }> {
+  async *logs(taskId: string, opts: LogOptions): AsyncIterable<{ stream: 1 | 2; timestamp: string; line: string }> {
     const id = this.byTask.get(taskId) ?? (await this.findByTask(taskId));
     if (!id) return;
     const c = await this.engine.json<EngineContainer>(`/containers/${id}/json`);

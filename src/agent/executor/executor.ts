@@ -2,6 +2,7 @@
  * What the agent needs from a container runtime. The Docker implementation is the real one; the
  * in-memory one (src/agent/testing) serves unit tests. Both honour the same contract.
  */
+import type { LogOptions } from '../../manager/controlapi/api.js';
 import type { NodeDescription, TaskObject } from '../../store/types.js';
 
 export interface ContainerObservation {
@@ -15,15 +16,6 @@ export interface ContainerObservation {
   finishedAt: string;
 }
 
-export interface LogRequest {
-  follow: boolean;
-  tail?: number;
-  /** Seconds since the epoch. */
-  since?: number;
-  stdout: boolean;
-  stderr: boolean;
-  signal?: AbortSignal;
-}
 
 export interface Executor {
   describe(): Promise<NodeDescription>;
@@ -42,5 +34,5 @@ export interface Executor {
   listManaged(): Promise<{ id: string; taskId: string; state: string; name: string }[]>;
   /** Calls back with the task id whenever a managed container dies, stops, is removed or changes health. */
   watch(onChange: (taskId: string) => void): () => void;
-  logs(taskId: string, opts: LogRequest): AsyncIterable<{ stream: 1 | 2; timestamp: string; line: string }>;
+  logs(taskId: string, opts: LogOptions): AsyncIterable<{ stream: 1 | 2; timestamp: string; line: string }>;
 }

@@ -6,6 +6,7 @@
 import 'reflect-metadata'; // @peculiar/x509's dependency injection needs it loaded first
 import { createPrivateKey, createPublicKey, webcrypto, X509Certificate as NodeX509 } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
+import { ouOfRole } from '../../common/node-role.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -105,7 +106,7 @@ async function signCertificate(
 ): Promise<string> {
   const caKey = await webcrypto.subtle.importKey('pkcs8', pemBody(ca.keyPem), ALG, false, ['sign']);
   const caCert = new x509.X509Certificate(ca.certPem);
-  const ou = o.role === 'manager' ? 'swarm-manager' : 'swarm-worker';
+  const ou = ouOfRole(o.role);
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: Buffer.from(webcrypto.getRandomValues(new Uint8Array(16))).toString('hex').replace(/^[89a-f]/, '1'),
     subject: `CN=${o.nodeId}, OU=${ou}, O=${o.clusterId}`,

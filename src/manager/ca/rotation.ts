@@ -10,8 +10,8 @@
  * Swarm reaches the same end with a cross-signed intermediate; two phases with a trust bundle need
  * nothing but plain roots. A node down during the rotation must rejoin, as in swarm.
  */
-import { errorMessage } from '../../common/errors.js';
 import type { Clock } from '../../common/clock.js';
+import { Reconciler } from '../reconciler.js';
 import type { Logger } from '../../common/logging.js';
 import type { Random } from '../../common/random.js';
 import type { Store } from '../../store/store.js';
@@ -81,33 +81,20 @@ export function rotationStep(c: ClusterObject, nodes: readonly NodeObject[], ran
  * CA check-ins are recorded here (in memory: a new leader starts without them, as if none were down
  * and checking in).
  */
-export class RootRotationReconciler {
-  private unwatch: (() => void) | undefined;
-  private cancelTick: (() => void) | undefined;
-  private busy = false;
-  private again = false;
+export class RootRotationReconciler extends Reconciler {
   private readonly checkIns = new Map<string, number>();
 
   constructor(
-    private readonly store: Store,
-    private readonly clock: Clock,
+    store: Store,
+    clock: Clock,
     private readonly random: Random,
-    private readonly logger: Logger,
-  ) {}
-
-  run(): void {
-    this.unwatch = this.store.watch((events) => {
-      if (events.some((e) => e.kind !== 'commit' && (e.table === 'node' || e.table === 'cluster'))) this.check();
-    });
-    this.tick();
-    this.check();
+    logger: Logger,
+  ) {
+    super('root CA rotation', store, clock, logger, 0);
   }
 
-  stop(): void {
-    this.unwatch?.();
-    this.unwatch = undefined;
-    this.cancelTick?.();
-    this.cancelTick = undefined;
+  override stop(): void {
+    super.stop();
     this.checkIns.clear();
   }
 
@@ -118,43 +105,24 @@ export class RootRotationReconciler {
 
   private readonly checkingIn = (id: string): boolean => this.clock.now() - (this.checkIns.get(id) ?? -Infinity) < CHECK_IN_GRACE_MS;
 
-  /** Check-ins expire without a store event: look again now and then. */
-  private tick(): void {
-    this.cancelTick = this.clock.setTimer(CHECK_IN_GRACE_MS / 3, () => {
-      if (!this.unwatch) return;
-      this.check();
-      this.tick();
-    });
+  protected override interested(table: string): boolean {
+    return table === 'node' || table === 'cluster';
   }
 
-  private check(): void {
-    if (!this.unwatch) return;
-    if (this.busy) {
-      this.again = true;
-      return;
-    }
-    const due = this.store.view((tx) => {
+  protected async reconcile(): Promise<void> {
+    if (!this.store.view((tx) => tx.all('cluster')[0]?.RootCA.RootRotation)) return;
+    let rotating = false;
+    await this.store.update((tx) => {
       const c = tx.all('cluster')[0];
-      return c?.RootCA.RootRotation !== undefined && rotationStep(c, tx.all('node'), this.random, this.checkingIn) !== undefined;
+      rotating = c?.RootCA.RootRotation !== undefined;
+      const next = rotating && c ? rotationStep(c, tx.all('node'), this.random, this.checkingIn) : undefined;
+      if (!next) return;
+      tx.update('cluster', next);
+      rotating = next.RootCA.RootRotation !== undefined;
+      const phase = next.RootCA.RootRotation?.Phase;
+      this.logger.info(phase === 'issue' ? 'root CA rotation: every node trusts the new root; issuing certificates from it' : 'root CA rotation complete');
     });
-    if (!due) return;
-    this.busy = true;
-    this.store
-      .update((tx) => {
-        const c = tx.all('cluster')[0];
-        const next = c && rotationStep(c, tx.all('node'), this.random, this.checkingIn);
-        if (!next) return;
-        tx.update('cluster', next);
-        const phase = next.RootCA.RootRotation?.Phase;
-        this.logger.info(phase === 'issue' ? 'root CA rotation: every node trusts the new root; issuing certificates from it' : 'root CA rotation complete');
-      })
-      .catch((e: unknown) => this.logger.warn('root CA rotation step failed', { error: errorMessage(e) }))
-      .finally(() => {
-        this.busy = false;
-        if (this.again) {
-          this.again = false;
-          this.check();
-        }
-      });
+    // Check-ins lapse without a store event: while a rotation is under way, look again now and then.
+    if (rotating) this.kick(CHECK_IN_GRACE_MS / 3);
   }
 }

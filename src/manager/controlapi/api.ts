@@ -1,18 +1,10 @@
 /**
- * The control API: what a manager offers its clients. The Engine API layer (src/api) translates
- * HTTP to these calls and back; it never touches the store directly. Errors are ShoalErrors whose
- * code maps to Docker's HTTP status (src/common/errors.ts).
+ * The control API's request and answer types. The methods themselves are declared once, by
+ * resource, in cluster.ts, node.ts, service.ts and task.ts (see methods.ts); node-level operations
+ * (init, join, leave, unlock, info) are in node-api.ts. Errors are ShoalErrors whose code maps to
+ * Docker's HTTP status (src/common/errors.ts).
  */
-import type { NodeId } from '../../common/ids.js';
-import type {
-  ClusterObject,
-  ClusterSpec,
-  NodeObject,
-  NodeSpec,
-  ServiceObject,
-  ServiceSpec,
-  TaskObject,
-} from '../../store/types.js';
+import type { ClusterObject, ClusterSpec } from '../../store/types.js';
 
 export interface InitRequest {
   ListenAddr?: string;
@@ -91,32 +83,10 @@ export interface LogLine {
   line: string;
 }
 
-export interface ControlApi {
-  swarmInit(req: InitRequest): Promise<NodeId>;
-  swarmJoin(req: JoinRequest): Promise<void>;
-  swarmLeave(force: boolean): Promise<void>;
-  swarmInspect(): Promise<ClusterObject>;
-  swarmUnlockKey(): Promise<{ UnlockKey: string }>;
-  swarmUnlock(key: string): Promise<void>;
-  swarmUpdate(version: number, spec: ClusterSpec, flags: SwarmUpdateFlags): Promise<void>;
-  swarmInfo(): Promise<SwarmInfo>;
-
-  listNodes(): Promise<NodeObject[]>;
-  /** ref = full id, exact hostname, or unique id prefix. */
-  getNode(ref: string): Promise<NodeObject>;
-  updateNode(id: string, version: number, spec: NodeSpec): Promise<void>;
-  removeNode(ref: string, force: boolean): Promise<void>;
-
-  listServices(): Promise<ServiceObject[]>;
-  getService(ref: string): Promise<ServiceObject>;
-  serviceStatus(serviceId: string): Promise<ServiceStatus>;
-  createService(spec: ServiceSpec): Promise<{ id: string; warnings: string[] }>;
-  updateService(id: string, version: number, spec: ServiceSpec, opts: UpdateServiceOptions): Promise<{ warnings: string[] }>;
-  removeService(ref: string): Promise<void>;
-
-  listTasks(): Promise<TaskObject[]>;
-  getTask(ref: string): Promise<TaskObject>;
-
-  serviceLogs(ref: string, opts: LogOptions): AsyncIterable<LogLine>;
-  taskLogs(ref: string, opts: LogOptions): AsyncIterable<LogLine>;
+/** Reads one task's log lines on the node that ran it. */
+export interface TaskLogReader {
+  logs(taskId: string, opts: LogOptions): AsyncIterable<{ stream: 1 | 2; timestamp: string; line: string }>;
 }
+
+/** Finds the log reader of a node, or undefined when the node cannot be reached. */
+export type LogSource = (nodeId: string) => TaskLogReader | undefined;

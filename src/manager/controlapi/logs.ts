@@ -5,17 +5,25 @@
  */
 import { errorMessage } from '../../common/errors.js';
 import type { TaskObject } from '../../store/types.js';
-import type { LogLine, LogOptions } from './api.js';
+import type { LogLine, LogOptions, LogSource } from './api.js';
+import type { ControlContext } from './context.js';
+import { findService } from './service.js';
+import { findTask } from './task.js';
 
-export interface TaskLogReader {
-  logs(
-    taskId: string,
-    opts: { follow: boolean; tail?: number; since?: number; stdout: boolean; stderr: boolean; signal?: AbortSignal },
-  ): AsyncIterable<{ stream: 1 | 2; timestamp: string; line: string }>;
+export type { LogSource, TaskLogReader } from './api.js';
+
+/** `service logs`: every task of the service (and, with follow, the tasks it gets later). */
+export function serviceLogs(ctx: ControlContext, ref: string, opts: LogOptions): AsyncIterable<LogLine> {
+  const service = findService(ctx.store, ref);
+  const tasksOf = (): TaskObject[] => ctx.store.view((tx) => tx.find('task', (t) => t.ServiceID === service.ID && Boolean(t.NodeID)));
+  return mergeLogStreams(tasksOf, ctx.logSource, opts, () => Boolean(ctx.store.view((tx) => tx.get('service', service.ID))));
 }
 
-/** Finds the log reader of a node, or undefined when the node cannot be reached. */
-export type LogSource = (nodeId: string) => TaskLogReader | undefined;
+/** `service logs TASK`: one task's lines. */
+export function taskLogs(ctx: ControlContext, ref: string, opts: LogOptions): AsyncIterable<LogLine> {
+  const task = findTask(ctx.store, ref);
+  return mergeLogStreams(() => [task], ctx.logSource, opts, () => false);
+}
 
 const NEW_TASK_POLL_MS = 1000;
 

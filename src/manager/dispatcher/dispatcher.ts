@@ -9,6 +9,7 @@ import { newId } from '../../common/ids.js';
 import type { Logger } from '../../common/logging.js';
 import type { Random } from '../../common/random.js';
 import type { Store } from '../../store/store.js';
+import { Reconciler } from '../reconciler.js';
 import { stateRank, type NodeObject, type TaskObject } from '../../store/types.js';
 import type { AgentSession, Assignments, DispatcherEndpoint, SessionRequest, TaskStatusUpdate } from './session.js';
 
@@ -29,6 +30,33 @@ interface NodeSession {
   closed: boolean;
 }
 
+/** Sends every session its assignments when tasks (or the cluster) change, batched over a short window. */
+class AssignmentFanout extends Reconciler {
+  constructor(
+    store: Store,
+    clock: Clock,
+    logger: Logger,
+    private readonly sessions: () => Iterable<NodeSession>,
+  ) {
+    super('assignments', store, clock, logger, ASSIGNMENT_BATCH_MS);
+  }
+
+  protected override interested(table: string): boolean {
+    return table === 'task' || table === 'cluster';
+  }
+
+  protected async reconcile(): Promise<void> {
+    const tasks = this.store.view((tx) => tx.all('task'));
+    for (const s of this.sessions()) {
+      const mine = assignmentsFor(s.nodeId, tasks);
+      const key = mine.map((t) => `${t.ID}:${t.Version.Index}`).join(',');
+      if (key === s.lastSent) continue;
+      s.lastSent = key;
+      for (const cb of s.listeners) cb({ tasks: mine });
+    }
+  }
+}
+
 /** Tasks a node must see: assigned to it and past scheduling. */
 export function assignmentsFor(nodeId: string, tasks: readonly TaskObject[]): TaskObject[] {
   return tasks.filter((t) => t.NodeID === nodeId && stateRank(t.Status.State) >= stateRank('assigned'));
@@ -36,10 +64,9 @@ export function assignmentsFor(nodeId: string, tasks: readonly TaskObject[]): Ta
 
 export class Dispatcher implements DispatcherEndpoint {
   private sessions = new Map<string, NodeSession>();
-  private unwatch: (() => void) | undefined;
   private pendingStatus = new Map<string, { nodeId: string; update: TaskStatusUpdate }>();
   private statusTimer: (() => void) | undefined;
-  private assignTimer: (() => void) | undefined;
+  private readonly fanout: AssignmentFanout;
   private statusFlush: Promise<void> = Promise.resolve();
   private running = false;
 
@@ -48,13 +75,13 @@ export class Dispatcher implements DispatcherEndpoint {
     private readonly clock: Clock,
     private readonly random: Random,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.fanout = new AssignmentFanout(store, clock, logger, () => this.sessions.values());
+  }
 
   run(): void {
     this.running = true;
-    this.unwatch = this.store.watch((events) => {
-      if (events.some((e) => e.kind !== 'commit' && (e.table === 'task' || e.table === 'cluster'))) this.scheduleAssignments();
-    });
+    this.fanout.run();
     // A new leader gives every node one full grace period to show up before it is marked down.
     const nodes = this.store.view((tx) => tx.all('node'));
     for (const n of nodes) if (n.Status.State !== 'down') this.armExpiry(n.ID, undefined);
@@ -62,9 +89,8 @@ export class Dispatcher implements DispatcherEndpoint {
 
   stop(): void {
     this.running = false;
-    this.unwatch?.();
+    this.fanout.stop();
     this.statusTimer?.();
-    this.assignTimer?.();
     for (const s of this.sessions.values()) this.endSession(s, 'dispatcher stopped');
     for (const c of this.expiries.values()) c();
     this.expiries.clear();
@@ -178,21 +204,6 @@ export class Dispatcher implements DispatcherEndpoint {
 
   private currentAssignments(nodeId: string): Assignments {
     return { tasks: this.store.view((tx) => assignmentsFor(nodeId, tx.all('task'))) };
-  }
-
-  private scheduleAssignments(): void {
-    if (this.assignTimer) return;
-    this.assignTimer = this.clock.setTimer(ASSIGNMENT_BATCH_MS, () => {
-      this.assignTimer = undefined;
-      const tasks = this.store.view((tx) => tx.all('task'));
-      for (const s of this.sessions.values()) {
-        const mine = assignmentsFor(s.nodeId, tasks);
-        const key = mine.map((t) => `${t.ID}:${t.Version.Index}`).join(',');
-        if (key === s.lastSent) continue;
-        s.lastSent = key;
-        for (const cb of s.listeners) cb({ tasks: mine });
-      }
-    });
   }
 
   private updateStatus(s: NodeSession, updates: readonly TaskStatusUpdate[]): Promise<void> {

@@ -11,7 +11,9 @@ import { MemoryProposer } from '../../store/proposer.js';
 import { Store } from '../../store/store.js';
 import { isTerminal, type NodeObject, type ServiceObject, type ServiceSpec, type TaskObject, type TaskState } from '../../store/types.js';
 import { Allocator } from '../allocator/allocator.js';
-import { ClusterControl, normalizeClusterSpec } from '../controlapi/cluster-control.js';
+import { normalizeClusterSpec } from '../controlapi/cluster.js';
+import { noLeaderHooks } from '../controlapi/context.js';
+import { localClusterApi } from '../controlapi/methods.js';
 import { Orchestrator } from '../orchestrator/orchestrator.js';
 import { Scheduler } from '../scheduler/scheduler.js';
 import { TaskReaper } from '../taskreaper/taskreaper.js';
@@ -33,7 +35,7 @@ export class Harness {
   readonly random = new SeededRandom(42);
   readonly proposer = new MemoryProposer();
   readonly store = new Store(this.proposer, this.clock);
-  readonly control = new ClusterControl(this.store, this.random, () => undefined);
+  readonly control = localClusterApi({ store: this.store, random: this.random, logSource: () => undefined, leader: noLeaderHooks });
   readonly components = [
     new Allocator(this.store, this.clock, silentLogger),
     new Scheduler(this.store, this.clock, silentLogger),

@@ -1,0 +1,139 @@
+/**
+ * The Engine API routes shoal answers itself, without the socket: the server (server.ts) hands each
+ * request here and proxies to the runtime engine whatever is not answered. Tests call `handle`
+ * in-process (testing/in-process.ts).
+ */
+import { ShoalError } from '../common/errors.js';
+import type { ClusterApi } from '../manager/controlapi/methods.js';
+import type { NodeApi } from '../manager/controlapi/node-api.js';
+import { writeJson } from './errors.js';
+import type { Reply } from './reply.js';
+import { compareVersions, Router, splitVersion, type Ctx } from './router.js';
+import { nodeRoutes } from './routes-nodes.js';
+import { serviceRoutes } from './routes-services.js';
+import { swarmRoutes } from './routes-swarm.js';
+import { swarmInfoWire } from './wire.js';
+
+/** The highest Engine API version shoal implements. */
+export const SHOAL_MAX_API = '1.41';
+export const SHOAL_VERSION = '0.1.0';
+
+/** Paths shoal answers itself; never proxied to the runtime engine. */
+const SWARM_PATHS = /^\/(swarm|nodes|services|tasks|secrets|configs)(\/|$)/;
+
+/** What the app needs of the runtime engine: its JSON answers (`/version`, `/info`). */
+export interface EngineInfo {
+  json<T>(path: string): Promise<T>;
+}
+
+export interface ApiAppOptions {
+  /** This node's own membership operations and log streams. */
+  node: NodeApi;
+  /** The cluster-level calls (run on the leader). */
+  cluster: ClusterApi;
+  engine: EngineInfo;
+}
+
+export interface ApiRequest {
+  method: string;
+  /** Path and query, as sent (`/v1.41/services?filters=...`). */
+  url: string;
+  /** The JSON body (read once, on demand). */
+  body(): Promise<unknown>;
+}
+
+export interface ApiApp {
+  /** Answers a request shoal serves; resolves false when the request is the runtime engine's. Throws ShoalErrors. */
+  handle(req: ApiRequest, res: Reply): Promise<boolean>;
+}
+
+export function createApiApp(o: ApiAppOptions): ApiApp {
+  let engineApi: string | undefined;
+
+  /** The version we advertise: the lower of ours and the runtime engine's. */
+  const apiVersion = async (): Promise<string> => {
+    if (!engineApi) {
+      try {
+        engineApi = (await o.engine.json<{ ApiVersion: string }>('/version')).ApiVersion;
+      } catch {
+        return SHOAL_MAX_API;
+      }
+    }
+    return compareVersions(engineApi, SHOAL_MAX_API) < 0 ? engineApi : SHOAL_MAX_API;
+  };
+
+  const router = new Router();
+  router.on('GET', '/_ping', async (c) => {
+    const info = await o.node.swarmInfo().catch(() => undefined);
+    const swarm = !info || info.LocalNodeState === 'inactive' ? 'inactive' : `${info.LocalNodeState}/${info.ControlAvailable ? 'manager' : 'worker'}`;
+    c.res.writeHead(200, {
+      'Api-Version': await apiVersion(),
+      Ostype: 'linux',
+      'Docker-Experimental': 'false',
+      Swarm: swarm,
+      'Cache-Control': 'no-cache, no-store, must-revalidate',
+      Pragma: 'no-cache',
+      'Content-Type': 'text/plain; charset=utf-8',
+      Server: `shoal/${SHOAL_VERSION}`,
+    });
+    c.res.end(c.method === 'HEAD' ? undefined : 'OK');
+  });
+  router.on('GET', '/version', async (c) => {
+    const v = await o.engine.json<Record<string, unknown>>('/version');
+    const components = Array.isArray(v.Components) ? (v.Components as unknown[]) : [];
+    writeJson(c.res, 200, {
+      ...v,
+      ApiVersion: await apiVersion(),
+      Components: [...components, { Name: 'shoal', Version: SHOAL_VERSION, Details: { ApiVersion: SHOAL_MAX_API } }],
+    });
+  });
+  router.on('GET', '/info', async (c) => {
+    const [info, swarm] = await Promise.all([o.engine.json<Record<string, unknown>>('/info'), o.node.swarmInfo()]);
+    writeJson(c.res, 200, { ...info, Swarm: swarmInfoWire(swarm) });
+  });
+  router.on('GET', '/distribution/{name}/json', async () => {
+    // No registry is contacted: the CLI only warns that the digest could not be recorded.
+    throw new ShoalError('unavailable', 'shoal does not contact image registries; the image digest was not resolved');
+  });
+  swarmRoutes(router, o.node, o.cluster);
+  nodeRoutes(router, o.cluster);
+  serviceRoutes(router, o.node, o.cluster);
+  for (const kind of ['secrets', 'configs']) {
+    const notYet = async (): Promise<void> => {
+      await o.cluster.getCluster();
+      throw new ShoalError('unimplemented', `${kind} are not implemented yet in shoal`);
+    };
+    router.on('GET', `/${kind}`, notYet);
+    router.on('GET', `/${kind}/{id}`, notYet);
+    router.on('POST', `/${kind}/create`, notYet);
+    router.on('POST', `/${kind}/{id}/update`, notYet);
+    router.on('DELETE', `/${kind}/{id}`, notYet);
+  }
+
+  return {
+    async handle(req: ApiRequest, res: Reply): Promise<boolean> {
+      const url = new URL(req.url, 'http://shoal');
+      const { version, path: p } = splitVersion(url.pathname);
+      if (version && compareVersions(version, await apiVersion()) > 0) {
+        throw new ShoalError('invalid_argument', `client version ${version} is too new. Maximum supported API version is ${await apiVersion()}`);
+      }
+      const m = router.match(req.method, p);
+      if (!m) {
+        if (SWARM_PATHS.test(p)) throw new ShoalError('not_found', `page not found`);
+        return false;
+      }
+      let body: unknown;
+      const ctx: Ctx = {
+        method: req.method,
+        res,
+        params: m.params,
+        query: url.searchParams,
+        path: p,
+        version,
+        body: async <T>() => (body ??= await req.body()) as T,
+      };
+      await m.handler(ctx);
+      return true;
+    },
+  };
+}

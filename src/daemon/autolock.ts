@@ -1,0 +1,68 @@
+/**
+ * Autolock on a manager: its key material (the TLS key and Raft's data-encryption key) is wrapped
+ * with the swarm's unlock key while autolock is on. Every manager follows the cluster object and
+ * rewraps when the key changes; a manager restarted locked waits for `swarm unlock`.
+ */
+import { ShoalError, errorMessage } from '../common/errors.js';
+import type { Logger } from '../common/logging.js';
+import { parseUnlockKey } from '../manager/ca/unlock-key.js';
+import type { NodeHost } from './host.js';
+import { INVALID_UNLOCK_KEY, loadDek, rewrapKeys, sameKek } from './key-wrap.js';
+import type { ClusterRuntime } from './runtime.js';
+
+export class Autolock {
+  private work: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly host: NodeHost,
+    private readonly logger: Logger,
+  ) {}
+
+  /** The duty: on a manager, rewrap the key material whenever the cluster's unlock key changes. */
+  readonly duty = (rt: ClusterRuntime): (() => Promise<void>) => {
+    const store = rt.mgr?.store;
+    if (!store) return async () => undefined;
+    const unwatch = store.watch((events) => {
+      if (events.some((e) => e.kind !== 'commit' && e.table === 'cluster')) this.follow(rt);
+    });
+    this.follow(rt);
+    return async () => unwatch();
+  };
+
+  /** Resolves once no rewrap is under way (before the key material is wiped). */
+  settled(): Promise<void> {
+    return this.work;
+  }
+
+  /** `swarm unlock`: the unlock key opens this manager's key material, and it starts. */
+  unlock(key: string): Promise<void> {
+    return this.host.serialize(async () => {
+      const state = this.host.locked;
+      if (!state) throw new ShoalError('conflict', 'swarm is not locked');
+      const kek = parseUnlockKey(key);
+      if (!kek) throw new ShoalError('invalid_argument', INVALID_UNLOCK_KEY);
+      await loadDek(this.host.dataRoot, kek); // throws on a wrong key
+      this.host.kek = kek;
+      const rt = await this.host.open(state, false);
+      this.host.locked = undefined;
+      this.host.activate(rt);
+      this.logger.info('unlocked', { node: state.nodeId });
+    });
+  }
+
+  private follow(rt: ClusterRuntime): void {
+    const cluster = rt.mgr?.store.view((tx) => tx.all('cluster')[0]);
+    if (!cluster) return;
+    const want = cluster.UnlockKey ? parseUnlockKey(cluster.UnlockKey) : undefined;
+    this.work = this.work.then(async () => {
+      if (this.host.runtime !== rt || sameKek(want, this.host.kek)) return;
+      try {
+        await rewrapKeys(this.host.dataRoot, this.host.kek, want);
+        this.host.kek = want;
+        this.logger.info(want ? 'autolock: key material wrapped with the unlock key' : 'autolock off: key material stored unwrapped');
+      } catch (e) {
+        this.logger.warn('rewrapping key material failed', { error: errorMessage(e) });
+      }
+    });
+  }
+}

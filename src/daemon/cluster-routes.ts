@@ -1,0 +1,78 @@
+/**
+ * What a manager serves on the cluster port besides the CA and Raft: where the leader is, control-API
+ * calls and log streams forwarded by other managers (run here on the leader), a node's notice that it
+ * leaves, and the dispatcher sessions of every node's agent.
+ */
+import { ShoalError } from '../common/errors.js';
+import type { LogBroker } from '../cluster/log-broker.js';
+import type { ClusterPort } from '../cluster/port.js';
+import { serveDispatcher, type ManagerAddr, type ManagersAnswer } from '../cluster/remote-dispatcher.js';
+import type { LogOptions } from '../manager/controlapi/api.js';
+import { serviceLogs, taskLogs } from '../manager/controlapi/logs.js';
+import { isMethodName, isRead, runMethod, type Args } from '../manager/controlapi/methods.js';
+import type { Manager } from '../manager/manager.js';
+import type { RaftNode } from '../raft/node.js';
+import { NotLeaderError } from '../raft/types.js';
+import { NO_LEADER } from './raft-store.js';
+
+export interface ClusterRoutesOptions {
+  raft: RaftNode;
+  manager: Manager;
+  logs: LogBroker;
+  leaderAddr: () => string | undefined;
+  managers: () => ManagerAddr[];
+}
+
+/** A forwarded call: the method by name and its arguments, as the forwarding manager received them. */
+export interface ForwardedCall {
+  method: string;
+  args: unknown[];
+}
+
+/** A forwarded log stream. */
+export interface ForwardedLogs {
+  kind: 'service' | 'task';
+  ref: string;
+  opts: Omit<LogOptions, 'signal'>;
+}
+
+export function serveClusterRoutes(port: ClusterPort, o: ClusterRoutesOptions): void {
+  const leaderOnly = (): void => {
+    if (!o.manager.isLeader) throw new ShoalError('unavailable', NO_LEADER);
+  };
+  port.call('/cluster/managers', 'node', async (): Promise<ManagersAnswer> => ({ leader: o.leaderAddr(), managers: o.managers() }));
+  port.call('/control/call', 'manager', async (body) => {
+    const b = body as Partial<ForwardedCall> | null;
+    if (!isMethodName(b?.method) || !Array.isArray(b.args)) throw new ShoalError('invalid_argument', 'bad forwarded call');
+    leaderOnly();
+    if (isRead(b.method)) await readBarrier(o.raft);
+    return runMethod(o.manager.controlContext, b.method, b.args as Args<typeof b.method>);
+  });
+  port.stream('/control/logs', 'manager', async (body, ctx, send) => {
+    const b = body as ForwardedLogs;
+    leaderOnly();
+    const opts: LogOptions = { ...b.opts, signal: ctx.signal };
+    const lines = b.kind === 'service' ? serviceLogs(o.manager.controlContext, b.ref, opts) : taskLogs(o.manager.controlContext, b.ref, opts);
+    for await (const l of lines) if (!send(l)) break;
+  });
+  port.call('/dispatcher/leave', 'node', async (_body, ctx) => {
+    leaderOnly();
+    await o.manager.dispatcher.nodeLeft(ctx.peer!.nodeId);
+    return {};
+  });
+  serveDispatcher(port, {
+    dispatcher: () => (o.manager.isLeader ? o.manager.dispatcher : undefined),
+    managers: o.managers,
+    logs: o.logs,
+  });
+}
+
+/** A linearizable read on the leader: everything committed before it is applied here first. */
+export async function readBarrier(raft: RaftNode): Promise<void> {
+  try {
+    await raft.readBarrier();
+  } catch (e) {
+    if (e instanceof NotLeaderError) throw new ShoalError('unavailable', NO_LEADER);
+    throw e;
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * A manager's parts: the store behind Raft, the Raft member on the cluster port, the manager's
+ * leader-only components, and the cluster-port services every manager offers (CA, control-API
+ * forwarding, dispatcher sessions, Raft membership).
+ */
+import path from 'node:path';
+import tls from 'node:tls';
+import { systemClock } from '../common/clock.js';
+import { splitHostPort } from '../common/host-port.js';
+import { roleOfOu } from '../common/node-role.js';
+import { cryptoRandom } from '../common/random.js';
+import { LogBroker } from '../cluster/log-broker.js';
+import { ClusterPort, RAFT_ALPN, secureOptions } from '../cluster/port.js';
+import { Manager } from '../manager/manager.js';
+import { RaftNode } from '../raft/node.js';
+import { TcpTransport } from '../raft/transport-tcp.js';
+import { Store } from '../store/store.js';
+import type { ClusterObject, NodeObject } from '../store/types.js';
+import { CaServer } from './ca-server.js';
+import { serveClusterRoutes } from './cluster-routes.js';
+import { loadDek } from './key-wrap.js';
+import { RaftMembership } from './raft-membership.js';
+import { RaftProposer, StoreStateMachine } from './raft-store.js';
+import type { Logger } from '../common/logging.js';
+import type { DockerExecutor } from '../agent/executor/docker-executor.js';
+import type { ClusterClient } from '../cluster/client.js';
+import type { NodeTls } from './node-certs.js';
+import type { NodeState } from './node-state.js';
+
+/** What a manager's parts need from the host. */
+export interface ManagerDeps {
+  dataRoot: string;
+  logger: Logger;
+  executor: DockerExecutor;
+  /** Raft tick interval (ms). */
+  tickMs: number;
+  /** The key-encryption key the node's key material is wrapped with (autolock). */
+  kek(): Buffer | undefined;
+}
+
+/** The node runtime a manager's parts live in. */
+export interface ManagerHost {
+  readonly state: NodeState;
+  tls(): NodeTls;
+  readonly client: ClusterClient;
+  /** The leader changed: the agent's dispatcher session starts over. */
+  resetSession(): void;
+  /** A manager at `addr` says this manager was removed from the Raft group. */
+  removedBy(addr: string): void;
+}
+
+export interface ManagerParts {
+  readonly store: Store;
+  readonly raft: RaftNode;
+  readonly transport: TcpTransport;
+  readonly manager: Manager;
+  readonly port: ClusterPort;
+  readonly membership: RaftMembership;
+  /** Stops following the Raft leader (for the agent's session). */
+  readonly stopWatching: () => void;
+}
+
+export async function openManager(d: ManagerDeps, rt: ManagerHost, firstMember: boolean, forceNewCluster: boolean): Promise<ManagerParts> {
+  const { state } = rt;
+  const proposer = new RaftProposer();
+  const store = new Store(proposer, systemClock);
+  const raftSpec = (): NonNullable<ClusterObject['Spec']['Raft']> => store.view((tx) => tx.all('cluster')[0])?.Spec.Raft ?? {};
+  const addrOf = (id: string): string | undefined => {
+    const n = store.view((tx) => tx.get('node', id));
+    // A former manager (demoted, or left behind by a forced new cluster) keeps its cluster address,
+    // so that it can still be told it was removed.
+    return n?.ManagerStatus?.Addr ?? n?.ClusterAddr ?? state.managers?.find((m) => m.nodeId === id)?.addr;
+  };
+  const transport = new TcpTransport({
+    id: state.nodeId,
+    peers: (id) => {
+      const a = addrOf(id);
+      return a ? splitHostPort(a, 2377) : undefined;
+    },
+    // Raft runs over mutual TLS on the cluster port; the peer must hold a manager's certificate.
+    dial: (a) => ({
+      socket: tls.connect({
+        host: a.host,
+        port: a.port,
+        ...secureOptions(rt.tls()),
+        ALPNProtocols: [RAFT_ALPN],
+        checkServerIdentity: (_h, cert) =>
+          roleOfOu((cert.subject as Record<string, string | string[]> | undefined)?.OU) === 'manager' ? undefined : new Error('the raft peer is not a manager'),
+      }),
+      readyEvent: 'secureConnect',
+    }),
+    logger: d.logger.child('raft-net'),
+  });
+  const logs = new LogBroker();
+  const manager: Manager = new Manager({
+    store,
+    clock: systemClock,
+    random: cryptoRandom,
+    logger: d.logger.child('manager'),
+    // This node's task logs come from its engine; other nodes' through their sessions.
+    logSource: (nodeId) => (nodeId === state.nodeId ? d.executor : logs.reader(nodeId)),
+    leader: { decorate: (n): NodeObject => membership.decorate(n), checkDemote: (n): void => membership.checkDemote(n) },
+  });
+  const raft = new RaftNode({
+    id: state.nodeId,
+    // The first manager starts as the group; a joined one learns the membership from the leader.
+    voters: firstMember ? [state.nodeId] : [],
+    dir: path.join(d.dataRoot, 'raft'),
+    tickMs: d.tickMs,
+    electionTick: () => raftSpec().ElectionTick ?? 10,
+    heartbeatTick: () => raftSpec().HeartbeatTick ?? 1,
+    snapshotInterval: () => raftSpec().SnapshotInterval ?? 10000,
+    keepEntries: () => raftSpec().LogEntriesForSlowFollowers ?? 500,
+    keepOldSnapshots: () => raftSpec().KeepOldSnapshots ?? 0,
+    sm: new StoreStateMachine(() => store),
+    // The data-encryption key lives with the node's key material (autolock wraps it).
+    cipher: await loadDek(d.dataRoot, d.kek()),
+    random: cryptoRandom,
+    logger: d.logger.child('raft'),
+    transport,
+    // Called only once raft.start() runs, after `membership` exists.
+    onLeadershipChange: (leading) => membership.leadershipChanged(leading),
+    forceNewCluster,
+    onRemoved: (by) => {
+      const addr = addrOf(by);
+      if (addr) rt.removedBy(addr);
+    },
+  });
+  proposer.node = raft;
+  const { host, port } = splitHostPort(state.listenAddr, 2377);
+  const clusterPort = new ClusterPort({
+    host,
+    port,
+    tls: rt.tls(),
+    logger: d.logger.child('cluster-port'),
+    refuse: (peer) => {
+      if (peer.clusterId !== state.clusterId) return 'the certificate belongs to another swarm';
+      const known = store.view((tx) => tx.all('cluster').length > 0 && !tx.get('node', peer.nodeId));
+      return known ? `node ${peer.nodeId} is not a member of this swarm (it was removed)` : undefined;
+    },
+  });
+  clusterPort.onRaft((socket, peer) => transport.accept(socket, peer.nodeId));
+  const membership: RaftMembership = new RaftMembership({ store, raft, transport, manager, selfId: state.nodeId, addrOf, logger: d.logger.child('membership') });
+  const leaderAddr = (): string | undefined => membership.leaderAddr();
+  new CaServer({ store, manager, client: rt.client, tls: rt.tls, leaderAddr, managers: () => membership.managers(), logger: d.logger.child('ca') }).serve(clusterPort);
+  serveClusterRoutes(clusterPort, { raft, manager, logs, leaderAddr, managers: () => membership.managers() });
+  // A new leader (or none) means a new dispatcher: the agent's session starts over.
+  let lastLeader = '';
+  const stopWatching = raft.observe(() => {
+    if (raft.leader === lastLeader) return;
+    lastLeader = raft.leader;
+    rt.resetSession();
+  });
+  await clusterPort.listen();
+  try {
+    await raft.start();
+  } catch (e) {
+    stopWatching();
+    await clusterPort.close();
+    throw e;
+  }
+  return { store, raft, transport, manager, port: clusterPort, membership, stopWatching };
+}

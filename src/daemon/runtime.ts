@@ -1,0 +1,99 @@
+/**
+ * The cluster runtime of a node that is in a swarm: its TLS identity, its connections to managers,
+ * its agent, and — on a manager — the Raft member, the store and the manager's services. Opened
+ * when the node enters a swarm (or restarts in one), closed when it leaves or switches role.
+ */
+import path from 'node:path';
+import type { NodeRole } from '../common/node-role.js';
+import { Agent } from '../agent/agent.js';
+import { ClusterClient } from '../cluster/client.js';
+import { LogPublisher } from '../cluster/log-broker.js';
+import { RemoteDispatcher, type ManagerAddr } from '../cluster/remote-dispatcher.js';
+import { openManager, type ManagerDeps, type ManagerParts } from './manager-runtime.js';
+import { loadNodeTls, type NodeTls } from './node-certs.js';
+import type { NodeState } from './node-state.js';
+
+export type { ManagerParts };
+
+export interface ClusterRuntime {
+  readonly state: NodeState;
+  /** Replaced on renewal and during a root rotation. */
+  tls: NodeTls;
+  readonly client: ClusterClient;
+  readonly remote: RemoteDispatcher;
+  readonly agent: Agent;
+  readonly mgr: ManagerParts | undefined;
+}
+
+/** What a runtime needs from the host, and how it reports what it learns. */
+export interface RuntimeDeps extends ManagerDeps {
+  /** The cluster wants this node in another role (its heartbeat said so). */
+  onRole(rt: ClusterRuntime, role: NodeRole): void;
+  /** A manager at `addr` says this manager was removed from the Raft group. */
+  onRemovedBy(rt: ClusterRuntime, addr: string): void;
+  /** The managers a worker falls back on changed. */
+  onManagers(rt: ClusterRuntime, managers: ManagerAddr[]): void;
+}
+
+export async function openRuntime(d: RuntimeDeps, state: NodeState, bootstrap: boolean, forceNewCluster = false): Promise<ClusterRuntime> {
+  const tls = await loadNodeTls(d.dataRoot, d.kek());
+  if (!tls) throw new Error(`this node is in a swarm but ${path.join(d.dataRoot, 'certificates')} holds no certificate`);
+  // The runtime is referenced by callbacks before every part of it exists.
+  const rt: { -readonly [K in keyof ClusterRuntime]?: ClusterRuntime[K] } & { state: NodeState; tls: NodeTls } = { state, tls };
+  const self = (): ClusterRuntime => rt as ClusterRuntime;
+  const client = new ClusterClient(() => rt.tls);
+  const remote = new RemoteDispatcher({
+    client,
+    managers: () => rt.state.managers ?? [],
+    onManagers: (m) => d.onManagers(self(), m),
+    logs: new LogPublisher(d.executor, client),
+    logger: d.logger.child('session'),
+  });
+  rt.client = client;
+  rt.remote = remote;
+  const mgr =
+    state.role === 'manager'
+      ? await openManager(
+          d,
+          {
+            state,
+            tls: () => rt.tls,
+            client,
+            resetSession: () => rt.agent?.resetSession(),
+            removedBy: (addr) => d.onRemovedBy(self(), addr),
+          },
+          bootstrap || Boolean(state.bootstrap),
+          forceNewCluster,
+        )
+      : undefined;
+  rt.mgr = mgr;
+  rt.agent = new Agent({
+    nodeId: state.nodeId,
+    addr: state.advertiseAddr,
+    executor: d.executor,
+    // The leader's own agent uses the dispatcher in-process; every other agent goes over the network.
+    dispatcher: () => (mgr?.manager.isLeader ? mgr.manager.dispatcher : remote),
+    onRole: (role) => d.onRole(self(), role),
+    logger: d.logger.child('agent'),
+  });
+  return self();
+}
+
+/** Stops everything the runtime runs; its state on disk stays. */
+export async function closeRuntime(rt: ClusterRuntime): Promise<void> {
+  rt.mgr?.membership.close();
+  rt.mgr?.manager.loseLeadership();
+  await rt.agent.stop();
+  rt.client.closeAll();
+  if (rt.mgr) {
+    rt.mgr.stopWatching();
+    await rt.mgr.raft.stop();
+    await rt.mgr.transport.close();
+    await rt.mgr.port.close();
+  }
+}
+
+/** The leader's cluster address: from Raft on a manager, by asking the known managers on a worker. */
+export async function leaderAddrOf(rt: ClusterRuntime): Promise<string> {
+  return rt.mgr?.membership.leaderAddr() ?? (await rt.remote.findLeader());
+}

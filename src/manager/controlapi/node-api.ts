@@ -1,0 +1,16 @@
+/**
+ * What one node offers its API clients besides the cluster-level methods: operations on this node's
+ * own membership (init, join, leave, unlock, info), which never go to the leader, and the log
+ * streams gathered by the leader.
+ */
+import type { NodeId } from '../../common/ids.js';
+import type { InitRequest, JoinRequest, LogLine, LogOptions, SwarmInfo } from './api.js';
+
+export interface NodeApi {
+  swarmInit(req: InitRequest): Promise<NodeId>;
+  swarmJoin(req: JoinRequest): Promise<void>;
+  swarmLeave(force: boolean): Promise<void>;
+  swarmUnlock(key: string): Promise<void>;
+  swarmInfo(): Promise<SwarmInfo>;
+  logs(kind: 'service' | 'task', ref: string, opts: LogOptions): AsyncIterable<LogLine>;
+}
