@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { HttpError } from '../common/http-client.js';
 import { ApiClient, CliError, hostFromEnv } from './client.js';
+import { TemplateError } from './format/template.js';
 import { LabError } from './lab/sys.js';
 import { infoCommand } from './commands/info.js';
 import { labCommand } from './commands/lab.js';
@@ -45,7 +46,7 @@ export async function main(argv: string[]): Promise<void> {
     }
     if (e instanceof HttpError) process.stderr.write(`Error response from daemon: ${e.message}\n`);
     else if (e instanceof LabError) process.stderr.write(`lab: ${e.message}\n`);
-    else if (e instanceof CliError) process.stderr.write(`${e.message}\n`);
+    else if (e instanceof CliError || e instanceof TemplateError) process.stderr.write(`${e.message}\n`);
     else process.stderr.write(`Error: ${(e as Error).message}\n`);
     process.exitCode = 1;
   }

@@ -1,0 +1,2 @@
+/** A template function's error result: execution stops with "error calling NAME: message". */
+export class FuncError extends Error {}
