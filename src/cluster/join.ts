@@ -15,6 +15,8 @@ import type { NodeDescription } from '../store/types.js';
 import type { NodeTls } from './node-tls.js';
 import { unwire } from './client.js';
 import { splitHostPort } from '../common/host-port.js';
+import { roleOfCertificate } from '../common/node-role.js';
+import { signedBy, splitPem } from './node-tls.js';
 import type { WireError } from './port.js';
 
 export const INVALID_JOIN_TOKEN = 'A valid join token is necessary to join this cluster';
@@ -64,10 +66,12 @@ export async function requestJoin(remote: string, o: Omit<JoinCall, 'csr'>, time
     if (caDigest(ca) !== token.digest) {
       throw new ShoalError('invalid_argument', `remote CA does not match fingerprint. Expected: ${token.digest}`);
     }
-    if (!serverCert || !new X509Certificate(serverCert).verify(new X509Certificate(ca).publicKey)) {
-      throw new ShoalError('invalid_argument', `the node at ${remote} does not hold a certificate of the swarm the token names`);
-    }
+    const problem = serverProblem(serverCert, ca, Date.now());
+    if (problem) throw new ShoalError('invalid_argument', `the node at ${remote} ${problem}`);
+    // The token goes only to a manager of the swarm it names.
     const a = await post<JoinAnswer>(session, '/ca/join', { ...o, csr: csrPem } satisfies JoinCall);
+    const answerProblem = joinAnswerProblem(a, ca);
+    if (answerProblem) throw new ShoalError('invalid_argument', `the manager at ${remote} answered the join with ${answerProblem}`);
     return { nodeId: a.nodeId, clusterId: a.clusterId, role: a.role, managers: a.managers, tls: { key: keyPem, cert: a.cert, ca: a.ca } };
   } catch (e) {
     if (e instanceof ShoalError) throw e;
@@ -76,6 +80,27 @@ export async function requestJoin(remote: string, o: Omit<JoinCall, 'csr'>, time
     clearTimeout(timer);
     session.destroy();
   }
+}
+
+/** Why the certificate the server showed is not a current manager certificate of the pinned root (undefined when it is). */
+export function serverProblem(der: Buffer | undefined, rootPem: string, now: number): string | undefined {
+  if (!der) return 'showed no certificate';
+  const cert = new X509Certificate(der);
+  if (!cert.verify(new X509Certificate(rootPem).publicKey)) return 'does not hold a certificate of the swarm the token names';
+  if (roleOfCertificate(cert.toString()) !== 'manager') return 'is not a manager of the swarm';
+  if (now < Date.parse(cert.validFrom) || now > Date.parse(cert.validTo)) return 'holds a certificate that is not valid now';
+  return undefined;
+}
+
+/** What is wrong with the certificate and trust bundle a join brought, checked against the pinned root. */
+export function joinAnswerProblem(a: JoinAnswer, pinnedRoot: string): string | undefined {
+  const roots = splitPem(a.ca);
+  const pinned = new X509Certificate(pinnedRoot);
+  if (!roots.some((r) => new X509Certificate(r).fingerprint256 === pinned.fingerprint256)) return 'a trust bundle without the pinned root CA';
+  if (!roots.some((r) => signedBy(a.cert, r))) return 'a certificate no root of its trust bundle signed';
+  const cert = new X509Certificate(a.cert);
+  if (!new RegExp(`^CN=${a.nodeId}$`, 'm').test(cert.subject) || roleOfCertificate(a.cert) !== a.role) return 'a certificate for another identity';
+  return undefined;
 }
 
 function post<T>(session: http2.ClientHttp2Session, path: string, body: unknown): Promise<T> {
@@ -98,12 +123,4 @@ function post<T>(session: http2.ClientHttp2Session, path: string, body: unknown)
     req.on('error', reject);
     req.end(JSON.stringify(body));
   });
-}
-
-/** Which role a join token grants, or undefined if it is not one of the cluster's current tokens. */
-export function roleOfToken(token: string, current: { Worker: string; Manager: string }): 'manager' | 'worker' | undefined {
-  const t = token.trim();
-  if (t === current.Manager) return 'manager';
-  if (t === current.Worker) return 'worker';
-  return undefined;
 }

@@ -13,6 +13,7 @@ import { cryptoRandom } from '../common/random.js';
 import { ClusterClient } from './client.js';
 import { requestJoin } from './join.js';
 import type { NodeTls } from './node-tls.js';
+import { EmptySchema, JoinCallSchema } from './messages.js';
 import { ClusterPort, RAFT_ALPN, type Peer } from './port.js';
 
 const DAY = 24 * 3600 * 1000;
@@ -38,10 +39,10 @@ describe('cluster port', () => {
       logger: silentLogger,
       refuse: (p) => (removed.has(p.nodeId) ? `node ${p.nodeId} was removed` : undefined),
     });
-    port.call('/ca/root', 'anyone', async () => ({ ca: ca.certPem }));
-    port.call('/ca/join', 'anyone', async () => ({ nodeId: 'w9', clusterId: 'c1', role: 'worker', cert: 'x', ca: ca.certPem, managers: [] }));
-    port.call('/whoami', 'node', async (_b, ctx) => ctx.peer);
-    port.call('/managers-only', 'manager', async () => 'ok');
+    port.call('/ca/root', 'anyone', EmptySchema, async () => ({ ca: ca.certPem }));
+    port.call('/ca/join', 'anyone', JoinCallSchema, async () => ({ nodeId: 'w9', clusterId: 'c1', role: 'worker', cert: (await identity(ca, 'w9', 'worker')).cert, ca: ca.certPem, managers: [] }));
+    port.call('/whoami', 'node', EmptySchema, async (_b, ctx) => ctx.peer);
+    port.call('/managers-only', 'manager', EmptySchema, async () => 'ok');
     port.onRaft((socket, peer) => {
       raftPeers.push(peer);
       socket.end();
@@ -71,7 +72,7 @@ describe('cluster port', () => {
       });
       req.end('{}');
     });
-    assert.equal(anonymous.status, 500);
+    assert.equal(anonymous.status, 403);
     assert.deepEqual(JSON.parse(anonymous.body), { code: 'permission_denied', message: 'a node certificate issued by this swarm is required' });
   });
 

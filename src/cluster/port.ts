@@ -8,9 +8,11 @@
  */
 import http2 from 'node:http2';
 import tls from 'node:tls';
-import { ShoalError, errorMessage, type ErrorCode } from '../common/errors.js';
+import { z } from 'zod';
+import { ShoalError, errorMessage, httpStatus, type ErrorCode } from '../common/errors.js';
 import type { Logger } from '../common/logging.js';
 import { keepAlive } from './liveness.js';
+import { MAX_JSON_DEPTH, schemaProblem, withinDepth } from './messages.js';
 import type { NodeTls } from './node-tls.js';
 import { roleOfOu, type NodeRole } from '../common/node-role.js';
 
@@ -28,21 +30,39 @@ export type Access = 'anyone' | 'node' | 'manager';
 
 export interface CallContext {
   readonly peer: Peer | undefined;
+  /** The caller's address as this end of the connection sees it (never what the caller says). */
+  readonly remoteAddr: string;
   /** Aborted when the caller goes away (streams end then). */
   readonly signal: AbortSignal;
 }
 
-export type CallHandler = (body: unknown, ctx: CallContext) => Promise<unknown>;
+export type CallHandler<B> = (body: B, ctx: CallContext) => Promise<unknown>;
 /** Sends messages until it resolves; `send` returns false once the caller is gone. */
-export type StreamHandler = (body: unknown, ctx: CallContext, send: (msg: unknown) => boolean) => Promise<void>;
+export type StreamHandler<B> = (body: B, ctx: CallContext, send: (msg: unknown) => boolean) => Promise<void>;
+
+export interface RouteOptions {
+  /** The largest body this route reads (bytes); the default depends on who may call it. */
+  maxBody?: number;
+}
+
+interface Route {
+  access: Access;
+  schema: z.ZodType;
+  maxBody: number;
+  call?: CallHandler<unknown>;
+  stream?: StreamHandler<unknown>;
+}
 
 export interface ClusterPortOptions {
   host: string;
   port: number;
   tls: NodeTls;
   logger: Logger;
-  /** Refuses a certified caller that is no longer a member (a removed node); returns the reason. */
-  refuse?: (peer: Peer) => string | undefined;
+  /**
+   * Refuses a certified caller the store no longer backs: a removed node, or, for a manager-only
+   * route, a node that is no longer a manager (its old certificate lives on); returns the reason.
+   */
+  refuse?: (peer: Peer, access: Access) => string | undefined;
 }
 
 export const RAFT_ALPN = 'shoal-raft';
@@ -52,7 +72,18 @@ export interface WireError {
   message: string;
 }
 
-const MAX_BODY = 64 * 1024 * 1024;
+/** Body limits: routes open to anyone (joining) read little; nodes' calls more. */
+const MAX_OPEN_BODY = 64 * 1024;
+const MAX_NODE_BODY = 1024 * 1024;
+/** Concurrent streams per HTTP/2 session: a node's session, heartbeats, status, logs; a joiner needs two. */
+const MAX_STREAMS = 128;
+const MAX_STREAMS_WITHOUT_CERT = 4;
+/** Sessions at once (all callers), and those without a certificate from one address. */
+const MAX_SESSIONS = 2048;
+const MAX_OPEN_SESSIONS_PER_ADDR = 8;
+/** A caller without a certificate (a joiner) has this long for its two calls. */
+const OPEN_SESSION_TIMEOUT_MS = 30_000;
+const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 
 /** The identity in a verified peer certificate, or undefined without one. */
@@ -69,16 +100,19 @@ export function peerOf(socket: tls.TLSSocket): Peer | undefined {
 }
 
 export class ClusterPort {
-  private readonly calls = new Map<string, { access: Access; handler: CallHandler }>();
-  private readonly streams = new Map<string, { access: Access; handler: StreamHandler }>();
+  private readonly routes = new Map<string, Route>();
   private raftHandler: ((socket: tls.TLSSocket, peer: Peer) => void) | undefined;
-  private readonly h2 = http2.createServer({ settings: { initialWindowSize: 4 * 1024 * 1024 } });
+  private readonly h2 = http2.createServer({ settings: { initialWindowSize: 4 * 1024 * 1024, maxConcurrentStreams: MAX_STREAMS } });
+  private sessions = 0;
+  /** Open streams by the caller's node ID, so a demotion or removal can end them at once. */
+  private readonly active = new Map<string, Set<{ stream: http2.ServerHttp2Stream; access: Access }>>();
+  private readonly openSessions = new Map<string, number>();
   private readonly server: tls.Server;
   private readonly sockets = new Set<tls.TLSSocket>();
 
   constructor(private readonly o: ClusterPortOptions) {
     this.server = tls.createServer(
-      { ...secureOptions(o.tls), ALPNProtocols: ['h2', RAFT_ALPN], requestCert: true, rejectUnauthorized: false },
+      { ...secureOptions(o.tls), ALPNProtocols: ['h2', RAFT_ALPN], requestCert: true, rejectUnauthorized: false, handshakeTimeout: HANDSHAKE_TIMEOUT_MS },
       (socket) => this.accept(socket),
     );
     this.server.on('tlsClientError', () => undefined);
@@ -92,23 +126,74 @@ export class ClusterPort {
     this.h2.on('sessionError', () => undefined);
     this.h2.on('session', (session) => {
       session.on('error', () => undefined);
+      this.sessions++;
+      session.once('close', () => this.sessions--);
+      const socket = session.socket as tls.TLSSocket;
+      if (!peerOf(socket)) {
+        // A caller without a certificate may only join: few streams, a short life, few per address.
+        const addr = socket.remoteAddress ?? '';
+        const open = (this.openSessions.get(addr) ?? 0) + 1;
+        this.openSessions.set(addr, open);
+        session.once('close', () => {
+          const n = (this.openSessions.get(addr) ?? 1) - 1;
+          if (n > 0) this.openSessions.set(addr, n);
+          else this.openSessions.delete(addr);
+        });
+        if (open > MAX_OPEN_SESSIONS_PER_ADDR || this.sessions > MAX_SESSIONS) {
+          session.destroy();
+          return;
+        }
+        session.settings({ maxConcurrentStreams: MAX_STREAMS_WITHOUT_CERT });
+        session.setTimeout(OPEN_SESSION_TIMEOUT_MS, () => session.destroy());
+        return;
+      }
+      if (this.sessions > MAX_SESSIONS) {
+        session.destroy();
+        return;
+      }
       // A node that dies or is cut off must not leave its streams (its dispatcher session, log
       // requests sent down it) hanging.
       keepAlive(session);
     });
   }
 
-  call(path: string, access: Access, handler: CallHandler): void {
-    this.calls.set(path, { access, handler });
+  /** A unary route: the body must match `schema`; the handler's result is the answer. */
+  call<S extends z.ZodType>(path: string, access: Access, schema: S, handler: CallHandler<z.output<S>>, opts: RouteOptions = {}): void {
+    this.routes.set(path, { access, schema, maxBody: maxBodyFor(access, opts), call: handler as CallHandler<unknown> });
   }
 
-  stream(path: string, access: Access, handler: StreamHandler): void {
-    this.streams.set(path, { access, handler });
+  /** A server-streaming route. */
+  stream<S extends z.ZodType>(path: string, access: Access, schema: S, handler: StreamHandler<z.output<S>>, opts: RouteOptions = {}): void {
+    this.routes.set(path, { access, schema, maxBody: maxBodyFor(access, opts), stream: handler as StreamHandler<unknown> });
   }
 
   /** Raft connections from other managers (already checked: a manager of this cluster). */
   onRaft(handler: (socket: tls.TLSSocket, peer: Peer) => void): void {
     this.raftHandler = handler;
+  }
+
+  /**
+   * A node lost powers: its open streams on manager-only routes end (`manager`), or every stream
+   * and connection of it (`all`, a removed node).
+   */
+  revoke(nodeId: string, scope: 'manager' | 'all'): void {
+    for (const a of this.active.get(nodeId) ?? []) {
+      if (scope === 'all' || a.access === 'manager') a.stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+    }
+    if (scope === 'all') {
+      for (const s of this.sockets) if (peerOf(s)?.nodeId === nodeId) s.destroy();
+    }
+  }
+
+  private track(nodeId: string, stream: http2.ServerHttp2Stream, access: Access): void {
+    const set = this.active.get(nodeId) ?? new Set();
+    this.active.set(nodeId, set);
+    const entry = { stream, access };
+    set.add(entry);
+    stream.once('close', () => {
+      set.delete(entry);
+      if (set.size === 0) this.active.delete(nodeId);
+    });
   }
 
   /** New certificates (renewal, role change): new connections use them. */
@@ -143,7 +228,7 @@ export class ClusterPort {
     socket.on('error', () => undefined);
     if (socket.alpnProtocol === RAFT_ALPN) {
       const peer = peerOf(socket);
-      const refusal = peer ? (peer.role !== 'manager' ? 'not a manager' : this.o.refuse?.(peer)) : 'no valid certificate';
+      const refusal = peer ? (peer.role !== 'manager' ? 'not a manager' : this.o.refuse?.(peer, 'node')) : 'no valid certificate';
       if (!peer || refusal || !this.raftHandler) {
         this.o.logger.warn('cluster port: raft connection refused', { reason: refusal ?? 'raft not running', remote: socket.remoteAddress });
         socket.destroy();
@@ -157,14 +242,12 @@ export class ClusterPort {
 
   private async serve(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): Promise<void> {
     const path = String(headers[':path'] ?? '');
-    const call = this.calls.get(path);
-    const streamRoute = this.streams.get(path);
-    const route = call ?? streamRoute;
+    const route = this.routes.get(path);
     const fail = (e: unknown): void => {
       const se = e instanceof ShoalError ? e : new ShoalError('unknown', errorMessage(e));
       const body: WireError = { code: se.code, message: se.message };
       if (stream.destroyed) return;
-      if (!stream.headersSent) stream.respond({ ':status': 500, 'content-type': 'application/json' });
+      if (!stream.headersSent) stream.respond({ ':status': httpStatus(se.code), 'content-type': 'application/json' });
       stream.end(JSON.stringify(body));
     };
     if (!route || headers[':method'] !== 'POST') return fail(new ShoalError('not_found', `no cluster route ${path}`));
@@ -172,21 +255,22 @@ export class ClusterPort {
     if (route.access !== 'anyone') {
       if (!peer) return fail(new ShoalError('permission_denied', 'a node certificate issued by this swarm is required'));
       if (route.access === 'manager' && peer.role !== 'manager') return fail(new ShoalError('permission_denied', `${path} is only available to managers`));
-      const refusal = this.o.refuse?.(peer);
+      const refusal = this.o.refuse?.(peer, route.access);
       if (refusal) return fail(new ShoalError('permission_denied', refusal));
+      this.track(peer.nodeId, stream, route.access);
     }
     let body: unknown;
     try {
-      body = await readBody(stream);
+      body = route.schema.parse(await readBody(stream, route.maxBody));
     } catch (e) {
-      return fail(new ShoalError('invalid_argument', errorMessage(e)));
+      return fail(new ShoalError('invalid_argument', e instanceof z.ZodError ? `invalid ${path} message: ${schemaProblem(e)}` : errorMessage(e)));
     }
     const ac = new AbortController();
     stream.on('close', () => ac.abort());
-    const ctx: CallContext = { peer, signal: ac.signal };
-    if (call) {
+    const ctx: CallContext = { peer, remoteAddr: stream.session?.socket.remoteAddress ?? '', signal: ac.signal };
+    if (route.call) {
       try {
-        const result = await call.handler(body, ctx);
+        const result = await route.call(body, ctx);
         if (stream.destroyed) return;
         stream.respond({ ':status': 200, 'content-type': 'application/json' });
         stream.end(JSON.stringify({ result: result ?? null }));
@@ -195,7 +279,7 @@ export class ClusterPort {
       }
       return;
     }
-    const handler = streamRoute!.handler;
+    const handler = route.stream!;
     let started = false;
     const send = (msg: unknown): boolean => {
       if (stream.destroyed || stream.closed) return false;
@@ -225,26 +309,38 @@ export function secureOptions(t: NodeTls): tls.SecureContextOptions {
   return { key: t.key, cert: t.cert, ca: [t.ca], minVersion: 'TLSv1.2' };
 }
 
-function readBody(stream: http2.ServerHttp2Stream): Promise<unknown> {
+function maxBodyFor(access: Access, o: RouteOptions): number {
+  return o.maxBody ?? (access === 'anyone' ? MAX_OPEN_BODY : MAX_NODE_BODY);
+}
+
+/** Reads a JSON body of at most `max` bytes and at most MAX_JSON_DEPTH levels. */
+function readBody(stream: http2.ServerHttp2Stream, max: number): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let failed = false;
     stream.on('data', (c: Buffer) => {
+      if (failed) return;
       size += c.length;
-      if (size > MAX_BODY) {
-        reject(new Error('request body too large'));
-        stream.destroy();
+      if (size > max) {
+        failed = true;
+        reject(new Error(`request body larger than ${max} bytes`));
         return;
       }
       chunks.push(c);
     });
     stream.on('end', () => {
+      if (failed) return;
       const text = Buffer.concat(chunks).toString('utf8');
+      let v: unknown;
       try {
-        resolve(text ? JSON.parse(text) : undefined);
+        v = text ? JSON.parse(text) : undefined;
       } catch {
         reject(new Error('request body is not JSON'));
+        return;
       }
+      if (!withinDepth(v)) reject(new Error(`request body nests deeper than ${MAX_JSON_DEPTH} levels`));
+      else resolve(v);
     });
     stream.on('error', reject);
   });

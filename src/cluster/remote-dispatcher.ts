@@ -11,6 +11,7 @@ import type { NodeDescription, TaskObject } from '../store/types.js';
 import type { ClusterClient } from './client.js';
 import type { LogBroker, LogControlMessage, LogPublisher, PublishCall } from './log-broker.js';
 import type { CallContext, ClusterPort } from './port.js';
+import { PublishCallSchema, SessionCallSchema, SessionRefSchema, StatusCallSchema, TaskStatusUpdateSchema } from './messages.js';
 
 export interface ManagerAddr {
   nodeId: string;
@@ -22,6 +23,9 @@ export interface ManagersAnswer {
   leader: string | undefined;
   managers: ManagerAddr[];
 }
+
+/** How long the leader has to open a session once its stream is accepted. */
+const SESSION_OPEN_TIMEOUT_MS = 15_000;
 
 type SessionMessage =
   | { session: { id: string; heartbeatPeriodMs: number; managers: ManagerAddr[] } }
@@ -115,7 +119,13 @@ export class RemoteDispatcher implements DispatcherEndpoint {
           close(`session stream failed: ${errorMessage(e)}`);
         },
       );
-    const s = await first;
+    // A leader that accepts the stream but never opens the session must not hold the agent (and a
+    // role switch waiting for the agent to stop) forever.
+    const timer = setTimeout(() => {
+      failedToOpen?.(new ShoalError('unavailable', `the leader at ${leader} did not open a session within ${SESSION_OPEN_TIMEOUT_MS / 1000} s`));
+      close('session not opened in time');
+    }, SESSION_OPEN_TIMEOUT_MS);
+    const s = await first.finally(() => clearTimeout(timer));
     return {
       sessionId: s.id,
       heartbeatPeriodMs: s.heartbeatPeriodMs,
@@ -142,17 +152,16 @@ export function serveDispatcher(
   o: { dispatcher: () => DispatcherEndpoint | undefined; managers: () => ManagerAddr[]; logs: LogBroker },
 ): void {
   const sessions = new Map<string, { nodeId: string; s: AgentSession }>();
-  const own = (body: unknown, ctx: CallContext): AgentSession => {
-    const id = (body as { sessionId?: string } | null)?.sessionId ?? '';
-    const entry = sessions.get(id);
+  const own = (body: { sessionId: string }, ctx: CallContext): AgentSession => {
+    const entry = sessions.get(body.sessionId);
     if (!entry || entry.nodeId !== ctx.peer?.nodeId) throw new ShoalError('not_found', 'session not found or not yours; start a new session');
     return entry.s;
   };
-  port.stream('/dispatcher/session', 'node', async (body, ctx, send) => {
+  port.stream('/dispatcher/session', 'node', SessionCallSchema, async (b, ctx, send) => {
     const d = o.dispatcher();
     if (!d) throw new ShoalError('unavailable', 'this manager is not the leader');
-    const b = body as { description: NodeDescription; addr: string };
-    const s = await d.session({ nodeId: ctx.peer!.nodeId, description: b.description, addr: b.addr });
+    // The node's address is where its connection comes from, as swarmkit takes it, not what it says.
+    const s = await d.session({ nodeId: ctx.peer!.nodeId, description: b.description, addr: observedAddr(ctx.remoteAddr, b.addr) });
     sessions.set(s.sessionId, { nodeId: ctx.peer!.nodeId, s });
     const detachLogs = o.logs.attach(ctx.peer!.nodeId, (m) => send(m));
     try {
@@ -172,14 +181,36 @@ export function serveDispatcher(
       sessions.delete(s.sessionId);
     }
   });
-  port.call('/logs/publish', 'node', async (body, ctx) => {
-    o.logs.publish(ctx.peer!.nodeId, body as PublishCall);
-    return {};
-  });
-  port.call('/dispatcher/heartbeat', 'node', (body, ctx) => own(body, ctx).heartbeat());
-  port.call('/dispatcher/status', 'node', async (body, ctx) => {
-    const updates = (body as { updates?: TaskStatusUpdate[] }).updates ?? [];
-    await own(body, ctx).updateStatus(updates);
-    return {};
-  });
+  port.call(
+    '/logs/publish',
+    'node',
+    PublishCallSchema,
+    async (body, ctx) => {
+      o.logs.publish(ctx.peer!.nodeId, body);
+      return {};
+    },
+    { maxBody: 16 * 1024 * 1024 },
+  );
+  port.call('/dispatcher/heartbeat', 'node', SessionRefSchema, (body, ctx) => own(body, ctx).heartbeat());
+  port.call(
+    '/dispatcher/status',
+    'node',
+    StatusCallSchema,
+    async (body, ctx) => {
+      // Each update stands on its own: a malformed one is dropped, the rest are written.
+      const updates = body.updates.flatMap((u) => {
+        const r = TaskStatusUpdateSchema.safeParse(u);
+        return r.success ? [r.data as TaskStatusUpdate] : [];
+      });
+      await own(body, ctx).updateStatus(updates);
+      return { dropped: body.updates.length - updates.length };
+    },
+    { maxBody: 8 * 1024 * 1024 },
+  );
+}
+
+/** The address a node is reached at: the one its connection comes from (IPv4-mapped IPv6 unwrapped). */
+function observedAddr(remote: string, said: string): string {
+  const ip = remote.replace(/^::ffff:/, '');
+  return ip || said;
 }

@@ -13,7 +13,8 @@ import type { NodeRole } from '../common/node-role.js';
 import { cryptoRandom } from '../common/random.js';
 import type { ClusterClient } from '../cluster/client.js';
 import { signWithExternalCA } from '../cluster/external-ca.js';
-import { INVALID_JOIN_TOKEN, roleOfToken, type JoinAnswer, type JoinCall } from '../cluster/join.js';
+import type { JoinAnswer, JoinCall } from '../cluster/join.js';
+import { CaSyncCallSchema, CsrCallSchema, EmptySchema, JoinCallSchema } from '../cluster/messages.js';
 import type { NodeTls } from '../cluster/node-tls.js';
 import type { ClusterPort } from '../cluster/port.js';
 import type { ManagerAddr } from '../cluster/remote-dispatcher.js';
@@ -26,6 +27,7 @@ import type { Manager } from '../manager/manager.js';
 import type { Store } from '../store/store.js';
 import type { ClusterObject, TlsInfo } from '../store/types.js';
 import { certValidityMs } from './node-certs.js';
+import { JoinLimiter } from './join-limiter.js';
 import { NO_LEADER } from './raft-store.js';
 
 /** The leader's answer to a node's CA check-in. */
@@ -51,33 +53,30 @@ export interface CaServerOptions {
 }
 
 export class CaServer {
+  private readonly joinLimiter = new JoinLimiter();
+
   constructor(private readonly o: CaServerOptions) {}
 
   serve(port: ClusterPort): void {
-    port.call('/ca/root', 'anyone', async () => ({ ca: clusterOf(this.o.store).RootCA.CACert }));
-    port.call('/ca/join', 'anyone', (body) => this.join(body as JoinCall));
-    port.call('/ca/renew-for', 'manager', (body) => {
-      const b = body as { csr: string; nodeId: string };
-      return this.renew({ csr: b.csr }, b.nodeId);
-    });
-    port.call('/ca/renew', 'node', (body, ctx) => this.renew(body as { csr: string }, ctx.peer!.nodeId));
-    port.call('/ca/sync', 'node', (body, ctx) => this.caSync(ctx.peer!.nodeId, (body as { tls: TlsInfo }).tls));
+    port.call('/ca/root', 'anyone', EmptySchema, async () => ({ ca: clusterOf(this.o.store).RootCA.CACert }));
+    port.call('/ca/join', 'anyone', JoinCallSchema, (body, ctx) => this.join(body, ctx.peer ? undefined : ctx.remoteAddr));
+    // A node renews only its own certificate, for the role the store gives it, on the leader itself
+    // (no manager signs on another's word for who is asking).
+    port.call('/ca/renew', 'node', CsrCallSchema, (body, ctx) => this.renew(body.csr, ctx.peer!.nodeId));
+    port.call('/ca/sync', 'node', CaSyncCallSchema, (body, ctx) => this.caSync(ctx.peer!.nodeId, body.tls));
   }
 
-  /** The leader's address when this manager is not the leader; undefined on the leader. */
-  private forwardTo(): string | undefined {
-    if (this.o.manager.isLeader) return undefined;
-    const leader = this.o.leaderAddr();
-    if (!leader) throw new ShoalError('unavailable', NO_LEADER);
-    return leader;
-  }
-
-  private async join(call: JoinCall): Promise<JoinAnswer> {
-    const leader = this.forwardTo();
-    if (leader) return this.o.client.call<JoinAnswer>(leader, '/ca/join', call, 30_000);
+  /** Admits a node; `from` is the joiner's address when it called this manager itself (not forwarded). */
+  private async join(call: JoinCall, from: string | undefined): Promise<JoinAnswer> {
+    // The manager the joiner called checks its token (and how often it guessed wrong) first.
+    const role = this.joinLimiter.check(call.token, clusterOf(this.o.store).JoinTokens, from);
+    if (!this.o.manager.isLeader) {
+      // A joiner has no certificate to reach the leader with: this manager forwards its request.
+      const leader = this.o.leaderAddr();
+      if (!leader) throw new ShoalError('unavailable', NO_LEADER);
+      return this.o.client.call<JoinAnswer>(leader, '/ca/join', call, 30_000);
+    }
     const cluster = clusterOf(this.o.store);
-    const role = roleOfToken(call.token ?? '', cluster.JoinTokens);
-    if (!role) throw new ShoalError('invalid_argument', INVALID_JOIN_TOKEN);
     const nodeId = newId<NodeId>(cryptoRandom);
     const cert = await this.sign(cluster, call.csr, nodeId, role);
     // A manager's node makes the membership reconciler add it to the Raft group as a learner at once.
@@ -92,14 +91,12 @@ export class CaServer {
   }
 
   /** A node's new certificate: for its current desired role (promote/demote), or before expiry. */
-  private async renew(body: { csr: string }, nodeId: string): Promise<{ cert: string; ca: string }> {
-    const leader = this.forwardTo();
-    // Forwarded as this manager; the leader must sign for the original caller.
-    if (leader) return this.o.client.call(leader, '/ca/renew-for', { csr: body.csr, nodeId }, 30_000);
+  private async renew(csr: string, nodeId: string): Promise<{ cert: string; ca: string }> {
+    if (!this.o.manager.isLeader) throw new ShoalError('unavailable', NO_LEADER);
     const node = this.o.store.view((tx) => tx.get('node', nodeId));
     if (!node) throw new ShoalError('permission_denied', `node ${nodeId} is not a member of this swarm`);
     const cluster = clusterOf(this.o.store);
-    return { cert: await this.sign(cluster, body.csr, nodeId, node.Spec.Role), ca: desiredTrust(cluster) };
+    return { cert: await this.sign(cluster, csr, nodeId, node.Spec.Role), ca: desiredTrust(cluster) };
   }
 
   /**

@@ -3,7 +3,9 @@
  * calls and log streams forwarded by other managers (run here on the leader), a node's notice that it
  * leaves, and the dispatcher sessions of every node's agent.
  */
+import type { z } from 'zod';
 import { ShoalError } from '../common/errors.js';
+import { EmptySchema, ForwardedCallSchema, ForwardedLogsSchema } from '../cluster/messages.js';
 import type { LogBroker } from '../cluster/log-broker.js';
 import type { ClusterPort } from '../cluster/port.js';
 import { serveDispatcher, type ManagerAddr, type ManagersAnswer } from '../cluster/remote-dispatcher.js';
@@ -24,38 +26,39 @@ export interface ClusterRoutesOptions {
 }
 
 /** A forwarded call: the method by name and its arguments, as the forwarding manager received them. */
-export interface ForwardedCall {
-  method: string;
-  args: unknown[];
-}
+export type ForwardedCall = z.infer<typeof ForwardedCallSchema>;
 
 /** A forwarded log stream. */
-export interface ForwardedLogs {
-  kind: 'service' | 'task';
-  ref: string;
-  opts: Omit<LogOptions, 'signal'>;
-}
+export type ForwardedLogs = z.infer<typeof ForwardedLogsSchema>;
+
+/** A forwarded call carries a client's request body (a service spec): the Engine API's limit and some room. */
+const MAX_FORWARDED_BODY = 8 * 1024 * 1024;
 
 export function serveClusterRoutes(port: ClusterPort, o: ClusterRoutesOptions): void {
   const leaderOnly = (): void => {
     if (!o.manager.isLeader) throw new ShoalError('unavailable', NO_LEADER);
   };
-  port.call('/cluster/managers', 'node', async (): Promise<ManagersAnswer> => ({ leader: o.leaderAddr(), managers: o.managers() }));
-  port.call('/control/call', 'manager', async (body) => {
-    const b = body as Partial<ForwardedCall> | null;
-    if (!isMethodName(b?.method) || !Array.isArray(b.args)) throw new ShoalError('invalid_argument', 'bad forwarded call');
-    leaderOnly();
-    if (isRead(b.method)) await readBarrier(o.raft);
-    return runMethod(o.manager.controlContext, b.method, b.args as Args<typeof b.method>);
-  });
-  port.stream('/control/logs', 'manager', async (body, ctx, send) => {
-    const b = body as ForwardedLogs;
+  port.call('/cluster/managers', 'node', EmptySchema, async (): Promise<ManagersAnswer> => ({ leader: o.leaderAddr(), managers: o.managers() }));
+  port.call(
+    '/control/call',
+    'manager',
+    ForwardedCallSchema,
+    async (b) => {
+      const method = b.method;
+      if (!isMethodName(method)) throw new ShoalError('invalid_argument', `unknown control method ${method}`);
+      leaderOnly();
+      if (isRead(method)) await readBarrier(o.raft);
+      return runMethod(o.manager.controlContext, method, b.args as Args<typeof method>);
+    },
+    { maxBody: MAX_FORWARDED_BODY },
+  );
+  port.stream('/control/logs', 'manager', ForwardedLogsSchema, async (b, ctx, send) => {
     leaderOnly();
     const opts: LogOptions = { ...b.opts, signal: ctx.signal };
     const lines = b.kind === 'service' ? serviceLogs(o.manager.controlContext, b.ref, opts) : taskLogs(o.manager.controlContext, b.ref, opts);
     for await (const l of lines) if (!send(l)) break;
   });
-  port.call('/dispatcher/leave', 'node', async (_body, ctx) => {
+  port.call('/dispatcher/leave', 'node', EmptySchema, async (_body, ctx) => {
     leaderOnly();
     await o.manager.dispatcher.nodeLeft(ctx.peer!.nodeId);
     return {};

@@ -64,7 +64,7 @@ export class NodeHost {
     const stops = this.running.get(rt) ?? [];
     this.running.delete(rt);
     for (const stop of stops) await stop();
-    await closeRuntime(rt);
+    await closeRuntime(rt, this.logger);
   }
 
   /** Runs membership changes of this node one at a time. */

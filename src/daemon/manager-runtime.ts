@@ -133,11 +133,24 @@ export async function openManager(d: ManagerDeps, rt: ManagerHost, firstMember: 
     port,
     tls: rt.tls(),
     logger: d.logger.child('cluster-port'),
-    refuse: (peer) => {
+    refuse: (peer, access) => {
       if (peer.clusterId !== state.clusterId) return 'the certificate belongs to another swarm';
-      const known = store.view((tx) => tx.all('cluster').length > 0 && !tx.get('node', peer.nodeId));
-      return known ? `node ${peer.nodeId} is not a member of this swarm (it was removed)` : undefined;
+      const [started, node] = store.view((tx) => [tx.all('cluster').length > 0, tx.get('node', peer.nodeId)] as const);
+      // A manager still catching up has no cluster state yet: it cannot tell, and lets Raft decide.
+      if (!started) return undefined;
+      if (!node) return `node ${peer.nodeId} is not a member of this swarm (it was removed)`;
+      if (access === 'manager' && node.Spec.Role !== 'manager') return `node ${peer.nodeId} is no longer a manager`;
+      return undefined;
     },
+  });
+  // Powers follow roles: a demoted node's manager-only streams end, a removed node's connections too.
+  const unwatchRoles = store.watch((events) => {
+    for (const e of events) {
+      if (e.kind === 'commit' || e.table !== 'node') continue;
+      const node = e.object as NodeObject;
+      if (e.kind === 'delete') clusterPort.revoke(node.ID, 'all');
+      else if (node.Spec.Role !== 'manager') clusterPort.revoke(node.ID, 'manager');
+    }
   });
   clusterPort.onRaft((socket, peer) => transport.accept(socket, peer.nodeId));
   const membership: RaftMembership = new RaftMembership({ store, raft, transport, manager, selfId: state.nodeId, addrOf, logger: d.logger.child('membership') });
@@ -146,11 +159,15 @@ export async function openManager(d: ManagerDeps, rt: ManagerHost, firstMember: 
   serveClusterRoutes(clusterPort, { raft, manager, logs, leaderAddr, managers: () => membership.managers() });
   // A new leader (or none) means a new dispatcher: the agent's session starts over.
   let lastLeader = '';
-  const stopWatching = raft.observe(() => {
+  const unobserve = raft.observe(() => {
     if (raft.leader === lastLeader) return;
     lastLeader = raft.leader;
     rt.resetSession();
   });
+  const stopWatching = (): void => {
+    unobserve();
+    unwatchRoles();
+  };
   await clusterPort.listen();
   try {
     await raft.start();

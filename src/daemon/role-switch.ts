@@ -75,5 +75,6 @@ export class RoleSwitch {
     const state: NodeState = { ...rt.state, role, bootstrap: false };
     await saveNodeState(this.host.dataRoot, state);
     this.host.activate(await this.host.open(state, false));
+    this.logger.info(role === 'manager' ? 'promoted: running as a manager' : 'demoted: running as a worker', { node: rt.state.nodeId });
   }
 }

@@ -4,6 +4,7 @@
  * when the node enters a swarm (or restarts in one), closed when it leaves or switches role.
  */
 import path from 'node:path';
+import type { Logger } from '../common/logging.js';
 import type { NodeRole } from '../common/node-role.js';
 import { Agent } from '../agent/agent.js';
 import { ClusterClient } from '../cluster/client.js';
@@ -79,19 +80,29 @@ export async function openRuntime(d: RuntimeDeps, state: NodeState, bootstrap: b
   return self();
 }
 
-/** Stops everything the runtime runs; its state on disk stays. */
-export async function closeRuntime(rt: ClusterRuntime): Promise<void> {
+/** Stops everything the runtime runs; its state on disk stays. A step that takes long is logged by name. */
+export async function closeRuntime(rt: ClusterRuntime, logger: Logger): Promise<void> {
+  const step = async (name: string, p: Promise<unknown>): Promise<void> => {
+    const slow = setTimeout(() => logger.warn(`closing the cluster runtime: ${name} is taking long`), SLOW_CLOSE_MS);
+    try {
+      await p;
+    } finally {
+      clearTimeout(slow);
+    }
+  };
   rt.mgr?.membership.close();
   rt.mgr?.manager.loseLeadership();
-  await rt.agent.stop();
+  await step('stopping the agent', rt.agent.stop());
   rt.client.closeAll();
   if (rt.mgr) {
     rt.mgr.stopWatching();
-    await rt.mgr.raft.stop();
-    await rt.mgr.transport.close();
-    await rt.mgr.port.close();
+    await step('stopping raft', rt.mgr.raft.stop());
+    await step('closing raft connections', rt.mgr.transport.close());
+    await step('closing the cluster port', rt.mgr.port.close());
   }
 }
+
+const SLOW_CLOSE_MS = 10_000;
 
 /** The leader's cluster address: from Raft on a manager, by asking the known managers on a worker. */
 export async function leaderAddrOf(rt: ClusterRuntime): Promise<string> {
