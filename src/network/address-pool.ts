@@ -1,5 +1,5 @@
 /**
- * The cluster's default address pool (`swarm init --default-addr-pool CIDR... 
+ * The cluster's default address pool (`swarm init --default-addr-pool CIDR...
  * --default-addr-pool-mask-length N`): overlay networks without --subnet get the first subnet of
  * that size, in pool order, that overlaps no network already allocated. The ingress network is
  * created first at init, so with the default pool it takes 10.0.0.0/24, as in Docker.
@@ -8,7 +8,16 @@
  * same answers as the old one.
  */
 import { invalidArgument } from '../common/errors.js';
-import { comparePrefix, firstAddress, formatCidr, lastAddress, overlaps, parseCidr, prefixSize, type Ipv4Prefix } from './cidr.js';
+import {
+  comparePrefix,
+  firstAddress,
+  formatCidr,
+  lastAddress,
+  overlaps,
+  parseCidr,
+  prefixSize,
+  type Ipv4Prefix,
+} from './cidr.js';
 import { noMoreSubnets } from './ipam-errors.js';
 
 export const DEFAULT_ADDR_POOL: readonly string[] = ['10.0.0.0/8'];
@@ -25,9 +34,13 @@ export interface AddressPool {
  * Validates `DefaultAddrPool` and `SubnetSize` of a swarm init request with the daemon's messages;
  * empty values mean the defaults. Returns the pool the allocator uses.
  */
-export function parseAddressPool(defaultAddrPool: readonly string[] | undefined, subnetSize: number | undefined): AddressPool {
+export function parseAddressPool(
+  defaultAddrPool: readonly string[] | undefined,
+  subnetSize: number | undefined,
+): AddressPool {
   const size = subnetSize || DEFAULT_SUBNET_SIZE;
-  if (!Number.isInteger(size) || size < 0 || size > MAX_SUBNET_SIZE) throw invalidArgument(`subnet size is out of range: ${size}`);
+  if (!Number.isInteger(size) || size < 0 || size > MAX_SUBNET_SIZE)
+    throw invalidArgument(`subnet size is out of range: ${size}`);
   const texts = defaultAddrPool && defaultAddrPool.length > 0 ? defaultAddrPool : DEFAULT_ADDR_POOL;
   const pools: Ipv4Prefix[] = [];
   for (const raw of texts) {

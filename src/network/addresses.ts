@@ -75,7 +75,8 @@ export function allocateAddress(net: NetworkIpam, taken: Iterable<string>, opts:
     let after = opts.startAfter !== undefined ? parseIpv4(hostPart(opts.startAfter)) : undefined;
     if (after === undefined) {
       // The highest address handed out so far (reserved ones do not count).
-      for (const n of used) if (!p.reserved.has(n) && n >= first && n <= last && (after === undefined || n > after)) after = n;
+      for (const n of used)
+        if (!p.reserved.has(n) && n >= first && n <= last && (after === undefined || n > after)) after = n;
     }
     if (after !== undefined && after >= first && after < last) start = after + 1;
   }

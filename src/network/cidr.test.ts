@@ -8,7 +8,8 @@ describe('cidr', () => {
   it('parses dotted quads strictly', () => {
     assert.equal(parseIpv4('10.0.1.2'), 0x0a000102);
     assert.equal(parseIpv4('255.255.255.255'), 0xffffffff);
-    for (const bad of ['10.0.1', '10.0.1.256', '010.0.0.1', '1.2.3.4.5', '', 'a.b.c.d', '1.2.3.-4']) assert.equal(parseIpv4(bad), undefined, bad);
+    for (const bad of ['10.0.1', '10.0.1.256', '010.0.0.1', '1.2.3.4.5', '', 'a.b.c.d', '1.2.3.-4'])
+      assert.equal(parseIpv4(bad), undefined, bad);
   });
 
   it('round-trips any address', () => {

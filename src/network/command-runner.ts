@@ -35,17 +35,27 @@ const TIMEOUT_MS = 30_000;
 export const hostRunner: CommandRunner = {
   run(cmd, args, input) {
     return new Promise((resolve) => {
-      const child = execFile(cmd, [...args], { timeout: TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-        resolve({ code, stdout: String(stdout), stderr: String(stderr) + (err && typeof err.code !== 'number' ? err.message : '') });
-      });
+      const child = execFile(
+        cmd,
+        [...args],
+        { timeout: TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 },
+        (err, stdout, stderr) => {
+          const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+          resolve({
+            code,
+            stdout: String(stdout),
+            stderr: String(stderr) + (err && typeof err.code !== 'number' ? err.message : ''),
+          });
+        },
+      );
       if (input !== undefined) child.stdin?.end(input);
       else child.stdin?.end();
     });
   },
 };
 
-const NETNS_PATH = /^(\/var\/run\/netns\/[A-Za-z0-9_.-]{1,64}|\/run\/netns\/[A-Za-z0-9_.-]{1,64}|\/proc\/[0-9]{1,10}\/ns\/net)$/;
+const NETNS_PATH =
+  /^(\/var\/run\/netns\/[A-Za-z0-9_.-]{1,64}|\/run\/netns\/[A-Za-z0-9_.-]{1,64}|\/proc\/[0-9]{1,10}\/ns\/net)$/;
 
 /**
  * Runs commands inside the network namespace at `path` (`/var/run/netns/NAME` for a named one,

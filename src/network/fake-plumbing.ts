@@ -33,7 +33,8 @@ export class FakePlumbing implements NetworkPlumbing {
 
   addRemoteEndpoint(networkId: string, ep: RemoteEndpoint): Promise<void> {
     this.calls.push(`addRemoteEndpoint ${networkId} ${ep.ip} ${ep.hostIp}`);
-    if (!this.overlays.has(networkId)) return Promise.reject(notFound(`overlay ${networkId} has no VXLAN device on this host`));
+    if (!this.overlays.has(networkId))
+      return Promise.reject(notFound(`overlay ${networkId} has no VXLAN device on this host`));
     const m = this.endpoints.get(networkId) ?? new Map<string, RemoteEndpoint>();
     m.set(ep.ip, { ip: ep.ip, hostIp: ep.hostIp, mac: ep.mac ?? macForIp(ep.ip) });
     this.endpoints.set(networkId, m);

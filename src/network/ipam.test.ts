@@ -26,39 +26,58 @@ describe('default address pool', () => {
   it('walks several pools in order and says when they are used up', () => {
     const pool = parseAddressPool(['20.20.0.0/23', '30.30.0.0/24'], 24);
     assert.equal(allocateSubnet(pool, ['20.20.0.0/24', '20.20.1.0/24']), '30.30.0.0/24');
-    assert.throws(() => allocateSubnet(pool, ['20.20.0.0/23', '30.30.0.0/24']), /all predefined address pools have been fully subnetted/);
+    assert.throws(
+      () => allocateSubnet(pool, ['20.20.0.0/23', '30.30.0.0/24']),
+      /all predefined address pools have been fully subnetted/,
+    );
   });
 
   it('validates swarm init input with the daemon messages', () => {
     assert.throws(() => parseAddressPool(['10.0.0.0/8'], 30), /subnet size is out of range: 30/);
-    assert.throws(() => parseAddressPool(['10.0.0.0/16'], 8), /invalid CIDR: "10.0.0.0\/16". Subnet size is too small for pool: 8/);
+    assert.throws(
+      () => parseAddressPool(['10.0.0.0/16'], 8),
+      /invalid CIDR: "10.0.0.0\/16". Subnet size is too small for pool: 8/,
+    );
     assert.throws(() => parseAddressPool(['10.0.0/16'], 24), /invalid base pool 10.0.0\/16/);
     assert.deepEqual(parseAddressPool([' 10.10.0.0/16 '], 26).subnetSize, 26);
   });
 
   it('never hands out an overlapping subnet (property)', () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 16, max: 28 })), { maxLength: 20 }), (raw) => {
-        const taken = raw.map(([b, bits]) => `10.${b}.0.0/${bits}`);
-        const got = parseCidr(allocateSubnet(defaults, taken))!;
-        return taken.every((t) => !overlaps(parseCidr(t)!, got));
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 16, max: 28 })), { maxLength: 20 }),
+        (raw) => {
+          const taken = raw.map(([b, bits]) => `10.${b}.0.0/${bits}`);
+          const got = parseCidr(allocateSubnet(defaults, taken))!;
+          return taken.every((t) => !overlaps(parseCidr(t)!, got));
+        },
+      ),
     );
   });
 });
 
 describe('network IPAM plan', () => {
   it('takes the user subnet, gateway and range', () => {
-    assert.deepEqual(planNetworkIpam([{ Subnet: '192.168.7.0/24', Gateway: '192.168.7.254', IPRange: '192.168.7.128/25' }], defaults, []), {
-      subnet: '192.168.7.0/24',
-      gateway: '192.168.7.254',
-      ipRange: '192.168.7.128/25',
-    });
+    assert.deepEqual(
+      planNetworkIpam(
+        [{ Subnet: '192.168.7.0/24', Gateway: '192.168.7.254', IPRange: '192.168.7.128/25' }],
+        defaults,
+        [],
+      ),
+      {
+        subnet: '192.168.7.0/24',
+        gateway: '192.168.7.254',
+        ipRange: '192.168.7.128/25',
+      },
+    );
     assert.deepEqual(planNetworkIpam([], defaults, ['10.0.0.0/24']), { subnet: '10.0.1.0/24', gateway: '10.0.1.1' });
   });
 
   it('refuses a subnet that overlaps another network with libnetwork message', () => {
-    assert.throws(() => planNetworkIpam([{ Subnet: '10.0.0.0/16' }], defaults, ['10.0.0.0/24']), /Pool overlaps with other one on this address space/);
+    assert.throws(
+      () => planNetworkIpam([{ Subnet: '10.0.0.0/16' }], defaults, ['10.0.0.0/24']),
+      /Pool overlaps with other one on this address space/,
+    );
   });
 
   it("reports every problem like Docker's ValidateIPAM", () => {
@@ -70,7 +89,7 @@ describe('network IPAM plan', () => {
           '* invalid subnet 10.1.2.3/16: it should be 10.1.0.0/16\n' +
           '* invalid ip-range 10.3.0.0/8: CIDR block is bigger than its parent subnet 10.1.2.3/16\n' +
           '* invalid ip-range 10.3.0.0/8: it should be 10.0.0.0/8\n' +
-          '* invalid gateway 10.2.0.1: parent subnet 10.1.2.3/16 doesn\'t contain this address',
+          "* invalid gateway 10.2.0.1: parent subnet 10.1.2.3/16 doesn't contain this address",
     );
     assert.throws(() => validateIpamConfig([{ Subnet: 'nope' }]), /invalid subnet nope: invalid CIDR block notation/);
   });
@@ -95,7 +114,10 @@ describe('addresses', () => {
     assert.throws(() => allocateAddress(net, [], { preferred: '10.0.2.1' }), /requested address is out of range/);
     const ranged: NetworkIpam = { subnet: '10.0.1.0/24', gateway: '10.0.1.1', ipRange: '10.0.1.128/30' };
     assert.equal(allocateAddress(ranged, []), '10.0.1.128');
-    assert.throws(() => allocateAddress(ranged, ['10.0.1.128', '10.0.1.129', '10.0.1.130', '10.0.1.131']), /no available addresses on this pool/);
+    assert.throws(
+      () => allocateAddress(ranged, ['10.0.1.128', '10.0.1.129', '10.0.1.130', '10.0.1.131']),
+      /no available addresses on this pool/,
+    );
   });
 
   it('formats addresses with the subnet length', () => {

@@ -26,7 +26,10 @@ interface LinkInfo {
   master?: string;
   address?: string;
   mtu?: number;
-  linkinfo?: { info_kind?: string; info_data?: { id?: number; local?: string; port?: number; learning?: boolean; proxy?: boolean; link?: string } };
+  linkinfo?: {
+    info_kind?: string;
+    info_data?: { id?: number; local?: string; port?: number; learning?: boolean; proxy?: boolean; link?: string };
+  };
 }
 
 const LINK_NAME = /^[A-Za-z0-9_.-]{1,15}$/;
@@ -68,13 +71,15 @@ export class LinuxPlumbing implements NetworkPlumbing {
   async ensureOverlay(spec: OverlaySpec): Promise<OverlayDevices> {
     const bridge = bridgeName(spec.networkId);
     const vxlan = vxlanName(spec.networkId);
-    if (!Number.isInteger(spec.vni) || spec.vni < 1 || spec.vni > VNI_LAST) throw invalidArgument(`invalid vxlan id value ${spec.vni}`);
+    if (!Number.isInteger(spec.vni) || spec.vni < 1 || spec.vni > VNI_LAST)
+      throw invalidArgument(`invalid vxlan id value ${spec.vni}`);
     const local = ipv4(spec.localUnderlayIp, 'underlay address');
     const port = spec.dstPort ?? DEFAULT_VXLAN_PORT;
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw invalidArgument(`invalid data path port ${port}`);
     const mtu = spec.mtu ?? DEFAULT_OVERLAY_MTU;
     if (!Number.isInteger(mtu) || mtu < 576 || mtu > 9000) throw invalidArgument(`invalid mtu ${mtu}`);
-    if (spec.underlayDevice !== undefined && !LINK_NAME.test(spec.underlayDevice)) throw invalidArgument(`invalid device ${spec.underlayDevice}`);
+    if (spec.underlayDevice !== undefined && !LINK_NAME.test(spec.underlayDevice))
+      throw invalidArgument(`invalid device ${spec.underlayDevice}`);
     const hostCidr = spec.hostAddress;
     if (hostCidr !== undefined && !parseCidr(hostCidr)) throw invalidArgument(`invalid host address ${hostCidr}`);
 
@@ -86,13 +91,33 @@ export class LinuxPlumbing implements NetworkPlumbing {
     const vx = links.get(vxlan);
     const d = vx?.linkinfo?.info_data;
     const right =
-      vx?.linkinfo?.info_kind === 'vxlan' && d?.id === spec.vni && d.local === local && d.port === port && d.learning === false && d.proxy === true;
+      vx?.linkinfo?.info_kind === 'vxlan' &&
+      d?.id === spec.vni &&
+      d.local === local &&
+      d.port === port &&
+      d.learning === false &&
+      d.proxy === true;
     if (vx && !right) await this.ip(['link', 'del', vxlan]);
     if (!right) {
       // nolearning + proxy: remote MACs and ARP answers come only from the entries shoal programs;
       // no all-zeros FDB entry is ever added, so nothing is flooded to other hosts.
       const dev = spec.underlayDevice ? ['dev', spec.underlayDevice] : [];
-      await this.ip(['link', 'add', vxlan, 'type', 'vxlan', 'id', String(spec.vni), 'dstport', String(port), 'local', local, ...dev, 'nolearning', 'proxy']);
+      await this.ip([
+        'link',
+        'add',
+        vxlan,
+        'type',
+        'vxlan',
+        'id',
+        String(spec.vni),
+        'dstport',
+        String(port),
+        'local',
+        local,
+        ...dev,
+        'nolearning',
+        'proxy',
+      ]);
     }
     links = await this.links();
     if (hostCidr !== undefined) {
@@ -100,9 +125,11 @@ export class LinuxPlumbing implements NetworkPlumbing {
       if (links.get(bridge)?.address !== mac) await this.ip(['link', 'set', bridge, 'address', mac]);
       await this.ip(['addr', 'replace', hostCidr, 'dev', bridge]);
     }
-    if (spec.routeLocalnet) await mustRun(this.runner, 'sysctl', ['-q', '-w', `net.ipv4.conf.${bridge}.route_localnet=1`]);
+    if (spec.routeLocalnet)
+      await mustRun(this.runner, 'sysctl', ['-q', '-w', `net.ipv4.conf.${bridge}.route_localnet=1`]);
     const v = links.get(vxlan);
-    if (v?.master !== bridge || v.mtu !== mtu) await this.ip(['link', 'set', vxlan, 'master', bridge, 'mtu', String(mtu)]);
+    if (v?.master !== bridge || v.mtu !== mtu)
+      await this.ip(['link', 'set', vxlan, 'master', bridge, 'mtu', String(mtu)]);
     await this.ip(['link', 'set', vxlan, 'up']);
     await this.ip(['link', 'set', bridge, 'up']);
     return { bridge, vxlan };
@@ -113,7 +140,10 @@ export class LinuxPlumbing implements NetworkPlumbing {
     await this.tolerate('ip', ['link', 'del', bridgeName(networkId)]);
   }
 
-  private endpointArgs(networkId: string, ep: RemoteEndpoint): { vxlan: string; ip: string; host: string; mac: string } {
+  private endpointArgs(
+    networkId: string,
+    ep: RemoteEndpoint,
+  ): { vxlan: string; ip: string; host: string; mac: string } {
     const ip = ipv4(ep.ip, 'endpoint address');
     const host = ipv4(ep.hostIp, 'host address');
     const mac = ep.mac ?? macForIp(ip);
@@ -142,8 +172,14 @@ export class LinuxPlumbing implements NetworkPlumbing {
   async listRemoteEndpoints(networkId: string): Promise<RemoteEndpoint[]> {
     const vxlan = vxlanName(networkId);
     if (!(await this.links()).has(vxlan)) return [];
-    const fdb = parseJson<{ mac: string; dst?: string }[]>(await mustRun(this.runner, 'bridge', ['-j', 'fdb', 'show', 'dev', vxlan]), 'bridge fdb');
-    const neigh = parseJson<{ dst: string; lladdr?: string }[]>(await this.ip(['-j', 'neigh', 'show', 'dev', vxlan]), 'ip neigh');
+    const fdb = parseJson<{ mac: string; dst?: string }[]>(
+      await mustRun(this.runner, 'bridge', ['-j', 'fdb', 'show', 'dev', vxlan]),
+      'bridge fdb',
+    );
+    const neigh = parseJson<{ dst: string; lladdr?: string }[]>(
+      await this.ip(['-j', 'neigh', 'show', 'dev', vxlan]),
+      'ip neigh',
+    );
     const hostOf = new Map(fdb.filter((f) => f.dst && f.mac !== '00:00:00:00:00:00').map((f) => [f.mac, f.dst!]));
     const out: RemoteEndpoint[] = [];
     for (const n of neigh) {
@@ -170,7 +206,9 @@ export class LinuxPlumbing implements NetworkPlumbing {
     );
     const tables = (out.nftables ?? [])
       .map((e) => e.table)
-      .filter((t): t is { family: string; name: string } => t !== undefined && t.family === 'ip' && OWNED_TABLE.test(t.name))
+      .filter(
+        (t): t is { family: string; name: string } => t !== undefined && t.family === 'ip' && OWNED_TABLE.test(t.name),
+      )
       .map((t) => t.name)
       .sort();
     return { links, tables };

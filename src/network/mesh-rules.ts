@@ -43,14 +43,19 @@ const port = (n: number): number => {
 };
 
 export function meshRuleset(spec: MeshSpec): NftRuleset {
-  if (parseIpv4(spec.nodeIngressIp) === undefined) throw invalidArgument(`node ingress address ${spec.nodeIngressIp} is not a valid IP address`);
+  if (parseIpv4(spec.nodeIngressIp) === undefined)
+    throw invalidArgument(`node ingress address ${spec.nodeIngressIp} is not a valid IP address`);
   if (!/^[A-Za-z0-9_.-]{1,15}$/.test(spec.ingressBridge)) throw invalidArgument(`invalid bridge ${spec.ingressBridge}`);
   const dnat: string[] = [];
-  const ports = [...spec.ports].sort((a, b) => a.protocol.localeCompare(b.protocol) || a.publishedPort - b.publishedPort);
+  const ports = [...spec.ports].sort(
+    (a, b) => a.protocol.localeCompare(b.protocol) || a.publishedPort - b.publishedPort,
+  );
   for (const p of ports) {
     const backends = sortedAddresses(p.backends, 'backend');
     if (backends.length === 0) continue;
-    dnat.push(`fib daddr type local ${p.protocol} dport ${port(p.publishedPort)} dnat to ${roundRobin(backends)} : ${port(p.targetPort)}`);
+    dnat.push(
+      `fib daddr type local ${p.protocol} dport ${port(p.publishedPort)} dnat to ${roundRobin(backends)} : ${port(p.targetPort)}`,
+    );
   }
   const br = `"${spec.ingressBridge}"`;
   const snat: string[] = [`oifname ${br} ct status dnat ip saddr 127.0.0.0/8 snat to ${spec.nodeIngressIp}`];
@@ -60,7 +65,7 @@ export function meshRuleset(spec: MeshSpec): NftRuleset {
   return ruleset(
     MESH_TABLE_SUFFIX,
     chain('prerouting', 'type nat hook prerouting priority dstnat; policy accept;', dnat) +
-      chain('output', 'type nat hook output priority dstnat; policy accept;', dnat) +
+      chain('output', 'type nat hook output priority -100; policy accept;', dnat) +
       chain('postrouting', 'type nat hook postrouting priority srcnat; policy accept;', snat),
   );
 }

@@ -55,7 +55,12 @@ describe('mesh rules', () => {
   });
 
   it('keeps the client source for local tasks when asked', () => {
-    const rs = meshRuleset({ ingressBridge: 'shl-x', nodeIngressIp: '10.0.0.3', ports: [], keepSourceForLocal: ['10.0.0.9'] });
+    const rs = meshRuleset({
+      ingressBridge: 'shl-x',
+      nodeIngressIp: '10.0.0.3',
+      ports: [],
+      keepSourceForLocal: ['10.0.0.9'],
+    });
     assert.match(rs.body, /ct status dnat ip daddr \{ 10\.0\.0\.9 \} accept\n.*snat to 10\.0\.0\.3/);
   });
 });

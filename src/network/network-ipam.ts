@@ -4,7 +4,17 @@
  * pool. Pure; the subnets of the other networks come in from the store.
  */
 import { invalidArgument, ShoalError } from '../common/errors.js';
-import { contains, formatCidr, formatIpv4, isMasked, masked, overlaps, parseCidr, parseIpv4, type Ipv4Prefix } from './cidr.js';
+import {
+  contains,
+  formatCidr,
+  formatIpv4,
+  isMasked,
+  masked,
+  overlaps,
+  parseCidr,
+  parseIpv4,
+  type Ipv4Prefix,
+} from './cidr.js';
 import { allocateSubnet, type AddressPool } from './address-pool.js';
 import { allocateAddress } from './addresses.js';
 import { poolOverlap } from './ipam-errors.js';
@@ -39,13 +49,15 @@ export function validateIpamConfig(configs: readonly IpamConfigRequest[]): void 
       errs.push(`invalid subnet ${subnetText}: invalid CIDR block notation`);
       continue;
     }
-    if (!isMasked(subnet)) errs.push(`invalid subnet ${formatCidr(subnet)}: it should be ${formatCidr(masked(subnet))}`);
+    if (!isMasked(subnet))
+      errs.push(`invalid subnet ${formatCidr(subnet)}: it should be ${formatCidr(masked(subnet))}`);
     errs.push(...ipRangeErrors(cfg.IPRange ?? '', subnet));
     const gw = cfg.Gateway ?? '';
     if (gw !== '') {
       const addr = parseIpv4(gw);
       if (addr === undefined) errs.push(`invalid gateway ${gw}: invalid address`);
-      else if (!contains(subnet, addr)) errs.push(`invalid gateway ${gw}: parent subnet ${formatCidr(subnet)} doesn't contain this address`);
+      else if (!contains(subnet, addr))
+        errs.push(`invalid gateway ${gw}: parent subnet ${formatCidr(subnet)} doesn't contain this address`);
     }
   }
   if (errs.length > 0) throw invalidArgument(`invalid network config:\n* ${errs.join('\n* ')}`);
@@ -56,9 +68,11 @@ function ipRangeErrors(text: string, subnet: Ipv4Prefix): string[] {
   const range = parseCidr(text);
   if (!range) return [`invalid ip-range ${text}: invalid CIDR block notation`];
   const errs: string[] = [];
-  if (range.bits < subnet.bits) errs.push(`invalid ip-range ${text}: CIDR block is bigger than its parent subnet ${formatCidr(subnet)}`);
+  if (range.bits < subnet.bits)
+    errs.push(`invalid ip-range ${text}: CIDR block is bigger than its parent subnet ${formatCidr(subnet)}`);
   if (!isMasked(range)) errs.push(`invalid ip-range ${formatCidr(range)}: it should be ${formatCidr(masked(range))}`);
-  if (!overlaps(subnet, range)) errs.push(`invalid ip-range ${text}: parent subnet ${formatCidr(subnet)} doesn't contain ip-range`);
+  if (!overlaps(subnet, range))
+    errs.push(`invalid ip-range ${text}: parent subnet ${formatCidr(subnet)} doesn't contain ip-range`);
   return errs;
 }
 
@@ -67,7 +81,11 @@ function ipRangeErrors(text: string, subnet: Ipv4Prefix): string[] {
  * libnetwork's message) or the next subnet of the default pool; the user's gateway or the first
  * usable address. `others` are the subnets every other network already holds.
  */
-export function planNetworkIpam(configs: readonly IpamConfigRequest[], pool: AddressPool, others: readonly string[]): NetworkIpam {
+export function planNetworkIpam(
+  configs: readonly IpamConfigRequest[],
+  pool: AddressPool,
+  others: readonly string[],
+): NetworkIpam {
   if (configs.length > 1) throw invalidArgument('overlay networks take a single IPv4 subnet in shoal');
   validateIpamConfig(configs);
   const cfg = configs[0];

@@ -12,6 +12,7 @@ import { comparePrefix, parseCidr, parseIpv4 } from './cidr.js';
 import { invalidArgument } from '../common/errors.js';
 import { chain, ruleset, type NftRuleset } from './nft-ruleset.js';
 
+/** nft 1.0.6 accepts the `dstnat` keyword only in prerouting, so the output hooks say -100. */
 export const VIP_TABLE_SUFFIX = 'vip';
 
 export interface VipBackends {
@@ -46,7 +47,7 @@ export function vipRuleset(services: readonly VipBackends[]): NftRuleset {
   }
   return ruleset(
     VIP_TABLE_SUFFIX,
-    chain('output', 'type nat hook output priority dstnat; policy accept;', nat) +
+    chain('output', 'type nat hook output priority -100; policy accept;', nat) +
       chain('refuse', 'type filter hook output priority filter; policy accept;', refuse),
   );
 }

@@ -14,7 +14,8 @@ export const VXLANID_OPTION = 'com.docker.network.driver.overlay.vxlanid_list';
 export function allocateVni(taken: Iterable<number>, requested?: number): number {
   const used = new Set(taken);
   if (requested !== undefined) {
-    if (!Number.isInteger(requested) || requested < 1 || requested > VNI_LAST) throw invalidArgument(`invalid vxlan id value ${requested}`);
+    if (!Number.isInteger(requested) || requested < 1 || requested > VNI_LAST)
+      throw invalidArgument(`invalid vxlan id value ${requested}`);
     if (used.has(requested)) throw vniInUse(requested);
     return requested;
   }
