@@ -170,6 +170,7 @@ describe('overlay plumbing in network namespaces', { skip: canRun ? false : 'nee
   });
 
   after(() => {
+    // SHOALNET_KEEP=1 leaves everything in place for debugging (then remove the namespaces by hand).
     if (process.env.SHOALNET_KEEP) return;
     for (const p of procs) if (p.pid) sh('kill', ['-9', String(p.pid)]);
     for (const n of made.reverse()) sh('ip', ['netns', 'del', n]);
