@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { egressRuleset } from './egress-rules.js';
+import { meshRuleset } from './mesh-rules.js';
+import { replaceScript } from './nft-ruleset.js';
+import { vipRuleset } from './vip-rules.js';
+
+describe('VIP rules', () => {
+  it('DNATs each VIP round-robin over its sorted backends, refuses VIPs without backends', () => {
+    const rs = vipRuleset([
+      { vip: '10.0.1.2', backends: ['10.0.1.10', '10.0.1.9', '10.0.1.10'] },
+      { vip: '10.0.2.2', backends: ['10.0.2.5'] },
+      { vip: '10.0.1.3', backends: [] },
+    ]);
+    assert.equal(rs.table, 'shoal-vip');
+    assert.match(rs.body, /ip daddr 10\.0\.1\.2 dnat to numgen inc mod 2 map \{ 0 : 10\.0\.1\.9, 1 : 10\.0\.1\.10 \}/);
+    assert.match(rs.body, /ip daddr 10\.0\.2\.2 dnat to 10\.0\.2\.5\n/);
+    assert.match(rs.body, /ip daddr 10\.0\.1\.3 meta l4proto tcp reject with tcp reset/);
+    assert.ok(rs.body.indexOf('10.0.1.2 dnat') < rs.body.indexOf('10.0.2.2 dnat'), 'VIPs sorted numerically');
+  });
+
+  it('renders the same text for the same input (no spurious replacements)', () => {
+    const a = vipRuleset([{ vip: '10.0.1.2', backends: ['10.0.1.4', '10.0.1.3'] }]);
+    const b = vipRuleset([{ vip: '10.0.1.2', backends: ['10.0.1.3', '10.0.1.4'] }]);
+    assert.equal(replaceScript(a), replaceScript(b));
+  });
+
+  it('rejects anything that is not an address (nothing reaches nft unchecked)', () => {
+    assert.throws(() => vipRuleset([{ vip: '10.0.1.2; flush ruleset', backends: [] }]), /not a valid IP address/);
+  });
+
+  it('replaces the table in one transaction', () => {
+    const script = replaceScript(vipRuleset([]));
+    assert.match(script, /^table ip shoal-vip\ndelete table ip shoal-vip\ntable ip shoal-vip \{\n/);
+  });
+});
+
+describe('mesh rules', () => {
+  it('DNATs local-destination published ports in prerouting and output, SNATs to the node address', () => {
+    const rs = meshRuleset({
+      ingressBridge: 'shl-ingress0',
+      nodeIngressIp: '10.0.0.3',
+      ports: [
+        { protocol: 'udp', publishedPort: 5353, targetPort: 53, backends: ['10.0.0.7'] },
+        { protocol: 'tcp', publishedPort: 8080, targetPort: 80, backends: ['10.0.0.8', '10.0.0.7'] },
+        { protocol: 'tcp', publishedPort: 9000, targetPort: 90, backends: [] },
+      ],
+    });
+    const dnat = 'fib daddr type local tcp dport 8080 dnat to numgen inc mod 2 map { 0 : 10.0.0.7, 1 : 10.0.0.8 } : 80';
+    assert.equal(rs.body.split(dnat).length, 3, 'in prerouting and output');
+    assert.match(rs.body, /udp dport 5353 dnat to 10\.0\.0\.7 : 53/);
+    assert.doesNotMatch(rs.body, /9000/);
+    assert.match(rs.body, /oifname "shl-ingress0" ct status dnat ip saddr 127\.0\.0\.0\/8 snat to 10\.0\.0\.3/);
+    assert.match(rs.body, /oifname "shl-ingress0" ct status dnat snat to 10\.0\.0\.3/);
+  });
+
+  it('keeps the client source for local tasks when asked', () => {
+    const rs = meshRuleset({
+      ingressBridge: 'shl-x',
+      nodeIngressIp: '10.0.0.3',
+      ports: [],
+      keepSourceForLocal: ['10.0.0.9'],
+    });
+    assert.match(rs.body, /ct status dnat ip daddr \{ 10\.0\.0\.9 \} accept\n.*snat to 10\.0\.0\.3/);
+  });
+});
+
+describe('egress rules', () => {
+  it('masquerades routed traffic of normal overlays, keeps internal ones on their bridge, isolates bridges', () => {
+    const rs = egressRuleset([
+      { bridge: 'shl-aaa', subnet: '10.0.1.0/24', internal: false },
+      { bridge: 'shl-bbb', subnet: '10.0.2.0/24', internal: true },
+    ]);
+    assert.match(rs.body, /ip saddr 10\.0\.1\.0\/24 ip daddr != 10\.0\.1\.0\/24 oifname != "shl-aaa" masquerade/);
+    assert.doesNotMatch(rs.body, /10\.0\.2\.0\/24/);
+    assert.match(rs.body, /iifname "shl-aaa" oifname "shl-\*" oifname != "shl-aaa" drop/);
+    assert.match(rs.body, /iifname "shl-bbb" oifname != "shl-bbb" drop/);
+  });
+});

@@ -1,0 +1,70 @@
+/**
+ * The host plumbing the agent drives, behind an interface so the agent can be tested with a fake
+ * and the Linux implementation in network namespaces. One overlay network on one host is a Linux
+ * bridge with a VXLAN device enslaved to it; remote endpoints are static FDB + neighbour entries;
+ * NAT policy is whole nftables tables replaced atomically.
+ */
+import type { NftRuleset } from './nft-ruleset.js';
+
+/** DESIGN.md: overlay data on 4789/udp (`swarm init --data-path-port` may change it). */
+export const DEFAULT_VXLAN_PORT = 4789;
+/** 1500 minus the 50 bytes of VXLAN encapsulation, as Docker's overlay driver sets. */
+export const DEFAULT_OVERLAY_MTU = 1450;
+
+export interface OverlaySpec {
+  readonly networkId: string;
+  readonly vni: number;
+  /** This host's data-path (underlay) address; VXLAN packets leave from it. */
+  readonly localUnderlayIp: string;
+  /** Bind the VXLAN device to this underlay link (optional; the route decides otherwise). */
+  readonly underlayDevice?: string;
+  readonly dstPort?: number;
+  readonly mtu?: number;
+  /**
+   * This host's own address on the overlay (CIDR, e.g. its ingress address `10.0.0.3/24`): put on
+   * the bridge, whose MAC becomes 02:42:<ip> so that remote hosts can program it like a task.
+   */
+  readonly hostAddress?: string;
+  /** Let 127.0.0.1-sourced packets leave through the bridge (the routing mesh from the host itself). */
+  readonly routeLocalnet?: boolean;
+}
+
+export interface OverlayDevices {
+  readonly bridge: string;
+  readonly vxlan: string;
+}
+
+/** An endpoint (task, attachable container or node address) that lives on another host. */
+export interface RemoteEndpoint {
+  readonly ip: string;
+  /** The remote host's underlay address. */
+  readonly hostIp: string;
+  /** Defaults to Docker's MAC for `ip` (02:42:<ip bytes>). */
+  readonly mac?: string;
+}
+
+export interface OwnedObjects {
+  readonly links: readonly string[];
+  readonly tables: readonly string[];
+}
+
+export interface NetworkPlumbing {
+  /** Creates or repairs the bridge + VXLAN device of a network; a no-op when already right. */
+  ensureOverlay(spec: OverlaySpec): Promise<OverlayDevices>;
+  /** Removes a network's devices (and with them its FDB/neighbour entries); a no-op when absent. */
+  removeOverlay(networkId: string): Promise<void>;
+  /** Programs (or re-points) the FDB and permanent neighbour entries for a remote endpoint. */
+  addRemoteEndpoint(networkId: string, ep: RemoteEndpoint): Promise<void>;
+  /** Removes them; a no-op when absent. */
+  removeRemoteEndpoint(networkId: string, ep: RemoteEndpoint): Promise<void>;
+  /** The remote endpoints programmed for a network (to resync after an agent restart). */
+  listRemoteEndpoints(networkId: string): Promise<RemoteEndpoint[]>;
+  /** Replaces (or creates) a shoal nftables table in one transaction. */
+  applyRuleset(rs: NftRuleset): Promise<void>;
+  /** Removes a shoal nftables table; a no-op when absent. */
+  removeRuleset(table: string): Promise<void>;
+  /** Everything shoal made here, found by naming convention. */
+  listOwned(): Promise<OwnedObjects>;
+  /** Removes everything shoal made here (node leave/removal, crash recovery). */
+  cleanup(): Promise<void>;
+}
