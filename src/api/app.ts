@@ -8,6 +8,9 @@ import type { ClusterApi } from '../manager/controlapi/methods.js';
 import type { NodeApi } from '../manager/controlapi/node-api.js';
 import { writeJson } from './errors.js';
 import type { Reply } from './reply.js';
+import { decodeGo } from './go-json/decode.js';
+import type { GoType } from './go-json/go-type.js';
+import { normalizeRequestPath, SWARM_PATHS } from './request-path.js';
 import { compareVersions, Router, splitVersion, type Ctx } from './router.js';
 import { nodeRoutes } from './routes-nodes.js';
 import { serviceRoutes } from './routes-services.js';
@@ -18,8 +21,6 @@ import { swarmInfoWire } from './wire.js';
 export const SHOAL_MAX_API = '1.41';
 export const SHOAL_VERSION = '0.1.0';
 
-/** Paths shoal answers itself; never proxied to the runtime engine. */
-const SWARM_PATHS = /^\/(swarm|nodes|services|tasks|secrets|configs)(\/|$)/;
 
 /** What the app needs of the runtime engine: its JSON answers (`/version`, `/info`). */
 export interface EngineInfo {
@@ -42,9 +43,12 @@ export interface ApiRequest {
   body(): Promise<unknown>;
 }
 
+/** Answered here, or to be proxied to the runtime engine at `url` (the normalised path and the query). */
+export type Handled = { answered: true } | { answered: false; url: string };
+
 export interface ApiApp {
-  /** Answers a request shoal serves; resolves false when the request is the runtime engine's. Throws ShoalErrors. */
-  handle(req: ApiRequest, res: Reply): Promise<boolean>;
+  /** Answers a request shoal serves, or says where to proxy it. Throws ShoalErrors. */
+  handle(req: ApiRequest, res: Reply): Promise<Handled>;
 }
 
 export function createApiApp(o: ApiAppOptions): ApiApp {
@@ -111,29 +115,29 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
   }
 
   return {
-    async handle(req: ApiRequest, res: Reply): Promise<boolean> {
-      const url = new URL(req.url, 'http://shoal');
-      const { version, path: p } = splitVersion(url.pathname);
+    async handle(req: ApiRequest, res: Reply): Promise<Handled> {
+      const target = normalizeRequestPath(req.url);
+      const { version, path: p } = splitVersion(target.path);
       if (version && compareVersions(version, await apiVersion()) > 0) {
         throw new ShoalError('invalid_argument', `client version ${version} is too new. Maximum supported API version is ${await apiVersion()}`);
       }
       const m = router.match(req.method, p);
       if (!m) {
         if (SWARM_PATHS.test(p)) throw new ShoalError('not_found', `page not found`);
-        return false;
+        return { answered: false, url: target.url };
       }
       let body: unknown;
       const ctx: Ctx = {
         method: req.method,
         res,
         params: m.params,
-        query: url.searchParams,
+        query: new URLSearchParams(target.search),
         path: p,
         version,
-        body: async <T>() => (body ??= await req.body()) as T,
+        json: async <T>(type: GoType) => decodeGo<T>((body ??= await req.body()), type),
       };
       await m.handler(ctx);
-      return true;
+      return { answered: true };
     },
   };
 }

@@ -19,13 +19,14 @@ export function writeError(res: Reply, e: unknown): void {
     res.destroy();
     return;
   }
-  const body = JSON.stringify({ message });
+  // Go's json.Encoder ends every body with a newline; so do Docker's answers, errors included.
+  const body = `${JSON.stringify({ message })}\n`;
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
   res.end(body);
 }
 
 export function writeJson(res: Reply, status: number, value: unknown): void {
-  const body = JSON.stringify(value);
+  const body = `${JSON.stringify(value)}\n`;
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
   res.end(body);
 }

@@ -15,10 +15,16 @@ export function parseFilters(raw: string | null, allowed: readonly string[]): Fi
   } catch {
     throw badRequest(`invalid filter: ${raw}`);
   }
-  if (!parsed || typeof parsed !== 'object') throw badRequest(`invalid filter: ${raw}`);
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw badRequest(`invalid filter: ${raw}`);
   for (const [key, v] of Object.entries(parsed as Record<string, unknown>)) {
     if (!allowed.includes(key)) throw badRequest(`invalid filter '${key}'`);
-    const values = Array.isArray(v) ? v.map(String) : Object.entries((v ?? {}) as Record<string, boolean>).filter(([, on]) => on).map(([k]) => k);
+    let values: string[];
+    if (Array.isArray(v) && v.every((x) => typeof x === 'string')) values = v;
+    else if (v && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'boolean')) {
+      values = Object.entries(v as Record<string, boolean>)
+        .filter(([, on]) => on)
+        .map(([k]) => k);
+    } else throw badRequest(`invalid filter: ${raw}`);
     out.set(key, values);
   }
   return out;
@@ -37,7 +43,9 @@ export function labelsMatch(filters: Filters, key: string, labels: Record<string
   if (!values || values.length === 0) return true;
   return values.every((v) => {
     const i = v.indexOf('=');
-    if (i < 0) return labels !== undefined && v in labels;
-    return labels?.[v.slice(0, i)] === v.slice(i + 1);
+    // Own keys only: `label=constructor` must not match every object through its prototype.
+    if (i < 0) return labels !== undefined && Object.hasOwn(labels, v);
+    const k = v.slice(0, i);
+    return labels !== undefined && Object.hasOwn(labels, k) && labels[k] === v.slice(i + 1);
   });
 }

@@ -21,11 +21,10 @@ export class EngineProxy {
     private readonly logger: Logger,
   ) {}
 
-  forward(req: IncomingMessage, res: ServerResponse): void {
-    const headers = { ...req.headers };
-    delete headers.host;
+  /** Forwards `req` to the engine at `url` (the normalised form shoal routed on). */
+  forward(req: IncomingMessage, res: ServerResponse, url: string): void {
     const upstream = http.request(
-      { ...connectOptions(this.runtimeUrl), method: req.method, path: req.url, headers: { ...headers, host: 'docker' } },
+      { ...connectOptions(this.runtimeUrl), method: req.method, path: url, headers: { ...endToEnd(req.headers), host: 'docker' } },
       (up) => {
         res.writeHead(up.statusCode ?? 502, up.statusMessage, up.rawHeaders);
         res.flushHeaders();
@@ -44,12 +43,12 @@ export class EngineProxy {
     req.pipe(upstream);
   }
 
-  /** A hijacked connection: replay the request head to the engine, then splice the two sockets. */
-  upgrade(req: IncomingMessage, client: Duplex, head: Buffer): void {
+  /** A hijacked connection to `url`: replay the request head to the engine, then splice the two sockets. */
+  upgrade(req: IncomingMessage, client: Duplex, head: Buffer, url: string): void {
     const target = connectOptions(this.runtimeUrl);
     const engine = target.socketPath ? net.connect({ path: target.socketPath }) : net.connect({ host: target.host!, port: target.port! });
     engine.on('connect', () => {
-      let h = `${req.method} ${req.url} HTTP/${req.httpVersion}\r\n`;
+      let h = `${req.method} ${url} HTTP/${req.httpVersion}\r\n`;
       for (let i = 0; i < req.rawHeaders.length; i += 2) {
         const k = req.rawHeaders[i]!;
         h += `${k}: ${k.toLowerCase() === 'host' ? 'docker' : req.rawHeaders[i + 1]}\r\n`;
@@ -68,4 +67,17 @@ export class EngineProxy {
     engine.on('close', () => client.end());
     client.on('close', () => engine.end());
   }
+}
+
+/** Hop-by-hop headers (RFC 9110 7.6.1) belong to one connection and are not passed on. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'upgrade', 'host']);
+
+function endToEnd(headers: IncomingMessage['headers']): IncomingMessage['headers'] {
+  const named = String(headers.connection ?? '')
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter(Boolean);
+  const out: IncomingMessage['headers'] = {};
+  for (const [k, v] of Object.entries(headers)) if (!HOP_BY_HOP.has(k) && !named.includes(k)) out[k] = v;
+  return out;
 }

@@ -1,6 +1,9 @@
 /** A small router: method + path pattern → handler, with Docker's optional `/vX.Y` prefix stripped. */
 import type { IncomingMessage } from 'node:http';
+import { ShoalError } from '../common/errors.js';
+import { MAX_JSON_DEPTH, withinDepth } from '../cluster/messages.js';
 import { badRequest } from './errors.js';
+import type { GoType } from './go-json/go-type.js';
 import type { Reply } from './reply.js';
 
 export interface Ctx {
@@ -12,7 +15,8 @@ export interface Ctx {
   readonly path: string;
   /** The request's API version (from its path prefix), or undefined when unversioned. */
   readonly version: string | undefined;
-  body<T>(): Promise<T>;
+  /** The JSON body decoded as the Go type `type` (Docker's decoding: see go-json/decode.ts). */
+  json<T>(type: GoType): Promise<T>;
 }
 
 export type Handler = (ctx: Ctx) => Promise<void>;
@@ -47,7 +51,8 @@ export class Router {
       const m = r.pattern.exec(path);
       if (!m) continue;
       const params: Record<string, string> = {};
-      r.keys.forEach((k, i) => (params[k] = decodeURIComponent(m[i + 1] ?? '')));
+      // The path was decoded once already (request-path.ts).
+      r.keys.forEach((k, i) => (params[k] = m[i + 1] ?? ''));
       return { handler: r.handler, params };
     }
     return undefined;
@@ -66,16 +71,46 @@ export function compareVersions(a: string, b: string): number {
   return (am! - bm!) || (an! - bn!);
 }
 
+/** The largest JSON body shoal reads (a service spec with many secrets, mounts and labels fits easily). */
+export const MAX_JSON_BODY = 4 * 1024 * 1024;
+/** How long a client may take to send a body. */
+const BODY_TIMEOUT_MS = 30_000;
+
+/**
+ * Reads a request's JSON body: at most MAX_JSON_BODY bytes (413 beyond), within BODY_TIMEOUT_MS,
+ * valid JSON nesting at most MAX_JSON_DEPTH levels (400 otherwise); an empty body is `{}`.
+ */
 export async function readJsonBody<T>(req: IncomingMessage): Promise<T> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > MAX_JSON_BODY) throw new ShoalError('too_large', `request body larger than ${MAX_JSON_BODY} bytes`);
   const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
-  if (!text.trim()) return {} as T;
+  let size = 0;
+  const timer = setTimeout(() => req.destroy(new Error('request body not received in time')), BODY_TIMEOUT_MS);
   try {
-    return JSON.parse(text) as T;
+    for await (const c of req) {
+      size += (c as Buffer).length;
+      if (size > MAX_JSON_BODY) throw new ShoalError('too_large', `request body larger than ${MAX_JSON_BODY} bytes`);
+      chunks.push(c as Buffer);
+    }
+  } catch (e) {
+    if (e instanceof ShoalError) throw e;
+    throw badRequest(`reading the request body failed: ${(e as Error).message}`);
+  } finally {
+    clearTimeout(timer);
+  }
+  return parseJsonBody<T>(Buffer.concat(chunks).toString('utf8'));
+}
+
+export function parseJsonBody<T>(text: string): T {
+  if (!text.trim()) return {} as T;
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
   } catch (e) {
     throw badRequest(`invalid JSON body: ${(e as Error).message}`);
   }
+  if (!withinDepth(v)) throw badRequest(`invalid JSON body: nested deeper than ${MAX_JSON_DEPTH} levels`);
+  return v as T;
 }
 
 /** `?version=` of an update, parsed as Docker does (with Go's error text). */
@@ -85,7 +120,11 @@ export function parseVersionParam(query: URLSearchParams, what: string): number 
   return Number(v);
 }
 
+/** A boolean query parameter, read as Go's strconv.ParseBool reads it; absent or empty is false. */
 export function boolParam(query: URLSearchParams, name: string): boolean {
   const v = query.get(name);
-  return v !== null && v !== '' && v !== '0' && v.toLowerCase() !== 'false';
+  if (v === null || v === '') return false;
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v)) return true;
+  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v)) return false;
+  throw badRequest(`invalid value for ${name}: ${v}: strconv.ParseBool: parsing ${JSON.stringify(v)}: invalid syntax`);
 }

@@ -1,6 +1,7 @@
 /** `/nodes*` routes. */
 import type { ClusterApi } from '../manager/controlapi/methods.js';
 import type { NodeSpec } from '../store/types.js';
+import { NODE_SPEC } from './engine-types.js';
 import { writeJson } from './errors.js';
 import { labelsMatch, matchAny, parseFilters } from './filters.js';
 import { boolParam, parseVersionParam, type Router } from './router.js';
@@ -32,7 +33,7 @@ export function nodeRoutes(r: Router, control: ClusterApi): void {
   r.on('POST', '/nodes/{id}/update', async (c) => {
     const version = parseVersionParam(c.query, 'node');
     const node = await control.getNode(c.params.id!);
-    await control.updateNode(node.ID, version, await c.body<NodeSpec>());
+    await control.updateNode(node.ID, version, await c.json<NodeSpec>(NODE_SPEC));
     c.res.writeHead(200).end();
   });
 }

@@ -3,6 +3,7 @@ import type { LogOptions } from '../manager/controlapi/api.js';
 import type { ClusterApi } from '../manager/controlapi/methods.js';
 import type { NodeApi } from '../manager/controlapi/node-api.js';
 import type { ServiceObject, ServiceSpec, TaskObject } from '../store/types.js';
+import { SERVICE_SPEC } from './engine-types.js';
 import { badRequest, writeJson } from './errors.js';
 import { labelsMatch, matchAny, parseFilters } from './filters.js';
 import { streamLogs } from './logs-stream.js';
@@ -56,17 +57,17 @@ export function serviceRoutes(r: Router, node: NodeApi, control: ClusterApi): vo
     writeJson(c.res, 200, out);
   });
   r.on('POST', '/services/create', async (c) => {
-    const { id, warnings } = await control.createService(await c.body<ServiceSpec>());
+    const { id, warnings } = await control.createService(await c.json<ServiceSpec>(SERVICE_SPEC));
     writeJson(c.res, 201, warnings.length ? { ID: id, Warnings: warnings } : { ID: id });
   });
   r.on('GET', '/services/{id}', async (c) => {
-    const insert = c.query.get('insertDefaults') === 'true' || c.query.get('insertDefaults') === '1';
+    const insert = boolParam(c.query, 'insertDefaults');
     writeJson(c.res, 200, serviceWire(await control.getService(c.params.id!), insert));
   });
   r.on('POST', '/services/{id}/update', async (c) => {
     const version = parseVersionParam(c.query, 'service');
     const service = await control.getService(c.params.id!);
-    const spec = await c.body<ServiceSpec>();
+    const spec = await c.json<ServiceSpec>(SERVICE_SPEC);
     const { warnings } = await control.updateService(service.ID, version, spec, { rollback: c.query.get('rollback') === 'previous' });
     writeJson(c.res, 200, { Warnings: warnings.length ? warnings : null });
   });

@@ -5,6 +5,7 @@
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import http, { type IncomingMessage } from 'node:http';
 import path from 'node:path';
+import type { Duplex } from 'node:stream';
 import { ShoalError } from '../common/errors.js';
 import { EngineClient } from '../common/http-client.js';
 import type { Logger } from '../common/logging.js';
@@ -13,9 +14,13 @@ import type { NodeApi } from '../manager/controlapi/node-api.js';
 import { createApiApp } from './app.js';
 import { writeError } from './errors.js';
 import { EngineProxy } from './proxy.js';
-import { readJsonBody } from './router.js';
+import { normalizeRequestPath, mayUpgrade, SWARM_PATHS } from './request-path.js';
+import { readJsonBody, splitVersion } from './router.js';
 
 export { SHOAL_MAX_API, SHOAL_VERSION } from './app.js';
+
+/** Connections at once on the API socket (the docker CLI opens a handful; `docker events` one each). */
+const MAX_CONNECTIONS = 1024;
 
 export interface ApiServerOptions {
   node: NodeApi;
@@ -37,35 +42,51 @@ export function createApiServer(o: ApiServerOptions): ApiServer {
   const server = http.createServer((req, res) => {
     app
       .handle({ method: req.method ?? 'GET', url: req.url ?? '/', body: () => readJsonBody(req) }, res)
-      .then((answered) => {
-        if (!answered) proxy.forward(req, res);
+      .then((h) => {
+        if (!h.answered) proxy.forward(req, res, h.url);
       })
       .catch((e: unknown) => {
         if (!(e instanceof ShoalError)) o.logger.warn('request failed', { method: req.method, url: req.url, error: String(e) });
         writeError(res, e);
       });
   });
-  server.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => {
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     try {
-      proxy.upgrade(req, socket, head);
+      // Only the engine's attach, exec and BuildKit session endpoints may take a connection over.
+      const target = normalizeRequestPath(req.url ?? '/');
+      const { path: p } = splitVersion(target.path);
+      if (!mayUpgrade(p) || SWARM_PATHS.test(p)) {
+        socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${JSON.stringify({ message: `${p} does not take over connections` })}\n`);
+        return;
+      }
+      proxy.upgrade(req, socket, head, target.url);
     } catch (e) {
       o.logger.warn('hijacked connection failed', { url: req.url, error: String(e) });
       socket.destroy();
     }
   });
-  // Long-lived streams (events, logs -f, attach) must not be cut by Node's default timeouts.
+  // Long-lived streams (events, logs -f, attach) must not be cut by Node's default timeouts; a
+  // client's request head must arrive in time, and bodies shoal reads have their own deadline.
   server.requestTimeout = 0;
-  server.headersTimeout = 60_000;
+  server.headersTimeout = 30_000;
   server.keepAliveTimeout = 5_000;
+  server.maxHeadersCount = 200;
+  server.maxConnections = MAX_CONNECTIONS;
 
   return {
     async listen(socketPath: string): Promise<void> {
-      await mkdir(path.dirname(socketPath), { recursive: true });
+      await mkdir(path.dirname(socketPath), { recursive: true, mode: 0o755 });
       await rm(socketPath, { force: true });
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(socketPath, () => resolve());
-      });
+      // Created with its final mode: no moment where the umask's mode lets others connect.
+      const umask = process.umask(0o117);
+      try {
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(socketPath, () => resolve());
+        });
+      } finally {
+        process.umask(umask);
+      }
       await chmod(socketPath, 0o660);
     },
     async close(): Promise<void> {

@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'unavailable'
   | 'unimplemented'
   | 'conflict'
+  | 'too_large'
   | 'unknown';
 
 export class ShoalError extends Error {
@@ -44,6 +45,8 @@ export function httpStatus(code: ErrorCode): number {
     case 'already_exists':
     case 'conflict':
       return 409;
+    case 'too_large':
+      return 413;
     case 'unimplemented':
       return 501;
     case 'unavailable':

@@ -15,6 +15,7 @@ import { requestJoin } from '../cluster/join.js';
 import { externalCAProblem } from '../manager/ca/external-ca.js';
 import { createCsr, createRootCA, issueNodeCertificate, rootCAProblem } from '../manager/ca/root-ca.js';
 import type { InitRequest, JoinRequest, SwarmInfo } from '../manager/controlapi/api.js';
+import { normalizeClusterSpec, validateClusterSpec } from '../manager/controlapi/cluster.js';
 import type { ClusterApi } from '../manager/controlapi/methods.js';
 import { availabilityOf, firstManagerNode, initialCluster } from '../manager/controlapi/swarm-init.js';
 import { resolveAdvertise } from './addresses.js';
@@ -59,6 +60,7 @@ export class SwarmMembership {
       if (this.host.runtime) throw new ShoalError('unavailable', 'This node is already part of a swarm.');
       const extProblem = externalCAProblem(req.Spec?.CAConfig?.ExternalCAs);
       if (extProblem) throw new ShoalError('invalid_argument', extProblem);
+      validateClusterSpec(normalizeClusterSpec(req.Spec));
       const { listenAddr, advertise, clusterAddr } = this.addresses(req);
       const nodeId = newId<NodeId>(cryptoRandom);
       const clusterId = newId(cryptoRandom);

@@ -60,7 +60,7 @@ export async function request(app: ApiApp, method: string, url: string, body?: u
   const res = new RecordingReply();
   let answered = true;
   try {
-    answered = await app.handle({ method, url, body: async () => body ?? {} }, res);
+    answered = (await app.handle({ method, url, body: async () => body ?? {} }, res)).answered;
     if (!answered) res.end();
   } catch (e) {
     writeError(res, e);

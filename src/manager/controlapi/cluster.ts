@@ -34,6 +34,7 @@ export const clusterMethods = {
       const cur = tx.all('cluster')[0];
       if (!cur) throw new ShoalError('unavailable', 'cluster object not found');
       const next: ClusterObject = { ...cur, Version: { Index: version }, Spec: normalizeClusterSpec(spec, cur.Spec) };
+      validateClusterSpec(next.Spec);
       // The signing CA given travels once, in this request; it is never kept in (or shown from) the spec.
       delete next.Spec.CAConfig.SigningCACert;
       delete next.Spec.CAConfig.SigningCAKey;
@@ -76,6 +77,25 @@ async function rootRotationFor(ca: ClusterSpec['CAConfig'], cur: ClusterObject):
   }
   const root = await createRootCA(Date.now());
   return { CACert: root.certPem, CAKey: root.keyPem, Phase: 'trust' };
+}
+
+/** Minimum node certificate validity, as swarmkit's (ca.MinNodeCertExpiration). */
+const MIN_CERT_EXPIRY_NS = 3600e9;
+
+/** swarmkit's checks of a cluster spec (after defaults are filled): a bad value is refused, nothing written. */
+export function validateClusterSpec(s: ClusterSpec): void {
+  const expiry = s.CAConfig.NodeCertExpiry ?? 0;
+  if (expiry < MIN_CERT_EXPIRY_NS) throw rpcError('invalid_argument', 'minimum certificate expiry time is: 1h0m0s');
+  if ((s.Dispatcher.HeartbeatPeriod ?? 0) <= 0) throw rpcError('invalid_argument', 'heartbeat period must be positive');
+  const { ElectionTick = 10, HeartbeatTick = 1, SnapshotInterval = 10000, KeepOldSnapshots = 0, LogEntriesForSlowFollowers = 500 } = s.Raft;
+  if (HeartbeatTick < 1) throw rpcError('invalid_argument', 'heartbeat tick must be at least 1');
+  if (ElectionTick <= HeartbeatTick) throw rpcError('invalid_argument', 'election tick must be greater than heartbeat tick');
+  if (ElectionTick > 10_000) throw rpcError('invalid_argument', 'election tick cannot be more than 10000');
+  if (SnapshotInterval < 1) throw rpcError('invalid_argument', 'snapshot interval must be at least 1');
+  if (KeepOldSnapshots > 1000) throw rpcError('invalid_argument', 'keep-old-snapshots cannot be more than 1000');
+  if (LogEntriesForSlowFollowers > 10_000_000) throw rpcError('invalid_argument', 'log entries for slow followers cannot be more than 10000000');
+  const retention = s.Orchestration.TaskHistoryRetentionLimit ?? 5;
+  if (retention < 0 || retention > 10_000) throw rpcError('invalid_argument', 'task history retention limit must be between 0 and 10000');
 }
 
 export function normalizeClusterSpec(spec: Partial<ClusterSpec> | undefined, base?: ClusterSpec): ClusterSpec {

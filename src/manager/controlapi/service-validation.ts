@@ -8,6 +8,8 @@ import { rpcError } from './rpc-errors.js';
 
 const NAME_RE = /^[a-zA-Z0-9](?:[-_]*[A-Za-z0-9]+)*$/;
 const MIN_MEMORY = 4 * 1024 * 1024;
+/** The most replicas (or job completions) one service may ask for. */
+export const MAX_REPLICAS = 100_000;
 
 const invalid = (desc: string): Error => rpcError('invalid_argument', desc);
 
@@ -110,6 +112,8 @@ export function validateServiceSpec(spec: ServiceSpec): void {
   if ('Replicated' in mode) {
     const r = mode.Replicated?.Replicas;
     if (r !== undefined && (!Number.isInteger(r) || r < 0)) throw invalid('Mode: replicas must be a non-negative integer');
+    // Every replica is a task object in every manager's memory: a typo of a few zeros must not take the swarm down.
+    if (r !== undefined && r > MAX_REPLICAS) throw invalid(`Mode: replicas cannot be more than ${MAX_REPLICAS}`);
   } else if (!('Global' in mode) && !('ReplicatedJob' in mode) && !('GlobalJob' in mode)) {
     throw invalid('Mode: unrecognized service mode');
   }
