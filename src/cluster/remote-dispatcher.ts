@@ -7,9 +7,9 @@
 import { ShoalError, errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/logging.js';
 import type { AgentSession, Assignments, DispatcherEndpoint, SessionRequest, TaskStatusUpdate } from '../manager/dispatcher/session.js';
-import type { NodeDescription, TaskObject } from '../store/types.js';
+import type { TaskObject } from '../store/types.js';
 import type { ClusterClient } from './client.js';
-import type { LogBroker, LogControlMessage, LogPublisher, PublishCall } from './log-broker.js';
+import type { LogBroker, LogControlMessage, LogPublisher } from './log-broker.js';
 import type { CallContext, ClusterPort } from './port.js';
 import { PublishCallSchema, SessionCallSchema, SessionRefSchema, StatusCallSchema, TaskStatusUpdateSchema } from './messages.js';
 
