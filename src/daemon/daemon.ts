@@ -5,7 +5,7 @@
  * (manager-runtime.ts). The Engine API server answers the docker CLI: node-level operations go to
  * this node's membership, cluster-level calls to the leader (control-forwarding.ts).
  */
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import type { Logger } from '../common/logging.js';
 import { DockerExecutor } from '../agent/executor/docker-executor.js';
@@ -93,6 +93,8 @@ export class ShoalDaemon {
 
   async start(): Promise<void> {
     await mkdir(this.o.dataRoot, { recursive: true, mode: 0o700 });
+    // Whoever made it, and however: the data root holds keys and the cluster state, for root only.
+    await chmod(this.o.dataRoot, 0o700);
     const state = await loadNodeState(this.o.dataRoot);
     if (state && state.role === 'manager' && (await isLocked(this.o.dataRoot))) {
       this.host.locked = state;

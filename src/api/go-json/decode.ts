@@ -19,7 +19,8 @@ interface Where {
 
 export function decodeGo<T>(value: unknown, type: GoType): T {
   try {
-    return decode(value, type, { struct: '', fields: [] }) as T;
+    // `null` (or nothing) decodes to the zero value, as into a Go variable: an empty struct here.
+    return (decode(value, type, { struct: '', fields: [] }) ?? zero(type)) as T;
   } catch (e) {
     if (e instanceof TypeMismatch) throw new ShoalError('invalid_argument', e.message);
     throw e;

@@ -19,8 +19,19 @@ export function clusterOf(store: Store): ClusterObject {
   return c;
 }
 
+/**
+ * The cluster object as clients may see it: no CA private key and no unlock key ever leave a manager
+ * through the API (as swarmkit redacts GetCluster); the unlock key has its own call.
+ */
+export function redacted(c: ClusterObject): ClusterObject {
+  const { UnlockKey: _unlock, ...rest } = c;
+  const { CAKey: _key, RootRotation, ...root } = c.RootCA;
+  const rotation = RootRotation ? { CACert: RootRotation.CACert, Phase: RootRotation.Phase } : undefined;
+  return { ...rest, RootCA: { ...root, ...(rotation ? { RootRotation: rotation } : {}) } };
+}
+
 export const clusterMethods = {
-  getCluster: read((ctx) => clusterOf(ctx.store)),
+  getCluster: read((ctx) => redacted(clusterOf(ctx.store))),
 
   /** `GET /swarm/unlockkey`: empty while autolock is off. */
   getUnlockKey: read((ctx) => ({ UnlockKey: clusterOf(ctx.store).UnlockKey ?? '' })),
