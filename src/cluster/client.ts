@@ -15,10 +15,17 @@ import { roleOfOu } from '../common/node-role.js';
 const CALL_TIMEOUT_MS = 15_000;
 const CONNECT_TIMEOUT_MS = 5_000;
 
-/** The server must present a manager certificate (workers do not serve the cluster port). */
-function managerOnly(_host: string, cert: tls.PeerCertificate): Error | undefined {
-  const ou = (cert.subject as Record<string, string | string[]> | undefined)?.OU;
-  return roleOfOu(ou) === 'manager' ? undefined : new Error('the remote node is not a swarm manager');
+/**
+ * Why a server's certificate is not the manager this node meant to reach (undefined when it is):
+ * it must carry the manager role (workers do not serve the cluster port), and the expected node ID
+ * when the caller knows which node it dialled.
+ */
+export function peerIdentityProblem(cert: tls.PeerCertificate, expected: string | undefined): Error | undefined {
+  const subject = cert.subject as Record<string, string | string[]> | undefined;
+  if (roleOfOu(subject?.OU) !== 'manager') return new Error('the remote node is not a swarm manager');
+  const cn = Array.isArray(subject?.CN) ? subject.CN[0] : subject?.CN;
+  if (expected !== undefined && cn !== expected) return new Error(`the remote node is ${String(cn)}, not the manager ${expected} this address belongs to`);
+  return undefined;
 }
 
 /** A manager that could not be reached at all (as opposed to one that answered with an error). */
@@ -38,7 +45,14 @@ export function unwire(w: WireError): ShoalError {
 export class ClusterClient {
   private sessions = new Map<string, http2.ClientHttp2Session>();
 
-  constructor(private readonly tls: () => NodeTls | undefined) {}
+  /**
+   * `nodeAt` names the manager an address belongs to, when this node knows it (its managers list);
+   * a server at that address must then hold that node's certificate.
+   */
+  constructor(
+    private readonly tls: () => NodeTls | undefined,
+    private readonly nodeAt: (addr: string) => string | undefined = () => undefined,
+  ) {}
 
   /** A unary call; the remote's ShoalError comes back as the same ShoalError. */
   async call<T>(addr: string, path: string, body: unknown, timeoutMs = CALL_TIMEOUT_MS, signal?: AbortSignal): Promise<T> {
@@ -64,7 +78,7 @@ export class ClusterClient {
    * A server stream of JSON messages, each handed to `onMessage`; resolves when the server ends it,
    * rejects with the server's error or when the connection fails. `signal` cancels it.
    */
-  stream(addr: string, path: string, body: unknown, onMessage: (m: unknown) => void, signal?: AbortSignal): Promise<void> {
+  stream(addr: string, path: string, body: unknown, onMessage: (m: unknown) => void | Promise<void>, signal?: AbortSignal): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       let req: http2.ClientHttp2Stream;
       try {
@@ -92,7 +106,15 @@ export class ClusterClient {
           if (!line) continue;
           const m = parse(line) as { error?: WireError } | null;
           if (m && typeof m === 'object' && 'error' in m && m.error) failed = unwire(m.error);
-          else if (m !== null) onMessage(m);
+          else if (m !== null) {
+            // A consumer that is not ready returns a promise: read nothing more until it resolves
+            // (HTTP/2 flow control then slows the sender down).
+            const ready = onMessage(m);
+            if (ready) {
+              req.pause();
+              void ready.finally(() => req.resume());
+            }
+          }
         }
       });
       req.on('close', () => {
@@ -129,7 +151,7 @@ export class ClusterClient {
     const s = http2.connect(`https://${addr}`, {
       settings: { initialWindowSize: 4 * 1024 * 1024 },
       createConnection: () => {
-        const sock = tls.connect({ host, port, ...secureOptions(t), ALPNProtocols: ['h2'], checkServerIdentity: managerOnly, servername: undefined });
+        const sock = tls.connect({ host, port, ...secureOptions(t), ALPNProtocols: ['h2'], checkServerIdentity: (_h, cert) => peerIdentityProblem(cert, this.nodeAt(addr)), servername: undefined });
         sock.setTimeout(CONNECT_TIMEOUT_MS, () => {
           if (sock.connecting || !sock.authorized) sock.destroy(new Error('connect timeout'));
         });

@@ -33,12 +33,18 @@ interface Subscription {
   nodeId: string;
   queue: RawLine[];
   wake: (() => void) | undefined;
+  /** A publisher waiting for the reader to take lines (backpressure up to the node). */
+  drained: (() => void) | undefined;
   done: boolean;
   error: string | undefined;
 }
 
 const PUBLISH_BATCH_MS = 100;
 const PUBLISH_BATCH_LINES = 500;
+/** A publish waits as long as the reader is slow; a dead leader is noticed by the connection's keepalive. */
+const PUBLISH_TIMEOUT_MS = 3600_000;
+/** Lines held for a slow reader before the node's next publish waits (and so its reading of the logs). */
+const QUEUE_HIGH = 1000;
 
 /** The leader's side. */
 export class LogBroker {
@@ -61,24 +67,29 @@ export class LogBroker {
     return { logs: (taskId, opts) => this.read(nodeId, taskId, opts) };
   }
 
-  /** Lines a node published; a node can only publish for its own subscriptions. */
-  publish(nodeId: string, call: PublishCall): void {
+  /**
+   * Lines a node published; a node can only publish for its own subscriptions. Resolves once the
+   * reader has room again, so a slow reader slows the node down instead of filling the leader's memory.
+   */
+  async publish(nodeId: string, call: PublishCall): Promise<void> {
     const s = this.subs.get(call.id);
     if (!s || s.nodeId !== nodeId) return;
     s.queue.push(...call.lines);
     if (call.done) this.finish(s, call.error);
     s.wake?.();
+    while (s.queue.length > QUEUE_HIGH && !s.done) await new Promise<void>((r) => (s.drained = r));
   }
 
   private finish(s: Subscription, error: string | undefined): void {
     s.done = true;
     s.error = error;
     s.wake?.();
+    s.drained?.();
   }
 
   private async *read(nodeId: string, taskId: string, opts: ReadOptions): AsyncGenerator<RawLine> {
     const id = newId(cryptoRandom);
-    const s: Subscription = { nodeId, queue: [], wake: undefined, done: false, error: undefined };
+    const s: Subscription = { nodeId, queue: [], wake: undefined, drained: undefined, done: false, error: undefined };
     this.subs.set(id, s);
     const { signal, ...rest } = opts;
     const onAbort = (): void => this.finish(s, undefined);
@@ -87,7 +98,10 @@ export class LogBroker {
       const send = this.sessions.get(nodeId);
       if (!send || !send({ logs: { id, taskId, opts: rest } })) throw new Error(`node ${nodeId} is not reachable, its logs are unavailable`);
       for (;;) {
-        while (s.queue.length) yield s.queue.shift()!;
+        while (s.queue.length) {
+          yield s.queue.shift()!;
+          if (s.queue.length <= QUEUE_HIGH / 2) s.drained?.();
+        }
         if (s.done) break;
         await new Promise<void>((r) => (s.wake = r));
         s.wake = undefined;
@@ -129,17 +143,26 @@ export class LogPublisher {
   private async pump(leader: string, id: string, taskId: string, opts: ReadOptions): Promise<void> {
     let batch: RawLine[] = [];
     let last = Date.now();
-    const flush = async (end?: { error?: string }): Promise<void> => {
-      const lines = batch;
-      batch = [];
-      last = Date.now();
-      await this.client.call(leader, '/logs/publish', { id, lines, ...(end ? { done: true, error: end.error } : {}) } satisfies PublishCall);
+    // One publish at a time: the leader answers a publish only once its reader has room, and until
+    // then this node reads no further (the engine's log stream waits too).
+    let chain: Promise<void> = Promise.resolve();
+    let pending = false;
+    const flush = (end?: { error?: string }): Promise<void> => {
+      pending = true;
+      chain = chain.then(async () => {
+        pending = false;
+        const lines = batch;
+        batch = [];
+        last = Date.now();
+        await this.client.call(leader, '/logs/publish', { id, lines, ...(end ? { done: true, error: end.error } : {}) } satisfies PublishCall, PUBLISH_TIMEOUT_MS);
+      });
+      return chain;
     };
     let error: string | undefined;
     try {
       // A follow stream is drained as lines come; batches go up every 100 ms or 500 lines.
       const timer = setInterval(() => {
-        if (batch.length && Date.now() - last >= PUBLISH_BATCH_MS) void flush().catch(() => undefined);
+        if (!pending && batch.length && Date.now() - last >= PUBLISH_BATCH_MS) void flush().catch(() => undefined);
       }, PUBLISH_BATCH_MS);
       try {
         for await (const l of this.reader.logs(taskId, opts)) {

@@ -34,6 +34,8 @@ export interface CallContext {
   readonly remoteAddr: string;
   /** Aborted when the caller goes away (streams end then). */
   readonly signal: AbortSignal;
+  /** Resolves once what a stream handler sent has been taken by the caller (HTTP/2 flow control). */
+  drained(): Promise<void>;
 }
 
 export type CallHandler<B> = (body: B, ctx: CallContext) => Promise<unknown>;
@@ -267,7 +269,19 @@ export class ClusterPort {
     }
     const ac = new AbortController();
     stream.on('close', () => ac.abort());
-    const ctx: CallContext = { peer, remoteAddr: stream.session?.socket.remoteAddress ?? '', signal: ac.signal };
+    const drained = (): Promise<void> =>
+      !stream.writableNeedDrain || stream.destroyed
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            const done = (): void => {
+              stream.off('drain', done);
+              stream.off('close', done);
+              resolve();
+            };
+            stream.once('drain', done);
+            stream.once('close', done);
+          });
+    const ctx: CallContext = { peer, remoteAddr: stream.session?.socket.remoteAddress ?? '', signal: ac.signal, drained };
     if (route.call) {
       try {
         const result = await route.call(body, ctx);

@@ -186,7 +186,7 @@ export function serveDispatcher(
     'node',
     PublishCallSchema,
     async (body, ctx) => {
-      o.logs.publish(ctx.peer!.nodeId, body);
+      await o.logs.publish(ctx.peer!.nodeId, body);
       return {};
     },
     { maxBody: 16 * 1024 * 1024 },

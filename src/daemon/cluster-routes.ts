@@ -56,7 +56,11 @@ export function serveClusterRoutes(port: ClusterPort, o: ClusterRoutesOptions): 
     leaderOnly();
     const opts: LogOptions = { ...b.opts, signal: ctx.signal };
     const lines = b.kind === 'service' ? serviceLogs(o.manager.controlContext, b.ref, opts) : taskLogs(o.manager.controlContext, b.ref, opts);
-    for await (const l of lines) if (!send(l)) break;
+    for await (const l of lines) {
+      if (!send(l)) break;
+      // A slow reader at the other end: take no more lines until it has taken these.
+      await ctx.drained();
+    }
   });
   port.call('/dispatcher/leave', 'node', EmptySchema, async (_body, ctx) => {
     leaderOnly();

@@ -95,11 +95,20 @@ async function* forwardLogs(rt: ClusterRuntime, leader: string, call: ForwardedL
   let failure: unknown;
   const ac = new AbortController();
   signal?.addEventListener('abort', () => ac.abort(), { once: true });
+  let room: (() => void) | undefined;
   rt.client
-    .stream(leader, '/control/logs', call, (m) => {
-      queue.push(m as LogLine);
-      wake?.();
-    }, ac.signal)
+    .stream(
+      leader,
+      '/control/logs',
+      call,
+      (m) => {
+        queue.push(m as LogLine);
+        wake?.();
+        // Hold the stream while the client is behind, so neither end buffers without bound.
+        return queue.length >= FORWARD_QUEUE_HIGH ? new Promise<void>((r) => (room = r)) : undefined;
+      },
+      ac.signal,
+    )
     .catch((e: unknown) => (failure = e))
     .finally(() => {
       done = true;
@@ -107,13 +116,20 @@ async function* forwardLogs(rt: ClusterRuntime, leader: string, call: ForwardedL
     });
   try {
     for (;;) {
-      while (queue.length) yield queue.shift()!;
+      while (queue.length) {
+        yield queue.shift()!;
+        if (queue.length < FORWARD_QUEUE_HIGH / 2) room?.();
+      }
       if (done) break;
       await new Promise<void>((r) => (wake = r));
       wake = undefined;
     }
     if (failure && !ac.signal.aborted) throw failure;
   } finally {
+    room?.();
     ac.abort();
   }
 }
+
+/** Lines of a forwarded log stream held for a slow client. */
+const FORWARD_QUEUE_HIGH = 1000;

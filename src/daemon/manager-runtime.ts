@@ -7,9 +7,9 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { systemClock } from '../common/clock.js';
 import { splitHostPort } from '../common/host-port.js';
-import { roleOfOu } from '../common/node-role.js';
 import { cryptoRandom } from '../common/random.js';
 import { LogBroker } from '../cluster/log-broker.js';
+import { peerIdentityProblem } from '../cluster/client.js';
 import { ClusterPort, RAFT_ALPN, secureOptions } from '../cluster/port.js';
 import { Manager } from '../manager/manager.js';
 import { RaftNode } from '../raft/node.js';
@@ -77,15 +77,15 @@ export async function openManager(d: ManagerDeps, rt: ManagerHost, firstMember: 
       const a = addrOf(id);
       return a ? splitHostPort(a, 2377) : undefined;
     },
-    // Raft runs over mutual TLS on the cluster port; the peer must hold a manager's certificate.
-    dial: (a) => ({
+    // Raft runs over mutual TLS on the cluster port; the peer must hold the certificate of the
+    // very member this connection is for, with the manager role.
+    dial: (a, id) => ({
       socket: tls.connect({
         host: a.host,
         port: a.port,
         ...secureOptions(rt.tls()),
         ALPNProtocols: [RAFT_ALPN],
-        checkServerIdentity: (_h, cert) =>
-          roleOfOu((cert.subject as Record<string, string | string[]> | undefined)?.OU) === 'manager' ? undefined : new Error('the raft peer is not a manager'),
+        checkServerIdentity: (_h, cert) => peerIdentityProblem(cert, id),
       }),
       readyEvent: 'secureConnect',
     }),

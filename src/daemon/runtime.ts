@@ -42,7 +42,10 @@ export async function openRuntime(d: RuntimeDeps, state: NodeState, bootstrap: b
   // The runtime is referenced by callbacks before every part of it exists.
   const rt: { -readonly [K in keyof ClusterRuntime]?: ClusterRuntime[K] } & { state: NodeState; tls: NodeTls } = { state, tls };
   const self = (): ClusterRuntime => rt as ClusterRuntime;
-  const client = new ClusterClient(() => rt.tls);
+  // A known manager address must be served by that manager's certificate (from the store on a
+  // manager, from the remembered list on a worker).
+  const nodeAt = (addr: string): string | undefined => (rt.mgr?.membership.managers() ?? rt.state.managers ?? []).find((m) => m.addr === addr)?.nodeId;
+  const client = new ClusterClient(() => rt.tls, nodeAt);
   const remote = new RemoteDispatcher({
     client,
     managers: () => rt.state.managers ?? [],

@@ -12,6 +12,7 @@ import { cryptoRandom } from '../common/random.js';
 import type { DockerExecutor } from '../agent/executor/docker-executor.js';
 import { signWithExternalCA } from '../cluster/external-ca.js';
 import { requestJoin } from '../cluster/join.js';
+import { tlsInfoOfNode } from '../cluster/node-tls.js';
 import { externalCAProblem } from '../manager/ca/external-ca.js';
 import { createCsr, createRootCA, issueNodeCertificate, rootCAProblem } from '../manager/ca/root-ca.js';
 import type { InitRequest, JoinRequest, SwarmInfo } from '../manager/controlapi/api.js';
@@ -76,7 +77,9 @@ export class SwarmMembership {
         const description = await this.o.executor.describe();
         await mgr.store.update((tx) => {
           tx.create('cluster', initialCluster({ clusterId, req, ca, now: tx.now, random: cryptoRandom }));
-          tx.create('node', firstManagerNode({ nodeId, role: 'manager', availability: availabilityOf(req.Availability), description, ip: advertise, clusterAddr, now: tx.now }));
+          // Its TLS info is known now: the node object is complete when init returns, and stays as it is.
+          const tlsInfo = tlsInfoOfNode(rt.tls);
+          tx.create('node', firstManagerNode({ nodeId, role: 'manager', availability: availabilityOf(req.Availability), description, ip: advertise, clusterAddr, now: tx.now, tlsInfo }));
         });
       });
       return nodeId;

@@ -22,8 +22,8 @@ export interface TcpTransportOptions {
   listen?: PeerAddress;
   /** Static peers (the bootstrap), or where a member is now (membership from the store). */
   peers: ReadonlyMap<MemberId, PeerAddress> | ((id: MemberId) => PeerAddress | undefined);
-  /** Opens a connection (plain TCP by default; TLS on the cluster port) and names its ready event. */
-  dial?: (addr: PeerAddress) => { socket: net.Socket; readyEvent: 'connect' | 'secureConnect' };
+  /** Opens a connection to member `id` (plain TCP by default; TLS on the cluster port) and names its ready event. */
+  dial?: (addr: PeerAddress, id: MemberId) => { socket: net.Socket; readyEvent: 'connect' | 'secureConnect' };
   logger: Logger;
 }
 
@@ -114,7 +114,7 @@ class Peer {
     const addr = this.addr();
     if (!addr) return;
     this.connecting = true;
-    const { socket: s, readyEvent } = this.dial(addr);
+    const { socket: s, readyEvent } = this.dial(addr, this.id);
     s.setNoDelay(true);
     s.on(readyEvent, () => {
       this.connecting = false;

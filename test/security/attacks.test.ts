@@ -5,7 +5,7 @@
  * ends by printing `N attacks tried, N held`.
  */
 import assert from 'node:assert/strict';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import http from 'node:http';
 import http2 from 'node:http2';
 import path from 'node:path';
@@ -253,6 +253,24 @@ describe('hostile input', { timeout: 600_000 }, () => {
     const r = shoal.dockerRaw(['swarm', 'update', '--cert-expiry', '1m']);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /minimum certificate expiry time is: 1h0m0s/);
+  });
+
+  attack('a reader that does not read holds bounded memory in the daemon', async () => {
+    const rss = async (): Promise<number> => Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${shoal.proc!.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+    shoal.docker(['service', 'create', '--detach', '--name', 'chatty', 'shoal-test/busybox:1', 'sh', '-c', `L=$(head -c 1000 /dev/zero | tr '\\0' a); while true; do echo $L; done`]);
+    await waitFor('chatty running', () => shoal.docker(['service', 'ls', '--filter', 'name=chatty', '--format', '{{.Replicas}}']).trim() === '1/1', 60_000);
+    const before = await rss();
+    // Ask for the logs, read the head and then nothing more: the stream must wait, not pile up.
+    const req = http.request({ socketPath: shoal.socket, path: '/v1.41/services/chatty/logs?follow=1&stdout=1' });
+    req.on('error', () => undefined);
+    req.on('response', (res) => res.pause());
+    req.end();
+    await new Promise((r) => setTimeout(r, 15_000));
+    const grown = (await rss()) - before;
+    req.destroy();
+    shoal.docker(['service', 'rm', 'chatty']);
+    assert.ok(grown < 96 * 1024 * 1024, `the daemon grew by ${Math.round(grown / 1024 / 1024)} MiB while the reader waited`);
+    console.log(`# a paused log reader: the daemon grew by ${Math.round(grown / 1024 / 1024)} MiB in 15 s`);
   });
 
   attack('the API socket and the data root are closed to other users', async () => {

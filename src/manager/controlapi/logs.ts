@@ -26,6 +26,8 @@ export function taskLogs(ctx: ControlContext, ref: string, opts: LogOptions): As
 }
 
 const NEW_TASK_POLL_MS = 1000;
+/** Lines held for a slow client before the tasks' streams wait. */
+const QUEUE_HIGH = 1000;
 
 export async function* mergeLogStreams(
   tasksOf: () => TaskObject[],
@@ -43,6 +45,17 @@ export async function* mergeLogStreams(
     queue.push(l);
     notify?.();
   };
+  // A slow client: producers wait while the merged queue is full, so the nodes' streams slow down too.
+  let roomWaiters: (() => void)[] = [];
+  const room = async (): Promise<void> => {
+    while (queue.length >= QUEUE_HIGH && !abort.signal.aborted) await new Promise<void>((r) => roomWaiters.push(r));
+  };
+  const freeRoom = (): void => {
+    const w = roomWaiters;
+    roomWaiters = [];
+    for (const r of w) r();
+  };
+  abort.signal.addEventListener('abort', freeRoom);
 
   const startTask = (t: TaskObject): void => {
     if (started.has(t.ID) || !t.NodeID) return;
@@ -56,7 +69,10 @@ export async function* mergeLogStreams(
     active++;
     void (async () => {
       try {
-        for await (const l of reader.logs(t.ID, { ...opts, signal: abort.signal })) push({ ...base, ...l });
+        for await (const l of reader.logs(t.ID, { ...opts, signal: abort.signal })) {
+          await room();
+          push({ ...base, ...l });
+        }
       } catch (e) {
         if (!abort.signal.aborted) push({ ...base, stream: 2, timestamp: new Date().toISOString(), line: `error from task ${t.ID}: ${errorMessage(e)}` });
       } finally {
@@ -76,7 +92,10 @@ export async function* mergeLogStreams(
   }
   try {
     for (;;) {
-      while (queue.length > 0) yield queue.shift()!;
+      while (queue.length > 0) {
+        yield queue.shift()!;
+        if (queue.length < QUEUE_HIGH / 2) freeRoom();
+      }
       if (abort.signal.aborted) return;
       if (!opts.follow && active === 0) return;
       await new Promise<void>((r) => {

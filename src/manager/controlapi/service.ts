@@ -52,7 +52,10 @@ export const serviceMethods = {
       if (tx.all('service').some((o) => o.Spec.Name === s.Name)) {
         throw rpcError('already_exists', `name conflicts with an existing object: service ${s.Name} already exists`);
       }
-      tx.create('service', { ID: id, Version: { Index: 0 }, CreatedAt: tx.now, UpdatedAt: tx.now, Spec: s, SpecVersion: 1, Endpoint: { Spec: {} } });
+      // Without published ports the allocator has nothing to add: the endpoint is complete now, so
+      // the service is not rewritten (and its version does not move) right after it is created.
+      const endpoint = s.EndpointSpec?.Ports?.length ? {} : structuredClone(s.EndpointSpec ?? {});
+      tx.create('service', { ID: id, Version: { Index: 0 }, CreatedAt: tx.now, UpdatedAt: tx.now, Spec: s, SpecVersion: 1, Endpoint: { Spec: endpoint } });
     });
     return { id, warnings: ingressWarnings(s) };
   }),

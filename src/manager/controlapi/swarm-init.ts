@@ -5,7 +5,7 @@
 import type { NodeId } from '../../common/ids.js';
 import type { NodeRole } from '../../common/node-role.js';
 import type { Random } from '../../common/random.js';
-import type { ClusterObject, NodeDescription, NodeObject } from '../../store/types.js';
+import type { ClusterObject, NodeDescription, NodeObject, TlsInfo } from '../../store/types.js';
 import { newJoinToken } from '../ca/join-token.js';
 import { newUnlockKey } from '../ca/unlock-key.js';
 import type { InitRequest } from './api.js';
@@ -55,6 +55,8 @@ export interface NewNode {
   /** Its cluster address (`ip:port`), where a manager serves and where it is told of its removal. */
   clusterAddr: string;
   now: number;
+  /** What the node trusts and who issued its certificate, when known at creation (the first manager). */
+  tlsInfo?: TlsInfo;
 }
 
 /** The first manager: ready and leading from the start. */
@@ -81,5 +83,6 @@ function nodeObject(n: NewNode): Omit<NodeObject, 'Status'> {
     UpdatedAt: n.now,
     Spec: { Labels: {}, Role: n.role, Availability: n.availability },
     Description: n.description,
+    ...(n.tlsInfo ? { TLSInfo: n.tlsInfo } : {}),
   };
 }

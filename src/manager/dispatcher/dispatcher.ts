@@ -3,6 +3,7 @@
  * heartbeats stop (period × grace), streams each node its assignments, and writes the status its
  * agents report in batches. Runs on the leader.
  */
+import { sameValue } from '../../common/canonical.js';
 import type { Clock } from '../../common/clock.js';
 import { ShoalError } from '../../common/errors.js';
 import { newId } from '../../common/ids.js';
@@ -110,12 +111,10 @@ export class Dispatcher implements DispatcherEndpoint {
     await this.store.update((tx) => {
       const cur = tx.get('node', req.nodeId);
       if (!cur) throw new ShoalError('not_found', `node ${req.nodeId} not found`);
-      const next: NodeObject = {
-        ...cur,
-        Description: req.description,
-        Status: { State: 'ready', Addr: req.addr },
-      };
-      tx.update('node', next);
+      const status: NodeObject['Status'] = { State: 'ready', Addr: req.addr };
+      // Written only when something changed: a client's `?version=` must not move by itself.
+      if (sameValue(cur.Description, req.description) && sameValue(cur.Status, status)) return;
+      tx.update('node', { ...cur, Description: req.description, Status: status });
     });
     const s: NodeSession = {
       id: newId(this.random),
