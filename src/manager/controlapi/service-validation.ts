@@ -110,7 +110,12 @@ export function validateServiceSpec(spec: ServiceSpec): void {
   if ('Replicated' in mode) {
     const r = mode.Replicated?.Replicas;
     if (r !== undefined && (!Number.isInteger(r) || r < 0)) throw invalid('Mode: replicas must be a non-negative integer');
-  } else if (!('Global' in mode) && !('ReplicatedJob' in mode) && !('GlobalJob' in mode)) {
+  } else if ('ReplicatedJob' in mode) {
+    // swarmkit's wording; its fields are unsigned, so a negative number would wrap around.
+    const j = mode.ReplicatedJob ?? {};
+    if (j.MaxConcurrent !== undefined && (!Number.isInteger(j.MaxConcurrent) || j.MaxConcurrent < 0)) throw invalid('Maximum concurrent jobs must not be negative');
+    if (j.TotalCompletions !== undefined && (!Number.isInteger(j.TotalCompletions) || j.TotalCompletions < 0)) throw invalid('Total completed jobs must not be negative');
+  } else if (!('Global' in mode) && !('GlobalJob' in mode)) {
     throw invalid('Mode: unrecognized service mode');
   }
   validateUpdateConfig(spec.UpdateConfig, 'update');

@@ -13,13 +13,11 @@ import type { Store, WriteTx } from '../../store/store.js';
 import type { NodeObject, ServiceObject, TaskObject } from '../../store/types.js';
 import { Reconciler } from '../reconciler.js';
 import { constraintsHold, parseConstraints } from '../scheduler/constraint.js';
+import { promoteWaiting } from './promotion.js';
 import { restartDelayMs, shouldRestart } from './restart.js';
 import { groupSlots, hasEnded, isRunnable, type Slot } from './slots.js';
 import { newTask } from './task-factory.js';
 import { rollOut } from './updater.js';
-
-/** How long a replacement waits for its predecessor to stop before it starts anyway (swarmkit: 1 min). */
-const MAX_WAIT_FOR_PREDECESSOR_MS = 60_000;
 
 export function isGlobal(s: ServiceObject): boolean {
   return 'Global' in s.Spec.Mode;
@@ -156,20 +154,8 @@ export class Orchestrator extends Reconciler {
     );
 
     // 3. Promote waiting replacements whose delay passed and whose predecessors stopped.
-    for (const slot of slots.values()) {
-      for (const t of slot.tasks) {
-        if (t.DesiredState !== 'ready') continue;
-        const due = t.PromoteAfter ?? now;
-        const others = slot.tasks.filter((o) => o.ID !== t.ID && o.CreatedAt <= t.CreatedAt);
-        const stopped = others.every((o) => hasEnded(o) || !o.NodeID || nodeDown(o) || o.DesiredState === 'remove');
-        const waitedTooLong = now >= due + MAX_WAIT_FOR_PREDECESSOR_MS;
-        if (now >= due && (stopped || waitedTooLong)) {
-          tx.update('task', { ...(tx.get('task', t.ID) ?? t), DesiredState: 'running' });
-        } else {
-          wake = Math.min(wake, now < due ? due : Math.min(now + 1000, due + MAX_WAIT_FOR_PREDECESSOR_MS));
-        }
-      }
-    }
+    const all = [...slots.values()].flatMap((s) => s.tasks);
+    wake = Math.min(wake, promoteWaiting({ tx, tasks: all, nodeDown, to: 'running' }));
 
     // 4. Scale: add missing slots, remove surplus ones.
     if (global) this.reconcileGlobal(tx, service, slots, nodes);
