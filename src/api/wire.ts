@@ -113,6 +113,7 @@ export function serviceWire(s: ServiceObject, insertDefaults: boolean): Record<s
       Message: s.UpdateStatus.Message,
     };
   }
+  if (s.JobStatus) out.JobStatus = { JobIteration: { Index: s.JobStatus.JobIteration.Index }, LastExecution: rfc3339(s.JobStatus.LastExecution) };
   return out;
 }
 
@@ -135,6 +136,7 @@ export function taskWire(t: TaskObject): Record<string, unknown> {
     DesiredState: t.DesiredState,
   };
   if (t.NodeID) out.NodeID = t.NodeID;
+  if (t.JobIteration) out.JobIteration = { Index: t.JobIteration.Index };
   if (t.Networks?.length) {
     out.NetworksAttachments = t.Networks.map((n) => ({ Network: { ID: n.NetworkID }, Addresses: n.Addresses }));
   }

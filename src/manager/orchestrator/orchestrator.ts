@@ -2,7 +2,8 @@
  * Keeps every service converged: replicated services have one runnable task per slot, global services
  * one per eligible node. Ended tasks are replaced under the restart policy, tasks of an older spec are
  * replaced one slot at a time (stop-first), and replacements wait as `ready` until their delay has
- * passed and their predecessor has stopped. Runs on the leader, on store events and timers.
+ * passed and their predecessor has stopped. Jobs run to completion (`jobs/`). Runs on the leader, on
+ * store events and timers.
  */
 import type { Clock } from '../../common/clock.js';
 import type { NodeId } from '../../common/ids.js';
@@ -13,6 +14,8 @@ import type { Store, WriteTx } from '../../store/store.js';
 import type { NodeObject, ServiceObject, TaskObject } from '../../store/types.js';
 import { Reconciler } from '../reconciler.js';
 import { constraintsHold, parseConstraints } from '../scheduler/constraint.js';
+import { reconcileGlobalJob } from './jobs/global-job.js';
+import { reconcileReplicatedJob } from './jobs/replicated-job.js';
 import { promoteWaiting } from './promotion.js';
 import { restartDelayMs, shouldRestart } from './restart.js';
 import { groupSlots, hasEnded, isRunnable, type Slot } from './slots.js';
@@ -68,9 +71,11 @@ export class Orchestrator extends Reconciler {
         tasksByService.set(t.ServiceID, list);
       }
       for (const service of tx.all('service')) {
-        if (!('Replicated' in service.Spec.Mode) && !('Global' in service.Spec.Mode)) continue;
-        const w = this.reconcileService(tx, service, tasksByService.get(service.ID) ?? [], nodes);
-        wake = Math.min(wake, w);
+        const tasks = tasksByService.get(service.ID) ?? [];
+        const job = { tx, service, tasks, nodes, random: this.random };
+        if ('ReplicatedJob' in service.Spec.Mode) wake = Math.min(wake, reconcileReplicatedJob(job));
+        else if ('GlobalJob' in service.Spec.Mode) wake = Math.min(wake, reconcileGlobalJob(job));
+        else wake = Math.min(wake, this.reconcileService(tx, service, tasks, nodes));
       }
     });
     this.armWake(wake);

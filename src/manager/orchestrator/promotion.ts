@@ -33,12 +33,14 @@ export function promoteWaiting(o: PromotionInput): number {
   const { tx } = o;
   const now = tx.now;
   let wake = Infinity;
-  for (const t of o.tasks) {
-    if (t.DesiredState !== 'ready') continue;
+  for (const listed of o.tasks) {
+    // As this transaction sees it: an earlier step of the pass may have shut it down.
+    const t = tx.get('task', listed.ID) ?? listed;
+    if (t.DesiredState !== 'ready' || hasEnded(t)) continue;
     const due = t.PromoteAfter ?? now;
     const waitedTooLong = now >= due + MAX_WAIT_FOR_PREDECESSOR_MS;
     if (now >= due && (!blockingPredecessor(tx, t, o.nodeDown) || waitedTooLong)) {
-      tx.update('task', { ...(tx.get('task', t.ID) ?? t), DesiredState: o.to });
+      tx.update('task', { ...t, DesiredState: o.to });
     } else {
       wake = Math.min(wake, now < due ? due : Math.min(now + 1000, due + MAX_WAIT_FOR_PREDECESSOR_MS));
     }
