@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { jobProgress, type JobWireTask } from './job-progress.js';
 
-const task = (slot: number, state: string, iteration = 0, node = 'n1'): JobWireTask => ({ Slot: slot, NodeID: node, DesiredState: 'complete', JobIteration: { Index: iteration }, Status: { State: state } });
+// As the Engine API sends them: a zero Index is omitted.
+const task = (slot: number, state: string, iteration = 0, node = 'n1'): JobWireTask => ({ Slot: slot, NodeID: node, DesiredState: 'complete', JobIteration: iteration ? { Index: iteration } : {}, Status: { State: state } });
 
 describe('job progress display', () => {
   it('shows a replicated job as docker does, counting only the current run', () => {
@@ -20,7 +21,7 @@ describe('job progress display', () => {
   });
 
   it('shows a global job per node, and waits for its first tasks', () => {
-    const service = { Spec: { Mode: { GlobalJob: {} } }, JobStatus: { JobIteration: { Index: 0 } } };
+    const service = { Spec: { Mode: { GlobalJob: {} } }, JobStatus: { JobIteration: {} } };
     assert.deepEqual(jobProgress(service, []).lines, ['job progress: waiting for tasks']);
     const p = jobProgress(service, [task(0, 'complete', 0, 'a'), task(0, 'failed', 0, 'b'), task(0, 'starting', 0, 'b')]);
     assert.equal(p.done, false);

@@ -9,13 +9,14 @@ export interface JobWireTask {
   Slot?: number;
   NodeID?: string;
   DesiredState: string;
-  JobIteration?: { Index: number };
+  /** Go omits a zero Index: the first run is `{}`. */
+  JobIteration?: { Index?: number };
   Status: { State: string; Err?: string };
 }
 
 export interface JobWireService {
   Spec: { Mode: { ReplicatedJob?: { MaxConcurrent?: number; TotalCompletions?: number }; GlobalJob?: object } };
-  JobStatus?: { JobIteration: { Index: number } };
+  JobStatus?: { JobIteration: { Index?: number } };
 }
 
 /** docker draws no per-task bars past this many tasks. */
@@ -41,7 +42,7 @@ function byKey(tasks: readonly JobWireTask[], key: (t: JobWireTask) => string): 
 
 export function jobProgress(service: JobWireService, tasks: readonly JobWireTask[]): { lines: string[]; done: boolean } {
   const iteration = service.JobStatus?.JobIteration.Index ?? 0;
-  const current = tasks.filter((t) => t.JobIteration?.Index === iteration);
+  const current = tasks.filter((t) => t.JobIteration !== undefined && (t.JobIteration.Index ?? 0) === iteration);
   const rj = service.Spec.Mode.ReplicatedJob;
   if (rj) {
     const concurrent = rj.MaxConcurrent ?? 1;
