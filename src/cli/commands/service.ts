@@ -191,8 +191,10 @@ export function serviceCommand(api: Api): Command {
         const m = /^([^=]+)=(\d+)$/.exec(pair);
         if (!m) throw new CliError(`invalid scale specifier '${pair}'.\nSee 'shoal service scale --help'.`);
         const s = await a.get<WService>(`/services/${encodeURIComponent(m[1]!)}?insertDefaults=false`);
-        if (!('Replicated' in s.Spec.Mode)) throw new CliError(`scale can only be used with replicated mode`);
-        s.Spec.Mode = { Replicated: { Replicas: Number(m[2]) } };
+        // As docker: scaling a replicated job sets how many completions it needs.
+        if ('Replicated' in s.Spec.Mode) s.Spec.Mode = { Replicated: { Replicas: Number(m[2]) } };
+        else if ('ReplicatedJob' in s.Spec.Mode) s.Spec.Mode = { ReplicatedJob: { ...s.Spec.Mode.ReplicatedJob, TotalCompletions: Number(m[2]) } };
+        else throw new CliError('scale can only be used with replicated or replicated-job mode');
         const r = await a.post<{ Warnings?: string[] | null }>(`/services/${s.ID}/update?version=${s.Version.Index}`, s.Spec);
         printWarnings(r.Warnings);
         out(`${m[1]} scaled to ${m[2]}\n`);

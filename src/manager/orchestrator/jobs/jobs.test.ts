@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import fc from 'fast-check';
+import { isTerminal } from '../../../store/types.js';
 import type { ServiceSpec, TaskObject } from '../../../store/types.js';
 import { Harness } from '../../testing/harness.js';
 
@@ -173,5 +175,43 @@ describe('global jobs', () => {
     assert.equal(tasks.length, 3);
     assert.equal(complete(tasks).length, 2);
     assert.equal(tasks.find((t) => t.Restarts?.PreviousTaskID === onN2.ID)?.NodeID, n2);
+  });
+});
+
+describe('replicated job properties', () => {
+  it('never runs more than MaxConcurrent at once and ends with exactly TotalCompletions completed, whatever fails', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 0, max: 7 }), fc.array(fc.boolean(), { minLength: 1, maxLength: 8 }), async (concurrent, total, fails) => {
+        const hh = new Harness();
+        await hh.start();
+        try {
+          await hh.addNode({ hostname: 'n1' });
+          hh.completeAfter.set('work:1', 300);
+          const id = await hh.createService({
+            Name: 'p',
+            Mode: { ReplicatedJob: { MaxConcurrent: concurrent, TotalCompletions: total } },
+            TaskTemplate: { ContainerSpec: { Image: 'work:1' }, RestartPolicy: { Delay: 0 } },
+          });
+          let seen = 0;
+          for (let i = 0; i < 120; i++) {
+            await hh.run(50);
+            const tasks = hh.tasks(id);
+            const unfinished = tasks.filter((t) => t.DesiredState === 'complete' && !isTerminal(t.Status.State)).length;
+            assert.ok(unfinished <= concurrent, `${unfinished} unfinished > ${concurrent}`);
+            // First attempts fail as the flags say; retries succeed.
+            for (const t of tasks.filter((x) => x.Status.State === 'running' && !x.Restarts)) {
+              if (fails[seen++ % fails.length]) await hh.setTaskState(t.ID, 'failed', { Err: 'task: non-zero exit (1)' });
+            }
+          }
+          const tasks = hh.tasks(id);
+          assert.equal(complete(tasks).length, total);
+          assert.deepEqual([...new Set(complete(tasks).map((t) => t.Slot))].sort((a, b) => a - b), Array.from({ length: total }, (_, i) => i));
+          assert.ok(tasks.every((t) => t.Slot < Math.max(total, 1)));
+        } finally {
+          hh.stop();
+        }
+      }),
+      { numRuns: 15 },
+    );
   });
 });
