@@ -70,6 +70,17 @@ describe('swarm jobs on a real engine', { timeout: 600_000 }, () => {
     assert.equal(replicas('jobfail'), '0/1 (0/1 completed)');
   });
 
+  it('runs a global job once on the node, and the docker CLI follows it to "job complete"', async () => {
+    const r = shoal.dockerRaw(['service', 'create', '--name', 'gj', '--mode', 'global-job', 'shoal-test/busybox:1', 'true']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /job complete/);
+    assert.equal(replicas('gj'), '0/0 (1/1 completed)');
+    const all = tasks('gj');
+    assert.equal(all.length, 1);
+    assert.equal(all[0]!.Slot, 0);
+    assert.equal(all[0]!.Status.State, 'complete');
+  });
+
   it('runs the job again on service update --force (a new JobIteration)', async () => {
     shoal.docker(['service', 'create', '-d', '--name', 'again', '--mode', 'replicated-job', '--replicas', '2', 'shoal-test/busybox:1', 'true']);
     await waitFor('first run', () => replicas('again') === '0/2 (2/2 completed)', 120_000, 250, shoal.explain('again'));
