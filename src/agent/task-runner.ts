@@ -156,7 +156,7 @@ export class TaskRunner {
     const started = ['starting', 'running'].includes(this.reported.State);
     const msg = e instanceof ShoalError || e instanceof Error ? e.message : errorMessage(e);
     this.logger.warn('task step failed', { task: this.task.ID, state: this.reported.State, error: msg });
-    if (this.task.DesiredState !== 'running' && this.task.DesiredState !== 'ready') {
+    if (!['running', 'ready', 'complete'].includes(this.task.DesiredState)) {
       this.setStatus('shutdown', 'shutdown', undefined, c);
       return;
     }

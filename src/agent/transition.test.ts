@@ -40,6 +40,12 @@ describe('agent transitions', () => {
     assert.equal(s.kind === 'stop' && s.after?.err, 'unhealthy container');
   });
 
+  it('starts a job task (desired complete) and waits while a replacement is held as ready', () => {
+    assert.deepEqual(nextStep(task('complete'), 'ready', c({})), { kind: 'report', state: 'starting', message: 'starting' });
+    assert.deepEqual(nextStep(task('ready'), 'ready', c({})), { kind: 'wait' });
+    assert.deepEqual(nextStep(task('complete'), 'running', c({ exited: true, exitCode: 0 })), { kind: 'report', state: 'complete', message: 'finished' });
+  });
+
   it('reports exits like Docker', () => {
     assert.deepEqual(nextStep(task('running'), 'running', c({ exited: true, exitCode: 0 })), { kind: 'report', state: 'complete', message: 'finished' });
     assert.deepEqual(nextStep(task('running'), 'running', c({ exited: true, exitCode: 137 })), {

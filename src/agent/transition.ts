@@ -52,7 +52,8 @@ export function nextStep(task: TaskObject, reported: TaskState, container: Conta
       return container.kind === 'present' ? { kind: 'report', state: 'ready', message: 'prepared' } : { kind: 'prepare' };
     case 'ready':
       if (container.kind === 'missing') return { kind: 'report', state: 'rejected', message: 'preparing', err: 'container removed before start' };
-      if (desired !== 'running') return { kind: 'wait' };
+      // `complete` is a job task's desired state: run it to completion.
+      if (desired !== 'running' && desired !== 'complete') return { kind: 'wait' };
       return { kind: 'report', state: 'starting', message: 'starting' };
     case 'starting':
       if (container.kind === 'missing') return failed('No such container');

@@ -107,6 +107,26 @@ describe('Engine API routes, in-process', () => {
     { name: 'task inspect of a missing task', method: 'GET', url: '/v1.41/tasks/nope', status: 404, message: 'task nope not found' },
     { name: 'secrets are not there yet', method: 'GET', url: '/v1.41/secrets', status: 501, message: 'secrets are not implemented yet in shoal' },
     { name: 'an unknown swarm path', method: 'GET', url: '/v1.41/swarm/nothing/here', status: 404, message: 'page not found' },
+    {
+      name: 'job create',
+      method: 'POST',
+      url: '/v1.41/services/create',
+      body: { Name: 'batch', TaskTemplate: { ContainerSpec: { Image: 'busybox:1' } }, Mode: { ReplicatedJob: { MaxConcurrent: 2, TotalCompletions: 5 } } },
+      status: 201,
+    },
+    {
+      name: 'job ls with status: desired is MaxConcurrent, the first run is JobIteration {} (Go omitempty)',
+      method: 'GET',
+      url: `/v1.41/services?status=true&filters=${encodeURIComponent('{"name":{"batch":true}}')}`,
+      status: 200,
+      shape: (b) => {
+        const [s] = b as { ServiceStatus: unknown; JobStatus: { JobIteration: unknown; LastExecution: string } }[];
+        assert.deepEqual(s!.ServiceStatus, { RunningTasks: 0, DesiredTasks: 2, CompletedTasks: 0 });
+        assert.deepEqual(s!.JobStatus.JobIteration, {});
+        assert.match(s!.JobStatus.LastExecution, /^2023-11-14T22:13:20/);
+      },
+    },
+    { name: 'job rm', method: 'DELETE', url: '/v1.41/services/batch', status: 200 },
     { name: 'service rm', method: 'DELETE', url: '/v1.41/services/web', status: 200 },
   ];
 

@@ -97,6 +97,11 @@ function specWire(spec: ServiceSpec): ServiceSpec {
   return s;
 }
 
+/** Docker's Version has `Index uint64 \`json:",omitempty"\``: a job's first run is `{}`. */
+function versionWire(v: { Index: number }): { Index?: number } {
+  return v.Index ? { Index: v.Index } : {};
+}
+
 export function serviceWire(s: ServiceObject, insertDefaults: boolean): Record<string, unknown> {
   const spec = specWire(insertDefaults ? withDefaults(s.Spec) : s.Spec);
   const out: Record<string, unknown> = {
@@ -113,6 +118,7 @@ export function serviceWire(s: ServiceObject, insertDefaults: boolean): Record<s
       Message: s.UpdateStatus.Message,
     };
   }
+  if (s.JobStatus) out.JobStatus = { JobIteration: versionWire(s.JobStatus.JobIteration), LastExecution: rfc3339(s.JobStatus.LastExecution) };
   return out;
 }
 
@@ -135,6 +141,7 @@ export function taskWire(t: TaskObject): Record<string, unknown> {
     DesiredState: t.DesiredState,
   };
   if (t.NodeID) out.NodeID = t.NodeID;
+  if (t.JobIteration) out.JobIteration = versionWire(t.JobIteration);
   if (t.Networks?.length) {
     out.NetworksAttachments = t.Networks.map((n) => ({ Network: { ID: n.NetworkID }, Addresses: n.Addresses }));
   }

@@ -7,23 +7,25 @@
 import type { ApiClient } from './client.js';
 import { CliError, filtersParam } from './client.js';
 
-const STATES = ['new', 'allocated', 'pending', 'assigned', 'accepted', 'preparing', 'ready', 'starting', 'running', 'complete', 'shutdown', 'failed', 'rejected', 'remove', 'orphaned'];
-const rank = (s: string): number => {
-  const i = STATES.indexOf(s);
-  return i < 0 ? 0 : i;
-};
+import { jobProgress, type JobWireService, type JobWireTask } from './job-progress.js';
+import { progressBar, rank } from './progress-bar.js';
+
 const RUNNING = rank('running');
 
-interface WireTask {
+interface WireTask extends JobWireTask {
   ID: string;
   Slot?: number;
   NodeID?: string;
   DesiredState: string;
   Status: { State: string; Err?: string };
 }
-interface WireService {
+interface WireService extends JobWireService {
   ID: string;
-  Spec: { Name: string; Mode: { Replicated?: { Replicas?: number }; Global?: object }; UpdateConfig?: { Monitor?: number } };
+  Spec: {
+    Name: string;
+    Mode: { Replicated?: { Replicas?: number }; Global?: object } & JobWireService['Spec']['Mode'];
+    UpdateConfig?: { Monitor?: number };
+  };
   UpdateStatus?: { State: string; Message?: string };
 }
 interface WireNode {
@@ -46,10 +48,7 @@ export const realIo: ProgressIo = {
 };
 
 function bar(state: string): string {
-  const frac = Math.min(1, rank(state) / RUNNING);
-  const width = 50;
-  const done = Math.round(frac * width);
-  return `[${'='.repeat(Math.max(0, done - 1))}${done > 0 ? '>' : ''}${' '.repeat(width - done)}]`;
+  return progressBar(rank(state) / RUNNING);
 }
 
 /** Current state per slot (replicated) or node (global), as docker's progress computes it. */
@@ -93,6 +92,17 @@ export async function waitForConvergence(api: ApiClient, serviceId: string, labe
     const service = await api.get<WireService>(`/services/${serviceId}?insertDefaults=false`);
     const tasks = await api.get<WireTask[]>(`/tasks?${filtersParam({ '_up-to-date': ['true'], service: [serviceId] })}`);
     const nodes = await api.get<WireNode[]>('/nodes');
+    if (service.JobStatus) {
+      // Jobs are not verified: done once every expected task completed.
+      const job = jobProgress(service, tasks);
+      if (job.done) {
+        draw([...job.lines, 'job complete']);
+        return;
+      }
+      draw(job.lines);
+      await io.sleep(200);
+      continue;
+    }
     const us = service.UpdateStatus;
     if (us?.State.startsWith('rollback')) rollback = true;
     if (us?.State === 'paused' || us?.State === 'rollback_paused') {

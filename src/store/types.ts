@@ -245,6 +245,16 @@ export interface ServiceObject extends Meta {
   RebalanceTasks?: string[];
   /** Deletion is two-phase: tasks are shut down, then the service is removed once they are gone. */
   PendingDelete?: boolean;
+  /**
+   * Jobs only: which run of the job is current (bumped by every update, as swarmkit does, so
+   * `service update --force` runs it again) and when that run began (epoch ms).
+   */
+  JobStatus?: JobStatus;
+}
+
+export interface JobStatus {
+  JobIteration: { Index: number };
+  LastExecution: number;
 }
 
 // ---------- tasks ----------
@@ -340,6 +350,8 @@ export interface TaskObject extends Meta {
   Origin?: 'slot' | 'restart' | 'update';
   /** When the task was first reported running (stamped by the dispatcher); the update monitor counts from here. */
   RunningAt?: number;
+  /** Jobs only: the run of the job this task belongs to (the service's JobStatus.JobIteration then). */
+  JobIteration?: { Index: number };
 }
 
 // ---------- the store's tables ----------

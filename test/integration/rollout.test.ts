@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { spawn } from 'node:child_process';
-import { containersOf, DOCKER, ShoalProcess, waitFor } from './support.js';
+import { containersOf, DOCKER, engine, ShoalProcess, waitFor } from './support.js';
 
 interface WTask {
   ID: string;
@@ -13,7 +13,7 @@ interface WTask {
   CreatedAt: string;
   DesiredState: string;
   Spec: { ContainerSpec: { Image: string } };
-  Status: { State: string };
+  Status: { State: string; ContainerStatus?: { ContainerID: string } };
 }
 
 describe('rollout policy on a real engine', { timeout: 900_000 }, () => {
@@ -99,6 +99,53 @@ describe('rollout policy on a real engine', { timeout: 900_000 }, () => {
       return old.length === 3 && old.every((c) => c.image === 'shoal-test/busybox:1');
     });
     assert.match(shoal.docker(['service', 'ps', '--no-trunc', 'seed']), /\\_ seed\.\d+\s+shoal-test\/nope:4\s+it-rollout\s+Shutdown\s+Rejected .*"No such image: shoal-test\/nope:4"/);
+  });
+
+  /** When a task's container started and finished on the engine (finished: Infinity while it runs). */
+  const containerSpan = (t: WTask): { start: number; end: number } => {
+    const [started, finished, running] = engine(['inspect', '--format', '{{.State.StartedAt}} {{.State.FinishedAt}} {{.State.Running}}', t.Status.ContainerStatus!.ContainerID]).trim().split(' ');
+    return { start: Date.parse(started!), end: running === 'true' ? Infinity : Date.parse(finished!) };
+  };
+  const runningBySlot = (svc: string): Map<number, WTask> =>
+    new Map(tasks(svc).filter((t) => t.DesiredState === 'running' && t.Status.State === 'running').map((t) => [t.Slot, t]));
+
+  it('starts a replacement once the task it replaced stopped, and only that one: a rollback does not wait for the original task', async () => {
+    // A stop-first update: the new container starts only after the old one (PID 1 `sleep` ignores
+    // SIGTERM, so it stops at the end of its 3 s grace) has finished.
+    shoal.docker(['service', 'create', '--name', 'ord', '--replicas', '1', '--stop-grace-period', '3s', '--update-monitor', '1s', 'shoal-test/busybox:1', 'sleep', '3600'], 180_000);
+    const before = runningBySlot('ord').get(1)!;
+    shoal.docker(['service', 'update', '--image', 'shoal-test/busybox:2', 'ord'], 180_000);
+    const after = runningBySlot('ord').get(1)!;
+    assert.notEqual(after.ID, before.ID);
+    const old = containerSpan(before);
+    assert.ok(containerSpan(after).start >= old.end, 'the replacement started after its predecessor finished');
+    assert.ok(old.end - old.start >= 3000, 'the predecessor used its stop grace');
+
+    // The issue's scenario: 4 × `sleep 3600` (10 s stop grace), an update to a missing image rolled back.
+    shoal.docker(
+      [
+        ...['service', 'create', '--name', 'rbo', '--replicas', '4'],
+        ...['--update-parallelism', '2', '--update-failure-action', 'rollback', '--update-monitor', '2s'],
+        ...['--rollback-parallelism', '4', '--rollback-monitor', '1s'],
+        ...['shoal-test/busybox:1', 'sleep', '3600'],
+      ],
+      180_000,
+    );
+    const originals = runningBySlot('rbo');
+    const t0 = Date.now();
+    shoal.docker(['service', 'update', '-d', '--image', 'shoal-test/missing:1', 'rbo']);
+    await waitFor('rollback completed', () => updateStatus('rbo') === 'rollback_completed', 60_000, 100, shoal.explain('rbo'));
+    const took = Date.now() - t0;
+    assert.ok(took < 8000, `rollback_completed after ${took} ms: it must not wait out the original tasks' 10 s stop grace`);
+    const now = runningBySlot('rbo');
+    const replaced = [...now.values()].filter((t) => t.ID !== originals.get(t.Slot)?.ID);
+    assert.equal(replaced.length, 2, 'the two slots of the first batch run rolled-back tasks');
+    for (const t of replaced) {
+      const original = containerSpan(originals.get(t.Slot)!);
+      assert.ok(containerSpan(t).start < original.end, `slot ${t.Slot}: the rolled-back task started while the slot's original task was still stopping`);
+      assert.ok(tasks('rbo').some((x) => x.Slot === t.Slot && x.Spec.ContainerSpec.Image.startsWith('shoal-test/missing:1') && x.Status.State === 'rejected'), 'it replaced the rejected task');
+    }
+    shoal.docker(['service', 'rm', 'ord', 'rbo']);
   });
 
   it('pauses an update whose new tasks fail their healthcheck (failure action pause)', async () => {

@@ -1,12 +1,14 @@
 /** Building and changing a service spec from docker's `service create/update` flags. */
 import type { ServiceSpec, UpdateConfig } from '../../store/types.js';
 import { CliError } from '../client.js';
+import { serviceModeFromFlags } from './service-mode.js';
 import { parseCpus, parseDuration, parseKeyValues, parseMemory, parseMount, parsePublish } from '../opts.js';
 
 export interface SpecFlags {
   name?: string;
   replicas?: string;
   mode?: string;
+  maxConcurrent?: string;
   env?: string[];
   label?: string[];
   containerLabel?: string[];
@@ -113,9 +115,7 @@ export function applyCommonFlags(spec: ServiceSpec, f: SpecFlags): ServiceSpec {
 }
 
 export function specFromCreateFlags(f: SpecFlags, image: string, args: string[]): ServiceSpec {
-  const mode = f.mode ?? 'replicated';
-  if (mode !== 'replicated' && mode !== 'global') throw new CliError(`invalid argument "${mode}" for "--mode" flag: unknown mode`);
-  if (mode === 'global' && f.replicas !== undefined) throw new CliError('replicas can only be used with replicated mode');
+  const mode = serviceModeFromFlags(f);
   const spec: ServiceSpec = {
     Name: f.name ?? '',
     Labels: parseKeyValues(f.label ?? []),
@@ -125,7 +125,7 @@ export function specFromCreateFlags(f: SpecFlags, image: string, args: string[])
       Placement: {},
       ForceUpdate: 0,
     },
-    Mode: mode === 'global' ? { Global: {} } : { Replicated: { Replicas: f.replicas !== undefined ? Number(f.replicas) : 1 } },
+    Mode: mode,
   };
   const c = spec.TaskTemplate.ContainerSpec!;
   if (args.length) c.Args = args;

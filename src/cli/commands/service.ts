@@ -7,6 +7,7 @@ import { renderTable } from '../format/table.js';
 import { formatList, renderTemplate } from '../format/template.js';
 import { collect, parseKeyValues, parseMount, parsePublish } from '../opts.js';
 import { waitForConvergence } from '../progress.js';
+import { modeColumn, replicasColumn } from './service-mode.js';
 import { applyCommonFlags, pref, specFromCreateFlags, type SpecFlags } from './service-spec.js';
 import { renderTasks } from './task-table.js';
 import { portText, type WNode, type WService, type WTask } from './wire-types.js';
@@ -87,7 +88,8 @@ export function serviceCommand(api: Api): Command {
       .passThroughOptions()
       .option('--name <name>', 'service name')
       .option('--replicas <n>', 'number of tasks')
-      .option('--mode <mode>', 'service mode ("replicated" or "global")', 'replicated')
+      .option('--mode <mode>', 'service mode ("replicated", "global", "replicated-job", "global-job")', 'replicated')
+      .option('--max-concurrent <n>', 'number of job tasks to run concurrently (default equal to --replicas)')
       .option('-e, --env <k=v>', 'set environment variables', collect, [])
       .option('-l, --label <k=v>', 'service labels', collect, [])
       .option('-p, --publish <port>', 'publish a port as a node port', collect, [])
@@ -118,13 +120,11 @@ export function serviceCommand(api: Api): Command {
       if (o.quiet) return out(services.map((s) => `${s.ID}\n`).join(''));
       const rows = services.map((s) => {
         const st = s.ServiceStatus ?? { RunningTasks: 0, DesiredTasks: 0 };
-        const max = s.Spec.TaskTemplate.Placement?.MaxReplicas;
-        const mode = 'Global' in s.Spec.Mode ? 'global' : 'replicated';
         return {
           ID: s.ID.slice(0, 12),
           Name: s.Spec.Name,
-          Mode: mode,
-          Replicas: `${st.RunningTasks}/${st.DesiredTasks}${max ? ` (max ${max} per node)` : ''}`,
+          Mode: modeColumn(s.Spec.Mode),
+          Replicas: replicasColumn(s.Spec.Mode, st, s.Spec.TaskTemplate.Placement?.MaxReplicas),
           Image: (s.Spec.TaskTemplate.ContainerSpec?.Image ?? '').replace(/@sha256:[0-9a-f]+$/, ''),
           Ports: (s.Endpoint?.Ports ?? []).filter((p) => p.PublishMode !== 'host').map(portText).join(', '),
         };
@@ -191,8 +191,10 @@ export function serviceCommand(api: Api): Command {
         const m = /^([^=]+)=(\d+)$/.exec(pair);
         if (!m) throw new CliError(`invalid scale specifier '${pair}'.\nSee 'shoal service scale --help'.`);
         const s = await a.get<WService>(`/services/${encodeURIComponent(m[1]!)}?insertDefaults=false`);
-        if (!('Replicated' in s.Spec.Mode)) throw new CliError(`scale can only be used with replicated mode`);
-        s.Spec.Mode = { Replicated: { Replicas: Number(m[2]) } };
+        // As docker: scaling a replicated job sets how many completions it needs.
+        if ('Replicated' in s.Spec.Mode) s.Spec.Mode = { Replicated: { Replicas: Number(m[2]) } };
+        else if ('ReplicatedJob' in s.Spec.Mode) s.Spec.Mode = { ReplicatedJob: { ...s.Spec.Mode.ReplicatedJob, TotalCompletions: Number(m[2]) } };
+        else throw new CliError('scale can only be used with replicated or replicated-job mode');
         const r = await a.post<{ Warnings?: string[] | null }>(`/services/${s.ID}/update?version=${s.Version.Index}`, s.Spec);
         printWarnings(r.Warnings);
         out(`${m[1]} scaled to ${m[2]}\n`);
@@ -376,6 +378,7 @@ function prettyService(s: WService): string {
   if (labels.length) lines.push('Labels:', ...labels.map(([k, v]) => ` ${k}=${v}`));
   if ('Global' in spec.Mode) lines.push('Service Mode:\tGlobal');
   else if ('Replicated' in spec.Mode) lines.push('Service Mode:\tReplicated', ` Replicas:\t${spec.Mode.Replicated.Replicas ?? 1}`);
+  else lines.push('Service Mode:'); // docker's template prints nothing more for jobs
   if (s.UpdateStatus) {
     lines.push('UpdateStatus:', ` State:\t\t${s.UpdateStatus.State}`);
     if (s.UpdateStatus.StartedAt) lines.push(` Started:\t${s.UpdateStatus.StartedAt}`);

@@ -114,7 +114,13 @@ export function validateServiceSpec(spec: ServiceSpec): void {
     if (r !== undefined && (!Number.isInteger(r) || r < 0)) throw invalid('Mode: replicas must be a non-negative integer');
     // Every replica is a task object in every manager's memory: a typo of a few zeros must not take the swarm down.
     if (r !== undefined && r > MAX_REPLICAS) throw invalid(`Mode: replicas cannot be more than ${MAX_REPLICAS}`);
-  } else if (!('Global' in mode) && !('ReplicatedJob' in mode) && !('GlobalJob' in mode)) {
+  } else if ('ReplicatedJob' in mode) {
+    // swarmkit's wording; its fields are unsigned, so a negative number would wrap around.
+    const j = mode.ReplicatedJob ?? {};
+    if (j.MaxConcurrent !== undefined && (!Number.isInteger(j.MaxConcurrent) || j.MaxConcurrent < 0)) throw invalid('Maximum concurrent jobs must not be negative');
+    if (j.TotalCompletions !== undefined && (!Number.isInteger(j.TotalCompletions) || j.TotalCompletions < 0)) throw invalid('Total completed jobs must not be negative');
+    if ((j.MaxConcurrent ?? 0) > MAX_REPLICAS || (j.TotalCompletions ?? 0) > MAX_REPLICAS) throw invalid(`Mode: a job cannot ask for more than ${MAX_REPLICAS} tasks`);
+  } else if (!('Global' in mode) && !('GlobalJob' in mode)) {
     throw invalid('Mode: unrecognized service mode');
   }
   validateUpdateConfig(spec.UpdateConfig, 'update');

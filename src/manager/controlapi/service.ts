@@ -4,7 +4,9 @@ import { ShoalError } from '../../common/errors.js';
 import { newId, type ServiceId } from '../../common/ids.js';
 import type { Store } from '../../store/store.js';
 import type { ServiceObject, ServiceSpec } from '../../store/types.js';
+import { isJob, replicatedJobLimits } from '../orchestrator/jobs/job-mode.js';
 import { tasksToRebalance } from '../orchestrator/rebalance.js';
+import { jobServiceStatus } from './job-status.js';
 import type { ServiceStatus, UpdateServiceOptions } from './api.js';
 import { storeWrite } from './context.js';
 import { read, write } from './method.js';
@@ -34,6 +36,7 @@ export const serviceMethods = {
       if (!s) throw new ShoalError('not_found', `service ${id} not found`);
       const nodes = new Map(tx.all('node').map((n) => [n.ID as string, n]));
       const tasks = tx.find('task', (t) => t.ServiceID === id);
+      if (isJob(s.Spec)) return jobServiceStatus(s, tasks);
       const running = tasks.filter(
         (t) => t.Status.State === 'running' && t.DesiredState === 'running' && t.NodeID && nodes.get(t.NodeID)?.Status.State !== 'down',
       ).length;
@@ -55,7 +58,9 @@ export const serviceMethods = {
       // Without published ports the allocator has nothing to add: the endpoint is complete now, so
       // the service is not rewritten (and its version does not move) right after it is created.
       const endpoint = s.EndpointSpec?.Ports?.length ? {} : structuredClone(s.EndpointSpec ?? {});
-      tx.create('service', { ID: id, Version: { Index: 0 }, CreatedAt: tx.now, UpdatedAt: tx.now, Spec: s, SpecVersion: 1, Endpoint: { Spec: endpoint } });
+      const service: ServiceObject = { ID: id, Version: { Index: 0 }, CreatedAt: tx.now, UpdatedAt: tx.now, Spec: s, SpecVersion: 1, Endpoint: { Spec: endpoint } };
+      if (isJob(s)) service.JobStatus = { JobIteration: { Index: 0 }, LastExecution: tx.now };
+      tx.create('service', service);
     });
     return { id, warnings: ingressWarnings(s) };
   }),
@@ -89,6 +94,8 @@ export const serviceMethods = {
         SpecVersion: taskChanged || portsChanged || rebalance ? cur.SpecVersion + 1 : cur.SpecVersion,
       };
       delete updated.RebalanceTasks;
+      // As swarmkit: every update of a job starts a new run of it (`service update --force` included).
+      if (cur.JobStatus) updated.JobStatus = { JobIteration: { Index: cur.JobStatus.JobIteration.Index + 1 }, LastExecution: tx.now };
       if (rebalance) {
         if (!('Replicated' in next.Mode)) throw rpcError('invalid_argument', 'only replicated services can be rebalanced');
         updated.RebalanceTasks = tasksToRebalance(cur, tx.all('node'), tx.all('task'));
@@ -129,6 +136,8 @@ export function normalizeServiceSpec(spec: ServiceSpec): ServiceSpec {
     s.Mode.Replicated ??= {};
     s.Mode.Replicated.Replicas ??= 1;
   }
+  const job = replicatedJobLimits(s);
+  if (job) s.Mode = { ReplicatedJob: { MaxConcurrent: job.maxConcurrent, TotalCompletions: job.totalCompletions } };
   for (const p of s.EndpointSpec.Ports ?? []) {
     p.Protocol ??= 'tcp';
     p.PublishMode ??= 'ingress';

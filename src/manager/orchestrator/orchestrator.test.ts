@@ -517,3 +517,60 @@ describe('rollout properties', () => {
     );
   });
 });
+
+describe('which predecessor a replacement waits for', () => {
+  // PID 1 `sleep` ignores SIGTERM: its container stops only after the 10 s stop grace.
+  const SLOW_STOP_MS = 10_000;
+  const image = (i: string) => (s: ServiceSpec) => ({ ...s, TaskTemplate: { ...s.TaskTemplate, ContainerSpec: { Image: i } } });
+
+  it('a stop-first update replacement waits for the task it replaces to stop', async () => {
+    await h.addNode({ hostname: 'n1' });
+    h.slowStop.set('sleep:1', SLOW_STOP_MS);
+    const id = await h.createService({ Name: 'web', Mode: { Replicated: { Replicas: 1 } }, TaskTemplate: { ContainerSpec: { Image: 'sleep:1' } } });
+    await h.run(500);
+    const [old] = h.running(id);
+    await h.updateService(id, image('sleep:2'));
+    await h.run(5_000, 100);
+    assert.equal(h.running(id).length, 0, 'nothing runs while the old task is inside its stop grace');
+    await h.run(7_000, 100);
+    const fresh = h.running(id)[0]!;
+    const stopped = h.tasks(id).find((t) => t.ID === old!.ID)!;
+    assert.equal(fresh.Restarts?.PreviousTaskID, old!.ID);
+    assert.equal(stopped.Status.State, 'shutdown');
+    assert.ok(fresh.RunningAt! >= stopped.Status.Timestamp, 'started only after its predecessor stopped');
+  });
+
+  it('a rollback replaces the rejected task at once, without waiting for the original task still stopping', async () => {
+    await h.addNode({ hostname: 'n1' });
+    h.slowStop.set('sleep:1', SLOW_STOP_MS);
+    h.missingImages.add('nope:1');
+    const id = await h.createService({
+      Name: 'web',
+      Mode: { Replicated: { Replicas: 4 } },
+      TaskTemplate: { ContainerSpec: { Image: 'sleep:1' } },
+      UpdateConfig: { Parallelism: 2, FailureAction: 'rollback', Monitor: 2_000_000_000 },
+      RollbackConfig: { Parallelism: 4, Monitor: 1_000_000_000 },
+    });
+    await h.run(500);
+    const originals = new Map(h.running(id).map((t) => [t.Slot, t.ID]));
+    const t0 = h.clock.now();
+    await h.updateService(id, image('nope:1'));
+    let doneAt: number | undefined;
+    for (let i = 0; i < 150 && doneAt === undefined; i++) {
+      await h.run(100, 50);
+      if (h.service(id).UpdateStatus?.State === 'rollback_completed') doneAt = h.clock.now();
+    }
+    assert.ok(doneAt !== undefined && doneAt - t0 < 4000, `rollback completed after ${doneAt === undefined ? 'never' : doneAt - t0} ms, not after the 10 s stop grace`);
+    const rolledBack = h.running(id).filter((t) => t.ID !== originals.get(t.Slot));
+    assert.deepEqual(rolledBack.map((t) => t.Slot).sort(), [1, 2], 'the two slots the update touched run rolled-back tasks');
+    for (const t of rolledBack) {
+      // Its predecessor is a task of the failed image that never ran (rejected, or its waiting retry).
+      const predecessor = h.tasks(id).find((x) => x.ID === t.Restarts?.PreviousTaskID)!;
+      assert.equal(predecessor.Spec.ContainerSpec?.Image, 'nope:1');
+      assert.equal(predecessor.RunningAt, undefined);
+      const original = h.tasks(id).find((x) => x.ID === originals.get(t.Slot))!;
+      assert.notEqual(original.Status.State, 'shutdown', 'the original task of the slot is still stopping');
+    }
+    assert.equal(h.running(id).length, 4);
+  });
+});

@@ -2,7 +2,8 @@
  * Keeps every service converged: replicated services have one runnable task per slot, global services
  * one per eligible node. Ended tasks are replaced under the restart policy, tasks of an older spec are
  * replaced one slot at a time (stop-first), and replacements wait as `ready` until their delay has
- * passed and their predecessor has stopped. Runs on the leader, on store events and timers.
+ * passed and their predecessor has stopped. Jobs run to completion (`jobs/`). Runs on the leader, on
+ * store events and timers.
  */
 import type { Clock } from '../../common/clock.js';
 import type { NodeId } from '../../common/ids.js';
@@ -13,13 +14,13 @@ import type { Store, WriteTx } from '../../store/store.js';
 import type { NodeObject, ServiceObject, TaskObject } from '../../store/types.js';
 import { Reconciler } from '../reconciler.js';
 import { constraintsHold, parseConstraints } from '../scheduler/constraint.js';
+import { reconcileGlobalJob } from './jobs/global-job.js';
+import { reconcileReplicatedJob } from './jobs/replicated-job.js';
+import { promoteWaiting } from './promotion.js';
 import { restartDelayMs, shouldRestart } from './restart.js';
 import { groupSlots, hasEnded, isRunnable, type Slot } from './slots.js';
 import { newTask } from './task-factory.js';
 import { rollOut } from './updater.js';
-
-/** How long a replacement waits for its predecessor to stop before it starts anyway (swarmkit: 1 min). */
-const MAX_WAIT_FOR_PREDECESSOR_MS = 60_000;
 
 export function isGlobal(s: ServiceObject): boolean {
   return 'Global' in s.Spec.Mode;
@@ -70,9 +71,11 @@ export class Orchestrator extends Reconciler {
         tasksByService.set(t.ServiceID, list);
       }
       for (const service of tx.all('service')) {
-        if (!('Replicated' in service.Spec.Mode) && !('Global' in service.Spec.Mode)) continue;
-        const w = this.reconcileService(tx, service, tasksByService.get(service.ID) ?? [], nodes);
-        wake = Math.min(wake, w);
+        const tasks = tasksByService.get(service.ID) ?? [];
+        const job = { tx, service, tasks, nodes, random: this.random };
+        if ('ReplicatedJob' in service.Spec.Mode) wake = Math.min(wake, reconcileReplicatedJob(job));
+        else if ('GlobalJob' in service.Spec.Mode) wake = Math.min(wake, reconcileGlobalJob(job));
+        else wake = Math.min(wake, this.reconcileService(tx, service, tasks, nodes));
       }
     });
     this.armWake(wake);
@@ -156,20 +159,8 @@ export class Orchestrator extends Reconciler {
     );
 
     // 3. Promote waiting replacements whose delay passed and whose predecessors stopped.
-    for (const slot of slots.values()) {
-      for (const t of slot.tasks) {
-        if (t.DesiredState !== 'ready') continue;
-        const due = t.PromoteAfter ?? now;
-        const others = slot.tasks.filter((o) => o.ID !== t.ID && o.CreatedAt <= t.CreatedAt);
-        const stopped = others.every((o) => hasEnded(o) || !o.NodeID || nodeDown(o) || o.DesiredState === 'remove');
-        const waitedTooLong = now >= due + MAX_WAIT_FOR_PREDECESSOR_MS;
-        if (now >= due && (stopped || waitedTooLong)) {
-          tx.update('task', { ...(tx.get('task', t.ID) ?? t), DesiredState: 'running' });
-        } else {
-          wake = Math.min(wake, now < due ? due : Math.min(now + 1000, due + MAX_WAIT_FOR_PREDECESSOR_MS));
-        }
-      }
-    }
+    const all = [...slots.values()].flatMap((s) => s.tasks);
+    wake = Math.min(wake, promoteWaiting({ tx, tasks: all, nodeDown, to: 'running' }));
 
     // 4. Scale: add missing slots, remove surplus ones.
     if (global) this.reconcileGlobal(tx, service, slots, nodes);

@@ -11,6 +11,8 @@ export interface NewTaskOptions {
   promoteAfter?: number;
   previous?: TaskObject;
   origin: 'slot' | 'restart' | 'update';
+  /** Jobs: the run of the job the task belongs to. */
+  jobIteration?: number;
 }
 
 /** Restart times kept per chain: enough for any sane MaxAttempts within a Window. */
@@ -37,6 +39,7 @@ export function newTask(service: ServiceObject, random: Random, o: NewTaskOption
   };
   if (o.nodeId) task.NodeID = o.nodeId;
   if (o.promoteAfter !== undefined) task.PromoteAfter = o.promoteAfter;
+  if (o.jobIteration !== undefined) task.JobIteration = { Index: o.jobIteration };
   if (o.previous) {
     const restart = o.origin === 'restart';
     const recent = sameSpec && restart ? [...(o.previous.Restarts?.Recent ?? []), o.now].slice(-MAX_RECENT_RESTARTS) : [];

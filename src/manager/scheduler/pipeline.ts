@@ -12,7 +12,7 @@ export type Decision =
 
 /** A task occupies its node while it is meant to run and has not ended. */
 function occupies(t: TaskObject): boolean {
-  return Boolean(t.NodeID) && !isTerminal(t.Status.State) && (t.DesiredState === 'running' || t.DesiredState === 'ready');
+  return Boolean(t.NodeID) && !isTerminal(t.Status.State) && (t.DesiredState === 'running' || t.DesiredState === 'ready' || t.DesiredState === 'complete');
 }
 
 export function buildNodeInfos(nodes: readonly NodeObject[], tasks: readonly TaskObject[]): Map<string, NodeInfo> {

@@ -137,6 +137,12 @@ export class Harness {
 
   /** Images that run for this long, then fail with exit 1 (for monitor-window tests). */
   failAfter = new Map<string, number>();
+  /** Images that run for this long, then exit 0 (job tasks that do some work). */
+  completeAfter = new Map<string, number>();
+  /** Images whose containers take this long to stop (PID 1 ignoring SIGTERM: the stop grace). */
+  slowStop = new Map<string, number>();
+  /** When each task was first seen asked to stop, for `slowStop`. */
+  private stopAsked = new Map<string, number>();
 
   /** Lets virtual time pass in steps, running components and fake agents in between. */
   async run(ms: number, step = 50): Promise<void> {
@@ -157,7 +163,10 @@ export class Harness {
       const image = t.Spec.ContainerSpec?.Image ?? '';
       const stop = t.DesiredState === 'shutdown' || t.DesiredState === 'remove';
       if (stop) {
-        changes.push({ id: t.ID, state: 'shutdown' });
+        const asked = this.stopAsked.get(t.ID) ?? this.clock.now();
+        this.stopAsked.set(t.ID, asked);
+        const running = t.Status.State === 'running' || t.Status.State === 'starting';
+        if (!running || this.clock.now() - asked >= (this.slowStop.get(image) ?? 0)) changes.push({ id: t.ID, state: 'shutdown' });
         continue;
       }
       switch (t.Status.State) {
@@ -165,13 +174,15 @@ export class Harness {
           changes.push({ id: t.ID, state: this.missingImages.has(image) ? 'rejected' : 'ready', err: this.missingImages.has(image) ? `No such image: ${image}` : undefined });
           break;
         case 'ready':
-          if (t.DesiredState === 'running') changes.push({ id: t.ID, state: 'running' });
+          if (t.DesiredState === 'running' || t.DesiredState === 'complete') changes.push({ id: t.ID, state: 'running' });
           break;
         case 'running': {
           const code = this.failingImages.get(image);
           if (code !== undefined) changes.push({ id: t.ID, state: code === 0 ? 'complete' : 'failed', exit: code });
           const after = this.failAfter.get(image);
           if (after !== undefined && this.clock.now() - (t.RunningAt ?? 0) >= after) changes.push({ id: t.ID, state: 'failed', exit: 1 });
+          const done = this.completeAfter.get(image);
+          if (done !== undefined && this.clock.now() - (t.RunningAt ?? 0) >= done) changes.push({ id: t.ID, state: 'complete', exit: 0 });
           break;
         }
       }
