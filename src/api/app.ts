@@ -9,6 +9,7 @@ import type { NodeApi } from '../manager/controlapi/node-api.js';
 import { writeJson } from './errors.js';
 import type { Reply } from './reply.js';
 import { compareVersions, Router, splitVersion, type Ctx } from './router.js';
+import { networkRoutes } from './routes-networks.js';
 import { nodeRoutes } from './routes-nodes.js';
 import { serviceRoutes } from './routes-services.js';
 import { swarmRoutes } from './routes-swarm.js';
@@ -21,9 +22,9 @@ export const SHOAL_VERSION = '0.1.0';
 /** Paths shoal answers itself; never proxied to the runtime engine. */
 const SWARM_PATHS = /^\/(swarm|nodes|services|tasks|secrets|configs)(\/|$)/;
 
-/** What the app needs of the runtime engine: its JSON answers (`/version`, `/info`). */
+/** What the app needs of the runtime engine: its JSON answers (`/version`, `/info`, its local networks). */
 export interface EngineInfo {
-  json<T>(path: string): Promise<T>;
+  json<T>(path: string, opts?: { method?: string; body?: unknown }): Promise<T>;
 }
 
 export interface ApiAppOptions {
@@ -98,6 +99,7 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
   swarmRoutes(router, o.node, o.cluster);
   nodeRoutes(router, o.cluster);
   serviceRoutes(router, o.node, o.cluster);
+  networkRoutes(router, o.node, o.cluster, o.engine);
   for (const kind of ['secrets', 'configs']) {
     const notYet = async (): Promise<void> => {
       await o.cluster.getCluster();
@@ -132,8 +134,8 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
         version,
         body: async <T>() => (body ??= await req.body()) as T,
       };
-      await m.handler(ctx);
-      return true;
+      // A handler answers false when the request turns out to be the runtime engine's (a local network).
+      return (await m.handler(ctx)) !== false;
     },
   };
 }

@@ -15,7 +15,8 @@ export interface Ctx {
   body<T>(): Promise<T>;
 }
 
-export type Handler = (ctx: Ctx) => Promise<void>;
+/** Resolves false to hand the request to the runtime engine instead (nothing written, body unread). */
+export type Handler = (ctx: Ctx) => Promise<void | false>;
 
 interface Route {
   method: string;

@@ -16,7 +16,8 @@ import { externalCAProblem } from '../manager/ca/external-ca.js';
 import { createCsr, createRootCA, issueNodeCertificate, rootCAProblem } from '../manager/ca/root-ca.js';
 import type { InitRequest, JoinRequest, SwarmInfo } from '../manager/controlapi/api.js';
 import type { ClusterApi } from '../manager/controlapi/methods.js';
-import { availabilityOf, firstManagerNode, initialCluster } from '../manager/controlapi/swarm-init.js';
+import { availabilityOf, firstManagerNode, ingressNetwork, initialCluster } from '../manager/controlapi/swarm-init.js';
+import { parseAddressPool } from '../network/address-pool.js';
 import { resolveAdvertise } from './addresses.js';
 import type { Autolock } from './autolock.js';
 import type { NodeHost } from './host.js';
@@ -59,6 +60,8 @@ export class SwarmMembership {
       if (this.host.runtime) throw new ShoalError('unavailable', 'This node is already part of a swarm.');
       const extProblem = externalCAProblem(req.Spec?.CAConfig?.ExternalCAs);
       if (extProblem) throw new ShoalError('invalid_argument', extProblem);
+      // --default-addr-pool / --default-addr-pool-mask-length are checked before anything is made.
+      parseAddressPool(req.DefaultAddrPool, req.SubnetSize);
       const { listenAddr, advertise, clusterAddr } = this.addresses(req);
       const nodeId = newId<NodeId>(cryptoRandom);
       const clusterId = newId(cryptoRandom);
@@ -73,7 +76,9 @@ export class SwarmMembership {
         await mgr.raft.changeMembership({ kind: 'add', member: nodeId });
         const description = await this.o.executor.describe();
         await mgr.store.update((tx) => {
-          tx.create('cluster', initialCluster({ clusterId, req, ca, now: tx.now, random: cryptoRandom }));
+          const cluster = initialCluster({ clusterId, req, ca, now: tx.now, random: cryptoRandom });
+          tx.create('cluster', cluster);
+          tx.create('network', ingressNetwork(newId(cryptoRandom), cluster, tx.now));
           tx.create('node', firstManagerNode({ nodeId, role: 'manager', availability: availabilityOf(req.Availability), description, ip: advertise, clusterAddr, now: tx.now }));
         });
       });
