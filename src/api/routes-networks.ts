@@ -9,11 +9,15 @@ import type { NetworkCreateRequest } from '../manager/controlapi/network.js';
 import type { ClusterApi } from '../manager/controlapi/methods.js';
 import type { NodeApi } from '../manager/controlapi/node-api.js';
 import type { NetworkObject } from '../store/types.js';
-import type { EngineInfo } from './app.js';
 import { writeJson } from './errors.js';
 import { labelsMatch, matchAny, parseFilters, type Filters } from './filters.js';
 import type { Router } from './router.js';
 import { networkWire, type NetworkPeer } from './wire.js';
+
+/** The runtime engine's JSON API (app.ts's EngineInfo), for its local networks. */
+interface EngineJson {
+  json<T>(path: string, opts?: { method?: string; body?: unknown }): Promise<T>;
+}
 
 const NETWORK_FILTERS = ['dangling', 'driver', 'id', 'label', 'name', 'scope', 'type'];
 
@@ -28,7 +32,7 @@ function matches(n: NetworkObject, f: Filters): boolean {
   );
 }
 
-export function networkRoutes(r: Router, node: NodeApi, control: ClusterApi, engine: EngineInfo): void {
+export function networkRoutes(r: Router, node: NodeApi, control: ClusterApi, engine: EngineJson): void {
   /** Swarm networks when this node can see the cluster state (a manager); none otherwise. */
   const swarmNetworks = async (): Promise<NetworkObject[]> => {
     const info = await node.swarmInfo();
