@@ -50,3 +50,16 @@ describe('overlay allocation', () => {
     assert.equal(h.running(svc)[0]?.Networks?.[0]?.Addresses[0], '10.0.0.2/24');
   });
 });
+
+describe('the ingress network', () => {
+  it('takes the first subnet of the default pool, or of --default-addr-pool with its mask length', async () => {
+    const { ingressNetwork, initialCluster } = await import('../controlapi/swarm-init.js');
+    const random = new (await import('../../common/random.js')).SeededRandom(1);
+    const plain = initialCluster({ clusterId: 'c', req: {}, ca: { certPem: 'x' }, now: 0, random });
+    assert.deepEqual(ingressNetwork('i', plain, 0).Allocation, { Subnet: '10.0.0.0/24', Gateway: '10.0.0.1', VNI: 4096 });
+    const pooled = initialCluster({ clusterId: 'c', req: { DefaultAddrPool: ['10.20.0.0/16'], SubnetSize: 26 }, ca: { certPem: 'x' }, now: 0, random });
+    const ingress = ingressNetwork('i', pooled, 0);
+    assert.equal(ingress.Spec.Ingress, true);
+    assert.deepEqual(ingress.Allocation, { Subnet: '10.20.0.0/26', Gateway: '10.20.0.1', VNI: 4096 });
+  });
+});
