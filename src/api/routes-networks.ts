@@ -4,6 +4,7 @@
  * the engine's bridge/host/none beside the overlays; a request for a local network is left to the
  * proxy (or, for a create whose body was already read, relayed to the engine).
  */
+import { OVERLAY_LABEL } from '../agent/network/docker-networks.js';
 import { ShoalError } from '../common/errors.js';
 import type { NetworkCreateRequest } from '../manager/controlapi/network.js';
 import type { ClusterApi } from '../manager/controlapi/methods.js';
@@ -58,10 +59,12 @@ export function networkRoutes(r: Router, node: NodeApi, control: ClusterApi, eng
   r.on('GET', '/networks', async (c) => {
     const raw = c.query.get('filters');
     const f = parseFilters(raw, NETWORK_FILTERS);
-    const local = await engine.json<unknown[]>(`/networks${raw ? `?filters=${encodeURIComponent(raw)}` : ''}`);
+    const engineList = await engine.json<{ Labels?: Record<string, string> | null }[]>(`/networks${raw ? `?filters=${encodeURIComponent(raw)}` : ''}`);
+    // The Docker network backing an overlay on this host is the overlay, already listed once.
+    const local = Array.isArray(engineList) ? engineList.filter((n) => !n.Labels || !(OVERLAY_LABEL in n.Labels)) : [];
     // A swarm network is never dangling-filtered away nor builtin: Docker lists it as custom.
     const swarm = f.has('dangling') ? [] : (await swarmNetworks()).filter((n) => matches(n, f));
-    writeJson(c.res, 200, [...swarm.map((n) => networkWire(n, [])), ...(Array.isArray(local) ? local : [])]);
+    writeJson(c.res, 200, [...swarm.map((n) => networkWire(n, [])), ...local]);
   });
 
   r.on('GET', '/networks/{id}', async (c) => {
