@@ -8,6 +8,7 @@ import type { Logger } from '../common/logging.js';
 import type { AgentSession, Assignments, DispatcherEndpoint, TaskStatusUpdate } from '../manager/dispatcher/session.js';
 import type { TaskObject, TaskStatus } from '../store/types.js';
 import type { Executor } from './executor/executor.js';
+import type { HostNetworks } from './network/host-networks.js';
 import { Semaphore } from './semaphore.js';
 import { TaskRunner } from './task-runner.js';
 
@@ -21,6 +22,8 @@ export interface AgentOptions {
   now?: () => number;
   /** The role the cluster wants this node in, as each heartbeat tells it. */
   onRole?: (role: 'manager' | 'worker') => void;
+  /** The overlays on this host (none in unit tests that do not exercise networking). */
+  networks?: HostNetworks;
 }
 
 const BACKOFF_MIN_MS = 100;
@@ -62,6 +65,7 @@ export class Agent {
     await this.loopDone;
     await Promise.all([...this.runners.values()].map((r) => r.halt()));
     this.runners.clear();
+    await this.o.networks?.close();
   }
 
   /** Drops the current session so the next one goes to wherever the dispatcher is now (a new leader). */
@@ -79,6 +83,7 @@ export class Agent {
       await this.o.executor.stop(c.id, 1000).catch(() => undefined);
       await this.o.executor.remove(c.id).catch(() => undefined);
     }
+    await this.o.networks?.removeAll();
   }
 
   private async sessionLoop(): Promise<void> {
@@ -156,6 +161,7 @@ export class Agent {
       });
     }
     this.assigned = seen;
+    this.o.networks?.update(a.networks, a.tasks);
     if (!this.gotFullSet) {
       this.gotFullSet = true;
       void this.removeOrphans();
@@ -209,6 +215,7 @@ export class Agent {
       this.limit,
       this.o.logger.child('task'),
       this.o.now ?? Date.now,
+      this.o.networks ? (task) => this.o.networks!.prepare(task) : undefined,
     );
   }
 

@@ -26,6 +26,8 @@ export class TaskRunner {
     private readonly limit: Semaphore,
     private readonly logger: Logger,
     private readonly now: () => number,
+    /** Makes the task's networks exist here; returns the task to create (with its resolver filled). */
+    private readonly prepareNetworks?: (task: TaskObject) => Promise<TaskObject>,
   ) {
     this.reported = task.Status;
     this.done = this.loop();
@@ -135,7 +137,7 @@ export class TaskRunner {
         const image = this.task.Spec.ContainerSpec?.Image ?? '';
         await this.limit.run(async () => {
           await this.executor.ensureImage(image);
-          await this.executor.create(this.task);
+          await this.executor.create(this.prepareNetworks ? await this.prepareNetworks(this.task) : this.task);
         });
         return;
       }

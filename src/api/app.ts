@@ -12,6 +12,7 @@ import { decodeGo } from './go-json/decode.js';
 import type { GoType } from './go-json/go-type.js';
 import { normalizeRequestPath, SWARM_PATHS } from './request-path.js';
 import { compareVersions, Router, splitVersion, type Ctx } from './router.js';
+import { networkRoutes } from './routes-networks.js';
 import { nodeRoutes } from './routes-nodes.js';
 import { serviceRoutes } from './routes-services.js';
 import { swarmRoutes } from './routes-swarm.js';
@@ -22,9 +23,9 @@ export const SHOAL_MAX_API = '1.41';
 export const SHOAL_VERSION = '0.1.0';
 
 
-/** What the app needs of the runtime engine: its JSON answers (`/version`, `/info`). */
+/** What the app needs of the runtime engine: its JSON answers (`/version`, `/info`, its local networks). */
 export interface EngineInfo {
-  json<T>(path: string): Promise<T>;
+  json<T>(path: string, opts?: { method?: string; body?: unknown }): Promise<T>;
 }
 
 export interface ApiAppOptions {
@@ -102,6 +103,7 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
   swarmRoutes(router, o.node, o.cluster);
   nodeRoutes(router, o.cluster);
   serviceRoutes(router, o.node, o.cluster);
+  networkRoutes(router, o.node, o.cluster, o.engine);
   for (const kind of ['secrets', 'configs']) {
     const notYet = async (): Promise<void> => {
       await o.cluster.getCluster();
@@ -136,8 +138,9 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
         version,
         json: async <T>(type: GoType) => decodeGo<T>((body ??= await req.body()), type),
       };
-      await m.handler(ctx);
-      return { answered: true };
+      // A handler answers false when the request turns out to be the runtime engine's (a local network).
+      const answered = (await m.handler(ctx)) !== false;
+      return answered ? { answered: true } : { answered: false, url: target.url };
     },
   };
 }

@@ -163,3 +163,23 @@ export const JOIN_REQUEST = struct('swarm.JoinRequest', {
 
 export const UNLOCK_REQUEST = struct('swarm.UnlockRequest', { UnlockKey: str });
 
+
+export const NETWORK_CREATE = struct('types.NetworkCreateRequest', {
+  Name: str,
+  CheckDuplicate: bool,
+  Driver: str,
+  Scope: str,
+  EnableIPv6: bool,
+  IPAM: struct('network.IPAM', {
+    Driver: str,
+    Options: stringMap,
+    Config: sliceOf(struct('network.IPAMConfig', { Subnet: str, IPRange: str, Gateway: str, AuxAddress: stringMap })),
+  }),
+  Internal: bool,
+  Attachable: bool,
+  Ingress: bool,
+  ConfigOnly: bool,
+  ConfigFrom: struct('network.ConfigReference', { Network: str }),
+  Options: stringMap,
+  Labels: stringMap,
+});

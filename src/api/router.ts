@@ -19,7 +19,8 @@ export interface Ctx {
   json<T>(type: GoType): Promise<T>;
 }
 
-export type Handler = (ctx: Ctx) => Promise<void>;
+/** Resolves false to hand the request to the runtime engine instead (nothing written, body unread). */
+export type Handler = (ctx: Ctx) => Promise<void | false>;
 
 interface Route {
   method: string;

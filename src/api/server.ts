@@ -37,7 +37,7 @@ export interface ApiServer {
 export function createApiServer(o: ApiServerOptions): ApiServer {
   const engine = new EngineClient(o.runtimeUrl);
   const proxy = new EngineProxy(o.runtimeUrl, o.logger);
-  const app = createApiApp({ node: o.node, cluster: o.cluster, engine: { json: (p) => engine.json(p, { timeoutMs: 5000 }) } });
+  const app = createApiApp({ node: o.node, cluster: o.cluster, engine: { json: (p, opts) => engine.json(p, { ...opts, timeoutMs: 5000 }) } });
 
   const server = http.createServer((req, res) => {
     app

@@ -6,7 +6,8 @@ import { desiredIssuer } from '../manager/ca/rotation.js';
 import { tlsInfoOf } from '../manager/ca/root-ca.js';
 import { rfc3339, ZERO_TIME } from '../common/clock.js';
 import type { SwarmInfo } from '../manager/controlapi/api.js';
-import type { ClusterObject, NodeObject, ServiceObject, ServiceSpec, TaskObject } from '../store/types.js';
+import { VXLANID_OPTION } from '../network/vni.js';
+import type { ClusterObject, NetworkObject, NodeObject, ServiceObject, ServiceSpec, TaskObject } from '../store/types.js';
 
 const meta = (o: { ID: string; Version: { Index: number }; CreatedAt: number; UpdatedAt: number }) => ({
   ID: o.ID,
@@ -145,5 +146,36 @@ export function taskWire(t: TaskObject): Record<string, unknown> {
   if (t.Networks?.length) {
     out.NetworksAttachments = t.Networks.map((n) => ({ Network: { ID: n.NetworkID }, Addresses: n.Addresses }));
   }
+  return out;
+}
+
+/** A node where a network is in use: Docker lists them as the network's Peers. */
+export interface NetworkPeer {
+  Name: string;
+  IP: string;
+}
+
+/** A swarm network as `docker network inspect` shows an overlay (the VNI under Docker's option name). */
+export function networkWire(n: NetworkObject, peers: readonly NetworkPeer[]): Record<string, unknown> {
+  const config: Record<string, string> = { Subnet: n.Allocation.Subnet, Gateway: n.Allocation.Gateway };
+  if (n.Allocation.IPRange) config.IPRange = n.Allocation.IPRange;
+  const out: Record<string, unknown> = {
+    Name: n.Spec.Name,
+    Id: n.ID,
+    Created: n.CreatedAt ? rfc3339(n.CreatedAt) : ZERO_TIME,
+    Scope: 'swarm',
+    Driver: 'overlay',
+    EnableIPv6: false,
+    IPAM: { Driver: n.Spec.IPAMOptions.Driver.Name, Options: n.Spec.IPAMOptions.Driver.Options ?? null, Config: [config] },
+    Internal: n.Spec.Internal,
+    Attachable: n.Spec.Attachable,
+    Ingress: n.Spec.Ingress,
+    ConfigFrom: { Network: '' },
+    ConfigOnly: false,
+    Containers: null,
+    Options: { ...n.Spec.DriverConfiguration.Options, [VXLANID_OPTION]: String(n.Allocation.VNI) },
+    Labels: n.Spec.Labels,
+  };
+  if (peers.length > 0) out.Peers = peers;
   return out;
 }

@@ -9,6 +9,7 @@ import { TemplateError } from './format/template.js';
 import { LabError } from './lab/sys.js';
 import { infoCommand } from './commands/info.js';
 import { labCommand } from './commands/lab.js';
+import { networkCommand } from './commands/network.js';
 import { nodeCommand } from './commands/node.js';
 import { serviceCommand } from './commands/service.js';
 import { swarmCommand } from './commands/swarm.js';
@@ -30,6 +31,7 @@ export async function main(argv: string[]): Promise<void> {
   program.addCommand(swarmCommand(api));
   program.addCommand(nodeCommand(api));
   program.addCommand(serviceCommand(api));
+  program.addCommand(networkCommand(api));
   program.addCommand(infoCommand(api));
   program.addCommand(labCommand());
   program.command('daemon').description('Run a shoal node (see `shoal daemon --help`)').allowUnknownOption();

@@ -110,3 +110,35 @@ export function schemaProblem(e: z.ZodError): string {
   const i = e.issues[0];
   return i ? `${i.path.length ? i.path.join('.') + ': ' : ''}${i.message}` : 'invalid message';
 }
+
+const ipv4 = z.string().max(15).regex(/^\d{1,3}(\.\d{1,3}){3}$/, 'must be an IPv4 address');
+const cidr4 = z.string().max(18).regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'must be an IPv4 CIDR');
+const dnsName = z.string().min(1).max(255);
+
+/**
+ * The overlays part of a node's assignments (manager → agent). Its values reach `ip`, `bridge` and
+ * `nft` command lines and the DNS tables, so the agent checks them before use.
+ */
+export const NetworkViewSchema = z.object({
+  networks: z
+    .array(z.object({ id, name: short, subnet: cidr4, gateway: ipv4, vni: z.number().int().min(1).max(2 ** 24 - 1), internal: z.boolean() }))
+    .max(1024),
+  endpoints: z
+    .array(
+      z.object({
+        networkId: id,
+        ip: ipv4,
+        nodeId: id,
+        hostIp: z.union([ipv4, z.literal('')]),
+        taskId: id,
+        taskName: dnsName,
+        serviceName: dnsName,
+        aliases: z.array(dnsName).max(64),
+        serving: z.boolean(),
+      }),
+    )
+    .max(100_000),
+  services: z
+    .array(z.object({ networkId: id, name: dnsName, mode: z.enum(['vip', 'dnsrr']), vip: ipv4.optional(), aliases: z.array(dnsName).max(64) }))
+    .max(100_000),
+});

@@ -6,12 +6,12 @@
  */
 import { ShoalError, errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/logging.js';
-import type { AgentSession, Assignments, DispatcherEndpoint, SessionRequest, TaskStatusUpdate } from '../manager/dispatcher/session.js';
+import type { AgentSession, Assignments, NetworkView, DispatcherEndpoint, SessionRequest, TaskStatusUpdate } from '../manager/dispatcher/session.js';
 import type { TaskObject } from '../store/types.js';
 import type { ClusterClient } from './client.js';
 import type { LogBroker, LogControlMessage, LogPublisher } from './log-broker.js';
 import type { CallContext, ClusterPort } from './port.js';
-import { PublishCallSchema, SessionCallSchema, SessionRefSchema, StatusCallSchema, TaskStatusUpdateSchema } from './messages.js';
+import { NetworkViewSchema, schemaProblem, PublishCallSchema, SessionCallSchema, SessionRefSchema, StatusCallSchema, TaskStatusUpdateSchema } from './messages.js';
 
 export interface ManagerAddr {
   nodeId: string;
@@ -24,12 +24,14 @@ export interface ManagersAnswer {
   managers: ManagerAddr[];
 }
 
+const EMPTY_VIEW: NetworkView = { networks: [], endpoints: [], services: [] };
+
 /** How long the leader has to open a session once its stream is accepted. */
 const SESSION_OPEN_TIMEOUT_MS = 15_000;
 
 type SessionMessage =
   | { session: { id: string; heartbeatPeriodMs: number; managers: ManagerAddr[] } }
-  | { assignments: TaskObject[] }
+  | { assignments: TaskObject[]; networks?: unknown }
   | LogControlMessage;
 
 export interface RemoteDispatcherOptions {
@@ -101,8 +103,15 @@ export class RemoteDispatcher implements DispatcherEndpoint {
             if (m.session.managers.length) this.o.onManagers(m.session.managers);
             opened?.({ id: m.session.id, heartbeatPeriodMs: m.session.heartbeatPeriodMs });
           } else if ('assignments' in m) {
-            latest = { tasks: m.assignments };
-            for (const cb of listeners) cb(latest);
+            const networks = NetworkViewSchema.safeParse(m.networks ?? EMPTY_VIEW);
+            if (!networks.success) {
+              // Never plumb what does not check out; the next assignment message replaces it.
+              this.o.logger.warn('assignment networks refused', { problem: schemaProblem(networks.error) });
+              return;
+            }
+            const next: Assignments = { tasks: m.assignments, networks: networks.data };
+            latest = next;
+            for (const cb of listeners) cb(next);
           } else {
             this.o.logs?.handle(leader, m);
           }
@@ -173,7 +182,7 @@ export function serveDispatcher(
           resolve();
         });
         s.onAssignments((a) => {
-          if (!send({ assignments: a.tasks })) s.close();
+          if (!send({ assignments: a.tasks, networks: a.networks })) s.close();
         });
       });
     } finally {

@@ -62,6 +62,7 @@ export class ShoalDaemon {
         dataRoot: o.dataRoot,
         logger,
         executor: this.executor,
+        runtimeUrl: o.runtime,
         tickMs,
         kek: () => this.host.kek,
         onRole: (rt, role) => roles.wanted(rt, role),

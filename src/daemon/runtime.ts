@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Logger } from '../common/logging.js';
 import type { NodeRole } from '../common/node-role.js';
 import { Agent } from '../agent/agent.js';
+import { linuxHostNetworks } from '../agent/network/linux-host-networks.js';
 import { ClusterClient } from '../cluster/client.js';
 import { LogPublisher } from '../cluster/log-broker.js';
 import { RemoteDispatcher, type ManagerAddr } from '../cluster/remote-dispatcher.js';
@@ -28,6 +29,8 @@ export interface ClusterRuntime {
 
 /** What a runtime needs from the host, and how it reports what it learns. */
 export interface RuntimeDeps extends ManagerDeps {
+  /** The runtime engine (the agent makes the overlays' Docker networks there). */
+  runtimeUrl: string;
   /** The cluster wants this node in another role (its heartbeat said so). */
   onRole(rt: ClusterRuntime, role: NodeRole): void;
   /** A manager at `addr` says this manager was removed from the Raft group. */
@@ -79,6 +82,7 @@ export async function openRuntime(d: RuntimeDeps, state: NodeState, bootstrap: b
     dispatcher: () => (mgr?.manager.isLeader ? mgr.manager.dispatcher : remote),
     onRole: (role) => d.onRole(self(), role),
     logger: d.logger.child('agent'),
+    networks: linuxHostNetworks({ nodeId: state.nodeId, advertiseAddr: state.advertiseAddr, runtimeUrl: d.runtimeUrl, logger: d.logger }),
   });
   return self();
 }

@@ -18,7 +18,8 @@ import { createCsr, createRootCA, issueNodeCertificate, rootCAProblem } from '..
 import type { InitRequest, JoinRequest, SwarmInfo } from '../manager/controlapi/api.js';
 import { normalizeClusterSpec, validateClusterSpec } from '../manager/controlapi/cluster.js';
 import type { ClusterApi } from '../manager/controlapi/methods.js';
-import { availabilityOf, firstManagerNode, initialCluster } from '../manager/controlapi/swarm-init.js';
+import { availabilityOf, firstManagerNode, ingressNetwork, initialCluster } from '../manager/controlapi/swarm-init.js';
+import { parseAddressPool } from '../network/address-pool.js';
 import { resolveAdvertise } from './addresses.js';
 import type { Autolock } from './autolock.js';
 import type { NodeHost } from './host.js';
@@ -62,6 +63,8 @@ export class SwarmMembership {
       const extProblem = externalCAProblem(req.Spec?.CAConfig?.ExternalCAs);
       if (extProblem) throw new ShoalError('invalid_argument', extProblem);
       validateClusterSpec(normalizeClusterSpec(req.Spec));
+      // --default-addr-pool / --default-addr-pool-mask-length are checked before anything is made.
+      parseAddressPool(req.DefaultAddrPool, req.SubnetSize);
       const { listenAddr, advertise, clusterAddr } = this.addresses(req);
       const nodeId = newId<NodeId>(cryptoRandom);
       const clusterId = newId(cryptoRandom);
@@ -76,7 +79,9 @@ export class SwarmMembership {
         await mgr.raft.changeMembership({ kind: 'add', member: nodeId });
         const description = await this.o.executor.describe();
         await mgr.store.update((tx) => {
-          tx.create('cluster', initialCluster({ clusterId, req, ca, now: tx.now, random: cryptoRandom }));
+          const cluster = initialCluster({ clusterId, req, ca, now: tx.now, random: cryptoRandom });
+          tx.create('cluster', cluster);
+          tx.create('network', ingressNetwork(newId(cryptoRandom), cluster, tx.now));
           // Its TLS info is known now: the node object is complete when init returns, and stays as it is.
           const tlsInfo = tlsInfoOfNode(rt.tls);
           tx.create('node', firstManagerNode({ nodeId, role: 'manager', availability: availabilityOf(req.Availability), description, ip: advertise, clusterAddr, now: tx.now, tlsInfo }));

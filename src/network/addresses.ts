@@ -10,7 +10,16 @@
  */
 import { contains, firstAddress, formatIpv4, lastAddress, parseCidr, parseIpv4, type Ipv4Prefix } from './cidr.js';
 import { addressInUse, addressOutOfRange, invalidAddress, noAvailableIps } from './ipam-errors.js';
-import type { NetworkIpam } from './network-ipam.js';
+
+/** What the store keeps for a network's IPAM (Docker's IPAM.Config entry, all fields filled). */
+export interface NetworkIpam {
+  /** Masked CIDR, e.g. 10.0.1.0/24. */
+  readonly subnet: string;
+  /** Plain address, e.g. 10.0.1.1. */
+  readonly gateway: string;
+  /** CIDR inside `subnet` that task addresses and VIPs come from; the whole subnet when absent. */
+  readonly ipRange?: string;
+}
 
 export interface AllocateOptions {
   /** An address the caller wants (e.g. `docker run --ip`); refused when taken or outside the range. */

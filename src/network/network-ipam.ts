@@ -16,18 +16,10 @@ import {
   type Ipv4Prefix,
 } from './cidr.js';
 import { allocateSubnet, type AddressPool } from './address-pool.js';
-import { allocateAddress } from './addresses.js';
-import { poolOverlap } from './ipam-errors.js';
+import { allocateAddress, type NetworkIpam } from './addresses.js';
 
-/** What the store keeps for a network's IPAM (Docker's IPAM.Config entry, all fields filled). */
-export interface NetworkIpam {
-  /** Masked CIDR, e.g. 10.0.1.0/24. */
-  readonly subnet: string;
-  /** Plain address, e.g. 10.0.1.1. */
-  readonly gateway: string;
-  /** CIDR inside `subnet` that task addresses and VIPs come from; the whole subnet when absent. */
-  readonly ipRange?: string;
-}
+export type { NetworkIpam };
+import { poolOverlap } from './ipam-errors.js';
 
 /** The user's request, in the Engine API's field names. */
 export interface IpamConfigRequest {

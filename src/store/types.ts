@@ -354,6 +354,42 @@ export interface TaskObject extends Meta {
   JobIteration?: { Index: number };
 }
 
+// ---------- networks ----------
+
+/** One `--subnet/--ip-range/--gateway` entry as the user gave it (Docker's IPAM.Config field names). */
+export interface IpamConfig {
+  Subnet?: string;
+  IPRange?: string;
+  Gateway?: string;
+}
+
+/** A swarm-scoped network as `docker network create -d overlay` describes it. */
+export interface NetworkSpec {
+  Name: string;
+  Labels: Labels;
+  /** Always `overlay` (the only swarm driver shoal has); Options are the driver options (`--opt`). */
+  DriverConfiguration: { Name: 'overlay'; Options: Record<string, string> };
+  Attachable: boolean;
+  Internal: boolean;
+  /** The routing mesh's network (`ingress`, made at `swarm init`). */
+  Ingress: boolean;
+  IPAMOptions: { Driver: { Name: string; Options?: Record<string, string> }; Configs: IpamConfig[] };
+}
+
+/** What the leader allocated for a network: fixed for its life, so a new leader keeps it. */
+export interface NetworkAllocation {
+  /** Masked CIDR. */
+  Subnet: string;
+  Gateway: string;
+  IPRange?: string;
+  VNI: number;
+}
+
+export interface NetworkObject extends Meta {
+  Spec: NetworkSpec;
+  Allocation: NetworkAllocation;
+}
+
 // ---------- the store's tables ----------
 
 export interface ObjectTypes {
@@ -361,7 +397,8 @@ export interface ObjectTypes {
   node: NodeObject;
   service: ServiceObject;
   task: TaskObject;
+  network: NetworkObject;
 }
 export type Table = keyof ObjectTypes;
-export const TABLES: readonly Table[] = ['cluster', 'node', 'service', 'task'];
+export const TABLES: readonly Table[] = ['cluster', 'node', 'service', 'task', 'network'];
 export type AnyObject = ObjectTypes[Table];

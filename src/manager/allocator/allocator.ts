@@ -1,7 +1,7 @@
 /**
  * The allocator: gives services their published ports (ingress ports without a number get one from
- * 30000-32767) and moves new tasks to PENDING once their service's resources are allocated. Network
- * attachments and VIPs join here when overlay networking lands.
+ * 30000-32767) and their VIPs on attached overlays, gives new tasks an address on each network they
+ * attach to, and moves them to PENDING only once that is done (as swarmkit does).
  */
 import { sameValue } from '../../common/canonical.js';
 import type { Clock } from '../../common/clock.js';
@@ -9,6 +9,7 @@ import type { Logger } from '../../common/logging.js';
 import type { Store } from '../../store/store.js';
 import type { PortConfig, ServiceObject } from '../../store/types.js';
 import { Reconciler } from '../reconciler.js';
+import { AddressBook, serviceVips, taskAttachments } from './network-attachments.js';
 
 export const DYNAMIC_PORT_START = 30000;
 export const DYNAMIC_PORT_END = 32767;
@@ -53,7 +54,7 @@ export class Allocator extends Reconciler {
   }
 
   protected override interested(table: string): boolean {
-    return table === 'service' || table === 'task';
+    return table === 'service' || table === 'task' || table === 'network';
   }
 
   protected async reconcile(): Promise<void> {
@@ -70,14 +71,24 @@ export class Allocator extends Reconciler {
           tx.update('service', { ...s, Endpoint: { ...s.Endpoint, Spec: structuredClone(s.Spec.EndpointSpec ?? {}), Ports: ports } });
         }
       }
+      const networks = new Map(tx.all('network').map((n) => [n.ID, n]));
+      const book = new AddressBook(tx.all('service'), tx.all('task'));
+      for (const s of tx.all('service')) {
+        const vips = serviceVips(s, networks, book);
+        if (vips) tx.update('service', { ...s, Endpoint: { ...s.Endpoint, VirtualIPs: vips } });
+      }
       for (const t of tx.all('task')) {
         if (t.Status.State !== 'new') continue;
         const svc = tx.get('service', t.ServiceID);
         if (!svc) continue;
+        // A task waits in NEW until every network it attaches to exists and has given it an address.
+        const attachments = taskAttachments(t, networks, book);
+        if (!attachments) continue;
         const ports = structuredClone(svc.Endpoint.Ports ?? []);
         tx.update('task', {
           ...t,
           Endpoint: { Ports: ports },
+          ...(attachments.length ? { Networks: attachments } : {}),
           Status: { ...t.Status, State: 'pending', Message: 'pending task scheduling', Timestamp: tx.now },
         });
       }

@@ -7,6 +7,7 @@
 import type { ControlContext } from './context.js';
 import { clusterMethods } from './cluster.js';
 import type { Method } from './method.js';
+import { networkMethods } from './network.js';
 import { nodeMethods } from './node.js';
 import { serviceMethods } from './service.js';
 import { taskMethods } from './task.js';
@@ -16,6 +17,7 @@ export const controlMethods = {
   ...nodeMethods,
   ...serviceMethods,
   ...taskMethods,
+  ...networkMethods,
 };
 
 type Table = typeof controlMethods;

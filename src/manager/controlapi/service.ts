@@ -11,6 +11,7 @@ import type { ServiceStatus, UpdateServiceOptions } from './api.js';
 import { storeWrite } from './context.js';
 import { read, write } from './method.js';
 import { randomName } from './names.js';
+import { resolveServiceNetworks } from './network.js';
 import { resolveRef } from './resolve.js';
 import { rpcError } from './rpc-errors.js';
 import { modeName, validateServiceSpec } from './service-validation.js';
@@ -52,6 +53,7 @@ export const serviceMethods = {
     validateServiceSpec(s);
     const id = newId<ServiceId>(ctx.random);
     await storeWrite(ctx, (tx) => {
+      resolveServiceNetworks(s, tx.all('network'));
       if (tx.all('service').some((o) => o.Spec.Name === s.Name)) {
         throw rpcError('already_exists', `name conflicts with an existing object: service ${s.Name} already exists`);
       }
@@ -78,6 +80,7 @@ export const serviceMethods = {
       } else {
         next = normalizeServiceSpec(spec);
         validateServiceSpec(next);
+        resolveServiceNetworks(next, tx.all('network'));
       }
       const previous = structuredClone(cur.Spec);
       if (next.Name !== cur.Spec.Name) throw rpcError('unimplemented', 'renaming services is not supported');

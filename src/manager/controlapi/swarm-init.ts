@@ -5,7 +5,8 @@
 import type { NodeId } from '../../common/ids.js';
 import type { NodeRole } from '../../common/node-role.js';
 import type { Random } from '../../common/random.js';
-import type { ClusterObject, NodeDescription, NodeObject, TlsInfo } from '../../store/types.js';
+import type { ClusterObject, NetworkObject, NetworkSpec, NodeDescription, NodeObject, TlsInfo } from '../../store/types.js';
+import { allocateNetwork, INGRESS_NETWORK_NAME } from '../allocator/network-allocation.js';
 import { newJoinToken } from '../ca/join-token.js';
 import { newUnlockKey } from '../ca/unlock-key.js';
 import type { InitRequest } from './api.js';
@@ -85,4 +86,18 @@ function nodeObject(n: NewNode): Omit<NodeObject, 'Status'> {
     Description: n.description,
     ...(n.tlsInfo ? { TLSInfo: n.tlsInfo } : {}),
   };
+}
+
+/** The routing mesh's network, made with the cluster: the first subnet of the pool (10.0.0.0/24 by default), as Docker does. */
+export function ingressNetwork(id: string, cluster: ClusterObject, now: number): NetworkObject {
+  const spec: NetworkSpec = {
+    Name: INGRESS_NETWORK_NAME,
+    Labels: {},
+    DriverConfiguration: { Name: 'overlay', Options: {} },
+    Attachable: false,
+    Internal: false,
+    Ingress: true,
+    IPAMOptions: { Driver: { Name: 'default' }, Configs: [] },
+  };
+  return { ID: id, Version: { Index: 0 }, CreatedAt: now, UpdatedAt: now, Spec: spec, Allocation: allocateNetwork(spec, cluster, []) };
 }

@@ -12,6 +12,7 @@ import type { Random } from '../../common/random.js';
 import type { Store } from '../../store/store.js';
 import { Reconciler } from '../reconciler.js';
 import { stateRank, type NodeObject, type TaskObject } from '../../store/types.js';
+import { networkViewFor } from './network-view.js';
 import type { AgentSession, Assignments, DispatcherEndpoint, SessionRequest, TaskStatusUpdate } from './session.js';
 
 export const DEFAULT_HEARTBEAT_PERIOD_MS = 5000;
@@ -43,19 +44,26 @@ class AssignmentFanout extends Reconciler {
   }
 
   protected override interested(table: string): boolean {
-    return table === 'task' || table === 'cluster';
+    return table === 'task' || table === 'cluster' || table === 'service' || table === 'network' || table === 'node';
   }
 
   protected async reconcile(): Promise<void> {
-    const tasks = this.store.view((tx) => tx.all('task'));
+    const all = this.store.view((tx) => ({ tasks: tx.all('task'), services: tx.all('service'), networks: tx.all('network'), nodes: tx.all('node') }));
     for (const s of this.sessions()) {
-      const mine = assignmentsFor(s.nodeId, tasks);
-      const key = mine.map((t) => `${t.ID}:${t.Version.Index}`).join(',');
+      const a = assignmentsOf(s.nodeId, all);
+      const key = a.tasks.map((t) => `${t.ID}:${t.Version.Index}`).join(',') + JSON.stringify(a.networks);
       if (key === s.lastSent) continue;
       s.lastSent = key;
-      for (const cb of s.listeners) cb({ tasks: mine });
+      for (const cb of s.listeners) cb(a);
     }
   }
+}
+
+type ClusterView = Parameters<typeof networkViewFor>[2];
+
+function assignmentsOf(nodeId: string, all: ClusterView): Assignments {
+  const tasks = assignmentsFor(nodeId, all.tasks);
+  return { tasks, networks: networkViewFor(nodeId, tasks, all) };
 }
 
 /** Tasks a node must see: assigned to it and past scheduling. */
@@ -202,7 +210,7 @@ export class Dispatcher implements DispatcherEndpoint {
   }
 
   private currentAssignments(nodeId: string): Assignments {
-    return { tasks: this.store.view((tx) => assignmentsFor(nodeId, tx.all('task'))) };
+    return this.store.view((tx) => assignmentsOf(nodeId, { tasks: tx.all('task'), services: tx.all('service'), networks: tx.all('network'), nodes: tx.all('node') }));
   }
 
   private updateStatus(s: NodeSession, updates: readonly TaskStatusUpdate[]): Promise<void> {

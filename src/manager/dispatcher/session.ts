@@ -9,9 +9,53 @@ export interface TaskStatusUpdate {
   readonly status: TaskStatus;
 }
 
-/** The full set of tasks a node must hold, sent whenever it changes. */
+/** An overlay network as a node plumbs it. */
+export interface ViewNetwork {
+  readonly id: string;
+  readonly name: string;
+  /** Masked CIDR. */
+  readonly subnet: string;
+  readonly gateway: string;
+  readonly vni: number;
+  readonly internal: boolean;
+}
+
+/** A task's address on one network, wherever in the cluster the task runs. */
+export interface ViewEndpoint {
+  readonly networkId: string;
+  /** Plain address (the MAC follows from it). */
+  readonly ip: string;
+  readonly nodeId: string;
+  /** The underlay address of the node it runs on (that node's Status.Addr). */
+  readonly hostIp: string;
+  readonly taskId: string;
+  readonly taskName: string;
+  readonly serviceName: string;
+  readonly aliases: readonly string[];
+  /** Running and meant to run: answered by DNS and load-balanced to. */
+  readonly serving: boolean;
+}
+
+/** A service on one network: how its name resolves there. */
+export interface ViewService {
+  readonly networkId: string;
+  readonly name: string;
+  readonly mode: 'vip' | 'dnsrr';
+  readonly vip?: string;
+  readonly aliases: readonly string[];
+}
+
+/** What a node needs of the overlays its tasks use (see dispatcher/network-view.ts). */
+export interface NetworkView {
+  readonly networks: readonly ViewNetwork[];
+  readonly endpoints: readonly ViewEndpoint[];
+  readonly services: readonly ViewService[];
+}
+
+/** The full set of tasks a node must hold, sent whenever it changes, with the networks they use. */
 export interface Assignments {
   readonly tasks: readonly TaskObject[];
+  readonly networks: NetworkView;
 }
 
 export interface SessionRequest {

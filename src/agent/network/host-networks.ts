@@ -1,0 +1,279 @@
+/**
+ * The overlays on this host, driven by the assignments: a network is plumbed (bridge + VXLAN,
+ * the Docker network bound to it, the DNS listener on its gateway) while a task here needs it and
+ * removed after; remote endpoints get static FDB/neighbour entries from the dispatcher's view
+ * (added when a task appears elsewhere, removed when it goes), the embedded DNS gets the view's
+ * records, each running task's container gets a VIP table in its own network namespace, and the
+ * host gets the egress table. Every change runs one at a time, in order.
+ */
+import { errorMessage } from '../../common/errors.js';
+import type { Logger } from '../../common/logging.js';
+import type { LiveDnsRecords } from '../../network/dns-records.js';
+import { bridgeName } from '../../network/device-names.js';
+import { egressRuleset, EGRESS_TABLE_SUFFIX } from '../../network/egress-rules.js';
+import { replaceScript, ruleset } from '../../network/nft-ruleset.js';
+import type { NetworkPlumbing, RemoteEndpoint } from '../../network/plumbing.js';
+import { vipRuleset, type VipBackends } from '../../network/vip-rules.js';
+import type { NetworkView, ViewNetwork } from '../../manager/dispatcher/session.js';
+import { stateRank, type TaskObject } from '../../store/types.js';
+import type { DockerNetworks } from './docker-networks.js';
+
+/** What listens for DNS on gateways (DnsServer in production). */
+export interface DnsListener {
+  listen(address: string): Promise<unknown>;
+  close(address: string): Promise<void>;
+  closeAll(): Promise<void>;
+}
+
+export interface HostNetworksOptions {
+  nodeId: string;
+  /** This host's underlay (data-path) address: VXLAN packets leave from it. */
+  underlayIp: string;
+  plumbing: NetworkPlumbing;
+  /** The same plumbing inside a container's network namespace (`/proc/PID/ns/net`). */
+  inContainer: (pid: number) => NetworkPlumbing;
+  docker: DockerNetworks;
+  records: LiveDnsRecords;
+  dns: DnsListener;
+  logger: Logger;
+}
+
+interface ActiveNetwork {
+  readonly net: ViewNetwork;
+  /** Remote endpoints programmed, by IP. */
+  readonly remotes: Map<string, RemoteEndpoint>;
+}
+
+const EMPTY: NetworkView = { networks: [], endpoints: [], services: [] };
+const RETRY_MS = 2000;
+
+/** A task whose container may be on its networks now or soon. */
+function needsNetworks(t: TaskObject): boolean {
+  return stateRank(t.Status.State) < stateRank('complete') && t.DesiredState !== 'remove';
+}
+
+export class HostNetworks {
+  private view: NetworkView = EMPTY;
+  private tasks: readonly TaskObject[] = [];
+  private readonly active = new Map<string, ActiveNetwork>();
+  /** The VIP table text applied per task container (keyed with its PID). */
+  private readonly vipApplied = new Map<string, string>();
+  private egressApplied = '';
+  private chain: Promise<void> = Promise.resolve();
+  private syncQueued = false;
+  private firstSync = true;
+  private retry: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(private readonly o: HostNetworksOptions) {}
+
+  /** A new assignment set: reconcile the host with it (coalesced). */
+  update(view: NetworkView, tasks: readonly TaskObject[]): void {
+    this.view = view;
+    this.tasks = tasks;
+    this.kick();
+  }
+
+  /**
+   * Before a task's container is created: its networks exist here. Returns the task to create, with
+   * the overlay gateway (the embedded DNS) as its resolver unless the spec names its own.
+   */
+  prepare(task: TaskObject): Promise<TaskObject> {
+    return this.serial(async () => {
+      const nets = (task.Networks ?? []).map((a) => this.view.networks.find((n) => n.id === a.NetworkID));
+      if (nets.some((n) => !n)) throw new Error(`network of task ${task.ID} is not known on this node yet`);
+      for (const n of nets) await this.ensureNetwork(n!);
+      await this.program();
+      const first = nets[0];
+      const c = task.Spec.ContainerSpec;
+      if (!first || !c || c.DNSConfig?.Nameservers?.length) return task;
+      return { ...task, Spec: { ...task.Spec, ContainerSpec: { ...c, DNSConfig: { ...(c.DNSConfig ?? {}), Nameservers: [first.gateway] } } } };
+    });
+  }
+
+  /** Stops answering DNS (agent stop); the plumbing stays for the containers that keep running. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.retry);
+    await this.chain;
+    await this.o.dns.closeAll();
+  }
+
+  /** Removes everything shoal made on this host for overlays (swarm leave, node removal). */
+  removeAll(): Promise<void> {
+    return this.serial(async () => {
+      await this.o.dns.closeAll();
+      for (const name of await this.o.docker.listOwned()) await this.o.docker.remove(name).catch((e: unknown) => this.warn('removing docker network', name, e));
+      await this.o.plumbing.cleanup();
+      this.active.clear();
+      this.egressApplied = '';
+    });
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.chain.then(fn);
+    this.chain = p.then(
+      () => undefined,
+      () => undefined,
+    );
+    return p;
+  }
+
+  private kick(): void {
+    if (this.syncQueued || this.closed) return;
+    this.syncQueued = true;
+    void this.serial(async () => {
+      this.syncQueued = false;
+      try {
+        await this.sync();
+      } catch (e) {
+        this.warn('overlay sync', '', e);
+        this.scheduleRetry();
+      }
+    });
+  }
+
+  private scheduleRetry(): void {
+    if (this.retry || this.closed) return;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      this.kick();
+    }, RETRY_MS);
+    this.retry.unref();
+  }
+
+  private async sync(): Promise<void> {
+    const needed = new Set<string>();
+    for (const t of this.tasks) if (needsNetworks(t)) for (const a of t.Networks ?? []) needed.add(a.NetworkID);
+    for (const n of this.view.networks) if (needed.has(n.id)) await this.ensureNetwork(n);
+    await this.program();
+    let leftover = false;
+    for (const id of [...this.active.keys()]) {
+      if (needed.has(id) && this.view.networks.some((n) => n.id === id)) continue;
+      if (!(await this.removeNetwork(id))) leftover = true;
+    }
+    if (this.firstSync) {
+      this.firstSync = false;
+      await this.removeLeftovers();
+    }
+    if (leftover) this.scheduleRetry();
+  }
+
+  private async ensureNetwork(n: ViewNetwork): Promise<void> {
+    const cur = this.active.get(n.id);
+    if (cur && cur.net.vni === n.vni && cur.net.gateway === n.gateway && cur.net.subnet === n.subnet) return;
+    const name = bridgeName(n.id);
+    await this.o.plumbing.ensureOverlay({ networkId: n.id, vni: n.vni, localUnderlayIp: this.o.underlayIp });
+    await this.o.docker.ensure({ name, networkId: n.id, subnet: n.subnet, gateway: n.gateway, internal: n.internal });
+    // Docker put the gateway on the bridge: the embedded DNS answers there.
+    await this.o.dns.listen(n.gateway).catch((e: unknown) => this.warn('dns listen', n.gateway, e));
+    const remotes = new Map<string, RemoteEndpoint>();
+    for (const r of await this.o.plumbing.listRemoteEndpoints(n.id)) remotes.set(r.ip, r);
+    this.active.set(n.id, { net: n, remotes });
+  }
+
+  /** True when everything of the network is gone from this host. */
+  private async removeNetwork(id: string): Promise<boolean> {
+    const a = this.active.get(id);
+    if (a) await this.o.dns.close(a.net.gateway);
+    try {
+      await this.o.docker.remove(bridgeName(id));
+    } catch (e) {
+      // A container still attached (being removed): try again shortly.
+      this.warn('removing docker network', bridgeName(id), e);
+      return false;
+    }
+    await this.o.plumbing.removeOverlay(id);
+    this.active.delete(id);
+    return true;
+  }
+
+  /** FDB/neighbour entries, DNS records, VIP tables and the egress table, from the current view. */
+  private async program(): Promise<void> {
+    for (const [id, a] of this.active) {
+      const want = new Map<string, RemoteEndpoint>();
+      for (const e of this.view.endpoints) if (e.networkId === id && e.nodeId !== this.o.nodeId && e.hostIp) want.set(e.ip, { ip: e.ip, hostIp: e.hostIp });
+      for (const [ip, r] of a.remotes) {
+        if (want.get(ip)?.hostIp === r.hostIp) continue;
+        await this.o.plumbing.removeRemoteEndpoint(id, r);
+        a.remotes.delete(ip);
+      }
+      for (const [ip, r] of want) {
+        if (a.remotes.has(ip)) continue;
+        await this.o.plumbing.addRemoteEndpoint(id, r);
+        a.remotes.set(ip, r);
+      }
+    }
+    this.o.records.update({
+      networks: [...this.active.values()].map((a) => ({ id: a.net.id, gateway: a.net.gateway })),
+      services: this.view.services.map((s) => ({ networkId: s.networkId, name: s.name, mode: s.mode, aliases: s.aliases, ...(s.vip ? { vip: s.vip } : {}) })),
+      endpoints: this.view.endpoints.map((e) => ({
+        networkId: e.networkId,
+        ip: e.ip,
+        owner: e.taskId,
+        taskName: e.taskName,
+        serviceName: e.serviceName,
+        aliases: e.aliases,
+        serving: e.serving,
+      })),
+    });
+    await this.programVips();
+    await this.programEgress();
+  }
+
+  /** Each running local container load-balances the VIPs of the services on its networks. */
+  private async programVips(): Promise<void> {
+    const live = new Set<string>();
+    for (const t of this.tasks) {
+      const pid = t.Status.ContainerStatus?.PID ?? 0;
+      if (t.Status.State !== 'running' || pid <= 0) continue;
+      const nets = new Set((t.Networks ?? []).map((a) => a.NetworkID));
+      const vips: VipBackends[] = this.view.services
+        .filter((s) => nets.has(s.networkId) && s.mode === 'vip' && s.vip)
+        .map((s) => ({
+          vip: s.vip!,
+          backends: this.view.endpoints.filter((e) => e.networkId === s.networkId && e.serviceName === s.name && e.serving).map((e) => e.ip),
+        }));
+      if (vips.length === 0) continue;
+      live.add(t.ID);
+      const rs = vipRuleset(vips);
+      const key = `${pid}\n${replaceScript(rs)}`;
+      if (this.vipApplied.get(t.ID) === key) continue;
+      try {
+        await this.o.inContainer(pid).applyRuleset(rs);
+        this.vipApplied.set(t.ID, key);
+      } catch (e) {
+        // The container may just have exited; the next assignment says so.
+        this.warn('VIP table', t.ID, e);
+      }
+    }
+    for (const id of [...this.vipApplied.keys()]) if (!live.has(id)) this.vipApplied.delete(id);
+  }
+
+  private async programEgress(): Promise<void> {
+    const nets = [...this.active.values()].map((a) => ({ bridge: bridgeName(a.net.id), subnet: a.net.subnet, internal: a.net.internal }));
+    if (nets.length === 0) {
+      if (this.egressApplied) await this.o.plumbing.removeRuleset(ruleset(EGRESS_TABLE_SUFFIX, '').table);
+      this.egressApplied = '';
+      return;
+    }
+    const rs = egressRuleset(nets);
+    const text = replaceScript(rs);
+    if (text === this.egressApplied) return;
+    await this.o.plumbing.applyRuleset(rs);
+    this.egressApplied = text;
+  }
+
+  /** After a crash or restart: what shoal made here that the first assignment set does not need. */
+  private async removeLeftovers(): Promise<void> {
+    const keep = new Set([...this.active.keys()].map((id) => bridgeName(id)));
+    for (const name of await this.o.docker.listOwned()) {
+      if (!keep.has(name)) await this.o.docker.remove(name).catch((e: unknown) => this.warn('removing leftover docker network', name, e));
+    }
+    if (this.active.size === 0) await this.o.plumbing.cleanup();
+  }
+
+  private warn(what: string, subject: string, e: unknown): void {
+    this.o.logger.warn(`${what} failed`, { subject, error: errorMessage(e) });
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * Addresses on overlay networks: a VIP per service per attached network (vip mode), an address per
+ * task per attached network. Pure over the store's objects: the addresses in use on a network are
+ * those of every task still in the store (history included, until the task reaper deletes it) and
+ * every service VIP, so releasing is simply the task or VIP going away, and a new leader computes
+ * the same. Allocation is serial (libnetwork's way), so a freed address is not handed out again
+ * at once while a stale DNS answer may still point at it.
+ */
+import { allocateAddress, withPrefixLength } from '../../network/addresses.js';
+import { bridgeName } from '../../network/device-names.js';
+import type { NetworkIpam } from '../../network/network-ipam.js';
+import type { NetworkAttachment, NetworkObject, ServiceObject, TaskObject } from '../../store/types.js';
+
+export type VirtualIp = { NetworkID: string; Addr: string };
+
+/** The Docker network (of driver bridge, bound to the overlay's bridge) a node attaches containers to. */
+export function dockerNetworkName(networkId: string): string {
+  return bridgeName(networkId);
+}
+
+export function ipamOf(n: NetworkObject): NetworkIpam {
+  const a = n.Allocation;
+  return a.IPRange ? { subnet: a.Subnet, gateway: a.Gateway, ipRange: a.IPRange } : { subnet: a.Subnet, gateway: a.Gateway };
+}
+
+/** Every address taken on every network, by network id (plain or `/len` forms). */
+export class AddressBook {
+  private readonly used = new Map<string, string[]>();
+
+  constructor(services: readonly ServiceObject[], tasks: readonly TaskObject[]) {
+    for (const s of services) for (const v of s.Endpoint.VirtualIPs ?? []) this.take(v.NetworkID, v.Addr);
+    for (const t of tasks) for (const a of t.Networks ?? []) for (const addr of a.Addresses) this.take(a.NetworkID, addr);
+  }
+
+  take(networkId: string, addr: string): void {
+    const list = this.used.get(networkId) ?? [];
+    list.push(addr);
+    this.used.set(networkId, list);
+  }
+
+  /** A fresh address on `n`, recorded as taken. */
+  allocate(n: NetworkObject): string {
+    const ipam = ipamOf(n);
+    const ip = withPrefixLength(ipam, allocateAddress(ipam, this.used.get(n.ID) ?? []));
+    this.take(n.ID, ip);
+    return ip;
+  }
+}
+
+/** The networks a service is attached to that exist (ids, in spec order). */
+export function attachedNetworks(targets: readonly { Target: string }[] | undefined, networks: ReadonlyMap<string, NetworkObject>): NetworkObject[] {
+  const out: NetworkObject[] = [];
+  for (const a of targets ?? []) {
+    const n = networks.get(a.Target);
+    if (n) out.push(n);
+  }
+  return out;
+}
+
+/**
+ * The VIPs a service should hold: one per attached network in vip mode (kept when already there),
+ * none in dnsrr mode. Undefined when nothing changes.
+ */
+export function serviceVips(s: ServiceObject, networks: ReadonlyMap<string, NetworkObject>, book: AddressBook): VirtualIp[] | undefined {
+  const current = s.Endpoint.VirtualIPs ?? [];
+  const wanted = (s.Spec.EndpointSpec?.Mode ?? 'vip') === 'vip' ? attachedNetworks(s.Spec.TaskTemplate.Networks, networks) : [];
+  const next: VirtualIp[] = wanted.map((n) => current.find((v) => v.NetworkID === n.ID) ?? { NetworkID: n.ID, Addr: book.allocate(n) });
+  const same = next.length === current.length && next.every((v, i) => v.NetworkID === current[i]?.NetworkID && v.Addr === current[i]?.Addr);
+  return same ? undefined : next;
+}
+
+/** A new task's attachments, one address per network of its spec; undefined while a network is missing. */
+export function taskAttachments(t: TaskObject, networks: ReadonlyMap<string, NetworkObject>, book: AddressBook): NetworkAttachment[] | undefined {
+  const specs = t.Spec.Networks ?? [];
+  if (specs.some((a) => !networks.has(a.Target))) return undefined;
+  return specs.map((a) => {
+    const n = networks.get(a.Target)!;
+    const att: NetworkAttachment = { NetworkID: n.ID, DockerNetwork: dockerNetworkName(n.ID), Addresses: [book.allocate(n)] };
+    if (a.Aliases?.length) att.Aliases = [...a.Aliases];
+    return att;
+  });
+}

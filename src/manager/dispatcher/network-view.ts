@@ -1,0 +1,74 @@
+/**
+ * What a node needs to know about the overlays its tasks use, sent with its assignments: the
+ * networks (addresses, VNI), every task endpoint on them cluster-wide (address and the underlay
+ * address of the node it lives on: enough to program FDB/neighbour entries without flooding), and
+ * the services on them (VIP, mode, aliases) for the embedded DNS and the VIP tables. Pure.
+ */
+import { hostPart } from '../../network/addresses.js';
+import { stateRank, type NetworkObject, type NodeObject, type ServiceObject, type TaskObject } from '../../store/types.js';
+import type { NetworkView, ViewEndpoint } from './session.js';
+
+/** Docker's task name, answered by the embedded DNS like a container name. */
+function taskDnsName(t: TaskObject): string {
+  return `${t.ServiceAnnotations.Name}.${t.Slot > 0 ? t.Slot : (t.NodeID ?? '')}.${t.ID}`;
+}
+
+/** A task whose container may exist: scheduled, not yet terminal. */
+function mayHaveContainer(t: TaskObject): boolean {
+  return Boolean(t.NodeID) && stateRank(t.Status.State) >= stateRank('assigned') && stateRank(t.Status.State) < stateRank('complete');
+}
+
+export function networkViewFor(
+  nodeId: string,
+  assigned: readonly TaskObject[],
+  all: { tasks: readonly TaskObject[]; services: readonly ServiceObject[]; networks: readonly NetworkObject[]; nodes: readonly NodeObject[] },
+): NetworkView {
+  const wanted = new Set<string>();
+  for (const t of assigned) for (const a of t.Networks ?? []) wanted.add(a.NetworkID);
+  const networks = all.networks.filter((n) => wanted.has(n.ID)).sort((a, b) => a.ID.localeCompare(b.ID));
+  const nodeAddr = new Map(all.nodes.map((n) => [n.ID as string, n.Status.Addr]));
+  const serviceName = new Map(all.services.map((s) => [s.ID as string, s.Spec.Name]));
+  const endpoints: ViewEndpoint[] = [];
+  for (const t of all.tasks) {
+    if (!mayHaveContainer(t)) continue;
+    for (const a of t.Networks ?? []) {
+      if (!wanted.has(a.NetworkID) || !a.Addresses[0]) continue;
+      const hostIp = nodeAddr.get(t.NodeID!) ?? '';
+      if (!hostIp && t.NodeID !== nodeId) continue;
+      endpoints.push({
+        networkId: a.NetworkID,
+        ip: hostPart(a.Addresses[0]),
+        nodeId: t.NodeID!,
+        hostIp,
+        taskId: t.ID,
+        taskName: taskDnsName(t),
+        serviceName: serviceName.get(t.ServiceID) ?? t.ServiceAnnotations.Name,
+        aliases: a.Aliases ?? [],
+        serving: t.Status.State === 'running' && t.DesiredState === 'running',
+      });
+    }
+  }
+  endpoints.sort((a, b) => (a.networkId + a.ip).localeCompare(b.networkId + b.ip));
+  const services = [];
+  for (const s of all.services) {
+    for (const a of s.Spec.TaskTemplate.Networks ?? []) {
+      if (!wanted.has(a.Target)) continue;
+      const vip = s.Endpoint.VirtualIPs?.find((v) => v.NetworkID === a.Target);
+      const mode = s.Spec.EndpointSpec?.Mode ?? 'vip';
+      services.push({ networkId: a.Target, name: s.Spec.Name, mode, ...(mode === 'vip' && vip ? { vip: hostPart(vip.Addr) } : {}), aliases: a.Aliases ?? [] });
+    }
+  }
+  services.sort((a, b) => (a.networkId + a.name).localeCompare(b.networkId + b.name));
+  return {
+    networks: networks.map((n) => ({
+      id: n.ID,
+      name: n.Spec.Name,
+      subnet: n.Allocation.Subnet,
+      gateway: n.Allocation.Gateway,
+      vni: n.Allocation.VNI,
+      internal: n.Spec.Internal,
+    })),
+    services,
+    endpoints,
+  };
+}
