@@ -87,7 +87,13 @@ export class HostNetworks {
       const first = nets[0];
       const c = task.Spec.ContainerSpec;
       if (!first || !c || c.DNSConfig?.Nameservers?.length) return task;
-      return { ...task, Spec: { ...task.Spec, ContainerSpec: { ...c, DNSConfig: { ...(c.DNSConfig ?? {}), Nameservers: [first.gateway] } } } };
+      return {
+        ...task,
+        Spec: {
+          ...task.Spec,
+          ContainerSpec: { ...c, DNSConfig: { ...(c.DNSConfig ?? {}), Nameservers: [first.gateway] } },
+        },
+      };
     });
   }
 
@@ -103,7 +109,8 @@ export class HostNetworks {
   removeAll(): Promise<void> {
     return this.serial(async () => {
       await this.o.dns.closeAll();
-      for (const name of await this.o.docker.listOwned()) await this.o.docker.remove(name).catch((e: unknown) => this.warn('removing docker network', name, e));
+      for (const name of await this.o.docker.listOwned())
+        await this.o.docker.remove(name).catch((e: unknown) => this.warn('removing docker network', name, e));
       await this.o.plumbing.cleanup();
       this.active.clear();
       this.egressApplied = '';
@@ -192,7 +199,9 @@ export class HostNetworks {
   private async program(): Promise<void> {
     for (const [id, a] of this.active) {
       const want = new Map<string, RemoteEndpoint>();
-      for (const e of this.view.endpoints) if (e.networkId === id && e.nodeId !== this.o.nodeId && e.hostIp) want.set(e.ip, { ip: e.ip, hostIp: e.hostIp });
+      for (const e of this.view.endpoints)
+        if (e.networkId === id && e.nodeId !== this.o.nodeId && e.hostIp)
+          want.set(e.ip, { ip: e.ip, hostIp: e.hostIp });
       for (const [ip, r] of a.remotes) {
         if (want.get(ip)?.hostIp === r.hostIp) continue;
         await this.o.plumbing.removeRemoteEndpoint(id, r);
@@ -206,7 +215,13 @@ export class HostNetworks {
     }
     this.o.records.update({
       networks: [...this.active.values()].map((a) => ({ id: a.net.id, gateway: a.net.gateway })),
-      services: this.view.services.map((s) => ({ networkId: s.networkId, name: s.name, mode: s.mode, aliases: s.aliases, ...(s.vip ? { vip: s.vip } : {}) })),
+      services: this.view.services.map((s) => ({
+        networkId: s.networkId,
+        name: s.name,
+        mode: s.mode,
+        aliases: s.aliases,
+        ...(s.vip ? { vip: s.vip } : {}),
+      })),
       endpoints: this.view.endpoints.map((e) => ({
         networkId: e.networkId,
         ip: e.ip,
@@ -232,7 +247,9 @@ export class HostNetworks {
         .filter((s) => nets.has(s.networkId) && s.mode === 'vip' && s.vip)
         .map((s) => ({
           vip: s.vip!,
-          backends: this.view.endpoints.filter((e) => e.networkId === s.networkId && e.serviceName === s.name && e.serving).map((e) => e.ip),
+          backends: this.view.endpoints
+            .filter((e) => e.networkId === s.networkId && e.serviceName === s.name && e.serving)
+            .map((e) => e.ip),
         }));
       if (vips.length === 0) continue;
       live.add(t.ID);
@@ -251,7 +268,11 @@ export class HostNetworks {
   }
 
   private async programEgress(): Promise<void> {
-    const nets = [...this.active.values()].map((a) => ({ bridge: bridgeName(a.net.id), subnet: a.net.subnet, internal: a.net.internal }));
+    const nets = [...this.active.values()].map((a) => ({
+      bridge: bridgeName(a.net.id),
+      subnet: a.net.subnet,
+      internal: a.net.internal,
+    }));
     if (nets.length === 0) {
       if (this.egressApplied) await this.o.plumbing.removeRuleset(ruleset(EGRESS_TABLE_SUFFIX, '').table);
       this.egressApplied = '';
@@ -268,7 +289,8 @@ export class HostNetworks {
   private async removeLeftovers(): Promise<void> {
     const keep = new Set([...this.active.keys()].map((id) => bridgeName(id)));
     for (const name of await this.o.docker.listOwned()) {
-      if (!keep.has(name)) await this.o.docker.remove(name).catch((e: unknown) => this.warn('removing leftover docker network', name, e));
+      if (!keep.has(name))
+        await this.o.docker.remove(name).catch((e: unknown) => this.warn('removing leftover docker network', name, e));
     }
     if (this.active.size === 0) await this.o.plumbing.cleanup();
   }

@@ -20,7 +20,9 @@ export function dockerNetworkName(networkId: string): string {
 
 export function ipamOf(n: NetworkObject): NetworkIpam {
   const a = n.Allocation;
-  return a.IPRange ? { subnet: a.Subnet, gateway: a.Gateway, ipRange: a.IPRange } : { subnet: a.Subnet, gateway: a.Gateway };
+  return a.IPRange
+    ? { subnet: a.Subnet, gateway: a.Gateway, ipRange: a.IPRange }
+    : { subnet: a.Subnet, gateway: a.Gateway };
 }
 
 /** Every address taken on every network, by network id (plain or `/len` forms). */
@@ -29,7 +31,8 @@ export class AddressBook {
 
   constructor(services: readonly ServiceObject[], tasks: readonly TaskObject[]) {
     for (const s of services) for (const v of s.Endpoint.VirtualIPs ?? []) this.take(v.NetworkID, v.Addr);
-    for (const t of tasks) for (const a of t.Networks ?? []) for (const addr of a.Addresses) this.take(a.NetworkID, addr);
+    for (const t of tasks)
+      for (const a of t.Networks ?? []) for (const addr of a.Addresses) this.take(a.NetworkID, addr);
   }
 
   take(networkId: string, addr: string): void {
@@ -48,7 +51,10 @@ export class AddressBook {
 }
 
 /** The networks a service is attached to that exist (ids, in spec order). */
-export function attachedNetworks(targets: readonly { Target: string }[] | undefined, networks: ReadonlyMap<string, NetworkObject>): NetworkObject[] {
+export function attachedNetworks(
+  targets: readonly { Target: string }[] | undefined,
+  networks: ReadonlyMap<string, NetworkObject>,
+): NetworkObject[] {
   const out: NetworkObject[] = [];
   for (const a of targets ?? []) {
     const n = networks.get(a.Target);
@@ -61,21 +67,38 @@ export function attachedNetworks(targets: readonly { Target: string }[] | undefi
  * The VIPs a service should hold: one per attached network in vip mode (kept when already there),
  * none in dnsrr mode. Undefined when nothing changes.
  */
-export function serviceVips(s: ServiceObject, networks: ReadonlyMap<string, NetworkObject>, book: AddressBook): VirtualIp[] | undefined {
+export function serviceVips(
+  s: ServiceObject,
+  networks: ReadonlyMap<string, NetworkObject>,
+  book: AddressBook,
+): VirtualIp[] | undefined {
   const current = s.Endpoint.VirtualIPs ?? [];
-  const wanted = (s.Spec.EndpointSpec?.Mode ?? 'vip') === 'vip' ? attachedNetworks(s.Spec.TaskTemplate.Networks, networks) : [];
-  const next: VirtualIp[] = wanted.map((n) => current.find((v) => v.NetworkID === n.ID) ?? { NetworkID: n.ID, Addr: book.allocate(n) });
-  const same = next.length === current.length && next.every((v, i) => v.NetworkID === current[i]?.NetworkID && v.Addr === current[i]?.Addr);
+  const wanted =
+    (s.Spec.EndpointSpec?.Mode ?? 'vip') === 'vip' ? attachedNetworks(s.Spec.TaskTemplate.Networks, networks) : [];
+  const next: VirtualIp[] = wanted.map(
+    (n) => current.find((v) => v.NetworkID === n.ID) ?? { NetworkID: n.ID, Addr: book.allocate(n) },
+  );
+  const same =
+    next.length === current.length &&
+    next.every((v, i) => v.NetworkID === current[i]?.NetworkID && v.Addr === current[i]?.Addr);
   return same ? undefined : next;
 }
 
 /** A new task's attachments, one address per network of its spec; undefined while a network is missing. */
-export function taskAttachments(t: TaskObject, networks: ReadonlyMap<string, NetworkObject>, book: AddressBook): NetworkAttachment[] | undefined {
+export function taskAttachments(
+  t: TaskObject,
+  networks: ReadonlyMap<string, NetworkObject>,
+  book: AddressBook,
+): NetworkAttachment[] | undefined {
   const specs = t.Spec.Networks ?? [];
   if (specs.some((a) => !networks.has(a.Target))) return undefined;
   return specs.map((a) => {
     const n = networks.get(a.Target)!;
-    const att: NetworkAttachment = { NetworkID: n.ID, DockerNetwork: dockerNetworkName(n.ID), Addresses: [book.allocate(n)] };
+    const att: NetworkAttachment = {
+      NetworkID: n.ID,
+      DockerNetwork: dockerNetworkName(n.ID),
+      Addresses: [book.allocate(n)],
+    };
     if (a.Aliases?.length) att.Aliases = [...a.Aliases];
     return att;
   });

@@ -5,7 +5,13 @@
  * the services on them (VIP, mode, aliases) for the embedded DNS and the VIP tables. Pure.
  */
 import { hostPart } from '../../network/addresses.js';
-import { stateRank, type NetworkObject, type NodeObject, type ServiceObject, type TaskObject } from '../../store/types.js';
+import {
+  stateRank,
+  type NetworkObject,
+  type NodeObject,
+  type ServiceObject,
+  type TaskObject,
+} from '../../store/types.js';
 import type { NetworkView, ViewEndpoint } from './session.js';
 
 /** Docker's task name, answered by the embedded DNS like a container name. */
@@ -15,13 +21,22 @@ function taskDnsName(t: TaskObject): string {
 
 /** A task whose container may exist: scheduled, not yet terminal. */
 function mayHaveContainer(t: TaskObject): boolean {
-  return Boolean(t.NodeID) && stateRank(t.Status.State) >= stateRank('assigned') && stateRank(t.Status.State) < stateRank('complete');
+  return (
+    Boolean(t.NodeID) &&
+    stateRank(t.Status.State) >= stateRank('assigned') &&
+    stateRank(t.Status.State) < stateRank('complete')
+  );
 }
 
 export function networkViewFor(
   nodeId: string,
   assigned: readonly TaskObject[],
-  all: { tasks: readonly TaskObject[]; services: readonly ServiceObject[]; networks: readonly NetworkObject[]; nodes: readonly NodeObject[] },
+  all: {
+    tasks: readonly TaskObject[];
+    services: readonly ServiceObject[];
+    networks: readonly NetworkObject[];
+    nodes: readonly NodeObject[];
+  },
 ): NetworkView {
   const wanted = new Set<string>();
   for (const t of assigned) for (const a of t.Networks ?? []) wanted.add(a.NetworkID);
@@ -55,7 +70,13 @@ export function networkViewFor(
       if (!wanted.has(a.Target)) continue;
       const vip = s.Endpoint.VirtualIPs?.find((v) => v.NetworkID === a.Target);
       const mode = s.Spec.EndpointSpec?.Mode ?? 'vip';
-      services.push({ networkId: a.Target, name: s.Spec.Name, mode, ...(mode === 'vip' && vip ? { vip: hostPart(vip.Addr) } : {}), aliases: a.Aliases ?? [] });
+      services.push({
+        networkId: a.Target,
+        name: s.Spec.Name,
+        mode,
+        ...(mode === 'vip' && vip ? { vip: hostPart(vip.Addr) } : {}),
+        aliases: a.Aliases ?? [],
+      });
     }
   }
   services.sort((a, b) => (a.networkId + a.name).localeCompare(b.networkId + b.name));
