@@ -71,7 +71,7 @@ describe('dockerode against shoal', { timeout: 300_000 }, () => {
     for (let i = 0; i < 5; i++) {
       const s = (await docker.swarmInspect()) as { Version: { Index: number }; Spec: Record<string, unknown> };
       await sleep(100);
-      await docker.swarmUpdate({ ...s.Spec, Labels: { round: String(i) } }, { version: s.Version.Index } as never);
+      await docker.swarmUpdate({ version: s.Version.Index, ...s.Spec, Labels: { round: String(i) } } as never);
     }
     const s = (await docker.swarmInspect()) as { Spec: { Labels: Record<string, string> } };
     assert.deepEqual(s.Spec.Labels, { round: '4' });
@@ -158,6 +158,45 @@ describe('dockerode against shoal', { timeout: 300_000 }, () => {
       .getService(SERVICE)
       .logs({ stdout: true, stderr: true, follow: false } as never)) as unknown as Buffer;
     assert.match(raw.toString('utf8'), /hello from/);
+  });
+
+  it('rolls the service back to its previous spec', async () => {
+    const service = docker.getService(SERVICE);
+    const s = (await service.inspect()) as { Version: { Index: number }; Spec: { Labels?: Record<string, string> } };
+    await service.update({ version: s.Version.Index, ...s.Spec, rollback: 'previous' } as never);
+    const after = (await service.inspect()) as {
+      Spec: { Labels?: Record<string, string> };
+      UpdateStatus?: { State: string };
+    };
+    assert.deepEqual(after.Spec.Labels, { round: '4' }, 'the spec before the last update');
+  });
+
+  it('runs a replicated job to completion', async () => {
+    await docker.createService({
+      Name: 'dockerode-job',
+      TaskTemplate: {
+        ContainerSpec: { Image: 'shoal-test/busybox:1', Command: ['sh', '-c', 'echo job done'] },
+        RestartPolicy: { Condition: 'on-failure' },
+      },
+      Mode: { ReplicatedJob: { MaxConcurrent: 2, TotalCompletions: 3 } },
+    } as never);
+    await waitFor(
+      '3 complete tasks',
+      () =>
+        shoal
+          .docker(['service', 'ps', 'dockerode-job', '--format', '{{.CurrentState}}'])
+          .split('\n')
+          .filter((l) => l.startsWith('Complete')).length === 3,
+      60_000,
+      500,
+      shoal.explain('dockerode-job'),
+    );
+    const listed = (await docker.listServices({
+      filters: { name: ['dockerode-job'] },
+      status: true,
+    } as never)) as unknown as { ServiceStatus?: { CompletedTasks: number } }[];
+    assert.equal(listed[0]?.ServiceStatus?.CompletedTasks, 3);
+    await docker.getService('dockerode-job').remove();
   });
 
   it('removes the service and leaves the swarm', async () => {

@@ -201,4 +201,51 @@ describe('overlay networks in a 3-host lab', { timeout: 900_000 }, () => {
       /front|back/,
     );
   });
+
+  // Shares this lab (issue 12): a global job runs once on every node, and once more on a node that
+  // joins later (worker2 leaves and joins again: a new node).
+  it('runs a global job once per node, and on a node that joins later', async () => {
+    on('manager1', [
+      'docker',
+      'service',
+      'create',
+      '-d',
+      '--name',
+      'once',
+      '--mode',
+      'global-job',
+      IMAGE,
+      'sh',
+      '-c',
+      'echo done on $(hostname)',
+    ]);
+    const completeOn = (): string[] =>
+      on('manager1', ['docker', 'service', 'ps', 'once', '--format', '{{.Node}} {{.CurrentState}}'])
+        .trim()
+        .split('\n')
+        .filter((l) => / Complete /.test(` ${l} `))
+        .map((l) => l.split(' ')[0]!)
+        .sort();
+    await waitFor(
+      'one complete task per node',
+      () => completeOn().join() === HOSTS.join(),
+      120_000,
+      500,
+      () => completeOn().join(),
+    );
+    const token = on('manager1', ['docker', 'swarm', 'join-token', '-q', 'worker']).trim();
+    const managerAddr = on('manager1', ['docker', 'info', '--format', '{{.Swarm.NodeAddr}}']).trim();
+    on('worker2', ['docker', 'swarm', 'leave']);
+    on('worker2', ['docker', 'swarm', 'join', '--token', token, `${managerAddr}:2377`]);
+    // Four complete tasks: one per node, and one on the worker2 that joined again.
+    await waitFor(
+      'a complete task on the node that joined later',
+      () => completeOn().length === 4,
+      120_000,
+      500,
+      () => completeOn().join(),
+    );
+    assert.deepEqual(completeOn(), ['manager1', 'worker1', 'worker2', 'worker2']);
+    on('manager1', ['docker', 'service', 'rm', 'once']);
+  });
 });
