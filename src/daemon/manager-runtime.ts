@@ -11,6 +11,7 @@ import { cryptoRandom } from '../common/random.js';
 import { LogBroker } from '../cluster/log-broker.js';
 import { peerIdentityProblem } from '../cluster/client.js';
 import { ClusterPort, RAFT_ALPN, secureOptions } from '../cluster/port.js';
+import { SwarmEventLog } from '../manager/controlapi/events.js';
 import { Manager } from '../manager/manager.js';
 import { RaftNode } from '../raft/node.js';
 import { TcpTransport } from '../raft/transport-tcp.js';
@@ -56,7 +57,9 @@ export interface ManagerParts {
   readonly manager: Manager;
   readonly port: ClusterPort;
   readonly membership: RaftMembership;
-  /** Stops following the Raft leader (for the agent's session). */
+  /** Swarm events from this manager's store (`docker events`). */
+  readonly events: SwarmEventLog;
+  /** Stops following the Raft leader (for the agent's session) and the store's events. */
   readonly stopWatching: () => void;
 }
 
@@ -189,9 +192,11 @@ export async function openManager(
     lastLeader = raft.leader;
     rt.resetSession();
   });
+  const events = new SwarmEventLog(store, () => Date.now());
   const stopWatching = (): void => {
     unobserve();
     unwatchRoles();
+    events.close();
   };
   await clusterPort.listen();
   try {
@@ -201,5 +206,5 @@ export async function openManager(
     await clusterPort.close();
     throw e;
   }
-  return { store, raft, transport, manager, port: clusterPort, membership, stopWatching };
+  return { store, raft, transport, manager, port: clusterPort, membership, events, stopWatching };
 }
