@@ -121,7 +121,9 @@ const dnsName = z.string().min(1).max(255);
  */
 export const NetworkViewSchema = z.object({
   networks: z
-    .array(z.object({ id, name: short, subnet: cidr4, gateway: ipv4, vni: z.number().int().min(1).max(2 ** 24 - 1), internal: z.boolean() }))
+    .array(
+      z.object({ id, name: short, subnet: cidr4, gateway: ipv4, vni: z.number().int().min(1).max(2 ** 24 - 1), internal: z.boolean(), ingress: z.boolean().optional() }),
+    )
     .max(1024),
   endpoints: z
     .array(
@@ -141,4 +143,21 @@ export const NetworkViewSchema = z.object({
   services: z
     .array(z.object({ networkId: id, name: dnsName, mode: z.enum(['vip', 'dnsrr']), vip: ipv4.optional(), aliases: z.array(dnsName).max(64) }))
     .max(100_000),
+  mesh: z
+    .object({
+      networkId: id,
+      nodeAddress: cidr4,
+      peers: z.array(z.object({ ip: ipv4, hostIp: ipv4 })).max(10_000),
+      ports: z
+        .array(
+          z.object({
+            protocol: z.enum(['tcp', 'udp', 'sctp']),
+            publishedPort: z.number().int().min(1).max(65535),
+            targetPort: z.number().int().min(1).max(65535),
+            backends: z.array(ipv4).max(100_000),
+          }),
+        )
+        .max(10_000),
+    })
+    .optional(),
 });

@@ -64,11 +64,10 @@ export const serviceMethods = {
       if (isJob(s)) service.JobStatus = { JobIteration: { Index: 0 }, LastExecution: tx.now };
       tx.create('service', service);
     });
-    return { id, warnings: ingressWarnings(s) };
+    return { id, warnings: [] };
   }),
 
   updateService: write(async (ctx, id: string, version: number, spec: ServiceSpec, opts: UpdateServiceOptions): Promise<{ warnings: string[] }> => {
-    let warnings: string[] = [];
     await storeWrite(ctx, (tx) => {
       const cur = tx.get('service', id);
       if (!cur) throw new ShoalError('not_found', `service ${id} not found`);
@@ -106,9 +105,8 @@ export const serviceMethods = {
       if (opts.rollback) updated.UpdateStatus = { State: 'rollback_started', StartedAt: tx.now, Message: 'manually requested rollback' };
       else if (taskChanged || portsChanged || rebalance) delete updated.UpdateStatus;
       tx.update('service', updated);
-      warnings = ingressWarnings(next);
     });
-    return { warnings };
+    return { warnings: [] };
   }),
 
   removeService: write(async (ctx, ref: string): Promise<void> => {
@@ -148,11 +146,3 @@ export function normalizeServiceSpec(spec: ServiceSpec): ServiceSpec {
   return s;
 }
 
-/** Until the routing mesh lands, ingress ports are allocated and shown but not published. */
-function ingressWarnings(spec: ServiceSpec): string[] {
-  const ingress = (spec.EndpointSpec?.Ports ?? []).filter((p) => (p.PublishMode ?? 'ingress') === 'ingress');
-  if (ingress.length === 0) return [];
-  return [
-    `shoal: the routing mesh is not available yet; ingress port(s) ${ingress.map((p) => p.PublishedPort ?? p.TargetPort).join(', ')} are allocated but not published (use mode=host to publish on the node)`,
-  ];
-}
