@@ -71,12 +71,29 @@ export async function withDockerSwarm<T>(fn: (host: string) => Promise<T>): Prom
 export async function withShoal<T>(fn: (host: string) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(path.join(tmpdir(), 'shoal-bench-'));
   const host = `unix://${dir}/shoal.sock`;
-  const p: ChildProcess = spawn(process.execPath, [path.join(ROOT, 'bin/shoal'), 'daemon', '--data-root', `${dir}/data`, '--host', host, '--advertise-addr', '127.0.0.1', '--log-level', 'warn'], {
-    stdio: 'ignore',
-  });
+  const p: ChildProcess = spawn(
+    process.execPath,
+    [
+      path.join(ROOT, 'bin/shoal'),
+      'daemon',
+      '--data-root',
+      `${dir}/data`,
+      '--host',
+      host,
+      '--advertise-addr',
+      '127.0.0.1',
+      '--log-level',
+      'warn',
+    ],
+    {
+      stdio: 'ignore',
+    },
+  );
   try {
     for (let i = 0; i < 100; i++) {
-      const r = spawnSync(DOCKER, ['info', '--format', '{{.Swarm.LocalNodeState}}'], { env: { ...process.env, DOCKER_HOST: host } });
+      const r = spawnSync(DOCKER, ['info', '--format', '{{.Swarm.LocalNodeState}}'], {
+        env: { ...process.env, DOCKER_HOST: host },
+      });
       if (r.status === 0) break;
       await sleep(200);
     }

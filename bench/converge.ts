@@ -6,7 +6,17 @@
  *
  *   node dist/bench/converge.js [--rounds 3] [--replicas 50]
  */
-import { assertEngineNotInSwarm, docker, drain, intArg, median, round3, secondsUntil, withDockerSwarm, withShoal } from './common.js';
+import {
+  assertEngineNotInSwarm,
+  docker,
+  drain,
+  intArg,
+  median,
+  round3,
+  secondsUntil,
+  withDockerSwarm,
+  withShoal,
+} from './common.js';
 
 const IMAGE = 'shoal-test/busybox:1';
 const ROUNDS = intArg('rounds', 3);
@@ -14,9 +24,23 @@ const REPLICAS = intArg('replicas', 50);
 
 async function converge(host: string, name: string): Promise<number> {
   const t0 = performance.now();
-  docker(host, ['service', 'create', '-d', '--no-resolve-image', '--name', name, '--replicas', String(REPLICAS), IMAGE, 'sleep', '3600']);
+  docker(host, [
+    'service',
+    'create',
+    '-d',
+    '--no-resolve-image',
+    '--name',
+    name,
+    '--replicas',
+    String(REPLICAS),
+    IMAGE,
+    'sleep',
+    '3600',
+  ]);
   const t = await secondsUntil(`${name} converged`, t0, () =>
-    docker(host, ['service', 'ls', '--filter', `name=${name}`, '--format', '{{.Replicas}}']).trim().startsWith(`${REPLICAS}/${REPLICAS}`),
+    docker(host, ['service', 'ls', '--filter', `name=${name}`, '--format', '{{.Replicas}}'])
+      .trim()
+      .startsWith(`${REPLICAS}/${REPLICAS}`),
   );
   await drain(host, name);
   return t;

@@ -33,7 +33,11 @@ const SERVICE = 'web';
 const REPLICAS = 10;
 
 function lab(args: string[], allowFail = false): string {
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/shoal'), 'lab', args[0]!, '--name', LAB, ...args.slice(1)], { encoding: 'utf8', timeout: 600_000 });
+  const r = spawnSync(
+    process.execPath,
+    [path.join(ROOT, 'bin/shoal'), 'lab', args[0]!, '--name', LAB, ...args.slice(1)],
+    { encoding: 'utf8', timeout: 600_000 },
+  );
   if (r.status !== 0 && !allowFail) throw new Error(`shoal lab ${args.join(' ')}: ${r.stderr}`);
   return r.stdout;
 }
@@ -59,17 +63,24 @@ const byName = (hs: LabHost[], n: string): LabHost => hs.find((h) => h.name === 
 function nodeRows(api: string): { host: string; status: string; manager: string }[] {
   const r = cli(api, ['node', 'ls', '--format', '{{.Hostname}}|{{.Status}}|{{.ManagerStatus}}'], 20_000);
   if (r.code !== 0) return [];
-  return r.out.trim().split('\n').filter(Boolean).map((l) => {
-    const [host, status, manager] = l.split('|');
-    return { host: host!, status: status!, manager: manager ?? '' };
-  });
+  return r.out
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const [host, status, manager] = l.split('|');
+      return { host: host!, status: status!, manager: manager ?? '' };
+    });
 }
 
 /** Hosts of running tasks (desired and current state running), as a manager reports them. */
 function runningHosts(api: string): string[] | undefined {
   const r = cli(api, ['service', 'ps', SERVICE, '--format', '{{.Node}}|{{.DesiredState}}|{{.CurrentState}}'], 20_000);
   if (r.code !== 0) return undefined;
-  return r.out.split('\n').filter((l) => /\|Running\|Running/.test(l)).map((l) => l.split('|')[0]!);
+  return r.out
+    .split('\n')
+    .filter((l) => /\|Running\|Running/.test(l))
+    .map((l) => l.split('|')[0]!);
 }
 
 function leaderOf(sys: System, hs: LabHost[], among: string[]): string | undefined {
@@ -109,12 +120,33 @@ interface RunResult {
 
 /** When the last of the running tasks on live hosts reached Running, by its status timestamp (epoch ms). */
 function lastRunningAt(api: string, dead: Set<string>): number {
-  const rows = must(api, ['service', 'ps', SERVICE, '--no-trunc', '--filter', 'desired-state=running', '--format', '{{.ID}}|{{.Node}}|{{.CurrentState}}'])
+  const rows = must(api, [
+    'service',
+    'ps',
+    SERVICE,
+    '--no-trunc',
+    '--filter',
+    'desired-state=running',
+    '--format',
+    '{{.ID}}|{{.Node}}|{{.CurrentState}}',
+  ])
     .split('\n')
     .map((l) => l.split('|'))
     .filter(([id, node, state]) => id && node && !dead.has(node) && state?.startsWith('Running'));
-  const stamps = must(api, ['inspect', '--type', 'task', '--format', '{{.Status.Timestamp}}', ...rows.map(([id]) => id!)]);
-  return Math.max(...stamps.split('\n').filter(Boolean).map((t) => Date.parse(t)));
+  const stamps = must(api, [
+    'inspect',
+    '--type',
+    'task',
+    '--format',
+    '{{.Status.Timestamp}}',
+    ...rows.map(([id]) => id!),
+  ]);
+  return Math.max(
+    ...stamps
+      .split('\n')
+      .filter(Boolean)
+      .map((t) => Date.parse(t)),
+  );
 }
 
 /** `lab partition` prints when its cut took effect; that moment on performance.now()'s clock. */
@@ -129,14 +161,24 @@ const RUN_LIMIT_MS = 150_000;
 
 async function settle(sys: System, hs: LabHost[]): Promise<void> {
   const managers = hs.filter((h) => h.name.startsWith('manager')).map((h) => h.name);
-  await until('a whole cluster', () => {
-    const lead = leaderOf(sys, hs, managers);
-    if (!lead) return false;
-    const rows = nodeRows(sys.api(byName(hs, lead)));
-    const up = rows.filter((r) => r.status === 'Ready');
-    const mgrs = rows.filter((r) => r.manager === 'Leader' || r.manager === 'Reachable');
-    return up.length === hs.length && rows.length === hs.length && mgrs.length === managers.length && (runningHosts(sys.api(byName(hs, lead)))?.length ?? 0) >= REPLICAS;
-  }, RUN_LIMIT_MS, 1000);
+  await until(
+    'a whole cluster',
+    () => {
+      const lead = leaderOf(sys, hs, managers);
+      if (!lead) return false;
+      const rows = nodeRows(sys.api(byName(hs, lead)));
+      const up = rows.filter((r) => r.status === 'Ready');
+      const mgrs = rows.filter((r) => r.manager === 'Leader' || r.manager === 'Reachable');
+      return (
+        up.length === hs.length &&
+        rows.length === hs.length &&
+        mgrs.length === managers.length &&
+        (runningHosts(sys.api(byName(hs, lead)))?.length ?? 0) >= REPLICAS
+      );
+    },
+    RUN_LIMIT_MS,
+    1000,
+  );
   // Let heartbeats and reconnections calm down before the next fault.
   await sleep(5000);
 }
@@ -166,7 +208,8 @@ async function oneRun(sys: System, hs: LabHost[], i: number): Promise<RunResult>
     const notOnLeader = r.filter((h) => h !== lead).length;
     if (Number.isNaN(leaderHostTasksS) && notOnLeader >= REPLICAS) leaderHostTasksS = (performance.now() - t0) / 1000;
     if (r.filter((h) => !dead.has(h)).length >= REPLICAS) break;
-    if (performance.now() - t1 > RUN_LIMIT_MS) throw new Error(`the lost hosts' tasks were not replaced within ${RUN_LIMIT_MS / 1000} s`);
+    if (performance.now() - t1 > RUN_LIMIT_MS)
+      throw new Error(`the lost hosts' tasks were not replaced within ${RUN_LIMIT_MS / 1000} s`);
     await sleep(250);
   }
   const workerTasksS = (performance.now() - t1) / 1000;
@@ -179,10 +222,25 @@ async function oneRun(sys: System, hs: LabHost[], i: number): Promise<RunResult>
 
 async function formLab(sys: System): Promise<LabHost[]> {
   lab(['down'], true);
-  lab(sys.name === 'shoal' ? ['up', '--managers', '3', '--workers', '2'] : ['up', '--managers', '3', '--workers', '2', '--no-swarm']);
+  lab(
+    sys.name === 'shoal'
+      ? ['up', '--managers', '3', '--workers', '2']
+      : ['up', '--managers', '3', '--workers', '2', '--no-swarm'],
+  );
   const hs = hosts();
   if (sys.name === 'docker') formDockerSwarm(sys, hs);
-  must(sys.api(hs[0]!), ['service', 'create', '-d', '--name', SERVICE, '--replicas', String(REPLICAS), 'shoal-test/busybox:1', 'sleep', '86400']);
+  must(sys.api(hs[0]!), [
+    'service',
+    'create',
+    '-d',
+    '--name',
+    SERVICE,
+    '--replicas',
+    String(REPLICAS),
+    'shoal-test/busybox:1',
+    'sleep',
+    '86400',
+  ]);
   await settle(sys, hs);
   return hs;
 }
@@ -197,7 +255,9 @@ async function measure(sys: System, runs: number): Promise<{ done: RunResult[]; 
       try {
         const r = await oneRun(sys, hs, i);
         done.push(r);
-        process.stdout.write(`${sys.name} run ${i + 1}/${runs}: first write ${r.firstWriteS.toFixed(2)} s; dead worker's tasks replaced ${r.workerTasksS.toFixed(1)} s after its cut (${r.workerTasksStampS.toFixed(1)} s by the tasks' Running timestamps); lost leader host's tasks ${r.leaderHostTasksS.toFixed(1)} s after the leader's cut\n`);
+        process.stdout.write(
+          `${sys.name} run ${i + 1}/${runs}: first write ${r.firstWriteS.toFixed(2)} s; dead worker's tasks replaced ${r.workerTasksS.toFixed(1)} s after its cut (${r.workerTasksStampS.toFixed(1)} s by the tasks' Running timestamps); lost leader host's tasks ${r.leaderHostTasksS.toFixed(1)} s after the leader's cut\n`,
+        );
       } catch (e) {
         const why = e instanceof Error ? e.message : String(e);
         stuck.push(why);

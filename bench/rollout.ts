@@ -13,7 +13,17 @@
  *
  *   node dist/bench/rollout.js [--rounds 3]
  */
-import { assertEngineNotInSwarm, docker, drain, intArg, median, round3, secondsUntil, withDockerSwarm, withShoal } from './common.js';
+import {
+  assertEngineNotInSwarm,
+  docker,
+  drain,
+  intArg,
+  median,
+  round3,
+  secondsUntil,
+  withDockerSwarm,
+  withShoal,
+} from './common.js';
 
 const ROUNDS = intArg('rounds', 3);
 const WORKLOADS = {
@@ -23,10 +33,30 @@ const WORKLOADS = {
 type Workload = keyof typeof WORKLOADS;
 const KINDS = Object.keys(WORKLOADS) as Workload[];
 
-async function create(host: string, name: string, replicas: number, flags: string[], workload: Workload): Promise<void> {
-  docker(host, ['service', 'create', '-d', '--no-resolve-image', '--name', name, '--replicas', String(replicas), ...flags, 'shoal-test/busybox:1', ...WORKLOADS[workload]]);
+async function create(
+  host: string,
+  name: string,
+  replicas: number,
+  flags: string[],
+  workload: Workload,
+): Promise<void> {
+  docker(host, [
+    'service',
+    'create',
+    '-d',
+    '--no-resolve-image',
+    '--name',
+    name,
+    '--replicas',
+    String(replicas),
+    ...flags,
+    'shoal-test/busybox:1',
+    ...WORKLOADS[workload],
+  ]);
   await secondsUntil(`${name} running`, performance.now(), () =>
-    docker(host, ['service', 'ls', '--filter', `name=${name}`, '--format', '{{.Replicas}}']).trim().startsWith(`${replicas}/${replicas}`),
+    docker(host, ['service', 'ls', '--filter', `name=${name}`, '--format', '{{.Replicas}}'])
+      .trim()
+      .startsWith(`${replicas}/${replicas}`),
   );
 }
 
@@ -51,7 +81,10 @@ async function autoRollback(host: string, name: string, workload: Workload): Pro
     host,
     name,
     4,
-    [...['--update-parallelism', '2', '--update-monitor', '2s', '--update-failure-action', 'rollback'], ...['--rollback-parallelism', '4', '--rollback-monitor', '1s']],
+    [
+      ...['--update-parallelism', '2', '--update-monitor', '2s', '--update-failure-action', 'rollback'],
+      ...['--rollback-parallelism', '4', '--rollback-monitor', '1s'],
+    ],
     workload,
   );
   return timedUpdate(host, name, ['--image', 'shoal-test/missing:1'], 'rollback_completed');
@@ -65,7 +98,10 @@ interface Round {
 type Scenario = keyof Round;
 
 async function round(host: string, tag: string): Promise<Round> {
-  const r: Round = { update: { 'exits-on-term': 0, 'ignores-term': 0 }, rollback: { 'exits-on-term': 0, 'ignores-term': 0 } };
+  const r: Round = {
+    update: { 'exits-on-term': 0, 'ignores-term': 0 },
+    rollback: { 'exits-on-term': 0, 'ignores-term': 0 },
+  };
   for (const w of KINDS) {
     r.update[w] = await rollingUpdate(host, `bench-upd-${w}-${tag}`, w);
     r.rollback[w] = await autoRollback(host, `bench-rb-${w}-${tag}`, w);
@@ -73,7 +109,8 @@ async function round(host: string, tag: string): Promise<Round> {
   return r;
 }
 
-const show = (r: Round): string => KINDS.map((w) => `${w}: update ${r.update[w].toFixed(2)} s, rollback ${r.rollback[w].toFixed(2)} s`).join('; ');
+const show = (r: Round): string =>
+  KINDS.map((w) => `${w}: update ${r.update[w].toFixed(2)} s, rollback ${r.rollback[w].toFixed(2)} s`).join('; ');
 
 async function main(): Promise<void> {
   assertEngineNotInSwarm();
@@ -94,8 +131,12 @@ async function main(): Promise<void> {
     bench: 'rollout',
     rounds: ROUNDS,
     update: '10 replicas, parallelism 2, delay 1s',
-    rollback: '4 replicas, update parallelism 2, monitor 2s, failure action rollback; rollback parallelism 4, monitor 1s; missing image',
-    workloads: { 'exits-on-term': WORKLOADS['exits-on-term'].join(' '), 'ignores-term': WORKLOADS['ignores-term'].join(' ') },
+    rollback:
+      '4 replicas, update parallelism 2, monitor 2s, failure action rollback; rollback parallelism 4, monitor 1s; missing image',
+    workloads: {
+      'exits-on-term': WORKLOADS['exits-on-term'].join(' '),
+      'ignores-term': WORKLOADS['ignores-term'].join(' '),
+    },
     shoal: shoal.map((x) => per((s, w) => round3(x[s][w]))),
     docker_swarm: swarm.map((x) => per((s, w) => round3(x[s][w]))),
     median: { shoal: per((s, w) => med(shoal, s, w)), docker_swarm: per((s, w) => med(swarm, s, w)) },

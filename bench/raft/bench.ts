@@ -36,7 +36,11 @@ async function measure(fn: () => Promise<LoadResult>): Promise<Sample> {
   return { ...r, cpu: (c.user + c.system) / 1000 / (performance.now() - t0) };
 }
 
-async function shoalRun(run: number, out: Map<number, Sample[]>, extra: { perFsync: number[]; spurious: number }): Promise<void> {
+async function shoalRun(
+  run: number,
+  out: Map<number, Sample[]>,
+  extra: { perFsync: number[]; spurious: number },
+): Promise<void> {
   const c = new KvCluster(3, 27300 + run * 10, shoalArgs);
   try {
     await c.startAll();
@@ -58,7 +62,10 @@ async function etcdRun(out: Map<number, Sample[]>): Promise<void> {
   try {
     await c.startAll();
     const leader = await c.waitForLeader();
-    for (const level of LEVELS) out.get(level)!.push(await measure(() => runLoad({ kind: 'etcd', endpoint: c.clientUrl(leader) }, level, SECONDS)));
+    for (const level of LEVELS)
+      out
+        .get(level)!
+        .push(await measure(() => runLoad({ kind: 'etcd', endpoint: c.clientUrl(leader) }, level, SECONDS)));
   } finally {
     await c.destroy();
   }
@@ -83,7 +90,11 @@ async function firstWrite(urls: () => string[], put: (url: string) => Promise<bo
  * kill -9 the leader, time until a write through a survivor succeeds; bring the victim back and let
  * it settle before the next kill.
  */
-async function failover(g: ProcessGroup & { destroy(): Promise<void> }, put: (url: string, k: number) => Promise<boolean>, settle: (victim: string) => Promise<void>): Promise<number[]> {
+async function failover(
+  g: ProcessGroup & { destroy(): Promise<void> },
+  put: (url: string, k: number) => Promise<boolean>,
+  settle: (victim: string) => Promise<void>,
+): Promise<number[]> {
   const times: number[] = [];
   try {
     await g.startAll();
@@ -91,7 +102,13 @@ async function failover(g: ProcessGroup & { destroy(): Promise<void> }, put: (ur
       const victim = await g.waitForLeader();
       await g.kill(victim);
       const t0 = performance.now();
-      times.push(await firstWrite(() => g.ids.filter((id) => g.running(id)).map((id) => g.clientUrl(id)), (u) => put(u, k), t0));
+      times.push(
+        await firstWrite(
+          () => g.ids.filter((id) => g.running(id)).map((id) => g.clientUrl(id)),
+          (u) => put(u, k),
+          t0,
+        ),
+      );
       await g.start(victim);
       await g.waitForLeader();
       await settle(victim);
@@ -109,14 +126,18 @@ async function shoalFailover(): Promise<number[]> {
     async (u, k) => (await httpCall(`${u}/kv/failover`, 'PUT', String(k), 1000)).status === 204,
     async (victim) => {
       // The restarted member catches up before the next kill.
-      const target = (await c.status((await c.waitForLeader())))!.commit;
-      for (let i = 0; i < 600 && ((await c.status(victim))?.applied ?? 0) < target; i++) await new Promise((r) => setTimeout(r, 50));
+      const target = (await c.status(await c.waitForLeader()))!.commit;
+      for (let i = 0; i < 600 && ((await c.status(victim))?.applied ?? 0) < target; i++)
+        await new Promise((r) => setTimeout(r, 50));
     },
   );
 }
 
 async function etcdFailover(): Promise<number[]> {
-  const body = JSON.stringify({ key: Buffer.from('failover').toString('base64'), value: Buffer.from('x').toString('base64') });
+  const body = JSON.stringify({
+    key: Buffer.from('failover').toString('base64'),
+    value: Buffer.from('x').toString('base64'),
+  });
   return failover(
     new EtcdCluster(32479, SNAPSHOT_EVERY),
     async (u) => (await httpCall(`${u}/v3/kv/put`, 'POST', body, 1000)).status === 200,
@@ -124,7 +145,9 @@ async function etcdFailover(): Promise<number[]> {
   );
 }
 
-function summary(samples: Map<number, Sample[]>): Record<string, { ops_s: number; p50_ms: number; p99_ms: number; errors: number }> {
+function summary(
+  samples: Map<number, Sample[]>,
+): Record<string, { ops_s: number; p50_ms: number; p99_ms: number; errors: number }> {
   const o: Record<string, { ops_s: number; p50_ms: number; p99_ms: number; errors: number }> = {};
   for (const [level, s] of samples) {
     o[`writers_${level}`] = {
@@ -144,7 +167,10 @@ async function main(): Promise<void> {
   for (let r = 0; r < RUNS; r++) {
     await shoalRun(r, shoal, extra);
     await etcdRun(etcd);
-    const last = (m: Map<number, Sample[]>): string => LEVELS.map((l) => `${l}w ${m.get(l)!.at(-1)!.opsPerSec.toFixed(0)} ops/s p99 ${m.get(l)!.at(-1)!.p99Ms.toFixed(1)} ms`).join(', ');
+    const last = (m: Map<number, Sample[]>): string =>
+      LEVELS.map(
+        (l) => `${l}w ${m.get(l)!.at(-1)!.opsPerSec.toFixed(0)} ops/s p99 ${m.get(l)!.at(-1)!.p99Ms.toFixed(1)} ms`,
+      ).join(', ');
     console.error(`run ${r + 1}: shoal ${last(shoal)}`);
     console.error(`run ${r + 1}: etcd  ${last(etcd)}`);
   }
@@ -167,8 +193,12 @@ async function main(): Promise<void> {
     shoal_spurious_leader_changes_under_load: extra.spurious,
     loadgen_cpu_cores_max: round3(Math.max(...cpu)),
     failover_s: {
-      shoal: shoalKills.length ? { median: round3(median(shoalKills)), max: round3(Math.max(...shoalKills)), kills: shoalKills.length } : null,
-      etcd: etcdKills.length ? { median: round3(median(etcdKills)), max: round3(Math.max(...etcdKills)), kills: etcdKills.length } : null,
+      shoal: shoalKills.length
+        ? { median: round3(median(shoalKills)), max: round3(Math.max(...shoalKills)), kills: shoalKills.length }
+        : null,
+      etcd: etcdKills.length
+        ? { median: round3(median(etcdKills)), max: round3(Math.max(...etcdKills)), kills: etcdKills.length }
+        : null,
     },
     ratio: {
       throughput: round3(s.writers_64!.ops_s / e.writers_64!.ops_s),

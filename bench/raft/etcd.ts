@@ -30,7 +30,12 @@ export class EtcdCluster implements ProcessGroup {
         ...['--name', id, '--data-dir', path.join(this.dir, id)],
         ...['--listen-client-urls', this.clientUrl(id), '--advertise-client-urls', this.clientUrl(id)],
         ...['--listen-peer-urls', this.peerUrl(id), '--initial-advertise-peer-urls', this.peerUrl(id)],
-        ...['--initial-cluster', this.ids.map((m) => `${m}=${this.peerUrl(m)}`).join(','), '--initial-cluster-state', 'new'],
+        ...[
+          '--initial-cluster',
+          this.ids.map((m) => `${m}=${this.peerUrl(m)}`).join(','),
+          '--initial-cluster-state',
+          'new',
+        ],
         ...['--heartbeat-interval', '100', '--election-timeout', '1000', '--log-level', 'error'],
         ...['--snapshot-count', String(this.snapshotCount)],
       ],

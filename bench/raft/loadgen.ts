@@ -15,20 +15,31 @@ export interface LoadResult {
   p99Ms: number;
 }
 
-function request(agent: http.Agent, url: string, method: string, body: string, contentType: string): Promise<{ status: number; body: string }> {
+function request(
+  agent: http.Agent,
+  url: string,
+  method: string,
+  body: string,
+  contentType: string,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, agent, headers: { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) } }, (res) => {
-      let b = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (b += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: b }));
-    });
+    const req = http.request(
+      url,
+      { method, agent, headers: { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) } },
+      (res) => {
+        let b = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (b += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: b }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
 }
 
-const percentile = (sorted: number[], p: number): number => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]! : NaN);
+const percentile = (sorted: number[], p: number): number =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]! : NaN;
 
 export async function runLoad(target: Target, concurrency: number, seconds: number): Promise<LoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
@@ -40,7 +51,10 @@ export async function runLoad(target: Target, concurrency: number, seconds: numb
   let seq = 0;
   const put = async (key: string): Promise<boolean> => {
     if (target.kind === 'etcd') {
-      const body = JSON.stringify({ key: Buffer.from(key).toString('base64'), value: Buffer.from(value).toString('base64') });
+      const body = JSON.stringify({
+        key: Buffer.from(key).toString('base64'),
+        value: Buffer.from(value).toString('base64'),
+      });
       const r = await request(agent, `${target.endpoint}/v3/kv/put`, 'POST', body, 'application/json');
       return r.status === 200;
     }
@@ -76,5 +90,11 @@ export async function runLoad(target: Target, concurrency: number, seconds: numb
   const elapsed = (performance.now() - t0) / 1000;
   agent.destroy();
   lat.sort((a, b) => a - b);
-  return { ops: lat.length, errors, opsPerSec: lat.length / elapsed, p50Ms: percentile(lat, 0.5), p99Ms: percentile(lat, 0.99) };
+  return {
+    ops: lat.length,
+    errors,
+    opsPerSec: lat.length / elapsed,
+    p50Ms: percentile(lat, 0.5),
+    p99Ms: percentile(lat, 0.99),
+  };
 }

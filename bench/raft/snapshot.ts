@@ -34,8 +34,19 @@ function syntheticTasks(bytes: number): { table: Table; object: AnyObject }[] {
       Slot: i,
       NodeID: `node${i % 50}`,
       DesiredState: 'running',
-      Spec: { ContainerSpec: { Image: 'shoal-test/busybox:1', Args: ['sleep', '3600'], Env: Array.from({ length: 8 }, (_, k) => `VAR_${k}=${'v'.repeat(60)}`) } },
-      Status: { Timestamp: 1_700_000_000_000 + i, State: 'running', Message: 'started', ContainerStatus: { ContainerID: 'c'.repeat(64), PID: 1000 + i, ExitCode: 0 } },
+      Spec: {
+        ContainerSpec: {
+          Image: 'shoal-test/busybox:1',
+          Args: ['sleep', '3600'],
+          Env: Array.from({ length: 8 }, (_, k) => `VAR_${k}=${'v'.repeat(60)}`),
+        },
+      },
+      Status: {
+        Timestamp: 1_700_000_000_000 + i,
+        State: 'running',
+        Message: 'started',
+        ContainerStatus: { ContainerID: 'c'.repeat(64), PID: 1000 + i, ExitCode: 0 },
+      },
     } as unknown as AnyObject;
     total += JSON.stringify(object).length;
     out.push({ table: 'task', object });
@@ -43,7 +54,9 @@ function syntheticTasks(bytes: number): { table: Table; object: AnyObject }[] {
   return out;
 }
 
-async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; seconds: number; loopP99Ms: number; loopMaxMs: number }> {
+async function timed<T>(
+  fn: () => Promise<T>,
+): Promise<{ value: T; seconds: number; loopP99Ms: number; loopMaxMs: number }> {
   const h = monitorEventLoopDelay({ resolution: 1 });
   h.enable();
   const t0 = performance.now();
@@ -69,13 +82,24 @@ async function main(): Promise<void> {
       let bytes = 0;
       let part = 0;
       for await (const data of snapshotParts(await readSnapshot(file, cipher), 256 * 1024)) {
-        bytes += encodeMessage({ type: 'snapshot', from: 'm1', to: 'm2', term: 1, snapshot: meta, data, part: part++, last: false }).length;
+        bytes += encodeMessage({
+          type: 'snapshot',
+          from: 'm1',
+          to: 'm2',
+          term: 1,
+          snapshot: meta,
+          data,
+          part: part++,
+          last: false,
+        }).length;
         await new Promise((r) => setImmediate(r));
       }
       return bytes;
     });
     const target = new Store(new RaftProposer(), systemClock);
-    const restore = await timed(async () => new StoreStateMachine(() => target).restore(meta.index, (await readSnapshot(file, cipher)).chunks()));
+    const restore = await timed(async () =>
+      new StoreStateMachine(() => target).restore(meta.index, (await readSnapshot(file, cipher)).chunks()),
+    );
     const restored = target.view((tx) => tx.all('task').length);
     if (restored !== objects.length) throw new Error(`restored ${restored} of ${objects.length} objects`);
     const result = {
@@ -83,9 +107,22 @@ async function main(): Promise<void> {
       state_mb: MB,
       objects: objects.length,
       file_mb: round3(statSync(file).size / 1024 / 1024),
-      create: { seconds: round3(create.seconds), loop_delay_p99_ms: round3(create.loopP99Ms), loop_delay_max_ms: round3(create.loopMaxMs) },
-      send_to_follower: { seconds: round3(payload.seconds), wire_mb: round3(payload.value / 1024 / 1024), loop_delay_p99_ms: round3(payload.loopP99Ms), loop_delay_max_ms: round3(payload.loopMaxMs) },
-      restore: { seconds: round3(restore.seconds), loop_delay_p99_ms: round3(restore.loopP99Ms), loop_delay_max_ms: round3(restore.loopMaxMs) },
+      create: {
+        seconds: round3(create.seconds),
+        loop_delay_p99_ms: round3(create.loopP99Ms),
+        loop_delay_max_ms: round3(create.loopMaxMs),
+      },
+      send_to_follower: {
+        seconds: round3(payload.seconds),
+        wire_mb: round3(payload.value / 1024 / 1024),
+        loop_delay_p99_ms: round3(payload.loopP99Ms),
+        loop_delay_max_ms: round3(payload.loopMaxMs),
+      },
+      restore: {
+        seconds: round3(restore.seconds),
+        loop_delay_p99_ms: round3(restore.loopP99Ms),
+        loop_delay_max_ms: round3(restore.loopMaxMs),
+      },
       goals: { seconds: 3, loop_delay_p99_ms: 20 },
     };
     console.log(JSON.stringify(result));

@@ -33,7 +33,13 @@ describe('agent with dispatcher', () => {
     store = new Store(proposer, systemClock);
     proposer.bind((i, a) => store.apply(i, a));
     executor = new FakeExecutor();
-    manager = new Manager({ store, clock: systemClock, random: new SeededRandom(1), logger: silentLogger, logSource: () => executor });
+    manager = new Manager({
+      store,
+      clock: systemClock,
+      random: new SeededRandom(1),
+      logger: silentLogger,
+      logSource: () => executor,
+    });
     await store.update((tx) => {
       tx.create('cluster', {
         ID: 'c',
@@ -53,12 +59,23 @@ describe('agent with dispatcher', () => {
         CreatedAt: 0,
         UpdatedAt: 0,
         Spec: { Labels: {}, Role: 'manager', Availability: 'active' },
-        Description: { Hostname: 'fake', Platform: { Architecture: 'x86_64', OS: 'linux' }, Resources: { NanoCPUs: 2e9, MemoryBytes: 4e9 }, Engine: { EngineVersion: '', Plugins: [] } },
+        Description: {
+          Hostname: 'fake',
+          Platform: { Architecture: 'x86_64', OS: 'linux' },
+          Resources: { NanoCPUs: 2e9, MemoryBytes: 4e9 },
+          Engine: { EngineVersion: '', Plugins: [] },
+        },
         Status: { State: 'ready', Addr: '127.0.0.1' },
       });
     });
     manager.becomeLeader();
-    agent = new Agent({ nodeId: NODE, addr: '127.0.0.1', executor, dispatcher: () => manager.dispatcher, logger: silentLogger });
+    agent = new Agent({
+      nodeId: NODE,
+      addr: '127.0.0.1',
+      executor,
+      dispatcher: () => manager.dispatcher,
+      logger: silentLogger,
+    });
     agent.start();
   });
 
@@ -87,14 +104,19 @@ describe('agent with dispatcher', () => {
     const [a, b] = tasks();
     executor.kill(a!.ID, 137);
     executor.removeBehindBack(b!.ID);
-    await until('replacements running', () => tasks().filter((t) => t.Status.State === 'running' && t.DesiredState === 'running').length === 2 && executor.running().length === 2);
+    await until(
+      'replacements running',
+      () =>
+        tasks().filter((t) => t.Status.State === 'running' && t.DesiredState === 'running').length === 2 &&
+        executor.running().length === 2,
+    );
     const failed = store.view((tx) => tx.get('task', a!.ID))!;
     assert.equal(failed.Status.State, 'failed');
     assert.equal(failed.Status.Err, 'task: non-zero exit (137)');
     assert.equal(store.view((tx) => tx.get('task', b!.ID))!.Status.Err, 'No such container');
   });
 
-  it('rejects a task whose image is missing, with Docker\'s message', async () => {
+  it("rejects a task whose image is missing, with Docker's message", async () => {
     executor.missingImages.add('nope:1');
     await manager.control.createService(spec(1, 'nope:1'));
     await until('rejected', () => tasks().some((t) => t.Status.State === 'rejected'));
@@ -122,7 +144,13 @@ describe('agent with dispatcher', () => {
     await manager.control.createService(spec(3));
     await until('3 running', () => executor.running().length === 3);
     await agent.stop();
-    agent = new Agent({ nodeId: NODE, addr: '127.0.0.1', executor, dispatcher: () => manager.dispatcher, logger: silentLogger });
+    agent = new Agent({
+      nodeId: NODE,
+      addr: '127.0.0.1',
+      executor,
+      dispatcher: () => manager.dispatcher,
+      logger: silentLogger,
+    });
     agent.start();
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(executor.created, 3);

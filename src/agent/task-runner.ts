@@ -99,7 +99,8 @@ export class TaskRunner {
   private setStatus(state: TaskState, message: string, err: string | undefined, c: ContainerView): void {
     const status: TaskStatus = { Timestamp: this.now(), State: state, Message: message };
     if (err) status.Err = err;
-    if (c.kind === 'present') status.ContainerStatus = { ContainerID: c.id, PID: c.running ? c.pid : 0, ExitCode: c.exitCode };
+    if (c.kind === 'present')
+      status.ContainerStatus = { ContainerID: c.id, PID: c.running ? c.pid : 0, ExitCode: c.exitCode };
     if (this.task.Endpoint?.Ports?.some((p) => p.PublishMode === 'host')) {
       status.PortStatus = { Ports: this.task.Endpoint.Ports.filter((p) => p.PublishMode === 'host') };
     }

@@ -49,9 +49,12 @@ export function nextStep(task: TaskObject, reported: TaskState, container: Conta
     case 'accepted':
       return { kind: 'report', state: 'preparing', message: 'preparing' };
     case 'preparing':
-      return container.kind === 'present' ? { kind: 'report', state: 'ready', message: 'prepared' } : { kind: 'prepare' };
+      return container.kind === 'present'
+        ? { kind: 'report', state: 'ready', message: 'prepared' }
+        : { kind: 'prepare' };
     case 'ready':
-      if (container.kind === 'missing') return { kind: 'report', state: 'rejected', message: 'preparing', err: 'container removed before start' };
+      if (container.kind === 'missing')
+        return { kind: 'report', state: 'rejected', message: 'preparing', err: 'container removed before start' };
       // `complete` is a job task's desired state: run it to completion.
       if (desired !== 'running' && desired !== 'complete') return { kind: 'wait' };
       return { kind: 'report', state: 'starting', message: 'starting' };

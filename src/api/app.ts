@@ -22,7 +22,6 @@ import { swarmInfoWire } from './wire.js';
 export const SHOAL_MAX_API = '1.41';
 export const SHOAL_VERSION = '0.1.0';
 
-
 /** What the app needs of the runtime engine: its JSON answers (`/version`, `/info`, its local networks). */
 export interface EngineInfo {
   json<T>(path: string, opts?: { method?: string; body?: unknown }): Promise<T>;
@@ -70,7 +69,10 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
   const router = new Router();
   router.on('GET', '/_ping', async (c) => {
     const info = await o.node.swarmInfo().catch(() => undefined);
-    const swarm = !info || info.LocalNodeState === 'inactive' ? 'inactive' : `${info.LocalNodeState}/${info.ControlAvailable ? 'manager' : 'worker'}`;
+    const swarm =
+      !info || info.LocalNodeState === 'inactive'
+        ? 'inactive'
+        : `${info.LocalNodeState}/${info.ControlAvailable ? 'manager' : 'worker'}`;
     c.res.writeHead(200, {
       'Api-Version': await apiVersion(),
       Ostype: 'linux',
@@ -121,7 +123,10 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
       const target = normalizeRequestPath(req.url);
       const { version, path: p } = splitVersion(target.path);
       if (version && compareVersions(version, await apiVersion()) > 0) {
-        throw new ShoalError('invalid_argument', `client version ${version} is too new. Maximum supported API version is ${await apiVersion()}`);
+        throw new ShoalError(
+          'invalid_argument',
+          `client version ${version} is too new. Maximum supported API version is ${await apiVersion()}`,
+        );
       }
       const m = router.match(req.method, p);
       if (!m) {

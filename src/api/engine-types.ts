@@ -57,12 +57,29 @@ const containerSpec = struct('swarm.ContainerSpec', {
   ReadOnly: bool,
   Mounts: sliceOf(mount),
   StopGracePeriod: duration,
-  Healthcheck: struct('container.HealthConfig', { Test: strings, Interval: duration, Timeout: duration, StartPeriod: duration, Retries: int }),
+  Healthcheck: struct('container.HealthConfig', {
+    Test: strings,
+    Interval: duration,
+    Timeout: duration,
+    StartPeriod: duration,
+    Retries: int,
+  }),
   Hosts: strings,
   DNSConfig: struct('swarm.DNSConfig', { Nameservers: strings, Search: strings, Options: strings }),
-  Secrets: sliceOf(struct('swarm.SecretReference', { File: fileTarget('swarm.SecretReferenceFileTarget'), SecretID: str, SecretName: str })),
+  Secrets: sliceOf(
+    struct('swarm.SecretReference', {
+      File: fileTarget('swarm.SecretReferenceFileTarget'),
+      SecretID: str,
+      SecretName: str,
+    }),
+  ),
   Configs: sliceOf(
-    struct('swarm.ConfigReference', { File: fileTarget('swarm.ConfigReferenceFileTarget'), Runtime: struct('swarm.ConfigReferenceRuntimeTarget', {}), ConfigID: str, ConfigName: str }),
+    struct('swarm.ConfigReference', {
+      File: fileTarget('swarm.ConfigReferenceFileTarget'),
+      Runtime: struct('swarm.ConfigReferenceRuntimeTarget', {}),
+      ConfigID: str,
+      ConfigName: str,
+    }),
   ),
   Isolation: named('container.Isolation'),
   Sysctls: stringMap,
@@ -71,7 +88,11 @@ const containerSpec = struct('swarm.ContainerSpec', {
   Ulimits: sliceOf(struct('units.Ulimit', { Name: str, Hard: int64, Soft: int64 })),
 });
 
-const networkAttachment = struct('swarm.NetworkAttachmentConfig', { Target: str, Aliases: strings, DriverOpts: stringMap });
+const networkAttachment = struct('swarm.NetworkAttachmentConfig', {
+  Target: str,
+  Aliases: strings,
+  DriverOpts: stringMap,
+});
 
 const taskSpec = struct('swarm.TaskSpec', {
   ContainerSpec: containerSpec,
@@ -81,10 +102,17 @@ const taskSpec = struct('swarm.TaskSpec', {
     Limits: struct('swarm.Limit', { NanoCPUs: int64, MemoryBytes: int64, Pids: int64 }),
     Reservations: struct('swarm.Resources', { NanoCPUs: int64, MemoryBytes: int64, GenericResources: sliceOf(any) }),
   }),
-  RestartPolicy: struct('swarm.RestartPolicy', { Condition: named('swarm.RestartPolicyCondition'), Delay: duration, MaxAttempts: uint64, Window: duration }),
+  RestartPolicy: struct('swarm.RestartPolicy', {
+    Condition: named('swarm.RestartPolicyCondition'),
+    Delay: duration,
+    MaxAttempts: uint64,
+    Window: duration,
+  }),
   Placement: struct('swarm.Placement', {
     Constraints: strings,
-    Preferences: sliceOf(struct('swarm.PlacementPreference', { Spread: struct('swarm.SpreadOver', { SpreadDescriptor: str }) })),
+    Preferences: sliceOf(
+      struct('swarm.PlacementPreference', { Spread: struct('swarm.SpreadOver', { SpreadDescriptor: str }) }),
+    ),
     MaxReplicas: uint64,
     Platforms: sliceOf(struct('swarm.Platform', { Architecture: str, OS: str })),
   }),
@@ -95,7 +123,14 @@ const taskSpec = struct('swarm.TaskSpec', {
 });
 
 const updateConfig = (name: string) =>
-  struct(name, { Parallelism: uint64, Delay: duration, FailureAction: str, Monitor: duration, MaxFailureRatio: float32, Order: str });
+  struct(name, {
+    Parallelism: uint64,
+    Delay: duration,
+    FailureAction: str,
+    Monitor: duration,
+    MaxFailureRatio: float32,
+    Order: str,
+  });
 
 export const SERVICE_SPEC = struct('swarm.ServiceSpec', {
   Name: str,
@@ -113,7 +148,13 @@ export const SERVICE_SPEC = struct('swarm.ServiceSpec', {
   EndpointSpec: struct('swarm.EndpointSpec', {
     Mode: named('swarm.ResolutionMode'),
     Ports: sliceOf(
-      struct('swarm.PortConfig', { Name: str, Protocol: named('swarm.PortConfigProtocol'), TargetPort: uint32, PublishedPort: uint32, PublishMode: named('swarm.PortConfigPublishMode') }),
+      struct('swarm.PortConfig', {
+        Name: str,
+        Protocol: named('swarm.PortConfigProtocol'),
+        TargetPort: uint32,
+        PublishedPort: uint32,
+        PublishMode: named('swarm.PortConfigPublishMode'),
+      }),
     ),
   }),
   // shoal's extensions (docs/api-extensions.md).
@@ -124,11 +165,24 @@ export const CLUSTER_SPEC = struct('swarm.Spec', {
   Name: str,
   Labels: stringMap,
   Orchestration: struct('swarm.OrchestrationConfig', { TaskHistoryRetentionLimit: int64 }),
-  Raft: struct('swarm.RaftConfig', { SnapshotInterval: uint64, KeepOldSnapshots: uint64, LogEntriesForSlowFollowers: uint64, ElectionTick: int, HeartbeatTick: int }),
+  Raft: struct('swarm.RaftConfig', {
+    SnapshotInterval: uint64,
+    KeepOldSnapshots: uint64,
+    LogEntriesForSlowFollowers: uint64,
+    ElectionTick: int,
+    HeartbeatTick: int,
+  }),
   Dispatcher: struct('swarm.DispatcherConfig', { HeartbeatPeriod: duration }),
   CAConfig: struct('swarm.CAConfig', {
     NodeCertExpiry: duration,
-    ExternalCAs: sliceOf(struct('swarm.ExternalCA', { Protocol: named('swarm.ExternalCAProtocol'), URL: str, Options: stringMap, CACert: str })),
+    ExternalCAs: sliceOf(
+      struct('swarm.ExternalCA', {
+        Protocol: named('swarm.ExternalCAProtocol'),
+        URL: str,
+        Options: stringMap,
+        CACert: str,
+      }),
+    ),
     SigningCACert: str,
     SigningCAKey: str,
     ForceRotate: uint64,
@@ -137,7 +191,12 @@ export const CLUSTER_SPEC = struct('swarm.Spec', {
   EncryptionConfig: struct('swarm.EncryptionConfig', { AutoLockManagers: bool }),
 });
 
-export const NODE_SPEC = struct('swarm.NodeSpec', { Name: str, Labels: stringMap, Role: named('swarm.NodeRole'), Availability: named('swarm.NodeAvailability') });
+export const NODE_SPEC = struct('swarm.NodeSpec', {
+  Name: str,
+  Labels: stringMap,
+  Role: named('swarm.NodeRole'),
+  Availability: named('swarm.NodeAvailability'),
+});
 
 export const INIT_REQUEST = struct('swarm.InitRequest', {
   ListenAddr: str,
@@ -162,7 +221,6 @@ export const JOIN_REQUEST = struct('swarm.JoinRequest', {
 });
 
 export const UNLOCK_REQUEST = struct('swarm.UnlockRequest', { UnlockKey: str });
-
 
 export const NETWORK_CREATE = struct('types.NetworkCreateRequest', {
   Name: str,

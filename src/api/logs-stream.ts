@@ -14,7 +14,8 @@ export interface LogFormat {
 export function formatLogLine(l: LogLine, f: LogFormat): Buffer {
   let text = '';
   if (f.timestamps) text += `${l.timestamp || new Date().toISOString()} `;
-  if (f.details) text += `com.docker.swarm.node.id=${l.nodeId},com.docker.swarm.service.id=${l.serviceId},com.docker.swarm.task.id=${l.taskId} `;
+  if (f.details)
+    text += `com.docker.swarm.node.id=${l.nodeId},com.docker.swarm.service.id=${l.serviceId},com.docker.swarm.task.id=${l.taskId} `;
   text += `${l.line}\n`;
   const payload = Buffer.from(text);
   if (f.raw) return payload;
@@ -24,8 +25,15 @@ export function formatLogLine(l: LogLine, f: LogFormat): Buffer {
   return Buffer.concat([header, payload]);
 }
 
-export async function streamLogs(res: Reply, lines: AsyncIterable<LogLine>, f: LogFormat, abort: AbortController): Promise<void> {
-  res.writeHead(200, { 'Content-Type': f.raw ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream' });
+export async function streamLogs(
+  res: Reply,
+  lines: AsyncIterable<LogLine>,
+  f: LogFormat,
+  abort: AbortController,
+): Promise<void> {
+  res.writeHead(200, {
+    'Content-Type': f.raw ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream',
+  });
   res.flushHeaders();
   res.on('close', () => abort.abort());
   try {

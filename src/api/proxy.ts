@@ -24,7 +24,12 @@ export class EngineProxy {
   /** Forwards `req` to the engine at `url` (the normalised form shoal routed on). */
   forward(req: IncomingMessage, res: ServerResponse, url: string): void {
     const upstream = http.request(
-      { ...connectOptions(this.runtimeUrl), method: req.method, path: url, headers: { ...endToEnd(req.headers), host: 'docker' } },
+      {
+        ...connectOptions(this.runtimeUrl),
+        method: req.method,
+        path: url,
+        headers: { ...endToEnd(req.headers), host: 'docker' },
+      },
       (up) => {
         res.writeHead(up.statusCode ?? 502, up.statusMessage, up.rawHeaders);
         res.flushHeaders();
@@ -34,7 +39,8 @@ export class EngineProxy {
     );
     upstream.on('error', (e) => {
       this.logger.debug('proxy error', { path: req.url, error: e.message });
-      if (!res.headersSent) writeError(res, Object.assign(new Error(`cannot reach the container runtime: ${e.message}`), {}));
+      if (!res.headersSent)
+        writeError(res, Object.assign(new Error(`cannot reach the container runtime: ${e.message}`), {}));
       else res.destroy();
     });
     res.on('close', () => {
@@ -46,7 +52,9 @@ export class EngineProxy {
   /** A hijacked connection to `url`: replay the request head to the engine, then splice the two sockets. */
   upgrade(req: IncomingMessage, client: Duplex, head: Buffer, url: string): void {
     const target = connectOptions(this.runtimeUrl);
-    const engine = target.socketPath ? net.connect({ path: target.socketPath }) : net.connect({ host: target.host!, port: target.port! });
+    const engine = target.socketPath
+      ? net.connect({ path: target.socketPath })
+      : net.connect({ host: target.host!, port: target.port! });
     engine.on('connect', () => {
       let h = `${req.method} ${url} HTTP/${req.httpVersion}\r\n`;
       for (let i = 0; i < req.rawHeaders.length; i += 2) {
@@ -70,7 +78,17 @@ export class EngineProxy {
 }
 
 /** Hop-by-hop headers (RFC 9110 7.6.1) belong to one connection and are not passed on. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'upgrade', 'host']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'upgrade',
+  'host',
+]);
 
 function endToEnd(headers: IncomingMessage['headers']): IncomingMessage['headers'] {
   const named = String(headers.connection ?? '')

@@ -69,7 +69,7 @@ export function splitVersion(rawPath: string): { version: string | undefined; pa
 export function compareVersions(a: string, b: string): number {
   const [am, an] = a.split('.').map(Number);
   const [bm, bn] = b.split('.').map(Number);
-  return (am! - bm!) || (an! - bn!);
+  return am! - bm! || an! - bn!;
 }
 
 /** The largest JSON body shoal reads (a service spec with many secrets, mounts and labels fits easily). */
@@ -117,7 +117,8 @@ export function parseJsonBody<T>(text: string): T {
 /** `?version=` of an update, parsed as Docker does (with Go's error text). */
 export function parseVersionParam(query: URLSearchParams, what: string): number {
   const v = query.get('version') ?? '';
-  if (!/^\d+$/.test(v)) throw badRequest(`invalid ${what} version '${v}': strconv.ParseUint: parsing "${v}": invalid syntax`);
+  if (!/^\d+$/.test(v))
+    throw badRequest(`invalid ${what} version '${v}': strconv.ParseUint: parsing "${v}": invalid syntax`);
   return Number(v);
 }
 

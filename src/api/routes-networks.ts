@@ -53,14 +53,20 @@ export function networkRoutes(r: Router, node: NodeApi, control: ClusterApi, eng
   };
   const peersOf = async (n: NetworkObject): Promise<NetworkPeer[]> => {
     const [tasks, nodes] = await Promise.all([control.listTasks(), control.listNodes()]);
-    const used = new Set(tasks.filter((t) => t.Status.State === 'running' && (t.Networks ?? []).some((a) => a.NetworkID === n.ID)).map((t) => t.NodeID));
+    const used = new Set(
+      tasks
+        .filter((t) => t.Status.State === 'running' && (t.Networks ?? []).some((a) => a.NetworkID === n.ID))
+        .map((t) => t.NodeID),
+    );
     return nodes.filter((x) => used.has(x.ID)).map((x) => ({ Name: x.Description.Hostname, IP: x.Status.Addr }));
   };
 
   r.on('GET', '/networks', async (c) => {
     const raw = c.query.get('filters');
     const f = parseFilters(raw, NETWORK_FILTERS);
-    const engineList = await engine.json<{ Labels?: Record<string, string> | null }[]>(`/networks${raw ? `?filters=${encodeURIComponent(raw)}` : ''}`);
+    const engineList = await engine.json<{ Labels?: Record<string, string> | null }[]>(
+      `/networks${raw ? `?filters=${encodeURIComponent(raw)}` : ''}`,
+    );
     // The Docker network backing an overlay on this host is the overlay, already listed once.
     const local = Array.isArray(engineList) ? engineList.filter((n) => !n.Labels || !(OVERLAY_LABEL in n.Labels)) : [];
     // A swarm network is never dangling-filtered away nor builtin: Docker lists it as custom.

@@ -21,7 +21,11 @@ export function nodeRoutes(r: Router, control: ClusterApi): void {
         labelsMatch(f, 'label', n.Description.Engine.Labels) &&
         labelsMatch(f, 'node.label', n.Spec.Labels),
     );
-    writeJson(c.res, 200, nodes.map((n) => nodeWire(n)));
+    writeJson(
+      c.res,
+      200,
+      nodes.map((n) => nodeWire(n)),
+    );
   });
   r.on('GET', '/nodes/{id}', async (c) => {
     writeJson(c.res, 200, nodeWire(await control.getNode(c.params.id!)));

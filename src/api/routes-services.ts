@@ -15,7 +15,9 @@ const TASK_FILTERS = ['id', 'name', 'label', 'service', 'node', 'desired-state',
 
 function modeOf(s: ServiceObject): string {
   const k = Object.keys(s.Spec.Mode)[0] ?? '';
-  return { Replicated: 'replicated', Global: 'global', ReplicatedJob: 'replicated-job', GlobalJob: 'global-job' }[k] ?? k;
+  return (
+    { Replicated: 'replicated', Global: 'global', ReplicatedJob: 'replicated-job', GlobalJob: 'global-job' }[k] ?? k
+  );
 }
 
 function logOptions(c: Ctx, signal: AbortSignal): LogOptions {
@@ -68,7 +70,9 @@ export function serviceRoutes(r: Router, node: NodeApi, control: ClusterApi): vo
     const version = parseVersionParam(c.query, 'service');
     const service = await control.getService(c.params.id!);
     const spec = await c.json<ServiceSpec>(SERVICE_SPEC);
-    const { warnings } = await control.updateService(service.ID, version, spec, { rollback: c.query.get('rollback') === 'previous' });
+    const { warnings } = await control.updateService(service.ID, version, spec, {
+      rollback: c.query.get('rollback') === 'previous',
+    });
     writeJson(c.res, 200, { Warnings: warnings.length ? warnings : null });
   });
   r.on('DELETE', '/services/{id}', async (c) => {
@@ -79,16 +83,25 @@ export function serviceRoutes(r: Router, node: NodeApi, control: ClusterApi): vo
     const service = await control.getService(c.params.id!);
     const abort = new AbortController();
     const opts = logOptions(c, abort.signal);
-    await streamLogs(c.res, node.logs('service', service.ID, opts), {
-      timestamps: boolParam(c.query, 'timestamps'),
-      details: boolParam(c.query, 'details'),
-      raw: Boolean(service.Spec.TaskTemplate.ContainerSpec?.TTY),
-    }, abort);
+    await streamLogs(
+      c.res,
+      node.logs('service', service.ID, opts),
+      {
+        timestamps: boolParam(c.query, 'timestamps'),
+        details: boolParam(c.query, 'details'),
+        raw: Boolean(service.Spec.TaskTemplate.ContainerSpec?.TTY),
+      },
+      abort,
+    );
   });
 
   r.on('GET', '/tasks', async (c) => {
     const f = parseFilters(c.query.get('filters'), TASK_FILTERS);
-    const [tasks, services, nodes] = await Promise.all([control.listTasks(), control.listServices(), control.listNodes()]);
+    const [tasks, services, nodes] = await Promise.all([
+      control.listTasks(),
+      control.listServices(),
+      control.listNodes(),
+    ]);
     const serviceById = new Map(services.map((s) => [s.ID as string, s]));
     const nodeById = new Map(nodes.map((n) => [n.ID as string, n]));
     const name = (t: TaskObject): string => `${t.ServiceAnnotations.Name}.${t.Slot > 0 ? t.Slot : (t.NodeID ?? '')}`;
@@ -98,8 +111,19 @@ export function serviceRoutes(r: Router, node: NodeApi, control: ClusterApi): vo
       return (
         matchAny(f, 'id', (v) => t.ID.startsWith(v)) &&
         matchAny(f, 'name', (v) => name(t).startsWith(v)) &&
-        matchAny(f, 'service', (v) => t.ServiceID === v || svc?.Spec.Name === v || (v.length >= 1 && t.ServiceID.startsWith(v) && !serviceById.has(v))) &&
-        matchAny(f, 'node', (v) => t.NodeID === v || (node !== undefined && (node.Description.Hostname === v || node.Spec.Name === v))) &&
+        matchAny(
+          f,
+          'service',
+          (v) =>
+            t.ServiceID === v ||
+            svc?.Spec.Name === v ||
+            (v.length >= 1 && t.ServiceID.startsWith(v) && !serviceById.has(v)),
+        ) &&
+        matchAny(
+          f,
+          'node',
+          (v) => t.NodeID === v || (node !== undefined && (node.Description.Hostname === v || node.Spec.Name === v)),
+        ) &&
         matchAny(f, 'desired-state', (v) => t.DesiredState === v) &&
         matchAny(f, 'runtime', (v) => v === 'container') &&
         matchAny(f, '_up-to-date', () => svc !== undefined && t.SpecVersion === svc.SpecVersion) &&
@@ -115,10 +139,15 @@ export function serviceRoutes(r: Router, node: NodeApi, control: ClusterApi): vo
     const task = await control.getTask(c.params.id!);
     const abort = new AbortController();
     const opts = logOptions(c, abort.signal);
-    await streamLogs(c.res, node.logs('task', task.ID, opts), {
-      timestamps: boolParam(c.query, 'timestamps'),
-      details: boolParam(c.query, 'details'),
-      raw: Boolean(task.Spec.ContainerSpec?.TTY),
-    }, abort);
+    await streamLogs(
+      c.res,
+      node.logs('task', task.ID, opts),
+      {
+        timestamps: boolParam(c.query, 'timestamps'),
+        details: boolParam(c.query, 'details'),
+        raw: Boolean(task.Spec.ContainerSpec?.TTY),
+      },
+      abort,
+    );
   });
 }

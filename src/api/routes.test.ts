@@ -27,17 +27,47 @@ const description: NodeDescription = {
 };
 
 const nodeApi: NodeApi = {
-  swarmInit: () => Promise.reject(new ShoalError('unavailable', 'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.')),
-  swarmJoin: () => Promise.reject(new ShoalError('unavailable', 'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.')),
+  swarmInit: () =>
+    Promise.reject(
+      new ShoalError(
+        'unavailable',
+        'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.',
+      ),
+    ),
+  swarmJoin: () =>
+    Promise.reject(
+      new ShoalError(
+        'unavailable',
+        'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.',
+      ),
+    ),
   swarmLeave: () => Promise.resolve(),
   swarmUnlock: () => Promise.reject(new ShoalError('conflict', 'swarm is not locked')),
-  swarmInfo: async () => ({ NodeID: 'n1', NodeAddr: '10.0.0.1', LocalNodeState: 'active', ControlAvailable: true, Error: '', RemoteManagers: [] }),
+  swarmInfo: async () => ({
+    NodeID: 'n1',
+    NodeAddr: '10.0.0.1',
+    LocalNodeState: 'active',
+    ControlAvailable: true,
+    Error: '',
+    RemoteManagers: [],
+  }),
   logs: async function* () {
-    yield { stream: 1, timestamp: '2026-12-01T00:00:00.000000000Z', nodeId: 'n1', serviceId: 's', taskId: 't', line: 'hello' };
+    yield {
+      stream: 1,
+      timestamp: '2026-12-01T00:00:00.000000000Z',
+      nodeId: 'n1',
+      serviceId: 's',
+      taskId: 't',
+      line: 'hello',
+    };
   },
 };
 
-const spec = (name: string, image = 'busybox:1'): unknown => ({ Name: name, TaskTemplate: { ContainerSpec: { Image: image } }, Mode: { Replicated: { Replicas: 2 } } });
+const spec = (name: string, image = 'busybox:1'): unknown => ({
+  Name: name,
+  TaskTemplate: { ContainerSpec: { Image: image } },
+  Mode: { Replicated: { Replicas: 2 } },
+});
 
 /** One row of the table: a request and what Docker answers. */
 interface Case {
@@ -65,53 +95,244 @@ describe('Engine API routes, in-process', () => {
     const random = new SeededRandom(1);
     await store.update((tx) => {
       tx.create('cluster', initialCluster({ clusterId: 'c1', req: {}, ca: { certPem: 'CERT' }, now: tx.now, random }));
-      tx.create('node', firstManagerNode({ nodeId: 'n1' as NodeId, role: 'manager', availability: 'active', description, ip: '10.0.0.1', clusterAddr: '10.0.0.1:2377', now: tx.now }));
+      tx.create(
+        'node',
+        firstManagerNode({
+          nodeId: 'n1' as NodeId,
+          role: 'manager',
+          availability: 'active',
+          description,
+          ip: '10.0.0.1',
+          clusterAddr: '10.0.0.1:2377',
+          now: tx.now,
+        }),
+      );
     });
     app = createApiApp({
       node: nodeApi,
       cluster: localClusterApi({ store, random, logSource: () => undefined, leader: noLeaderHooks }),
-      engine: { json: async <T>(p: string) => (p === '/version' ? { ApiVersion: '1.41', Version: '20.10.24' } : { Name: 'host' }) as T },
+      engine: {
+        json: async <T>(p: string) =>
+          (p === '/version' ? { ApiVersion: '1.41', Version: '20.10.24' } : { Name: 'host' }) as T,
+      },
     });
     const created = await request(app, 'POST', '/v1.41/services/create', spec('web'));
     webId = (created.json as { ID: string }).ID;
-    webVersion = ((await request(app, 'GET', `/v1.41/services/${webId}`)).json as { Version: { Index: number } }).Version.Index;
+    webVersion = ((await request(app, 'GET', `/v1.41/services/${webId}`)).json as { Version: { Index: number } })
+      .Version.Index;
   });
 
   const cases: Case[] = [
     { name: 'ping', method: 'GET', url: '/_ping', status: 200 },
-    { name: 'version adds the shoal component', method: 'GET', url: '/version', status: 200, shape: (b) => assert.equal((b as { Components: { Name: string }[] }).Components.at(-1)?.Name, 'shoal') },
-    { name: 'info carries the swarm section', method: 'GET', url: '/v1.41/info', status: 200, shape: (b) => assert.equal((b as { Swarm: { LocalNodeState: string } }).Swarm.LocalNodeState, 'active') },
-    { name: 'a client too new', method: 'GET', url: '/v1.99/swarm', status: 400, message: 'client version 1.99 is too new. Maximum supported API version is 1.41' },
-    { name: 'swarm inspect', method: 'GET', url: '/v1.41/swarm', status: 200, shape: (b) => assert.ok((b as { JoinTokens: { Worker: string } }).JoinTokens.Worker.startsWith('SWMTKN-1-')) },
-    { name: 'swarm init in a swarm', method: 'POST', url: '/v1.41/swarm/init', body: {}, status: 503, message: 'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.' },
-    { name: 'swarm update without version', method: 'POST', url: '/v1.41/swarm/update', body: {}, status: 400, message: `invalid swarm version '': strconv.ParseUint: parsing "": invalid syntax` },
-    { name: 'swarm unlock when not locked', method: 'POST', url: '/v1.41/swarm/unlock', body: { UnlockKey: 'x' }, status: 409, message: 'swarm is not locked' },
-    { name: 'unlock key while autolock is off', method: 'GET', url: '/v1.41/swarm/unlockkey', status: 200, shape: (b) => assert.deepEqual(b, { UnlockKey: '' }) },
-    { name: 'node ls', method: 'GET', url: '/v1.41/nodes', status: 200, shape: (b) => assert.equal((b as unknown[]).length, 1) },
-    { name: 'node ls by role', method: 'GET', url: `/v1.41/nodes?filters=${encodeURIComponent('{"role":{"worker":true}}')}`, status: 200, shape: (b) => assert.deepEqual(b, []) },
-    { name: 'node ls with an unknown filter', method: 'GET', url: `/v1.41/nodes?filters=${encodeURIComponent('{"colour":{"red":true}}')}`, status: 400, message: "invalid filter 'colour'" },
-    { name: 'node inspect by hostname', method: 'GET', url: '/v1.41/nodes/manager1', status: 200, shape: (b) => assert.equal((b as { ID: string }).ID, 'n1') },
-    { name: 'node inspect of a missing node', method: 'GET', url: '/v1.41/nodes/nope', status: 404, message: 'node nope not found' },
-    { name: 'demoting the last manager', method: 'POST', url: '/v1.41/nodes/n1/update?version=1', body: { Role: 'worker', Availability: 'active' }, status: 400, message: 'rpc error: code = FailedPrecondition desc = attempting to demote the last manager of the swarm' },
-    { name: 'removing a manager', method: 'DELETE', url: '/v1.41/nodes/n1', status: 400, message: 'rpc error: code = FailedPrecondition desc = node n1 is a cluster manager and is a member of the raft cluster. It must be demoted to worker before removal' },
-    { name: 'service ls', method: 'GET', url: '/v1.41/services', status: 200, shape: (b) => assert.equal((b as unknown[]).length, 1) },
-    { name: 'service ls with status', method: 'GET', url: '/v1.41/services?status=true', status: 200, shape: (b) => assert.deepEqual((b as { ServiceStatus: unknown }[])[0]!.ServiceStatus, { RunningTasks: 0, DesiredTasks: 2, CompletedTasks: 0 }) },
-    { name: 'service create with a taken name', method: 'POST', url: '/v1.41/services/create', body: spec('web'), status: 409, message: 'rpc error: code = AlreadyExists desc = name conflicts with an existing object: service web already exists' },
-    { name: 'service create with a bad name', method: 'POST', url: '/v1.41/services/create', body: spec('-bad-'), status: 400, message: 'rpc error: code = InvalidArgument desc = name must be valid as a DNS name component' },
-    { name: 'service inspect of a missing service', method: 'GET', url: '/v1.41/services/nope', status: 404, message: 'service nope not found' },
-    { name: 'service update out of sequence', method: 'POST', url: () => `/v1.41/services/${webId}/update?version=${webVersion + 100}`, body: spec('web', 'busybox:2'), status: 500, message: 'rpc error: code = Unknown desc = update out of sequence' },
-    { name: 'service rollback without a previous spec', method: 'POST', url: () => `/v1.41/services/${webId}/update?version=${webVersion}&rollback=previous`, body: spec('web'), status: 400, message: () => `rpc error: code = FailedPrecondition desc = service ${webId} does not have a previous spec` },
-    { name: 'service logs without a stream', method: 'GET', url: '/v1.41/services/web/logs', status: 400, message: 'Bad parameters: you must choose at least one stream' },
+    {
+      name: 'version adds the shoal component',
+      method: 'GET',
+      url: '/version',
+      status: 200,
+      shape: (b) => assert.equal((b as { Components: { Name: string }[] }).Components.at(-1)?.Name, 'shoal'),
+    },
+    {
+      name: 'info carries the swarm section',
+      method: 'GET',
+      url: '/v1.41/info',
+      status: 200,
+      shape: (b) => assert.equal((b as { Swarm: { LocalNodeState: string } }).Swarm.LocalNodeState, 'active'),
+    },
+    {
+      name: 'a client too new',
+      method: 'GET',
+      url: '/v1.99/swarm',
+      status: 400,
+      message: 'client version 1.99 is too new. Maximum supported API version is 1.41',
+    },
+    {
+      name: 'swarm inspect',
+      method: 'GET',
+      url: '/v1.41/swarm',
+      status: 200,
+      shape: (b) => assert.ok((b as { JoinTokens: { Worker: string } }).JoinTokens.Worker.startsWith('SWMTKN-1-')),
+    },
+    {
+      name: 'swarm init in a swarm',
+      method: 'POST',
+      url: '/v1.41/swarm/init',
+      body: {},
+      status: 503,
+      message:
+        'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.',
+    },
+    {
+      name: 'swarm update without version',
+      method: 'POST',
+      url: '/v1.41/swarm/update',
+      body: {},
+      status: 400,
+      message: `invalid swarm version '': strconv.ParseUint: parsing "": invalid syntax`,
+    },
+    {
+      name: 'swarm unlock when not locked',
+      method: 'POST',
+      url: '/v1.41/swarm/unlock',
+      body: { UnlockKey: 'x' },
+      status: 409,
+      message: 'swarm is not locked',
+    },
+    {
+      name: 'unlock key while autolock is off',
+      method: 'GET',
+      url: '/v1.41/swarm/unlockkey',
+      status: 200,
+      shape: (b) => assert.deepEqual(b, { UnlockKey: '' }),
+    },
+    {
+      name: 'node ls',
+      method: 'GET',
+      url: '/v1.41/nodes',
+      status: 200,
+      shape: (b) => assert.equal((b as unknown[]).length, 1),
+    },
+    {
+      name: 'node ls by role',
+      method: 'GET',
+      url: `/v1.41/nodes?filters=${encodeURIComponent('{"role":{"worker":true}}')}`,
+      status: 200,
+      shape: (b) => assert.deepEqual(b, []),
+    },
+    {
+      name: 'node ls with an unknown filter',
+      method: 'GET',
+      url: `/v1.41/nodes?filters=${encodeURIComponent('{"colour":{"red":true}}')}`,
+      status: 400,
+      message: "invalid filter 'colour'",
+    },
+    {
+      name: 'node inspect by hostname',
+      method: 'GET',
+      url: '/v1.41/nodes/manager1',
+      status: 200,
+      shape: (b) => assert.equal((b as { ID: string }).ID, 'n1'),
+    },
+    {
+      name: 'node inspect of a missing node',
+      method: 'GET',
+      url: '/v1.41/nodes/nope',
+      status: 404,
+      message: 'node nope not found',
+    },
+    {
+      name: 'demoting the last manager',
+      method: 'POST',
+      url: '/v1.41/nodes/n1/update?version=1',
+      body: { Role: 'worker', Availability: 'active' },
+      status: 400,
+      message: 'rpc error: code = FailedPrecondition desc = attempting to demote the last manager of the swarm',
+    },
+    {
+      name: 'removing a manager',
+      method: 'DELETE',
+      url: '/v1.41/nodes/n1',
+      status: 400,
+      message:
+        'rpc error: code = FailedPrecondition desc = node n1 is a cluster manager and is a member of the raft cluster. It must be demoted to worker before removal',
+    },
+    {
+      name: 'service ls',
+      method: 'GET',
+      url: '/v1.41/services',
+      status: 200,
+      shape: (b) => assert.equal((b as unknown[]).length, 1),
+    },
+    {
+      name: 'service ls with status',
+      method: 'GET',
+      url: '/v1.41/services?status=true',
+      status: 200,
+      shape: (b) =>
+        assert.deepEqual((b as { ServiceStatus: unknown }[])[0]!.ServiceStatus, {
+          RunningTasks: 0,
+          DesiredTasks: 2,
+          CompletedTasks: 0,
+        }),
+    },
+    {
+      name: 'service create with a taken name',
+      method: 'POST',
+      url: '/v1.41/services/create',
+      body: spec('web'),
+      status: 409,
+      message:
+        'rpc error: code = AlreadyExists desc = name conflicts with an existing object: service web already exists',
+    },
+    {
+      name: 'service create with a bad name',
+      method: 'POST',
+      url: '/v1.41/services/create',
+      body: spec('-bad-'),
+      status: 400,
+      message: 'rpc error: code = InvalidArgument desc = name must be valid as a DNS name component',
+    },
+    {
+      name: 'service inspect of a missing service',
+      method: 'GET',
+      url: '/v1.41/services/nope',
+      status: 404,
+      message: 'service nope not found',
+    },
+    {
+      name: 'service update out of sequence',
+      method: 'POST',
+      url: () => `/v1.41/services/${webId}/update?version=${webVersion + 100}`,
+      body: spec('web', 'busybox:2'),
+      status: 500,
+      message: 'rpc error: code = Unknown desc = update out of sequence',
+    },
+    {
+      name: 'service rollback without a previous spec',
+      method: 'POST',
+      url: () => `/v1.41/services/${webId}/update?version=${webVersion}&rollback=previous`,
+      body: spec('web'),
+      status: 400,
+      message: () => `rpc error: code = FailedPrecondition desc = service ${webId} does not have a previous spec`,
+    },
+    {
+      name: 'service logs without a stream',
+      method: 'GET',
+      url: '/v1.41/services/web/logs',
+      status: 400,
+      message: 'Bad parameters: you must choose at least one stream',
+    },
     { name: 'service logs', method: 'GET', url: '/v1.41/services/web/logs?stdout=1', status: 200 },
     { name: 'task ls', method: 'GET', url: '/v1.41/tasks', status: 200, shape: (b) => assert.ok(Array.isArray(b)) },
-    { name: 'task inspect of a missing task', method: 'GET', url: '/v1.41/tasks/nope', status: 404, message: 'task nope not found' },
-    { name: 'secrets are not there yet', method: 'GET', url: '/v1.41/secrets', status: 501, message: 'secrets are not implemented yet in shoal' },
-    { name: 'an unknown swarm path', method: 'GET', url: '/v1.41/swarm/nothing/here', status: 404, message: 'page not found' },
+    {
+      name: 'task inspect of a missing task',
+      method: 'GET',
+      url: '/v1.41/tasks/nope',
+      status: 404,
+      message: 'task nope not found',
+    },
+    {
+      name: 'secrets are not there yet',
+      method: 'GET',
+      url: '/v1.41/secrets',
+      status: 501,
+      message: 'secrets are not implemented yet in shoal',
+    },
+    {
+      name: 'an unknown swarm path',
+      method: 'GET',
+      url: '/v1.41/swarm/nothing/here',
+      status: 404,
+      message: 'page not found',
+    },
     {
       name: 'job create',
       method: 'POST',
       url: '/v1.41/services/create',
-      body: { Name: 'batch', TaskTemplate: { ContainerSpec: { Image: 'busybox:1' } }, Mode: { ReplicatedJob: { MaxConcurrent: 2, TotalCompletions: 5 } } },
+      body: {
+        Name: 'batch',
+        TaskTemplate: { ContainerSpec: { Image: 'busybox:1' } },
+        Mode: { ReplicatedJob: { MaxConcurrent: 2, TotalCompletions: 5 } },
+      },
       status: 201,
     },
     {

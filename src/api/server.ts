@@ -37,7 +37,11 @@ export interface ApiServer {
 export function createApiServer(o: ApiServerOptions): ApiServer {
   const engine = new EngineClient(o.runtimeUrl);
   const proxy = new EngineProxy(o.runtimeUrl, o.logger);
-  const app = createApiApp({ node: o.node, cluster: o.cluster, engine: { json: (p, opts) => engine.json(p, { ...opts, timeoutMs: 5000 }) } });
+  const app = createApiApp({
+    node: o.node,
+    cluster: o.cluster,
+    engine: { json: (p, opts) => engine.json(p, { ...opts, timeoutMs: 5000 }) },
+  });
 
   const server = http.createServer((req, res) => {
     app
@@ -46,7 +50,8 @@ export function createApiServer(o: ApiServerOptions): ApiServer {
         if (!h.answered) proxy.forward(req, res, h.url);
       })
       .catch((e: unknown) => {
-        if (!(e instanceof ShoalError)) o.logger.warn('request failed', { method: req.method, url: req.url, error: String(e) });
+        if (!(e instanceof ShoalError))
+          o.logger.warn('request failed', { method: req.method, url: req.url, error: String(e) });
         writeError(res, e);
       });
   });
@@ -56,7 +61,9 @@ export function createApiServer(o: ApiServerOptions): ApiServer {
       const target = normalizeRequestPath(req.url ?? '/');
       const { path: p } = splitVersion(target.path);
       if (!mayUpgrade(p) || SWARM_PATHS.test(p)) {
-        socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${JSON.stringify({ message: `${p} does not take over connections` })}\n`);
+        socket.end(
+          `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${JSON.stringify({ message: `${p} does not take over connections` })}\n`,
+        );
         return;
       }
       proxy.upgrade(req, socket, head, target.url);

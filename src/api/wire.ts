@@ -7,7 +7,14 @@ import { tlsInfoOf } from '../manager/ca/root-ca.js';
 import { rfc3339, ZERO_TIME } from '../common/clock.js';
 import type { SwarmInfo } from '../manager/controlapi/api.js';
 import { VXLANID_OPTION } from '../network/vni.js';
-import type { ClusterObject, NetworkObject, NodeObject, ServiceObject, ServiceSpec, TaskObject } from '../store/types.js';
+import type {
+  ClusterObject,
+  NetworkObject,
+  NodeObject,
+  ServiceObject,
+  ServiceSpec,
+  TaskObject,
+} from '../store/types.js';
 
 const meta = (o: { ID: string; Version: { Index: number }; CreatedAt: number; UpdatedAt: number }) => ({
   ID: o.ID,
@@ -32,7 +39,11 @@ function issuerInfo(pem: string): Record<string, string> {
 function clusterTlsInfo(c: ClusterObject | undefined): Record<string, string> {
   if (!c) return {};
   const issuer = issuerInfo(desiredIssuer(c));
-  return { TrustRoot: c.RootCA.CACert, CertIssuerSubject: issuer.CertIssuerSubject ?? '', CertIssuerPublicKey: issuer.CertIssuerPublicKey ?? '' };
+  return {
+    TrustRoot: c.RootCA.CACert,
+    CertIssuerSubject: issuer.CertIssuerSubject ?? '',
+    CertIssuerPublicKey: issuer.CertIssuerPublicKey ?? '',
+  };
 }
 
 export function clusterWire(c: ClusterObject, withTokens: boolean): Record<string, unknown> {
@@ -67,7 +78,12 @@ export function swarmInfoWire(s: SwarmInfo): Record<string, unknown> {
 export function nodeWire(n: NodeObject): Record<string, unknown> {
   const out: Record<string, unknown> = {
     ...meta(n),
-    Spec: { ...(n.Spec.Name ? { Name: n.Spec.Name } : {}), Labels: n.Spec.Labels, Role: n.Spec.Role, Availability: n.Spec.Availability },
+    Spec: {
+      ...(n.Spec.Name ? { Name: n.Spec.Name } : {}),
+      Labels: n.Spec.Labels,
+      Role: n.Spec.Role,
+      Availability: n.Spec.Availability,
+    },
     Description: { ...n.Description, TLSInfo: n.TLSInfo ?? {} },
     Status: { State: n.Status.State, ...(n.Status.Message ? { Message: n.Status.Message } : {}), Addr: n.Status.Addr },
   };
@@ -75,14 +91,25 @@ export function nodeWire(n: NodeObject): Record<string, unknown> {
   return out;
 }
 
-const DEFAULT_UPDATE = { Parallelism: 1, FailureAction: 'pause', Monitor: 5_000_000_000, MaxFailureRatio: 0, Order: 'stop-first' };
+const DEFAULT_UPDATE = {
+  Parallelism: 1,
+  FailureAction: 'pause',
+  Monitor: 5_000_000_000,
+  MaxFailureRatio: 0,
+  Order: 'stop-first',
+};
 
 /** What `?insertDefaults=true` adds, as the Docker daemon does for `service inspect`. */
 export function withDefaults(spec: ServiceSpec): ServiceSpec {
   const s = structuredClone(spec);
   const c = s.TaskTemplate.ContainerSpec;
   if (c) c.StopGracePeriod ??= 10_000_000_000;
-  s.TaskTemplate.RestartPolicy = { Condition: 'any', Delay: 5_000_000_000, MaxAttempts: 0, ...(s.TaskTemplate.RestartPolicy ?? {}) };
+  s.TaskTemplate.RestartPolicy = {
+    Condition: 'any',
+    Delay: 5_000_000_000,
+    MaxAttempts: 0,
+    ...(s.TaskTemplate.RestartPolicy ?? {}),
+  };
   s.UpdateConfig = { ...DEFAULT_UPDATE, ...(s.UpdateConfig ?? {}) } as ServiceSpec['UpdateConfig'];
   s.RollbackConfig = { ...DEFAULT_UPDATE, ...(s.RollbackConfig ?? {}) } as ServiceSpec['RollbackConfig'];
   return s;
@@ -108,7 +135,11 @@ export function serviceWire(s: ServiceObject, insertDefaults: boolean): Record<s
   const out: Record<string, unknown> = {
     ...meta(s),
     Spec: spec,
-    Endpoint: { Spec: { Mode: 'vip', ...s.Endpoint.Spec }, ...(s.Endpoint.Ports?.length ? { Ports: s.Endpoint.Ports } : {}), ...(s.Endpoint.VirtualIPs ? { VirtualIPs: s.Endpoint.VirtualIPs } : {}) },
+    Endpoint: {
+      Spec: { Mode: 'vip', ...s.Endpoint.Spec },
+      ...(s.Endpoint.Ports?.length ? { Ports: s.Endpoint.Ports } : {}),
+      ...(s.Endpoint.VirtualIPs ? { VirtualIPs: s.Endpoint.VirtualIPs } : {}),
+    },
   };
   if (s.PreviousSpec) out.PreviousSpec = specWire(insertDefaults ? withDefaults(s.PreviousSpec) : s.PreviousSpec);
   if (s.UpdateStatus) {
@@ -119,7 +150,11 @@ export function serviceWire(s: ServiceObject, insertDefaults: boolean): Record<s
       Message: s.UpdateStatus.Message,
     };
   }
-  if (s.JobStatus) out.JobStatus = { JobIteration: versionWire(s.JobStatus.JobIteration), LastExecution: rfc3339(s.JobStatus.LastExecution) };
+  if (s.JobStatus)
+    out.JobStatus = {
+      JobIteration: versionWire(s.JobStatus.JobIteration),
+      LastExecution: rfc3339(s.JobStatus.LastExecution),
+    };
   return out;
 }
 
@@ -166,7 +201,11 @@ export function networkWire(n: NetworkObject, peers: readonly NetworkPeer[]): Re
     Scope: 'swarm',
     Driver: 'overlay',
     EnableIPv6: false,
-    IPAM: { Driver: n.Spec.IPAMOptions.Driver.Name, Options: n.Spec.IPAMOptions.Driver.Options ?? null, Config: [config] },
+    IPAM: {
+      Driver: n.Spec.IPAMOptions.Driver.Name,
+      Options: n.Spec.IPAMOptions.Driver.Options ?? null,
+      Config: [config],
+    },
     Internal: n.Spec.Internal,
     Attachable: n.Spec.Attachable,
     Ingress: n.Spec.Ingress,

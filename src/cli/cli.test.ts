@@ -16,16 +16,37 @@ describe('flag parsing', () => {
     assert.throws(() => parseDuration('10'), /invalid duration/);
     assert.equal(parseUint('--snapshot-interval', '40'), 40);
     for (const bad of ['abc', '-1', '1.5', ''])
-      assert.throws(() => parseUint('--snapshot-interval', bad), new RegExp(`invalid argument "${bad}" for "--snapshot-interval" flag: strconv.ParseUint`));
+      assert.throws(
+        () => parseUint('--snapshot-interval', bad),
+        new RegExp(`invalid argument "${bad}" for "--snapshot-interval" flag: strconv.ParseUint`),
+      );
     assert.equal(parseMemory('64M'), 64 * 1024 * 1024);
     assert.equal(parseMemory('1g'), 1024 ** 3);
-    assert.deepEqual(parsePublish('8080:80'), { Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'ingress' });
-    assert.deepEqual(parsePublish('published=8080,target=80,mode=host'), { Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'host' });
-    assert.deepEqual(parseMount('type=bind,src=/a,dst=/b,readonly'), { Type: 'bind', Source: '/a', Target: '/b', ReadOnly: true });
+    assert.deepEqual(parsePublish('8080:80'), {
+      Protocol: 'tcp',
+      TargetPort: 80,
+      PublishedPort: 8080,
+      PublishMode: 'ingress',
+    });
+    assert.deepEqual(parsePublish('published=8080,target=80,mode=host'), {
+      Protocol: 'tcp',
+      TargetPort: 80,
+      PublishedPort: 8080,
+      PublishMode: 'host',
+    });
+    assert.deepEqual(parseMount('type=bind,src=/a,dst=/b,readonly'), {
+      Type: 'bind',
+      Source: '/a',
+      Target: '/b',
+      ReadOnly: true,
+    });
   });
 
   it('builds the create body docker sends', () => {
-    const spec = specFromCreateFlags({ name: 'web', replicas: '3', label: ['a=b'], publish: ['18080:80'] }, 'busybox', ['sleep', '3600']);
+    const spec = specFromCreateFlags({ name: 'web', replicas: '3', label: ['a=b'], publish: ['18080:80'] }, 'busybox', [
+      'sleep',
+      '3600',
+    ]);
     assert.deepEqual(spec.Mode, { Replicated: { Replicas: 3 } });
     assert.deepEqual(spec.TaskTemplate.ContainerSpec?.Args, ['sleep', '3600']);
     assert.deepEqual(spec.Labels, { a: 'b' });
@@ -35,9 +56,24 @@ describe('flag parsing', () => {
   it('applies update flags on top of the current spec', () => {
     const base = specFromCreateFlags({ name: 'web', env: ['A=1', 'B=2'] }, 'img:1', []);
     const next = applyUpdateFlags(structuredClone(base), {
-      image: 'img:2', force: true, envAdd: ['A=9'], envRm: ['B'], labelAdd: [], labelRm: [], containerLabelAdd: [], containerLabelRm: [],
-      constraintAdd: ['node.role==worker'], constraintRm: [], placementPrefAdd: [], placementPrefRm: [], mountAdd: [], mountRm: [], publishAdd: [], publishRm: [],
-      updateParallelism: '2', updateOrder: 'start-first',
+      image: 'img:2',
+      force: true,
+      envAdd: ['A=9'],
+      envRm: ['B'],
+      labelAdd: [],
+      labelRm: [],
+      containerLabelAdd: [],
+      containerLabelRm: [],
+      constraintAdd: ['node.role==worker'],
+      constraintRm: [],
+      placementPrefAdd: [],
+      placementPrefRm: [],
+      mountAdd: [],
+      mountRm: [],
+      publishAdd: [],
+      publishRm: [],
+      updateParallelism: '2',
+      updateOrder: 'start-first',
     });
     assert.equal(next.TaskTemplate.ContainerSpec?.Image, 'img:2');
     assert.equal(next.TaskTemplate.ForceUpdate, 1);
@@ -58,13 +94,28 @@ describe('output formatting', () => {
     assert.equal(goDuration(7.776e15), '2160h0m0s');
   });
 
-  it('aligns tables like Go\'s tabwriter (min width 10, padding 3)', () => {
-    assert.equal(renderTable([['ID', 'NAME'], ['abc', 'web']]), 'ID        NAME\nabc       web\n');
+  it("aligns tables like Go's tabwriter (min width 10, padding 3)", () => {
+    assert.equal(
+      renderTable([
+        ['ID', 'NAME'],
+        ['abc', 'web'],
+      ]),
+      'ID        NAME\nabc       web\n',
+    );
   });
 
   it('evaluates --format templates', () => {
-    assert.equal(renderTemplate('{{.Spec.Name}} {{json .Spec.Labels}}', { Spec: { Name: 'web', Labels: { a: 'b' } } }), 'web {"a":"b"}');
-    assert.equal(formatList('table {{.Name}}\t{{.Replicas}}', [{ Name: 'web', Replicas: '3/3' }], { Name: 'NAME', Replicas: 'REPLICAS' }), 'NAME      REPLICAS\nweb       3/3\n');
+    assert.equal(
+      renderTemplate('{{.Spec.Name}} {{json .Spec.Labels}}', { Spec: { Name: 'web', Labels: { a: 'b' } } }),
+      'web {"a":"b"}',
+    );
+    assert.equal(
+      formatList('table {{.Name}}\t{{.Replicas}}', [{ Name: 'web', Replicas: '3/3' }], {
+        Name: 'NAME',
+        Replicas: 'REPLICAS',
+      }),
+      'NAME      REPLICAS\nweb       3/3\n',
+    );
   });
 });
 
@@ -92,13 +143,22 @@ describe('progress', () => {
     let call = 0;
     const api = {
       get: async (path: string) => {
-        if (path.startsWith('/services/')) return { ID: 's', Spec: { Name: 'web', Mode: { Replicated: { Replicas: 1 } }, UpdateConfig: { Monitor: 1e9 } } };
+        if (path.startsWith('/services/'))
+          return {
+            ID: 's',
+            Spec: { Name: 'web', Mode: { Replicated: { Replicas: 1 } }, UpdateConfig: { Monitor: 1e9 } },
+          };
         if (path.startsWith('/tasks')) return steps[Math.min(call++, steps.length - 1)];
         return [{ ID: 'n1', Status: { State: 'ready' } }];
       },
     } as unknown as ApiClient;
     let text = '';
-    const io: ProgressIo = { write: (s) => (text += s), isTTY: false, sleep: async (ms) => void (t += ms), now: () => t };
+    const io: ProgressIo = {
+      write: (s) => (text += s),
+      isTTY: false,
+      sleep: async (ms) => void (t += ms),
+      now: () => t,
+    };
     await waitForConvergence(api, 's', 'web', io);
     assert.match(text, /overall progress: 0 out of 1 tasks/);
     assert.match(text, /overall progress: 1 out of 1 tasks/);

@@ -26,7 +26,9 @@ export class ApiClient {
       const v = res.headers['api-version'];
       if (typeof v === 'string' && v) version = v;
     } catch (e) {
-      throw new CliError(`Cannot connect to the shoal daemon at ${this.host}. Is the shoal daemon running? (${(e as Error).message})`);
+      throw new CliError(
+        `Cannot connect to the shoal daemon at ${this.host}. Is the shoal daemon running? (${(e as Error).message})`,
+      );
     }
     this.client = new EngineClient(this.host, `/v${version}`);
     return this.client;

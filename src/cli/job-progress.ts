@@ -40,7 +40,10 @@ function byKey(tasks: readonly JobWireTask[], key: (t: JobWireTask) => string): 
   return out;
 }
 
-export function jobProgress(service: JobWireService, tasks: readonly JobWireTask[]): { lines: string[]; done: boolean } {
+export function jobProgress(
+  service: JobWireService,
+  tasks: readonly JobWireTask[],
+): { lines: string[]; done: boolean } {
   const iteration = service.JobStatus?.JobIteration.Index ?? 0;
   const current = tasks.filter((t) => t.JobIteration !== undefined && (t.JobIteration.Index ?? 0) === iteration);
   const rj = service.Spec.Mode.ReplicatedJob;
@@ -79,7 +82,9 @@ export function jobProgress(service: JobWireService, tasks: readonly JobWireTask
   const total = nodes.size;
   const lines = [
     `job progress: ${String(complete).padStart(String(total).length)} out of ${total} complete ${progressBar(complete / total)}`,
-    ...(total <= MAX_PROGRESS_BARS ? [...nodes.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([id, t]) => taskLine(id, t)) : []),
+    ...(total <= MAX_PROGRESS_BARS
+      ? [...nodes.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([id, t]) => taskLine(id, t))
+      : []),
   ];
   return { lines, done: complete === total };
 }

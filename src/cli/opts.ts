@@ -16,7 +16,8 @@ export function parseDuration(s: string): number {
     total += Number(m[1]) * UNIT_NS[m[2]!]!;
     matched = re.lastIndex;
   }
-  if (matched !== s.length || s.length === 0) throw new CliError(`invalid argument "${s}": time: invalid duration "${s}"`);
+  if (matched !== s.length || s.length === 0)
+    throw new CliError(`invalid argument "${s}": time: invalid duration "${s}"`);
   return Math.round(total);
 }
 
@@ -24,19 +25,23 @@ export function parseDuration(s: string): number {
 export function parseMemory(s: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*([kmgtp]?)i?b?$/i.exec(s.trim());
   if (!m) throw new CliError(`invalid argument "${s}": invalid size: '${s}'`);
-  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't' | 'p'];
+  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 }[
+    m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't' | 'p'
+  ];
   return Math.round(Number(m[1]) * mult);
 }
 
 /** An unsigned integer flag, with docker's message for anything else. */
 export function parseUint(flag: string, s: string): number {
-  if (!/^\d+$/.test(s) || !Number.isSafeInteger(Number(s))) throw new CliError(`invalid argument "${s}" for "${flag}" flag: strconv.ParseUint: parsing "${s}": invalid syntax`);
+  if (!/^\d+$/.test(s) || !Number.isSafeInteger(Number(s)))
+    throw new CliError(`invalid argument "${s}" for "${flag}" flag: strconv.ParseUint: parsing "${s}": invalid syntax`);
   return Number(s);
 }
 
 export function parseCpus(s: string): number {
   const n = Number(s);
-  if (!Number.isFinite(n) || n < 0) throw new CliError(`invalid argument "${s}": failed to parse ${s} as a rational number`);
+  if (!Number.isFinite(n) || n < 0)
+    throw new CliError(`invalid argument "${s}": failed to parse ${s} as a rational number`);
   return Math.round(n * 1e9);
 }
 
@@ -63,12 +68,17 @@ export function parsePublish(s: string): PortConfig {
           throw new CliError(`invalid argument "${s}" for "-p, --publish" flag: invalid field key ${k}`);
       }
     }
-    if (!p.TargetPort) throw new CliError(`invalid argument "${s}" for "-p, --publish" flag: missing mandatory field "target"`);
+    if (!p.TargetPort)
+      throw new CliError(`invalid argument "${s}" for "-p, --publish" flag: missing mandatory field "target"`);
     return p as PortConfig;
   }
   const m = /^(?:(\d+):)?(\d+)(?:\/(tcp|udp|sctp))?$/.exec(s);
   if (!m) throw new CliError(`invalid argument "${s}" for "-p, --publish" flag: invalid port format`);
-  const p: PortConfig = { Protocol: (m[3] as PortConfig['Protocol']) ?? 'tcp', TargetPort: Number(m[2]), PublishMode: 'ingress' };
+  const p: PortConfig = {
+    Protocol: (m[3] as PortConfig['Protocol']) ?? 'tcp',
+    TargetPort: Number(m[2]),
+    PublishMode: 'ingress',
+  };
   if (m[1]) p.PublishedPort = Number(m[1]);
   return p;
 }

@@ -1,6 +1,22 @@
 /** The pieces of the docker CLI's progress display shared by services and jobs: state order and bars. */
 
-const STATES = ['new', 'allocated', 'pending', 'assigned', 'accepted', 'preparing', 'ready', 'starting', 'running', 'complete', 'shutdown', 'failed', 'rejected', 'remove', 'orphaned'];
+const STATES = [
+  'new',
+  'allocated',
+  'pending',
+  'assigned',
+  'accepted',
+  'preparing',
+  'ready',
+  'starting',
+  'running',
+  'complete',
+  'shutdown',
+  'failed',
+  'rejected',
+  'remove',
+  'orphaned',
+];
 
 /** A task state's place in the lifecycle (0 for new or unknown). */
 export const rank = (s: string): number => {

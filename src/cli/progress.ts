@@ -52,7 +52,11 @@ function bar(state: string): string {
 }
 
 /** Current state per slot (replicated) or node (global), as docker's progress computes it. */
-export function slotStates(service: WireService, tasks: WireTask[], nodes: WireNode[]): { key: string; state: string; err?: string }[] {
+export function slotStates(
+  service: WireService,
+  tasks: WireTask[],
+  nodes: WireNode[],
+): { key: string; state: string; err?: string }[] {
   const live = new Set(nodes.filter((n) => n.Status.State !== 'down').map((n) => n.ID));
   const global = Boolean(service.Spec.Mode.Global);
   const best = new Map<string, WireTask>();
@@ -61,7 +65,11 @@ export function slotStates(service: WireService, tasks: WireTask[], nodes: WireN
     if (t.NodeID && !live.has(t.NodeID)) continue;
     const key = global ? t.NodeID! : String(t.Slot ?? 0);
     const cur = best.get(key);
-    if (!cur || rank(t.DesiredState) < rank(cur.DesiredState) || (t.DesiredState === cur.DesiredState && rank(t.Status.State) > rank(cur.Status.State))) {
+    if (
+      !cur ||
+      rank(t.DesiredState) < rank(cur.DesiredState) ||
+      (t.DesiredState === cur.DesiredState && rank(t.Status.State) > rank(cur.Status.State))
+    ) {
       best.set(key, t);
     }
   }
@@ -70,7 +78,12 @@ export function slotStates(service: WireService, tasks: WireTask[], nodes: WireN
     .map(([key, t]) => ({ key, state: t.Status.State, err: t.Status.Err }));
 }
 
-export async function waitForConvergence(api: ApiClient, serviceId: string, label: string, io: ProgressIo = realIo): Promise<void> {
+export async function waitForConvergence(
+  api: ApiClient,
+  serviceId: string,
+  label: string,
+  io: ProgressIo = realIo,
+): Promise<void> {
   let lastText = '';
   let drawnLines = 0;
   let convergedAt: number | undefined;
@@ -90,7 +103,9 @@ export async function waitForConvergence(api: ApiClient, serviceId: string, labe
   };
   for (;;) {
     const service = await api.get<WireService>(`/services/${serviceId}?insertDefaults=false`);
-    const tasks = await api.get<WireTask[]>(`/tasks?${filtersParam({ '_up-to-date': ['true'], service: [serviceId] })}`);
+    const tasks = await api.get<WireTask[]>(
+      `/tasks?${filtersParam({ '_up-to-date': ['true'], service: [serviceId] })}`,
+    );
     const nodes = await api.get<WireNode[]>('/nodes');
     if (service.JobStatus) {
       // Jobs are not verified: done once every expected task completed.
@@ -116,7 +131,12 @@ export async function waitForConvergence(api: ApiClient, serviceId: string, labe
     const lines: string[] = [];
     if (rollback) lines.push(`rollback: ${us?.Message ?? 'rollback in progress'}`);
     lines.push(`overall progress: ${Math.min(running, want)} out of ${want} tasks`);
-    const shown = global ? states : Array.from({ length: want }, (_, i) => states.find((s) => s.key === String(i + 1)) ?? { key: String(i + 1), state: '' });
+    const shown = global
+      ? states
+      : Array.from(
+          { length: want },
+          (_, i) => states.find((s) => s.key === String(i + 1)) ?? { key: String(i + 1), state: '' },
+        );
     shown.forEach((s, i) => {
       const name = global ? s.key.slice(0, 12) : `${i + 1}/${want}`;
       const detail = s.err && rank(s.state) > RUNNING ? s.err : s.state;

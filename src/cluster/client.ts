@@ -24,7 +24,8 @@ export function peerIdentityProblem(cert: tls.PeerCertificate, expected: string 
   const subject = cert.subject as Record<string, string | string[]> | undefined;
   if (roleOfOu(subject?.OU) !== 'manager') return new Error('the remote node is not a swarm manager');
   const cn = Array.isArray(subject?.CN) ? subject.CN[0] : subject?.CN;
-  if (expected !== undefined && cn !== expected) return new Error(`the remote node is ${String(cn)}, not the manager ${expected} this address belongs to`);
+  if (expected !== undefined && cn !== expected)
+    return new Error(`the remote node is ${String(cn)}, not the manager ${expected} this address belongs to`);
   return undefined;
 }
 
@@ -55,7 +56,13 @@ export class ClusterClient {
   ) {}
 
   /** A unary call; the remote's ShoalError comes back as the same ShoalError. */
-  async call<T>(addr: string, path: string, body: unknown, timeoutMs = CALL_TIMEOUT_MS, signal?: AbortSignal): Promise<T> {
+  async call<T>(
+    addr: string,
+    path: string,
+    body: unknown,
+    timeoutMs = CALL_TIMEOUT_MS,
+    signal?: AbortSignal,
+  ): Promise<T> {
     const req = this.request(addr, path, body);
     const cancel = (): void => req.close(http2.constants.NGHTTP2_CANCEL);
     const timer = setTimeout(cancel, timeoutMs);
@@ -78,7 +85,13 @@ export class ClusterClient {
    * A server stream of JSON messages, each handed to `onMessage`; resolves when the server ends it,
    * rejects with the server's error or when the connection fails. `signal` cancels it.
    */
-  stream(addr: string, path: string, body: unknown, onMessage: (m: unknown) => void | Promise<void>, signal?: AbortSignal): Promise<void> {
+  stream(
+    addr: string,
+    path: string,
+    body: unknown,
+    onMessage: (m: unknown) => void | Promise<void>,
+    signal?: AbortSignal,
+  ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       let req: http2.ClientHttp2Stream;
       try {
@@ -151,7 +164,14 @@ export class ClusterClient {
     const s = http2.connect(`https://${addr}`, {
       settings: { initialWindowSize: 4 * 1024 * 1024 },
       createConnection: () => {
-        const sock = tls.connect({ host, port, ...secureOptions(t), ALPNProtocols: ['h2'], checkServerIdentity: (_h, cert) => peerIdentityProblem(cert, this.nodeAt(addr)), servername: undefined });
+        const sock = tls.connect({
+          host,
+          port,
+          ...secureOptions(t),
+          ALPNProtocols: ['h2'],
+          checkServerIdentity: (_h, cert) => peerIdentityProblem(cert, this.nodeAt(addr)),
+          servername: undefined,
+        });
         sock.setTimeout(CONNECT_TIMEOUT_MS, () => {
           if (sock.connecting || !sock.authorized) sock.destroy(new Error('connect timeout'));
         });
@@ -185,7 +205,8 @@ function readAll(req: http2.ClientHttp2Stream): Promise<{ status: number; text: 
     req.on('end', () => resolve({ status, text }));
     req.on('error', reject);
     req.on('close', () => {
-      if (status === 0) reject(new Error(req.rstCode === http2.constants.NGHTTP2_CANCEL ? 'timed out' : 'connection closed'));
+      if (status === 0)
+        reject(new Error(req.rstCode === http2.constants.NGHTTP2_CANCEL ? 'timed out' : 'connection closed'));
     });
   });
 }

@@ -42,13 +42,20 @@ export async function signWithExternalCA(ca: ExternalCA, r: ExternalSignRequest)
   }
   const cert = parsed.result?.certificate;
   if (!parsed.success || !cert) {
-    throw new ShoalError('unavailable', `external CA ${ca.URL} refused to sign: ${parsed.errors?.map((e) => e.message).join('; ') || 'no certificate'}`);
+    throw new ShoalError(
+      'unavailable',
+      `external CA ${ca.URL} refused to sign: ${parsed.errors?.map((e) => e.message).join('; ') || 'no certificate'}`,
+    );
   }
-  if (!signedBy(cert, r.root)) throw new ShoalError('unavailable', `external CA ${ca.URL} signed with another root than the swarm's`);
+  if (!signedBy(cert, r.root))
+    throw new ShoalError('unavailable', `external CA ${ca.URL} signed with another root than the swarm's`);
   const issued = new X509Certificate(cert);
   const subject = issued.subject.split('\n');
   if (!subject.includes(`CN=${r.nodeId}`) || !subject.includes(`OU=${ou}`) || !subject.includes(`O=${r.clusterId}`)) {
-    throw new ShoalError('unavailable', `external CA ${ca.URL} issued a certificate for another identity (${subject.join(', ')})`);
+    throw new ShoalError(
+      'unavailable',
+      `external CA ${ca.URL} issued a certificate for another identity (${subject.join(', ')})`,
+    );
   }
   return cert.endsWith('\n') ? cert : `${cert}\n`;
 }

@@ -71,8 +71,15 @@ export async function requestJoin(remote: string, o: Omit<JoinCall, 'csr'>, time
     // The token goes only to a manager of the swarm it names.
     const a = await post<JoinAnswer>(session, '/ca/join', { ...o, csr: csrPem } satisfies JoinCall);
     const answerProblem = joinAnswerProblem(a, ca);
-    if (answerProblem) throw new ShoalError('invalid_argument', `the manager at ${remote} answered the join with ${answerProblem}`);
-    return { nodeId: a.nodeId, clusterId: a.clusterId, role: a.role, managers: a.managers, tls: { key: keyPem, cert: a.cert, ca: a.ca } };
+    if (answerProblem)
+      throw new ShoalError('invalid_argument', `the manager at ${remote} answered the join with ${answerProblem}`);
+    return {
+      nodeId: a.nodeId,
+      clusterId: a.clusterId,
+      role: a.role,
+      managers: a.managers,
+      tls: { key: keyPem, cert: a.cert, ca: a.ca },
+    };
   } catch (e) {
     if (e instanceof ShoalError) throw e;
     throw new ShoalError('unavailable', `could not join the swarm at ${remote}: ${errorMessage(e)}`);
@@ -86,9 +93,11 @@ export async function requestJoin(remote: string, o: Omit<JoinCall, 'csr'>, time
 export function serverProblem(der: Buffer | undefined, rootPem: string, now: number): string | undefined {
   if (!der) return 'showed no certificate';
   const cert = new X509Certificate(der);
-  if (!cert.verify(new X509Certificate(rootPem).publicKey)) return 'does not hold a certificate of the swarm the token names';
+  if (!cert.verify(new X509Certificate(rootPem).publicKey))
+    return 'does not hold a certificate of the swarm the token names';
   if (roleOfCertificate(cert.toString()) !== 'manager') return 'is not a manager of the swarm';
-  if (now < Date.parse(cert.validFrom) || now > Date.parse(cert.validTo)) return 'holds a certificate that is not valid now';
+  if (now < Date.parse(cert.validFrom) || now > Date.parse(cert.validTo))
+    return 'holds a certificate that is not valid now';
   return undefined;
 }
 
@@ -96,10 +105,12 @@ export function serverProblem(der: Buffer | undefined, rootPem: string, now: num
 export function joinAnswerProblem(a: JoinAnswer, pinnedRoot: string): string | undefined {
   const roots = splitPem(a.ca);
   const pinned = new X509Certificate(pinnedRoot);
-  if (!roots.some((r) => new X509Certificate(r).fingerprint256 === pinned.fingerprint256)) return 'a trust bundle without the pinned root CA';
+  if (!roots.some((r) => new X509Certificate(r).fingerprint256 === pinned.fingerprint256))
+    return 'a trust bundle without the pinned root CA';
   if (!roots.some((r) => signedBy(a.cert, r))) return 'a certificate no root of its trust bundle signed';
   const cert = new X509Certificate(a.cert);
-  if (!new RegExp(`^CN=${a.nodeId}$`, 'm').test(cert.subject) || roleOfCertificate(a.cert) !== a.role) return 'a certificate for another identity';
+  if (!new RegExp(`^CN=${a.nodeId}$`, 'm').test(cert.subject) || roleOfCertificate(a.cert) !== a.role)
+    return 'a certificate for another identity';
   return undefined;
 }
 

@@ -19,7 +19,8 @@ export interface RawLine {
 type ReadOptions = Parameters<TaskLogReader['logs']>[1];
 
 /** Down the session stream: start or stop sending a task's logs. */
-export type LogControlMessage = { logs: { id: string; taskId: string; opts: Omit<ReadOptions, 'signal'> } } | { logsCancel: string };
+export type LogControlMessage =
+  { logs: { id: string; taskId: string; opts: Omit<ReadOptions, 'signal'> } } | { logsCancel: string };
 
 /** Up as a call: lines of a subscription, and its end. */
 export interface PublishCall {
@@ -57,7 +58,8 @@ export class LogBroker {
     return () => {
       if (this.sessions.get(nodeId) !== send) return;
       this.sessions.delete(nodeId);
-      for (const s of this.subs.values()) if (s.nodeId === nodeId && !s.done) this.finish(s, `node ${nodeId} went away; its logs stop here`);
+      for (const s of this.subs.values())
+        if (s.nodeId === nodeId && !s.done) this.finish(s, `node ${nodeId} went away; its logs stop here`);
     };
   }
 
@@ -96,7 +98,8 @@ export class LogBroker {
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const send = this.sessions.get(nodeId);
-      if (!send || !send({ logs: { id, taskId, opts: rest } })) throw new Error(`node ${nodeId} is not reachable, its logs are unavailable`);
+      if (!send || !send({ logs: { id, taskId, opts: rest } }))
+        throw new Error(`node ${nodeId} is not reachable, its logs are unavailable`);
       for (;;) {
         while (s.queue.length) {
           yield s.queue.shift()!;
@@ -154,7 +157,12 @@ export class LogPublisher {
         const lines = batch;
         batch = [];
         last = Date.now();
-        await this.client.call(leader, '/logs/publish', { id, lines, ...(end ? { done: true, error: end.error } : {}) } satisfies PublishCall, PUBLISH_TIMEOUT_MS);
+        await this.client.call(
+          leader,
+          '/logs/publish',
+          { id, lines, ...(end ? { done: true, error: end.error } : {}) } satisfies PublishCall,
+          PUBLISH_TIMEOUT_MS,
+        );
       });
       return chain;
     };

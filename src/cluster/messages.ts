@@ -8,10 +8,16 @@ import { TASK_STATES } from '../store/types.js';
 
 const id = z.string().min(1).max(64);
 const short = z.string().max(256);
-const labels = z.record(z.string().max(1024), z.string().max(4096)).refine((r) => Object.keys(r).length <= 256, 'too many labels');
+const labels = z
+  .record(z.string().max(1024), z.string().max(4096))
+  .refine((r) => Object.keys(r).length <= 256, 'too many labels');
 const pem = z.string().max(64 * 1024);
 /** `ip:port` or `[ipv6]:port`. */
-const hostPort = z.string().min(3).max(300).regex(/^(\[[0-9A-Fa-f:.]+\]|[^\s:[\]]+):\d{1,5}$/, 'must be host:port');
+const hostPort = z
+  .string()
+  .min(3)
+  .max(300)
+  .regex(/^(\[[0-9A-Fa-f:.]+\]|[^\s:[\]]+):\d{1,5}$/, 'must be host:port');
 const count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
 export const NodeDescriptionSchema = z.object({
@@ -25,7 +31,11 @@ export const NodeDescriptionSchema = z.object({
   }),
 });
 
-export const TlsInfoSchema = z.object({ TrustRoot: pem, CertIssuerSubject: z.string().max(8192), CertIssuerPublicKey: z.string().max(8192) });
+export const TlsInfoSchema = z.object({
+  TrustRoot: pem,
+  CertIssuerSubject: z.string().max(8192),
+  CertIssuerPublicKey: z.string().max(8192),
+});
 
 export const JoinCallSchema = z.object({
   token: z.string().max(512),
@@ -85,7 +95,15 @@ export const TaskStatusUpdateSchema = z.object({
 
 export const PublishCallSchema = z.object({
   id: id,
-  lines: z.array(z.object({ stream: z.union([z.literal(1), z.literal(2)]), timestamp: z.string().max(64), line: z.string().max(1024 * 1024) })).max(10_000),
+  lines: z
+    .array(
+      z.object({
+        stream: z.union([z.literal(1), z.literal(2)]),
+        timestamp: z.string().max(64),
+        line: z.string().max(1024 * 1024),
+      }),
+    )
+    .max(10_000),
   done: z.boolean().optional(),
   error: z.string().max(4096).optional(),
 });
@@ -111,8 +129,14 @@ export function schemaProblem(e: z.ZodError): string {
   return i ? `${i.path.length ? i.path.join('.') + ': ' : ''}${i.message}` : 'invalid message';
 }
 
-const ipv4 = z.string().max(15).regex(/^\d{1,3}(\.\d{1,3}){3}$/, 'must be an IPv4 address');
-const cidr4 = z.string().max(18).regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'must be an IPv4 CIDR');
+const ipv4 = z
+  .string()
+  .max(15)
+  .regex(/^\d{1,3}(\.\d{1,3}){3}$/, 'must be an IPv4 address');
+const cidr4 = z
+  .string()
+  .max(18)
+  .regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'must be an IPv4 CIDR');
 const dnsName = z.string().min(1).max(255);
 
 /**
@@ -122,7 +146,19 @@ const dnsName = z.string().min(1).max(255);
 export const NetworkViewSchema = z.object({
   networks: z
     .array(
-      z.object({ id, name: short, subnet: cidr4, gateway: ipv4, vni: z.number().int().min(1).max(2 ** 24 - 1), internal: z.boolean(), ingress: z.boolean().optional() }),
+      z.object({
+        id,
+        name: short,
+        subnet: cidr4,
+        gateway: ipv4,
+        vni: z
+          .number()
+          .int()
+          .min(1)
+          .max(2 ** 24 - 1),
+        internal: z.boolean(),
+        ingress: z.boolean().optional(),
+      }),
     )
     .max(1024),
   endpoints: z
@@ -141,7 +177,15 @@ export const NetworkViewSchema = z.object({
     )
     .max(100_000),
   services: z
-    .array(z.object({ networkId: id, name: dnsName, mode: z.enum(['vip', 'dnsrr']), vip: ipv4.optional(), aliases: z.array(dnsName).max(64) }))
+    .array(
+      z.object({
+        networkId: id,
+        name: dnsName,
+        mode: z.enum(['vip', 'dnsrr']),
+        vip: ipv4.optional(),
+        aliases: z.array(dnsName).max(64),
+      }),
+    )
     .max(100_000),
   mesh: z
     .object({

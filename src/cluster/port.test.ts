@@ -40,7 +40,14 @@ describe('cluster port', () => {
       refuse: (p) => (removed.has(p.nodeId) ? `node ${p.nodeId} was removed` : undefined),
     });
     port.call('/ca/root', 'anyone', EmptySchema, async () => ({ ca: ca.certPem }));
-    port.call('/ca/join', 'anyone', JoinCallSchema, async () => ({ nodeId: 'w9', clusterId: 'c1', role: 'worker', cert: (await identity(ca, 'w9', 'worker')).cert, ca: ca.certPem, managers: [] }));
+    port.call('/ca/join', 'anyone', JoinCallSchema, async () => ({
+      nodeId: 'w9',
+      clusterId: 'c1',
+      role: 'worker',
+      cert: (await identity(ca, 'w9', 'worker')).cert,
+      ca: ca.certPem,
+      managers: [],
+    }));
     port.call('/whoami', 'node', EmptySchema, async (_b, ctx) => ctx.peer);
     port.call('/managers-only', 'manager', EmptySchema, async () => 'ok');
     port.onRaft((socket, peer) => {
@@ -73,15 +80,29 @@ describe('cluster port', () => {
       req.end('{}');
     });
     assert.equal(anonymous.status, 403);
-    assert.deepEqual(JSON.parse(anonymous.body), { code: 'permission_denied', message: 'a node certificate issued by this swarm is required' });
+    assert.deepEqual(JSON.parse(anonymous.body), {
+      code: 'permission_denied',
+      message: 'a node certificate issued by this swarm is required',
+    });
   });
 
   it("refuses a worker's certificate on manager-only routes and on the raft protocol", async () => {
     const worker = await identity(ca, 'w2', 'worker');
     const w = new ClusterClient(() => worker);
-    await assert.rejects(w.call(addr, '/managers-only', {}), (e: Error & { code?: string }) => e.code === 'permission_denied' && /only available to managers/.test(e.message));
+    await assert.rejects(
+      w.call(addr, '/managers-only', {}),
+      (e: Error & { code?: string }) => e.code === 'permission_denied' && /only available to managers/.test(e.message),
+    );
     const closed = await new Promise<boolean>((resolve) => {
-      const s = tls.connect({ host: '127.0.0.1', port: port.address().port, key: worker.key, cert: worker.cert, ca: [ca.certPem], ALPNProtocols: [RAFT_ALPN], checkServerIdentity: () => undefined });
+      const s = tls.connect({
+        host: '127.0.0.1',
+        port: port.address().port,
+        key: worker.key,
+        cert: worker.cert,
+        ca: [ca.certPem],
+        ALPNProtocols: [RAFT_ALPN],
+        checkServerIdentity: () => undefined,
+      });
       s.on('data', () => resolve(false));
       s.on('close', () => resolve(true));
       s.on('error', () => undefined);
@@ -100,16 +121,32 @@ describe('cluster port', () => {
     const other = await createRootCA(Date.now());
     const stranger = await identity(other, 'x1', 'manager');
     // The stranger does not trust our CA either; even trusting it, its own certificate is not ours.
-    await assert.rejects(new ClusterClient(() => ({ ...stranger, ca: ca.certPem })).call(addr, '/whoami', {}), /certificate/);
+    await assert.rejects(
+      new ClusterClient(() => ({ ...stranger, ca: ca.certPem })).call(addr, '/whoami', {}),
+      /certificate/,
+    );
   });
 
   it("joins without a certificate, pinning the CA by the token's digest", async () => {
     const token = newJoinToken(ca.certPem, cryptoRandom);
-    const desc = { Hostname: 'h', Platform: { Architecture: 'x86_64', OS: 'linux' }, Resources: { NanoCPUs: 1, MemoryBytes: 1 }, Engine: { EngineVersion: '1', Plugins: [] } };
-    const joined = await requestJoin(addr, { token, addr: '127.0.0.1:2377', availability: 'active', description: desc as never });
+    const desc = {
+      Hostname: 'h',
+      Platform: { Architecture: 'x86_64', OS: 'linux' },
+      Resources: { NanoCPUs: 1, MemoryBytes: 1 },
+      Engine: { EngineVersion: '1', Plugins: [] },
+    };
+    const joined = await requestJoin(addr, {
+      token,
+      addr: '127.0.0.1:2377',
+      availability: 'active',
+      description: desc as never,
+    });
     assert.equal(joined.nodeId, 'w9');
     const otherCa = await createRootCA(Date.now());
     const wrong = newJoinToken(otherCa.certPem, cryptoRandom);
-    await assert.rejects(requestJoin(addr, { token: wrong, addr: '127.0.0.1:2377', availability: 'active', description: desc as never }), new RegExp(`remote CA does not match fingerprint. Expected: ${caDigest(otherCa.certPem)}`));
+    await assert.rejects(
+      requestJoin(addr, { token: wrong, addr: '127.0.0.1:2377', availability: 'active', description: desc as never }),
+      new RegExp(`remote CA does not match fingerprint. Expected: ${caDigest(otherCa.certPem)}`),
+    );
   });
 });

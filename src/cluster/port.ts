@@ -87,7 +87,6 @@ const MAX_OPEN_SESSIONS_PER_ADDR = 8;
 const OPEN_SESSION_TIMEOUT_MS = 30_000;
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 
-
 /** The identity in a verified peer certificate, or undefined without one. */
 export function peerOf(socket: tls.TLSSocket): Peer | undefined {
   if (!socket.authorized) return undefined;
@@ -104,7 +103,9 @@ export function peerOf(socket: tls.TLSSocket): Peer | undefined {
 export class ClusterPort {
   private readonly routes = new Map<string, Route>();
   private raftHandler: ((socket: tls.TLSSocket, peer: Peer) => void) | undefined;
-  private readonly h2 = http2.createServer({ settings: { initialWindowSize: 4 * 1024 * 1024, maxConcurrentStreams: MAX_STREAMS } });
+  private readonly h2 = http2.createServer({
+    settings: { initialWindowSize: 4 * 1024 * 1024, maxConcurrentStreams: MAX_STREAMS },
+  });
   private sessions = 0;
   /** Open streams by the caller's node ID, so a demotion or removal can end them at once. */
   private readonly active = new Map<string, Set<{ stream: http2.ServerHttp2Stream; access: Access }>>();
@@ -114,7 +115,13 @@ export class ClusterPort {
 
   constructor(private readonly o: ClusterPortOptions) {
     this.server = tls.createServer(
-      { ...secureOptions(o.tls), ALPNProtocols: ['h2', RAFT_ALPN], requestCert: true, rejectUnauthorized: false, handshakeTimeout: HANDSHAKE_TIMEOUT_MS },
+      {
+        ...secureOptions(o.tls),
+        ALPNProtocols: ['h2', RAFT_ALPN],
+        requestCert: true,
+        rejectUnauthorized: false,
+        handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+      },
       (socket) => this.accept(socket),
     );
     this.server.on('tlsClientError', () => undefined);
@@ -160,13 +167,30 @@ export class ClusterPort {
   }
 
   /** A unary route: the body must match `schema`; the handler's result is the answer. */
-  call<S extends z.ZodType>(path: string, access: Access, schema: S, handler: CallHandler<z.output<S>>, opts: RouteOptions = {}): void {
+  call<S extends z.ZodType>(
+    path: string,
+    access: Access,
+    schema: S,
+    handler: CallHandler<z.output<S>>,
+    opts: RouteOptions = {},
+  ): void {
     this.routes.set(path, { access, schema, maxBody: maxBodyFor(access, opts), call: handler as CallHandler<unknown> });
   }
 
   /** A server-streaming route. */
-  stream<S extends z.ZodType>(path: string, access: Access, schema: S, handler: StreamHandler<z.output<S>>, opts: RouteOptions = {}): void {
-    this.routes.set(path, { access, schema, maxBody: maxBodyFor(access, opts), stream: handler as StreamHandler<unknown> });
+  stream<S extends z.ZodType>(
+    path: string,
+    access: Access,
+    schema: S,
+    handler: StreamHandler<z.output<S>>,
+    opts: RouteOptions = {},
+  ): void {
+    this.routes.set(path, {
+      access,
+      schema,
+      maxBody: maxBodyFor(access, opts),
+      stream: handler as StreamHandler<unknown>,
+    });
   }
 
   /** Raft connections from other managers (already checked: a manager of this cluster). */
@@ -230,9 +254,16 @@ export class ClusterPort {
     socket.on('error', () => undefined);
     if (socket.alpnProtocol === RAFT_ALPN) {
       const peer = peerOf(socket);
-      const refusal = peer ? (peer.role !== 'manager' ? 'not a manager' : this.o.refuse?.(peer, 'node')) : 'no valid certificate';
+      const refusal = peer
+        ? peer.role !== 'manager'
+          ? 'not a manager'
+          : this.o.refuse?.(peer, 'node')
+        : 'no valid certificate';
       if (!peer || refusal || !this.raftHandler) {
-        this.o.logger.warn('cluster port: raft connection refused', { reason: refusal ?? 'raft not running', remote: socket.remoteAddress });
+        this.o.logger.warn('cluster port: raft connection refused', {
+          reason: refusal ?? 'raft not running',
+          remote: socket.remoteAddress,
+        });
         socket.destroy();
         return;
       }
@@ -255,8 +286,10 @@ export class ClusterPort {
     if (!route || headers[':method'] !== 'POST') return fail(new ShoalError('not_found', `no cluster route ${path}`));
     const peer = peerOf(stream.session!.socket as tls.TLSSocket);
     if (route.access !== 'anyone') {
-      if (!peer) return fail(new ShoalError('permission_denied', 'a node certificate issued by this swarm is required'));
-      if (route.access === 'manager' && peer.role !== 'manager') return fail(new ShoalError('permission_denied', `${path} is only available to managers`));
+      if (!peer)
+        return fail(new ShoalError('permission_denied', 'a node certificate issued by this swarm is required'));
+      if (route.access === 'manager' && peer.role !== 'manager')
+        return fail(new ShoalError('permission_denied', `${path} is only available to managers`));
       const refusal = this.o.refuse?.(peer, route.access);
       if (refusal) return fail(new ShoalError('permission_denied', refusal));
       this.track(peer.nodeId, stream, route.access);
@@ -265,7 +298,12 @@ export class ClusterPort {
     try {
       body = route.schema.parse(await readBody(stream, route.maxBody));
     } catch (e) {
-      return fail(new ShoalError('invalid_argument', e instanceof z.ZodError ? `invalid ${path} message: ${schemaProblem(e)}` : errorMessage(e)));
+      return fail(
+        new ShoalError(
+          'invalid_argument',
+          e instanceof z.ZodError ? `invalid ${path} message: ${schemaProblem(e)}` : errorMessage(e),
+        ),
+      );
     }
     const ac = new AbortController();
     stream.on('close', () => ac.abort());
@@ -281,7 +319,12 @@ export class ClusterPort {
             stream.once('drain', done);
             stream.once('close', done);
           });
-    const ctx: CallContext = { peer, remoteAddr: stream.session?.socket.remoteAddress ?? '', signal: ac.signal, drained };
+    const ctx: CallContext = {
+      peer,
+      remoteAddr: stream.session?.socket.remoteAddress ?? '',
+      signal: ac.signal,
+      drained,
+    };
     if (route.call) {
       try {
         const result = await route.call(body, ctx);

@@ -6,12 +6,27 @@
  */
 import { ShoalError, errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/logging.js';
-import type { AgentSession, Assignments, NetworkView, DispatcherEndpoint, SessionRequest, TaskStatusUpdate } from '../manager/dispatcher/session.js';
+import type {
+  AgentSession,
+  Assignments,
+  NetworkView,
+  DispatcherEndpoint,
+  SessionRequest,
+  TaskStatusUpdate,
+} from '../manager/dispatcher/session.js';
 import type { TaskObject } from '../store/types.js';
 import type { ClusterClient } from './client.js';
 import type { LogBroker, LogControlMessage, LogPublisher } from './log-broker.js';
 import type { CallContext, ClusterPort } from './port.js';
-import { NetworkViewSchema, schemaProblem, PublishCallSchema, SessionCallSchema, SessionRefSchema, StatusCallSchema, TaskStatusUpdateSchema } from './messages.js';
+import {
+  NetworkViewSchema,
+  schemaProblem,
+  PublishCallSchema,
+  SessionCallSchema,
+  SessionRefSchema,
+  StatusCallSchema,
+  TaskStatusUpdateSchema,
+} from './messages.js';
 
 export interface ManagerAddr {
   nodeId: string;
@@ -131,7 +146,12 @@ export class RemoteDispatcher implements DispatcherEndpoint {
     // A leader that accepts the stream but never opens the session must not hold the agent (and a
     // role switch waiting for the agent to stop) forever.
     const timer = setTimeout(() => {
-      failedToOpen?.(new ShoalError('unavailable', `the leader at ${leader} did not open a session within ${SESSION_OPEN_TIMEOUT_MS / 1000} s`));
+      failedToOpen?.(
+        new ShoalError(
+          'unavailable',
+          `the leader at ${leader} did not open a session within ${SESSION_OPEN_TIMEOUT_MS / 1000} s`,
+        ),
+      );
       close('session not opened in time');
     }, SESSION_OPEN_TIMEOUT_MS);
     const s = await first.finally(() => clearTimeout(timer));
@@ -149,7 +169,13 @@ export class RemoteDispatcher implements DispatcherEndpoint {
       updateStatus: async (updates: readonly TaskStatusUpdate[]) => {
         await this.o.client.call(leader, '/dispatcher/status', { sessionId: s.id, updates });
       },
-      heartbeat: () => this.o.client.call<{ periodMs: number; role?: 'manager' | 'worker' }>(leader, '/dispatcher/heartbeat', { sessionId: s.id }, 10_000),
+      heartbeat: () =>
+        this.o.client.call<{ periodMs: number; role?: 'manager' | 'worker' }>(
+          leader,
+          '/dispatcher/heartbeat',
+          { sessionId: s.id },
+          10_000,
+        ),
       close: () => close('closed by agent'),
     };
   }
@@ -163,14 +189,19 @@ export function serveDispatcher(
   const sessions = new Map<string, { nodeId: string; s: AgentSession }>();
   const own = (body: { sessionId: string }, ctx: CallContext): AgentSession => {
     const entry = sessions.get(body.sessionId);
-    if (!entry || entry.nodeId !== ctx.peer?.nodeId) throw new ShoalError('not_found', 'session not found or not yours; start a new session');
+    if (!entry || entry.nodeId !== ctx.peer?.nodeId)
+      throw new ShoalError('not_found', 'session not found or not yours; start a new session');
     return entry.s;
   };
   port.stream('/dispatcher/session', 'node', SessionCallSchema, async (b, ctx, send) => {
     const d = o.dispatcher();
     if (!d) throw new ShoalError('unavailable', 'this manager is not the leader');
     // The node's address is where its connection comes from, as swarmkit takes it, not what it says.
-    const s = await d.session({ nodeId: ctx.peer!.nodeId, description: b.description, addr: observedAddr(ctx.remoteAddr, b.addr) });
+    const s = await d.session({
+      nodeId: ctx.peer!.nodeId,
+      description: b.description,
+      addr: observedAddr(ctx.remoteAddr, b.addr),
+    });
     sessions.set(s.sessionId, { nodeId: ctx.peer!.nodeId, s });
     const detachLogs = o.logs.attach(ctx.peer!.nodeId, (m) => send(m));
     try {

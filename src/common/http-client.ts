@@ -53,10 +53,17 @@ export class EngineClient {
         headers['Content-Length'] = String(payload.length);
       }
       const req = http.request(
-        { ...target(this.url), path: this.versionPrefix + path, method: opts.method ?? 'GET', headers, signal: opts.signal },
+        {
+          ...target(this.url),
+          path: this.versionPrefix + path,
+          method: opts.method ?? 'GET',
+          headers,
+          signal: opts.signal,
+        },
         resolve,
       );
-      if (opts.timeoutMs) req.setTimeout(opts.timeoutMs, () => req.destroy(new Error(`timeout after ${opts.timeoutMs} ms: ${path}`)));
+      if (opts.timeoutMs)
+        req.setTimeout(opts.timeoutMs, () => req.destroy(new Error(`timeout after ${opts.timeoutMs} ms: ${path}`)));
       req.on('error', reject);
       req.end(payload);
     });

@@ -29,7 +29,7 @@ export function scan(buf: Buffer): ScanResult {
     const end = off + HEADER + len;
     if (end > buf.length) return { ok: true, records, validBytes: off, tornTail: true };
     const payload = buf.subarray(off + HEADER, end);
-    if ((crc32(payload) >>> 0) !== crc) {
+    if (crc32(payload) >>> 0 !== crc) {
       if (end === buf.length) return { ok: true, records, validBytes: off, tornTail: true };
       return { ok: false, offset: off, reason: 'checksum mismatch' };
     }

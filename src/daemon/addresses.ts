@@ -26,10 +26,18 @@ export function resolveAdvertise(addr: string | undefined, listen: string): stri
  */
 export function interfaceAddress(name: string, addrs: readonly NetworkInterfaceInfo[]): string {
   const v4 = addrs.filter((a) => a.family === 'IPv4').map((a) => a.address);
-  if (v4.length > 1) throw new ShoalError('invalid_argument', `interface ${name} has more than one IPv4 address (${v4[0]} and ${v4[1]})`);
+  if (v4.length > 1)
+    throw new ShoalError(
+      'invalid_argument',
+      `interface ${name} has more than one IPv4 address (${v4[0]} and ${v4[1]})`,
+    );
   if (v4.length === 1) return v4[0]!;
   const v6 = addrs.filter((a) => a.family === 'IPv6' && !/^fe80:/i.test(a.address)).map((a) => a.address);
-  if (v6.length > 1) throw new ShoalError('invalid_argument', `interface ${name} has more than one IPv6 address (${v6[0]} and ${v6[1]})`);
+  if (v6.length > 1)
+    throw new ShoalError(
+      'invalid_argument',
+      `interface ${name} has more than one IPv6 address (${v6[0]} and ${v6[1]})`,
+    );
   if (v6.length === 1) return v6[0]!;
   throw new ShoalError('invalid_argument', `interface ${name} has no usable IPv4 or IPv6 address`);
 }

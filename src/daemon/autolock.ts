@@ -59,7 +59,9 @@ export class Autolock {
       try {
         await rewrapKeys(this.host.dataRoot, this.host.kek, want);
         this.host.kek = want;
-        this.logger.info(want ? 'autolock: key material wrapped with the unlock key' : 'autolock off: key material stored unwrapped');
+        this.logger.info(
+          want ? 'autolock: key material wrapped with the unlock key' : 'autolock off: key material stored unwrapped',
+        );
       } catch (e) {
         this.logger.warn('rewrapping key material failed', { error: errorMessage(e) });
       }

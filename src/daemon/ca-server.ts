@@ -59,7 +59,9 @@ export class CaServer {
 
   serve(port: ClusterPort): void {
     port.call('/ca/root', 'anyone', EmptySchema, async () => ({ ca: clusterOf(this.o.store).RootCA.CACert }));
-    port.call('/ca/join', 'anyone', JoinCallSchema, (body, ctx) => this.join(body, ctx.peer ? undefined : ctx.remoteAddr));
+    port.call('/ca/join', 'anyone', JoinCallSchema, (body, ctx) =>
+      this.join(body, ctx.peer ? undefined : ctx.remoteAddr),
+    );
     // A node renews only its own certificate, for the role the store gives it, on the leader itself
     // (no manager signs on another's word for who is asking).
     port.call('/ca/renew', 'node', CsrCallSchema, (body, ctx) => this.renew(body.csr, ctx.peer!.nodeId));
@@ -83,7 +85,15 @@ export class CaServer {
     await this.o.store.update((tx) =>
       tx.create(
         'node',
-        joinedNode({ nodeId, role, availability: availabilityOf(call.availability), description: call.description, ip: hostOf(call.addr), clusterAddr: call.addr, now: tx.now }),
+        joinedNode({
+          nodeId,
+          role,
+          availability: availabilityOf(call.availability),
+          description: call.description,
+          ip: hostOf(call.addr),
+          clusterAddr: call.addr,
+          now: tx.now,
+        }),
       ),
     );
     this.o.logger.info('node joined', { node: nodeId, role, addr: call.addr });
@@ -107,12 +117,29 @@ export class CaServer {
     const ca = signingCA(cluster);
     if (!ca.keyPem) {
       const ext = externalCAFor(cluster.Spec.CAConfig.ExternalCAs, ca.certPem);
-      if (!ext) throw new ShoalError('failed_precondition', 'this swarm has no CA key to sign certificates with, and no external CA for its root');
+      if (!ext)
+        throw new ShoalError(
+          'failed_precondition',
+          'this swarm has no CA key to sign certificates with, and no external CA for its root',
+        );
       const t = this.o.tls();
-      return signWithExternalCA(ext, { csr, nodeId, role, clusterId: cluster.ID, root: ca.certPem, client: { key: t.key, cert: t.cert, trust: t.ca } });
+      return signWithExternalCA(ext, {
+        csr,
+        nodeId,
+        role,
+        clusterId: cluster.ID,
+        root: ca.certPem,
+        client: { key: t.key, cert: t.cert, trust: t.ca },
+      });
     }
     try {
-      return await signCsr({ certPem: ca.certPem, keyPem: ca.keyPem }, csr, { nodeId, role, clusterId: cluster.ID, now: Date.now(), validityMs: certValidityMs(cluster.Spec.CAConfig.NodeCertExpiry) });
+      return await signCsr({ certPem: ca.certPem, keyPem: ca.keyPem }, csr, {
+        nodeId,
+        role,
+        clusterId: cluster.ID,
+        now: Date.now(),
+        validityMs: certValidityMs(cluster.Spec.CAConfig.NodeCertExpiry),
+      });
     } catch (e) {
       throw new ShoalError('invalid_argument', errorMessage(e));
     }
@@ -134,6 +161,10 @@ export class CaServer {
       });
     }
     const cluster = clusterOf(this.o.store);
-    return { trust: desiredTrust(cluster), signer: signingCA(cluster).certPem, rotating: cluster.RootCA.RootRotation !== undefined };
+    return {
+      trust: desiredTrust(cluster),
+      signer: signingCA(cluster).certPem,
+      rotating: cluster.RootCA.RootRotation !== undefined,
+    };
   }
 }

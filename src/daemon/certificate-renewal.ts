@@ -11,7 +11,14 @@ import { desiredTrust, signingCA } from '../manager/ca/rotation.js';
 import { createCsr } from '../manager/ca/root-ca.js';
 import type { CaSyncAnswer } from './ca-server.js';
 import type { NodeHost } from './host.js';
-import { certValidityMs, ensureNodeCertificate, loadNodeTls, pastHalfLife, saveNodeTls, type NodeTls } from './node-certs.js';
+import {
+  certValidityMs,
+  ensureNodeCertificate,
+  loadNodeTls,
+  pastHalfLife,
+  saveNodeTls,
+  type NodeTls,
+} from './node-certs.js';
 import { leaderAddrOf, type ClusterRuntime } from './runtime.js';
 
 /** How often a node checks in with the leader's CA; and while a root rotation is under way. */
@@ -79,7 +86,17 @@ export class CertificateRenewal {
       const id = { nodeId: rt.state.nodeId, role: rt.state.role, clusterId: rt.state.clusterId };
       const root = { certPem: ca.certPem, keyPem: ca.keyPem };
       const validity = certValidityMs(cluster.Spec.CAConfig.NodeCertExpiry);
-      if (await ensureNodeCertificate(this.host.dataRoot, root, id, Date.now(), validity, this.host.kek, desiredTrust(cluster))) {
+      if (
+        await ensureNodeCertificate(
+          this.host.dataRoot,
+          root,
+          id,
+          Date.now(),
+          validity,
+          this.host.kek,
+          desiredTrust(cluster),
+        )
+      ) {
         this.logger.info("issued this node's certificate", { node: id.nodeId });
         const t = await loadNodeTls(this.host.dataRoot, this.host.kek);
         if (t) {

@@ -38,7 +38,10 @@ export function serveClusterRoutes(port: ClusterPort, o: ClusterRoutesOptions): 
   const leaderOnly = (): void => {
     if (!o.manager.isLeader) throw new ShoalError('unavailable', NO_LEADER);
   };
-  port.call('/cluster/managers', 'node', EmptySchema, async (): Promise<ManagersAnswer> => ({ leader: o.leaderAddr(), managers: o.managers() }));
+  port.call('/cluster/managers', 'node', EmptySchema, async (): Promise<ManagersAnswer> => ({
+    leader: o.leaderAddr(),
+    managers: o.managers(),
+  }));
   port.call(
     '/control/call',
     'manager',
@@ -55,7 +58,10 @@ export function serveClusterRoutes(port: ClusterPort, o: ClusterRoutesOptions): 
   port.stream('/control/logs', 'manager', ForwardedLogsSchema, async (b, ctx, send) => {
     leaderOnly();
     const opts: LogOptions = { ...b.opts, signal: ctx.signal };
-    const lines = b.kind === 'service' ? serviceLogs(o.manager.controlContext, b.ref, opts) : taskLogs(o.manager.controlContext, b.ref, opts);
+    const lines =
+      b.kind === 'service'
+        ? serviceLogs(o.manager.controlContext, b.ref, opts)
+        : taskLogs(o.manager.controlContext, b.ref, opts);
     for await (const l of lines) {
       if (!send(l)) break;
       // A slow reader at the other end: take no more lines until it has taken these.

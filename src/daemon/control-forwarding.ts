@@ -66,7 +66,10 @@ export class ControlForwarding {
   /** Service or task logs, gathered by the leader. */
   logs(kind: 'service' | 'task', ref: string, opts: LogOptions): AsyncIterable<LogLine> {
     const { rt, mgr } = this.managerRuntime();
-    if (mgr.manager.isLeader) return kind === 'service' ? serviceLogs(mgr.manager.controlContext, ref, opts) : taskLogs(mgr.manager.controlContext, ref, opts);
+    if (mgr.manager.isLeader)
+      return kind === 'service'
+        ? serviceLogs(mgr.manager.controlContext, ref, opts)
+        : taskLogs(mgr.manager.controlContext, ref, opts);
     const leader = mgr.membership.leaderAddr();
     if (!leader) throw new ShoalError('unavailable', NO_LEADER);
     const { signal, ...rest } = opts;
@@ -88,7 +91,12 @@ export class ControlForwarding {
 }
 
 /** Logs gathered by the leader, streamed to this manager. */
-async function* forwardLogs(rt: ClusterRuntime, leader: string, call: ForwardedLogs, signal: AbortSignal | undefined): AsyncGenerator<LogLine> {
+async function* forwardLogs(
+  rt: ClusterRuntime,
+  leader: string,
+  call: ForwardedLogs,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<LogLine> {
   const queue: LogLine[] = [];
   let wake: (() => void) | undefined;
   let done = false;

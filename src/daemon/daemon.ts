@@ -131,17 +131,21 @@ export class ShoalDaemon {
       swarmLeave: (force) => this.membership.leave(force),
       swarmUnlock: (key) => this.autolock.unlock(key),
       swarmInfo: async () => this.membership.info(),
-      logs: (kind: 'service' | 'task', ref: string, opts: LogOptions): AsyncIterable<LogLine> => this.forwarding.logs(kind, ref, opts),
+      logs: (kind: 'service' | 'task', ref: string, opts: LogOptions): AsyncIterable<LogLine> =>
+        this.forwarding.logs(kind, ref, opts),
     };
   }
 
   /** Keeps the manager list a worker falls back on when its manager goes away. */
   private rememberManagers(rt: ClusterRuntime, managers: ManagerAddr[]): void {
-    const key = (l: readonly ManagerAddr[] | undefined): string => JSON.stringify([...(l ?? [])].sort((a, b) => a.nodeId.localeCompare(b.nodeId)));
+    const key = (l: readonly ManagerAddr[] | undefined): string =>
+      JSON.stringify([...(l ?? [])].sort((a, b) => a.nodeId.localeCompare(b.nodeId)));
     if (key(rt.state.managers) === key(managers)) return;
     rt.state.managers = managers;
     if (this.host.runtime === rt) {
-      void saveNodeState(this.o.dataRoot, rt.state).catch((e: unknown) => this.o.logger.warn('saving the manager list failed', { error: String(e) }));
+      void saveNodeState(this.o.dataRoot, rt.state).catch((e: unknown) =>
+        this.o.logger.warn('saving the manager list failed', { error: String(e) }),
+      );
     }
   }
 }

@@ -23,14 +23,19 @@ export class JoinLimiter {
    * is held back. Without an address (a join another manager forwarded, already checked there) there is no limit.
    */
   check(token: string, current: { Worker: string; Manager: string }, addr: string | undefined): NodeRole {
-    const role = sameSecret(token, current.Manager) ? 'manager' : sameSecret(token, current.Worker) ? 'worker' : undefined;
+    const role = sameSecret(token, current.Manager)
+      ? 'manager'
+      : sameSecret(token, current.Worker)
+        ? 'worker'
+        : undefined;
     if (addr === undefined) {
       if (role) return role;
       throw new ShoalError('invalid_argument', INVALID_JOIN_TOKEN);
     }
     const t = this.now();
     const recent = (this.failures.get(addr) ?? []).filter((at) => t - at < WINDOW_MS);
-    if (recent.length >= MAX_FAILURES) throw new ShoalError('unavailable', `too many failed join attempts from ${addr}; try again later`);
+    if (recent.length >= MAX_FAILURES)
+      throw new ShoalError('unavailable', `too many failed join attempts from ${addr}; try again later`);
     if (role) return role;
     this.failures.delete(addr);
     this.failures.set(addr, [...recent, t]);

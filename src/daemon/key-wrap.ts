@@ -11,7 +11,8 @@ import { writeFileAtomic } from '../common/atomic-file.js';
 import { ShoalError } from '../common/errors.js';
 import { AesGcmCipher, DEK_FORMAT } from '../raft/cipher.js';
 
-export const SWARM_LOCKED = 'Swarm is encrypted and needs to be unlocked before it can be used. Please use "docker swarm unlock" to unlock it.';
+export const SWARM_LOCKED =
+  'Swarm is encrypted and needs to be unlocked before it can be used. Please use "docker swarm unlock" to unlock it.';
 export const INVALID_UNLOCK_KEY = 'swarm could not be unlocked: invalid key';
 
 export const sameKek = (a: Buffer | undefined, b: Buffer | undefined): boolean => (a && b ? a.equals(b) : a === b);
@@ -75,7 +76,10 @@ async function writeDek(dataRoot: string, key: Buffer, kek: Buffer | undefined):
     const iv = randomBytes(12);
     const c = createCipheriv('aes-256-gcm', kek, iv);
     const data = Buffer.concat([c.update(key), c.final()]);
-    d = { format: DEK_FORMAT, wrapped: { iv: iv.toString('base64'), tag: c.getAuthTag().toString('base64'), data: data.toString('base64') } };
+    d = {
+      format: DEK_FORMAT,
+      wrapped: { iv: iv.toString('base64'), tag: c.getAuthTag().toString('base64'), data: data.toString('base64') },
+    };
   }
   await writeFileAtomic(DEK_FILE(dataRoot), JSON.stringify(d));
 }
@@ -83,7 +87,12 @@ async function writeDek(dataRoot: string, key: Buffer, kek: Buffer | undefined):
 /** A TLS key PEM as it is stored: encrypted with the KEK while autolock is on. */
 export function sealKeyPem(plainPem: string, kek: Buffer | undefined): string {
   if (!kek) return plainPem;
-  return createPrivateKey(plainPem).export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: kek }) as string;
+  return createPrivateKey(plainPem).export({
+    type: 'pkcs8',
+    format: 'pem',
+    cipher: 'aes-256-cbc',
+    passphrase: kek,
+  }) as string;
 }
 
 /** The plain PEM of a stored TLS key. */
@@ -91,7 +100,10 @@ export function openKeyPem(storedPem: string, kek: Buffer | undefined): string {
   if (!storedPem.includes('ENCRYPTED PRIVATE KEY')) return storedPem;
   if (!kek) throw new ShoalError('unavailable', SWARM_LOCKED);
   try {
-    return createPrivateKey({ key: storedPem, format: 'pem', passphrase: kek }).export({ type: 'pkcs8', format: 'pem' }) as string;
+    return createPrivateKey({ key: storedPem, format: 'pem', passphrase: kek }).export({
+      type: 'pkcs8',
+      format: 'pem',
+    }) as string;
   } catch {
     throw new ShoalError('invalid_argument', INVALID_UNLOCK_KEY);
   }

@@ -28,7 +28,8 @@ export async function runDaemon(argv: string[]): Promise<void> {
   }>();
   const logger = consoleLogger(o.logLevel);
   const tickMs = Number(o.raftTick);
-  if (!Number.isFinite(tickMs) || tickMs < 1) throw new Error(`--raft-tick must be a positive number of milliseconds, got ${o.raftTick}`);
+  if (!Number.isFinite(tickMs) || tickMs < 1)
+    throw new Error(`--raft-tick must be a positive number of milliseconds, got ${o.raftTick}`);
   const daemon = new ShoalDaemon({ ...o, tickMs, logger });
   await daemon.start();
   let stopping = false;

@@ -60,11 +60,17 @@ export interface ManagerParts {
   readonly stopWatching: () => void;
 }
 
-export async function openManager(d: ManagerDeps, rt: ManagerHost, firstMember: boolean, forceNewCluster: boolean): Promise<ManagerParts> {
+export async function openManager(
+  d: ManagerDeps,
+  rt: ManagerHost,
+  firstMember: boolean,
+  forceNewCluster: boolean,
+): Promise<ManagerParts> {
   const { state } = rt;
   const proposer = new RaftProposer();
   const store = new Store(proposer, systemClock);
-  const raftSpec = (): NonNullable<ClusterObject['Spec']['Raft']> => store.view((tx) => tx.all('cluster')[0])?.Spec.Raft ?? {};
+  const raftSpec = (): NonNullable<ClusterObject['Spec']['Raft']> =>
+    store.view((tx) => tx.all('cluster')[0])?.Spec.Raft ?? {};
   const addrOf = (id: string): string | undefined => {
     const n = store.view((tx) => tx.get('node', id));
     // A former manager (demoted, or left behind by a forced new cluster) keeps its cluster address,
@@ -99,7 +105,10 @@ export async function openManager(d: ManagerDeps, rt: ManagerHost, firstMember: 
     logger: d.logger.child('manager'),
     // This node's task logs come from its engine; other nodes' through their sessions.
     logSource: (nodeId) => (nodeId === state.nodeId ? d.executor : logs.reader(nodeId)),
-    leader: { decorate: (n): NodeObject => membership.decorate(n), checkDemote: (n): void => membership.checkDemote(n) },
+    leader: {
+      decorate: (n): NodeObject => membership.decorate(n),
+      checkDemote: (n): void => membership.checkDemote(n),
+    },
   });
   const raft = new RaftNode({
     id: state.nodeId,
@@ -153,9 +162,25 @@ export async function openManager(d: ManagerDeps, rt: ManagerHost, firstMember: 
     }
   });
   clusterPort.onRaft((socket, peer) => transport.accept(socket, peer.nodeId));
-  const membership: RaftMembership = new RaftMembership({ store, raft, transport, manager, selfId: state.nodeId, addrOf, logger: d.logger.child('membership') });
+  const membership: RaftMembership = new RaftMembership({
+    store,
+    raft,
+    transport,
+    manager,
+    selfId: state.nodeId,
+    addrOf,
+    logger: d.logger.child('membership'),
+  });
   const leaderAddr = (): string | undefined => membership.leaderAddr();
-  new CaServer({ store, manager, client: rt.client, tls: rt.tls, leaderAddr, managers: () => membership.managers(), logger: d.logger.child('ca') }).serve(clusterPort);
+  new CaServer({
+    store,
+    manager,
+    client: rt.client,
+    tls: rt.tls,
+    leaderAddr,
+    managers: () => membership.managers(),
+    logger: d.logger.child('ca'),
+  }).serve(clusterPort);
   serveClusterRoutes(clusterPort, { raft, manager, logs, leaderAddr, managers: () => membership.managers() });
   // A new leader (or none) means a new dispatcher: the agent's session starts over.
   let lastLeader = '';

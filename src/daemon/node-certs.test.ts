@@ -25,7 +25,11 @@ describe('node certificate on disk', () => {
       assert.equal(await ensureNodeCertificate(dir, ca, id, now + 30 * DAY, 90 * DAY), false, 'fresh: kept');
       assert.equal(await ensureNodeCertificate(dir, ca, id, now + 50 * DAY, 90 * DAY), true, 'past half: renewed');
       assert.notEqual(await readFile(file, 'utf8'), first);
-      assert.equal(await ensureNodeCertificate(dir, ca, { ...id, role: 'worker' }, now + 50 * DAY, 90 * DAY), true, 'demoted: reissued');
+      assert.equal(
+        await ensureNodeCertificate(dir, ca, { ...id, role: 'worker' }, now + 50 * DAY, 90 * DAY),
+        true,
+        'demoted: reissued',
+      );
       assert.match(new X509Certificate(await readFile(file)).subject, /OU=swarm-worker/);
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -41,14 +41,24 @@ export function pastHalfLife(pem: string, now: number): boolean {
  * or it is past half its life; `trust` is what to trust (the roots, during a root rotation).
  * Returns true when a new certificate was issued.
  */
-export async function ensureNodeCertificate(dataRoot: string, ca: RootCA, id: NodeIdentity, now: number, validityMs: number, kek?: Buffer, trust = ca.certPem): Promise<boolean> {
+export async function ensureNodeCertificate(
+  dataRoot: string,
+  ca: RootCA,
+  id: NodeIdentity,
+  now: number,
+  validityMs: number,
+  kek?: Buffer,
+  trust = ca.certPem,
+): Promise<boolean> {
   const dir = path.join(dataRoot, 'certificates');
   const certFile = path.join(dir, 'swarm-node.crt');
   const ou = ouOfRole(id.role);
   try {
     const pem = await readFile(certFile, 'utf8');
     const cur = new X509Certificate(pem);
-    const sameIdentity = cur.subject.split('\n').sort().join(',') === [`CN=${id.nodeId}`, `O=${id.clusterId}`, `OU=${ou}`].sort().join(',');
+    const sameIdentity =
+      cur.subject.split('\n').sort().join(',') ===
+      [`CN=${id.nodeId}`, `O=${id.clusterId}`, `OU=${ou}`].sort().join(',');
     const signedByCa = cur.verify(new X509Certificate(ca.certPem).publicKey);
     if (sameIdentity && signedByCa && !pastHalfLife(pem, now)) return false;
   } catch {
@@ -60,11 +70,12 @@ export async function ensureNodeCertificate(dataRoot: string, ca: RootCA, id: No
   return true;
 }
 
-
 export async function loadNodeTls(dataRoot: string, kek?: Buffer): Promise<NodeTls | undefined> {
   const dir = path.join(dataRoot, 'certificates');
   try {
-    const [key, cert, ca] = await Promise.all(['swarm-node.key', 'swarm-node.crt', 'swarm-root-ca.crt'].map((f) => readFile(path.join(dir, f), 'utf8')));
+    const [key, cert, ca] = await Promise.all(
+      ['swarm-node.key', 'swarm-node.crt', 'swarm-root-ca.crt'].map((f) => readFile(path.join(dir, f), 'utf8')),
+    );
     return { key: openKeyPem(key!, kek), cert: cert!, ca: ca! };
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;

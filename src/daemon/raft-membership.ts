@@ -97,7 +97,9 @@ export class RaftMembership extends Reconciler implements LeaderHooks {
   }
 
   managers(): ManagerAddr[] {
-    return this.o.store.view((tx) => tx.all('node')).flatMap((n) => (n.ManagerStatus ? [{ nodeId: n.ID, addr: n.ManagerStatus.Addr }] : []));
+    return this.o.store
+      .view((tx) => tx.all('node'))
+      .flatMap((n) => (n.ManagerStatus ? [{ nodeId: n.ID, addr: n.ManagerStatus.Addr }] : []));
   }
 
   // ---------- LeaderHooks ----------
@@ -106,8 +108,18 @@ export class RaftMembership extends Reconciler implements LeaderHooks {
     if (!node.ManagerStatus) return node;
     const leader = this.o.raft.leader;
     const peer = this.o.raft.peers().find((p) => p.id === node.ID);
-    const reachability = node.ID === leader ? 'reachable' : !peer || peer.learner ? 'unknown' : peer.reachable ? 'reachable' : 'unreachable';
-    return { ...node, ManagerStatus: { ...node.ManagerStatus, Leader: node.ID === leader, Reachability: reachability } };
+    const reachability =
+      node.ID === leader
+        ? 'reachable'
+        : !peer || peer.learner
+          ? 'unknown'
+          : peer.reachable
+            ? 'reachable'
+            : 'unreachable';
+    return {
+      ...node,
+      ManagerStatus: { ...node.ManagerStatus, Leader: node.ID === leader, Reachability: reachability },
+    };
   }
 
   checkDemote(node: NodeObject): void {
@@ -116,7 +128,10 @@ export class RaftMembership extends Reconciler implements LeaderHooks {
     const reachable = this.o.raft.peers().filter((p) => !p.learner && p.reachable && p.id !== node.ID).length;
     const remaining = voters.length - 1;
     if (remaining > 0 && reachable < Math.floor(remaining / 2) + 1) {
-      throw new ShoalError('failed_precondition', `can't remove member from the raft: this would result in a loss of quorum`);
+      throw new ShoalError(
+        'failed_precondition',
+        `can't remove member from the raft: this would result in a loss of quorum`,
+      );
     }
   }
 
@@ -157,7 +172,9 @@ export class RaftMembership extends Reconciler implements LeaderHooks {
       this.o.logger.info('node is no longer a raft member', { node: leaving });
       return;
     }
-    const joining = [...nodes.values()].find((n) => n.Spec.Role === 'manager' && n.ManagerStatus && !voters.includes(n.ID) && !learners.includes(n.ID));
+    const joining = [...nodes.values()].find(
+      (n) => n.Spec.Role === 'manager' && n.ManagerStatus && !voters.includes(n.ID) && !learners.includes(n.ID),
+    );
     if (joining) {
       await raft.changeMembership({ kind: 'addLearner', member: joining.ID });
       return;
@@ -178,7 +195,9 @@ export class RaftMembership extends Reconciler implements LeaderHooks {
   private view(): string {
     const { voters, learners } = this.o.raft.members();
     const commit = this.o.raft.progressIndex.commit;
-    const peers = this.o.raft.peers().map((p) => `${p.id}:${p.reachable ? 1 : 0}:${p.learner && this.caughtUp(p, commit) ? 1 : 0}`);
+    const peers = this.o.raft
+      .peers()
+      .map((p) => `${p.id}:${p.reachable ? 1 : 0}:${p.learner && this.caughtUp(p, commit) ? 1 : 0}`);
     return `${voters.join(',')}|${learners.join(',')}|${peers.join(',')}`;
   }
 
@@ -186,7 +205,8 @@ export class RaftMembership extends Reconciler implements LeaderHooks {
   private async removeMember(id: string): Promise<void> {
     if (!this.o.raft.isLeader) throw new ShoalError('unavailable', NO_LEADER);
     const m = this.o.raft.members();
-    if (m.voters.includes(id) || m.learners.includes(id)) await this.o.raft.changeMembership({ kind: 'remove', member: id });
+    if (m.voters.includes(id) || m.learners.includes(id))
+      await this.o.raft.changeMembership({ kind: 'remove', member: id });
     await this.o.store.update((tx) => {
       const cur = tx.get('node', id);
       if (!cur) return;

@@ -48,7 +48,9 @@ export class RoleSwitch {
         const a = await rt.client.call<ManagersAnswer>(by, '/cluster/managers', {}, 5000);
         if (a.leader !== by || a.managers.some((m) => m.nodeId === rt.state.nodeId)) return;
         if (this.host.runtime !== rt || this.switching) return;
-        this.logger.warn('this manager was removed from the raft group while it was away; carrying on as a worker', { leader: by });
+        this.logger.warn('this manager was removed from the raft group while it was away; carrying on as a worker', {
+          leader: by,
+        });
         this.switching = true;
         await this.host.serialize(() => this.switchTo(rt, 'worker', by)).finally(() => (this.switching = false));
       } catch (e) {
@@ -64,7 +66,9 @@ export class RoleSwitch {
     const fresh = await this.certificates.fromLeader(rt, leader);
     const issued = roleOfCertificate(fresh.cert);
     if (issued !== role) throw new Error(`the leader issued a ${String(issued)} certificate, not a ${role} one yet`);
-    this.logger.info(role === 'manager' ? 'promoted: becoming a manager' : 'demoted: becoming a worker', { node: rt.state.nodeId });
+    this.logger.info(role === 'manager' ? 'promoted: becoming a manager' : 'demoted: becoming a worker', {
+      node: rt.state.nodeId,
+    });
     await this.host.close(rt);
     await saveNodeTls(this.host.dataRoot, fresh, role === 'manager' ? this.host.kek : undefined);
     // A demoted manager's Raft data is of no further use (a later promotion starts it afresh).
@@ -75,6 +79,8 @@ export class RoleSwitch {
     const state: NodeState = { ...rt.state, role, bootstrap: false };
     await saveNodeState(this.host.dataRoot, state);
     this.host.activate(await this.host.open(state, false));
-    this.logger.info(role === 'manager' ? 'promoted: running as a manager' : 'demoted: running as a worker', { node: rt.state.nodeId });
+    this.logger.info(role === 'manager' ? 'promoted: running as a manager' : 'demoted: running as a worker', {
+      node: rt.state.nodeId,
+    });
   }
 }

@@ -39,15 +39,25 @@ export interface RuntimeDeps extends ManagerDeps {
   onManagers(rt: ClusterRuntime, managers: ManagerAddr[]): void;
 }
 
-export async function openRuntime(d: RuntimeDeps, state: NodeState, bootstrap: boolean, forceNewCluster = false): Promise<ClusterRuntime> {
+export async function openRuntime(
+  d: RuntimeDeps,
+  state: NodeState,
+  bootstrap: boolean,
+  forceNewCluster = false,
+): Promise<ClusterRuntime> {
   const tls = await loadNodeTls(d.dataRoot, d.kek());
-  if (!tls) throw new Error(`this node is in a swarm but ${path.join(d.dataRoot, 'certificates')} holds no certificate`);
+  if (!tls)
+    throw new Error(`this node is in a swarm but ${path.join(d.dataRoot, 'certificates')} holds no certificate`);
   // The runtime is referenced by callbacks before every part of it exists.
-  const rt: { -readonly [K in keyof ClusterRuntime]?: ClusterRuntime[K] } & { state: NodeState; tls: NodeTls } = { state, tls };
+  const rt: { -readonly [K in keyof ClusterRuntime]?: ClusterRuntime[K] } & { state: NodeState; tls: NodeTls } = {
+    state,
+    tls,
+  };
   const self = (): ClusterRuntime => rt as ClusterRuntime;
   // A known manager address must be served by that manager's certificate (from the store on a
   // manager, from the remembered list on a worker).
-  const nodeAt = (addr: string): string | undefined => (rt.mgr?.membership.managers() ?? rt.state.managers ?? []).find((m) => m.addr === addr)?.nodeId;
+  const nodeAt = (addr: string): string | undefined =>
+    (rt.mgr?.membership.managers() ?? rt.state.managers ?? []).find((m) => m.addr === addr)?.nodeId;
   const client = new ClusterClient(() => rt.tls, nodeAt);
   const remote = new RemoteDispatcher({
     client,
@@ -82,7 +92,12 @@ export async function openRuntime(d: RuntimeDeps, state: NodeState, bootstrap: b
     dispatcher: () => (mgr?.manager.isLeader ? mgr.manager.dispatcher : remote),
     onRole: (role) => d.onRole(self(), role),
     logger: d.logger.child('agent'),
-    networks: linuxHostNetworks({ nodeId: state.nodeId, advertiseAddr: state.advertiseAddr, runtimeUrl: d.runtimeUrl, logger: d.logger }),
+    networks: linuxHostNetworks({
+      nodeId: state.nodeId,
+      advertiseAddr: state.advertiseAddr,
+      runtimeUrl: d.runtimeUrl,
+      logger: d.logger,
+    }),
   });
   return self();
 }

@@ -28,7 +28,8 @@ import { saveNodeState, wipeSwarmState, type NodeState } from './node-state.js';
 import type { ClusterRuntime } from './runtime.js';
 import { leaderAddrOf } from './runtime.js';
 
-export const ALREADY_IN_SWARM = 'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.';
+export const ALREADY_IN_SWARM =
+  'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.';
 export const NOT_IN_SWARM = 'This node is not part of a swarm';
 
 /** How long `swarm join` waits for a new manager to become a Raft voter (Docker's swarmConnectTimeout). */
@@ -68,7 +69,16 @@ export class SwarmMembership {
       const { listenAddr, advertise, clusterAddr } = this.addresses(req);
       const nodeId = newId<NodeId>(cryptoRandom);
       const clusterId = newId(cryptoRandom);
-      const state: NodeState = { format: 1, nodeId, clusterId, role: 'manager', listenAddr, advertiseAddr: advertise, bootstrap: true, managers: [{ nodeId, addr: clusterAddr }] };
+      const state: NodeState = {
+        format: 1,
+        nodeId,
+        clusterId,
+        role: 'manager',
+        listenAddr,
+        advertiseAddr: advertise,
+        bootstrap: true,
+        managers: [{ nodeId, addr: clusterAddr }],
+      };
       // The cluster's root CA: join tokens pin its certificate; this node's certificate comes first.
       const { ca, own } = await firstRootCA(req, nodeId, clusterId);
       await saveNodeTls(this.o.dataRoot, { key: own.keyPem, cert: own.certPem, ca: ca.certPem });
@@ -84,7 +94,19 @@ export class SwarmMembership {
           tx.create('network', ingressNetwork(newId(cryptoRandom), cluster, tx.now));
           // Its TLS info is known now: the node object is complete when init returns, and stays as it is.
           const tlsInfo = tlsInfoOfNode(rt.tls);
-          tx.create('node', firstManagerNode({ nodeId, role: 'manager', availability: availabilityOf(req.Availability), description, ip: advertise, clusterAddr, now: tx.now, tlsInfo }));
+          tx.create(
+            'node',
+            firstManagerNode({
+              nodeId,
+              role: 'manager',
+              availability: availabilityOf(req.Availability),
+              description,
+              ip: advertise,
+              clusterAddr,
+              now: tx.now,
+              tlsInfo,
+            }),
+          );
         });
       });
       return nodeId;
@@ -107,13 +129,20 @@ export class SwarmMembership {
       try {
         await mgr.raft.waitForLeadership(30_000);
         const self = state.nodeId;
-        const former = mgr.store.view((tx) => tx.all('node')).filter((n) => n.ManagerStatus && n.ID !== self).map((n) => n.ID);
+        const former = mgr.store
+          .view((tx) => tx.all('node'))
+          .filter((n) => n.ManagerStatus && n.ID !== self)
+          .map((n) => n.ID);
         await mgr.store.update((tx) => {
           for (const id of former) {
             const cur = tx.get('node', id);
             if (!cur) continue;
             const { ManagerStatus: gone, ...rest } = cur;
-            tx.update('node', { ...rest, ClusterAddr: cur.ClusterAddr ?? gone?.Addr, Spec: { ...cur.Spec, Role: 'worker' } });
+            tx.update('node', {
+              ...rest,
+              ClusterAddr: cur.ClusterAddr ?? gone?.Addr,
+              Spec: { ...cur.Spec, Role: 'worker' },
+            });
           }
         });
         // Written to the log, so that a restart replays the same membership.
@@ -147,7 +176,15 @@ export class SwarmMembership {
         availability: availabilityOf(req.Availability),
         description: await this.o.executor.describe(),
       });
-      const state: NodeState = { format: 1, nodeId: joined.nodeId, clusterId: joined.clusterId, role: joined.role, listenAddr, advertiseAddr: advertise, managers: joined.managers };
+      const state: NodeState = {
+        format: 1,
+        nodeId: joined.nodeId,
+        clusterId: joined.clusterId,
+        role: joined.role,
+        listenAddr,
+        advertiseAddr: advertise,
+        managers: joined.managers,
+      };
       await saveNodeTls(this.o.dataRoot, joined.tls);
       const rt = await this.enter(state, false, async () => undefined);
       this.o.logger.info('joined the swarm', { node: state.nodeId, role: state.role, via: remote });
@@ -175,7 +212,9 @@ export class SwarmMembership {
       if (!rt) return;
       // As in Docker, a leaving manager stays a Raft member (shown unreachable) until it is demoted
       // and removed; its node is marked down at once.
-      await announceLeave(rt).catch((e: unknown) => this.o.logger.warn('telling the leader about leaving failed', { error: errorMessage(e) }));
+      await announceLeave(rt).catch((e: unknown) =>
+        this.o.logger.warn('telling the leader about leaving failed', { error: errorMessage(e) }),
+      );
       rt.mgr?.manager.loseLeadership();
       // The executor finds containers by this node's identity, so clean up before forgetting it.
       await rt.agent.stop();
@@ -191,10 +230,25 @@ export class SwarmMembership {
   info(): SwarmInfo {
     const l = this.host.locked;
     if (l) {
-      return { NodeID: l.nodeId, NodeAddr: l.advertiseAddr, LocalNodeState: 'locked', ControlAvailable: false, Error: '', RemoteManagers: (l.managers ?? []).map((m) => ({ NodeID: m.nodeId, Addr: m.addr })) };
+      return {
+        NodeID: l.nodeId,
+        NodeAddr: l.advertiseAddr,
+        LocalNodeState: 'locked',
+        ControlAvailable: false,
+        Error: '',
+        RemoteManagers: (l.managers ?? []).map((m) => ({ NodeID: m.nodeId, Addr: m.addr })),
+      };
     }
     const rt = this.host.runtime;
-    if (!rt) return { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null };
+    if (!rt)
+      return {
+        NodeID: '',
+        NodeAddr: '',
+        LocalNodeState: 'inactive',
+        ControlAvailable: false,
+        Error: '',
+        RemoteManagers: null,
+      };
     const info: SwarmInfo = {
       NodeID: rt.state.nodeId,
       NodeAddr: rt.state.advertiseAddr,
@@ -222,16 +276,26 @@ export class SwarmMembership {
     const unreachable = managers.length - reachable;
     let msg = 'You are attempting to leave the swarm on a node that is participating as a manager. ';
     if (reachable <= 1 && unreachable === 0) {
-      throw new ShoalError('unavailable', `${msg}Removing the last manager erases all current state of the swarm. Use \`--force\` to ignore this message.`);
+      throw new ShoalError(
+        'unavailable',
+        `${msg}Removing the last manager erases all current state of the swarm. Use \`--force\` to ignore this message.`,
+      );
     }
     if (reachable - 2 <= unreachable) {
       msg += `Removing this node leaves ${reachable - 1} managers out of ${reachable + unreachable}. Without a Raft quorum your swarm will be inaccessible. `;
-      throw new ShoalError('unavailable', `${msg}The only way to restore a swarm that has lost consensus is to reinitialize it with \`--force-new-cluster\`. Use \`--force\` to suppress this message.`);
+      throw new ShoalError(
+        'unavailable',
+        `${msg}The only way to restore a swarm that has lost consensus is to reinitialize it with \`--force-new-cluster\`. Use \`--force\` to suppress this message.`,
+      );
     }
   }
 
   /** The listen address, the advertised IP and the cluster address (`ip:port`) of a request. */
-  private addresses(req: { ListenAddr?: string; AdvertiseAddr?: string }): { listenAddr: string; advertise: string; clusterAddr: string } {
+  private addresses(req: { ListenAddr?: string; AdvertiseAddr?: string }): {
+    listenAddr: string;
+    advertise: string;
+    clusterAddr: string;
+  } {
     const listenAddr = req.ListenAddr && req.ListenAddr !== '0.0.0.0:2377' ? req.ListenAddr : this.o.listenAddr;
     const advertise = resolveAdvertise(req.AdvertiseAddr || this.o.advertiseAddr, listenAddr);
     const port = splitHostPort(listenAddr, 2377).port;
@@ -242,7 +306,11 @@ export class SwarmMembership {
    * Opens the runtime for a node that is entering a swarm and runs `setup` on it; only then is the
    * membership saved. Any failure leaves the node as it was: out of any swarm, nothing on disk.
    */
-  private async enter(state: NodeState, bootstrap: boolean, setup: (rt: ClusterRuntime) => Promise<void>): Promise<ClusterRuntime> {
+  private async enter(
+    state: NodeState,
+    bootstrap: boolean,
+    setup: (rt: ClusterRuntime) => Promise<void>,
+  ): Promise<ClusterRuntime> {
     let rt: ClusterRuntime | undefined;
     try {
       rt = await this.host.open(state, bootstrap);
@@ -272,12 +340,19 @@ async function announceLeave(rt: ClusterRuntime): Promise<void> {
  * CA is given with its root (`--external-ca protocol=cfssl,url=...,cacert=...`), that root without
  * its key, the certificate signed by the external CA.
  */
-async function firstRootCA(req: InitRequest, nodeId: string, clusterId: string): Promise<{ ca: { certPem: string; keyPem?: string }; own: { keyPem: string; certPem: string } }> {
+async function firstRootCA(
+  req: InitRequest,
+  nodeId: string,
+  clusterId: string,
+): Promise<{ ca: { certPem: string; keyPem?: string }; own: { keyPem: string; certPem: string } }> {
   const validityMs = certValidityMs(req.Spec?.CAConfig?.NodeCertExpiry);
   const ext = req.Spec?.CAConfig?.ExternalCAs?.find((c) => c.CACert);
   if (!ext?.CACert) {
     const ca = await createRootCA(Date.now());
-    return { ca, own: await issueNodeCertificate(ca, { nodeId, role: 'manager', clusterId, now: Date.now(), validityMs }) };
+    return {
+      ca,
+      own: await issueNodeCertificate(ca, { nodeId, role: 'manager', clusterId, now: Date.now(), validityMs }),
+    };
   }
   const problem = rootCAProblem(ext.CACert, undefined, Date.now());
   if (problem) throw new ShoalError('invalid_argument', `external CA: ${problem}`);

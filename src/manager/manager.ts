@@ -37,7 +37,12 @@ export class Manager {
   private leading = false;
 
   constructor(o: ManagerOptions) {
-    this.controlContext = { store: o.store, random: o.random, logSource: o.logSource, leader: o.leader ?? noLeaderHooks };
+    this.controlContext = {
+      store: o.store,
+      random: o.random,
+      logSource: o.logSource,
+      leader: o.leader ?? noLeaderHooks,
+    };
     this.control = localClusterApi(this.controlContext);
     this.dispatcher = new Dispatcher(o.store, o.clock, o.random, o.logger.child('dispatcher'));
     this.rotation = new RootRotationReconciler(o.store, o.clock, o.random, o.logger.child('ca'));

@@ -74,7 +74,11 @@ export class FakePlumbing implements NetworkPlumbing {
 
   listOwned(): Promise<OwnedObjects> {
     const links = [...this.overlays.keys()].flatMap((id) => [bridgeName(id), vxlanName(id)]).sort();
-    return Promise.resolve({ links, tables: [...this.tables.keys()].sort(), forwardAccepts: [...this.forwardAccepts].sort() });
+    return Promise.resolve({
+      links,
+      tables: [...this.tables.keys()].sort(),
+      forwardAccepts: [...this.forwardAccepts].sort(),
+    });
   }
 
   cleanup(): Promise<void> {

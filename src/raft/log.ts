@@ -52,7 +52,8 @@ export class RaftLog {
 
   /** Drops entries from index on (a conflicting suffix). */
   truncateFrom(index: number): void {
-    if (index <= this.offset) throw new Error(`raft log: cannot truncate into the compacted prefix (${index} <= ${this.offset})`);
+    if (index <= this.offset)
+      throw new Error(`raft log: cannot truncate into the compacted prefix (${index} <= ${this.offset})`);
     this.entries.length = Math.max(0, index - this.offset - 1);
   }
 

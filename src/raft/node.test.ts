@@ -92,13 +92,22 @@ describe('raft node on disk (one member)', () => {
     const a = await member(dir, 10);
     for (let i = 0; i < 25; i++) await a.node.propose(text(`top-secret-${i}`));
     await a.node.stop();
-    const files = [...(await readdir(dir)).map((f) => path.join(dir, f)), ...(await readdir(path.join(dir, 'wal'))).map((f) => path.join(dir, 'wal', f))];
-    assert.ok(files.some((f) => f.endsWith('.snap')), 'a snapshot was written');
+    const files = [
+      ...(await readdir(dir)).map((f) => path.join(dir, f)),
+      ...(await readdir(path.join(dir, 'wal'))).map((f) => path.join(dir, 'wal', f)),
+    ];
+    assert.ok(
+      files.some((f) => f.endsWith('.snap')),
+      'a snapshot was written',
+    );
     for (const f of files) {
       if (f.endsWith('wal')) continue;
       assert.ok(!(await readFile(f)).includes('top-secret'), `${f} holds plaintext`);
     }
-    await assert.rejects(member(dir, 10, new AesGcmCipher(Buffer.alloc(32, 8))), /fails authentication \(wrong key or tampered\); refusing/);
+    await assert.rejects(
+      member(dir, 10, new AesGcmCipher(Buffer.alloc(32, 8))),
+      /fails authentication \(wrong key or tampered\); refusing/,
+    );
     const b = await member(dir, 10);
     assert.equal(b.sm.items.at(-1), 'top-secret-24');
     await b.node.stop();
@@ -183,7 +192,9 @@ describe('raft node on disk (one member)', () => {
       isolated.delete(laggard);
       const behind = members.get(laggard)!;
       await until('the laggard caught up', () => behind.sm.items.length === 50).catch((e: unknown) => {
-        throw new Error(`${String(e)}; laggard has ${behind.sm.items.length} items; ${JSON.stringify(behind.node.debugState())} leader ${JSON.stringify(lead.node.debugState())}`);
+        throw new Error(
+          `${String(e)}; laggard has ${behind.sm.items.length} items; ${JSON.stringify(behind.node.debugState())} leader ${JSON.stringify(lead.node.debugState())}`,
+        );
       });
       assert.deepEqual(behind.sm.items, lead.sm.items);
       assert.ok(
@@ -203,9 +214,15 @@ describe('raft node on disk (one member)', () => {
       await assert.rejects(again.node.readBarrier(), NotLeaderError);
       const leaderId = [...members].find(([, m]) => m === lead)![0];
       // The leader's view of its peers: everyone reachable, then the laggard cut off goes unreachable.
-      assert.ok(lead.node.peers().every((p) => p.reachable), JSON.stringify(lead.node.peers()));
+      assert.ok(
+        lead.node.peers().every((p) => p.reachable),
+        JSON.stringify(lead.node.peers()),
+      );
       isolated.add(laggard);
-      await until('the cut-off member is unreachable', () => lead.node.peers().find((p) => p.id === laggard)?.reachable === false);
+      await until(
+        'the cut-off member is unreachable',
+        () => lead.node.peers().find((p) => p.id === laggard)?.reachable === false,
+      );
       assert.deepEqual(again.node.peers(), [], 'a follower has no view of its peers');
       isolated.delete(laggard);
       isolated.add(leaderId);

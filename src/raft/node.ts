@@ -11,9 +11,24 @@ import type { Logger } from '../common/logging.js';
 import type { Random } from '../common/random.js';
 import type { DataCipher } from './cipher.js';
 import { decodeConfChange, Raft, sendableBeforePersist } from './raft.js';
-import { IncomingSnapshot, isSnapshotFile, payloadChunks, readSnapshot, snapshotFileName, snapshotParts, writeSnapshot } from './snapshot-file.js';
+import {
+  IncomingSnapshot,
+  isSnapshotFile,
+  payloadChunks,
+  readSnapshot,
+  snapshotFileName,
+  snapshotParts,
+  writeSnapshot,
+} from './snapshot-file.js';
 import { syncDir } from '../common/atomic-file.js';
-import { NotLeaderError, type ConfChange, type Entry, type MemberId, type Message, type SnapshotMeta } from './types.js';
+import {
+  NotLeaderError,
+  type ConfChange,
+  type Entry,
+  type MemberId,
+  type Message,
+  type SnapshotMeta,
+} from './types.js';
 import { RaftWal } from './wal.js';
 
 export interface StateMachine {
@@ -79,7 +94,6 @@ interface Waiter {
   term: number;
 }
 
-
 export class RaftNode {
   private raft!: Raft;
   private wal: RaftWal;
@@ -113,7 +127,8 @@ export class RaftNode {
 
   async start(): Promise<void> {
     await mkdir(this.o.dir, { recursive: true, mode: 0o700 });
-    for (const f of await readdir(this.o.dir)) if (f.startsWith('incoming-')) await rm(path.join(this.o.dir, f), { force: true });
+    for (const f of await readdir(this.o.dir))
+      if (f.startsWith('incoming-')) await rm(path.join(this.o.dir, f), { force: true });
     const latest = (await readdir(this.o.dir)).filter(isSnapshotFile).sort().at(-1);
     let snapshot: SnapshotMeta | undefined;
     if (latest) {
@@ -125,10 +140,19 @@ export class RaftNode {
     // A snapshot file newer than the WAL's snapshot record is a crash between writing it and cutting
     // the WAL; its header carries the membership, so it stands on its own.
     const snap = st.snapshot && (!snapshot || st.snapshot.index >= snapshot.index) ? st.snapshot : snapshot;
-    if (snap && (!snapshot || snap.index > snapshot.index)) throw new Error(`raft: WAL expects snapshot ${snap.index} but the newest on disk is ${snapshot?.index ?? 'none'}`);
+    if (snap && (!snapshot || snap.index > snapshot.index))
+      throw new Error(
+        `raft: WAL expects snapshot ${snap.index} but the newest on disk is ${snapshot?.index ?? 'none'}`,
+      );
     this.snapshotIndex = snap?.index ?? 0;
     this.raft = new Raft(
-      { id: this.o.id, voters: this.o.voters, electionTick: this.o.electionTick(), heartbeatTick: this.o.heartbeatTick(), random: this.o.random },
+      {
+        id: this.o.id,
+        voters: this.o.voters,
+        electionTick: this.o.electionTick(),
+        heartbeatTick: this.o.heartbeatTick(),
+        random: this.o.random,
+      },
       { hardState: st.hardState, entries: st.entries.filter((e) => e.index > this.snapshotIndex), snapshot: snap },
     );
     // Replay what the log says is committed first: it decides the membership this member starts with.
@@ -136,7 +160,9 @@ export class RaftNode {
     this.o.transport?.onMessage((m) => {
       if (m.type === 'removed') this.o.onRemoved?.(m.from);
       if (m.type === 'snapshot' && m.part !== undefined) {
-        this.rx = this.rx.then(() => this.receivePart(m)).catch((e: unknown) => this.o.logger.warn('raft: receiving a snapshot failed', { error: String(e) }));
+        this.rx = this.rx
+          .then(() => this.receivePart(m))
+          .catch((e: unknown) => this.o.logger.warn('raft: receiving a snapshot failed', { error: String(e) }));
         return;
       }
       this.raft.step(m);
@@ -207,15 +233,38 @@ export class RaftNode {
     const timeoutTicks = this.o.electionTick();
     return [...this.raft.progress].map(([id, pr]) => {
       const ticks = id === this.o.id ? 0 : (this.raft.lastContact(id) ?? Infinity);
-      return { id, match: pr.match, lastContactMs: ticks * this.o.tickMs, reachable: ticks < timeoutTicks, learner: pr.learner };
+      return {
+        id,
+        match: pr.match,
+        lastContactMs: ticks * this.o.tickMs,
+        reachable: ticks < timeoutTicks,
+        learner: pr.learner,
+      };
     });
   }
 
   /** Where this member stands, for diagnostics. */
-  debugState(): { role: string; term: number; commit: number; applied: number; first: number; last: number; progress: Record<string, string> } {
+  debugState(): {
+    role: string;
+    term: number;
+    commit: number;
+    applied: number;
+    first: number;
+    last: number;
+    progress: Record<string, string>;
+  } {
     const progress: Record<string, string> = {};
-    for (const [id, pr] of this.raft.progress) progress[id] = `${pr.state} match=${pr.match} next=${pr.next} pending=${pr.pendingSnapshot}`;
-    return { role: this.raft.role, term: this.raft.term, commit: this.raft.commit, applied: this.raft.appliedIndex, first: this.raft.log.firstIndex, last: this.raft.log.lastIndex, progress };
+    for (const [id, pr] of this.raft.progress)
+      progress[id] = `${pr.state} match=${pr.match} next=${pr.next} pending=${pr.pendingSnapshot}`;
+    return {
+      role: this.raft.role,
+      term: this.raft.term,
+      commit: this.raft.commit,
+      applied: this.raft.appliedIndex,
+      first: this.raft.log.firstIndex,
+      last: this.raft.log.lastIndex,
+      progress,
+    };
   }
 
   /** The member this one believes leads ('' if none known). */
@@ -298,7 +347,9 @@ export class RaftNode {
     } catch (e) {
       return Promise.reject(e);
     }
-    const p = new Promise<number>((resolve, reject) => this.waiters.set(index, { resolve, reject, term: this.raft.term }));
+    const p = new Promise<number>((resolve, reject) =>
+      this.waiters.set(index, { resolve, reject, term: this.raft.term }),
+    );
     this.kick();
     return p;
   }
@@ -467,13 +518,26 @@ export class RaftNode {
     await inc.finish();
     if (this.staged && this.staged !== inc) await this.staged.abort();
     this.staged = inc;
-    this.raft.step({ type: 'snapshot', from: m.from, to: m.to, term: m.term, snapshot: m.snapshot, data: new Uint8Array() });
+    this.raft.step({
+      type: 'snapshot',
+      from: m.from,
+      to: m.to,
+      term: m.term,
+      snapshot: m.snapshot,
+      data: new Uint8Array(),
+    });
     this.kick();
   }
 
   /** A snapshot from the leader: store it, restore the state machine from it, restart the WAL there. */
   private async installSnapshot(s: SnapshotMeta & { data?: Uint8Array }): Promise<void> {
-    const meta: SnapshotMeta = { index: s.index, term: s.term, voters: [...s.voters], learners: [...s.learners], removed: [...(s.removed ?? [])] };
+    const meta: SnapshotMeta = {
+      index: s.index,
+      term: s.term,
+      voters: [...s.voters],
+      learners: [...s.learners],
+      removed: [...(s.removed ?? [])],
+    };
     const file = path.join(this.o.dir, snapshotFileName(s.index, s.term));
     const staged = this.staged;
     if (staged && staged.meta.index === s.index && staged.meta.term === s.term) {
@@ -496,7 +560,8 @@ export class RaftNode {
   /** Starts a snapshot of the applied state when due; it is written while Raft keeps running. */
   private maybeSnapshot(): void {
     const applied = this.raft.appliedIndex;
-    if (this.closed || this.snapshotting || this.pendingCut || applied - this.snapshotIndex < this.o.snapshotInterval()) return;
+    if (this.closed || this.snapshotting || this.pendingCut || applied - this.snapshotIndex < this.o.snapshotInterval())
+      return;
     const term = this.raft.log.termAt(applied);
     if (term === undefined) return;
     const meta: SnapshotMeta = { index: applied, term, ...this.raft.confState() };
@@ -536,6 +601,7 @@ export class RaftNode {
   private async pruneSnapshots(): Promise<void> {
     const snaps = (await readdir(this.o.dir)).filter(isSnapshotFile).sort();
     const keep = 1 + Math.max(0, this.o.keepOldSnapshots?.() ?? 0);
-    for (const f of snaps.slice(0, Math.max(0, snaps.length - keep))) await rm(path.join(this.o.dir, f), { force: true });
+    for (const f of snaps.slice(0, Math.max(0, snaps.length - keep)))
+      await rm(path.join(this.o.dir, f), { force: true });
   }
 }

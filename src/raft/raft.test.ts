@@ -5,7 +5,11 @@ import { Raft } from './raft.js';
 import { MemCluster, text, untext } from './testing.js';
 import type { Entry } from './types.js';
 
-const data = (c: MemCluster, id: string): string[] => c.applied.get(id)!.filter((e) => e.type === 'normal').map((e) => untext(e.data));
+const data = (c: MemCluster, id: string): string[] =>
+  c.applied
+    .get(id)!
+    .filter((e) => e.type === 'normal')
+    .map((e) => untext(e.data));
 
 describe('raft: elections', () => {
   it('a single member elects itself and commits alone', () => {
@@ -98,7 +102,8 @@ describe('raft: log replication (paper figures)', () => {
     assert.deepEqual(data(c, f), ['0', '1', '2', '3']);
   });
 
-  const entries = (terms: number[]): Entry[] => terms.map((term, i) => ({ term, index: i + 1, type: 'normal', data: text(`${i + 1}@${term}`) }));
+  const entries = (terms: number[]): Entry[] =>
+    terms.map((term, i) => ({ term, index: i + 1, type: 'normal', data: text(`${i + 1}@${term}`) }));
 
   it('figure 7: repairs followers with missing and extra entries', () => {
     // The leader (term 8) holds the full log; followers lag, diverge, or carry extra uncommitted entries.
@@ -115,7 +120,10 @@ describe('raft: log replication (paper figures)', () => {
     const random = new SeededRandom(3);
     const c = new MemCluster(ids);
     const make = (id: string, terms: number[]): Raft =>
-      new Raft({ id, voters: ids, electionTick: 10, heartbeatTick: 1, random }, { hardState: { term: 7, vote: '', commit: 0 }, entries: entries(terms) });
+      new Raft(
+        { id, voters: ids, electionTick: 10, heartbeatTick: 1, random },
+        { hardState: { term: 7, vote: '', commit: 0 }, entries: entries(terms) },
+      );
     c.nodes.set('a', make('a', leaderLog));
     for (const [id, t] of Object.entries(followers)) c.nodes.set(id, make(id, t));
     // a campaigns first; e has a newer last term, so a needs votes from the rest.
@@ -134,7 +142,11 @@ describe('raft: log replication (paper figures)', () => {
     const reference = l.log.slice(1, l.log.lastIndex).map((e) => `${e.index}@${e.term}`);
     for (const id of ids) {
       const n = c.node(id);
-      assert.deepEqual(n.log.slice(1, n.log.lastIndex).map((e) => `${e.index}@${e.term}`), reference, `log of ${id}`);
+      assert.deepEqual(
+        n.log.slice(1, n.log.lastIndex).map((e) => `${e.index}@${e.term}`),
+        reference,
+        `log of ${id}`,
+      );
     }
   });
 
@@ -142,11 +154,20 @@ describe('raft: log replication (paper figures)', () => {
     const ids = ['a', 'b', 'c', 'd', 'e'];
     const random = new SeededRandom(5);
     // a was leader in term 2 and replicated entry 2 (term 2) to b only; it is now re-elected in term 4.
-    const a = new Raft({ id: 'a', voters: ids, electionTick: 10, heartbeatTick: 1, random }, { hardState: { term: 3, vote: '', commit: 1 }, entries: entries([1, 2]) });
+    const a = new Raft(
+      { id: 'a', voters: ids, electionTick: 10, heartbeatTick: 1, random },
+      { hardState: { term: 3, vote: '', commit: 1 }, entries: entries([1, 2]) },
+    );
     const c = new MemCluster(ids);
     c.nodes.set('a', a);
     for (const id of ['b', 'c', 'd', 'e']) {
-      c.nodes.set(id, new Raft({ id, voters: ids, electionTick: 10, heartbeatTick: 1, random }, { hardState: { term: 3, vote: '', commit: 1 }, entries: entries(id === 'b' ? [1, 2] : [1]) }));
+      c.nodes.set(
+        id,
+        new Raft(
+          { id, voters: ids, electionTick: 10, heartbeatTick: 1, random },
+          { hardState: { term: 3, vote: '', commit: 1 }, entries: entries(id === 'b' ? [1, 2] : [1]) },
+        ),
+      );
     }
     // Let a win, but drop every append so nothing is replicated yet.
     c.ignore.add('append');
@@ -156,13 +177,49 @@ describe('raft: log replication (paper figures)', () => {
     }
     assert.equal(a.role, 'leader');
     // c replicates entry 2 (term 2): a, b, c now hold it — a majority — but it is from term 2.
-    a.step({ type: 'appendResp', from: 'c', to: 'a', term: a.term, reject: false, index: 2, hintIndex: 0, hintTerm: 0 });
-    a.step({ type: 'appendResp', from: 'b', to: 'a', term: a.term, reject: false, index: 2, hintIndex: 0, hintTerm: 0 });
+    a.step({
+      type: 'appendResp',
+      from: 'c',
+      to: 'a',
+      term: a.term,
+      reject: false,
+      index: 2,
+      hintIndex: 0,
+      hintTerm: 0,
+    });
+    a.step({
+      type: 'appendResp',
+      from: 'b',
+      to: 'a',
+      term: a.term,
+      reject: false,
+      index: 2,
+      hintIndex: 0,
+      hintTerm: 0,
+    });
     c.stabilize();
     assert.equal(a.commit, 1, 'entry 2 of term 2 is not committed by counting');
     // Once the new leader's own entry (index 3, its term) is on a majority, both commit.
-    a.step({ type: 'appendResp', from: 'b', to: 'a', term: a.term, reject: false, index: 3, hintIndex: 0, hintTerm: 0 });
-    a.step({ type: 'appendResp', from: 'c', to: 'a', term: a.term, reject: false, index: 3, hintIndex: 0, hintTerm: 0 });
+    a.step({
+      type: 'appendResp',
+      from: 'b',
+      to: 'a',
+      term: a.term,
+      reject: false,
+      index: 3,
+      hintIndex: 0,
+      hintTerm: 0,
+    });
+    a.step({
+      type: 'appendResp',
+      from: 'c',
+      to: 'a',
+      term: a.term,
+      reject: false,
+      index: 3,
+      hintIndex: 0,
+      hintTerm: 0,
+    });
     assert.equal(a.commit, 3);
   });
 
@@ -191,7 +248,10 @@ describe('raft: reads and membership', () => {
     c.tickAll(2);
     const ctx = l.readIndex();
     c.stabilize();
-    assert.deepEqual(c.reads.get(l.id)!.map((r) => r.ctx), [ctx]);
+    assert.deepEqual(
+      c.reads.get(l.id)!.map((r) => r.ctx),
+      [ctx],
+    );
     c.isolate(l.id);
     const ctx2 = l.readIndex();
     c.stabilize();
@@ -270,7 +330,8 @@ describe('raft: removed members', () => {
     assert.equal(keep.role, 'leader');
     const forcedTerm = keep.term;
     c.tickAll(40);
-    const old = c.leader() === keep ? [...c.nodes.values()].find((n) => n.id !== 'a' && n.role === 'leader') : c.leader();
+    const old =
+      c.leader() === keep ? [...c.nodes.values()].find((n) => n.id !== 'a' && n.role === 'leader') : c.leader();
     assert.ok(old && old.id !== 'a', 'the former members elect a leader among themselves');
     // Give the old group a higher term than the forced member's.
     old.transferLeadership(former.find((id) => id !== old.id)!);
@@ -298,7 +359,10 @@ describe('raft: removed members', () => {
     c.stabilize();
     const meta = l.snapshotTaken(l.log.lastIndex, 0);
     assert.deepEqual(meta.removed, [victim]);
-    const restored = new Raft({ id: l.id, voters: [], electionTick: 10, heartbeatTick: 1, random: new SeededRandom(3) }, { hardState: { term: l.term, vote: '', commit: meta.index }, entries: [], snapshot: meta });
+    const restored = new Raft(
+      { id: l.id, voters: [], electionTick: 10, heartbeatTick: 1, random: new SeededRandom(3) },
+      { hardState: { term: l.term, vote: '', commit: meta.index }, entries: [], snapshot: meta },
+    );
     assert.ok(restored.removed.has(victim));
     l.proposeConfChange({ kind: 'addLearner', member: victim });
     c.stabilize();

@@ -47,7 +47,13 @@ export interface RestoredState {
   /** Entries after the snapshot, in order. */
   entries: Entry[];
   /** The last entry the snapshot covers (its state is already applied), with the membership then. */
-  snapshot?: { index: number; term: number; voters?: readonly MemberId[]; learners?: readonly MemberId[]; removed?: readonly MemberId[] };
+  snapshot?: {
+    index: number;
+    term: number;
+    voters?: readonly MemberId[];
+    learners?: readonly MemberId[];
+    removed?: readonly MemberId[];
+  };
 }
 
 const encoder = new TextEncoder();
@@ -258,9 +264,21 @@ export class Raft {
         this.becomeFollower(m.term, leader);
       }
     } else if (m.term < this.term) {
-      if ((this.cfg.checkQuorum || this.cfg.preVote) && (m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot')) {
+      if (
+        (this.cfg.checkQuorum || this.cfg.preVote) &&
+        (m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot')
+      ) {
         // Tell a stale leader about the new term so it steps down.
-        this.send({ type: 'appendResp', from: this.id, to: m.from, term: this.term, reject: true, index: 0, hintIndex: 0, hintTerm: 0 });
+        this.send({
+          type: 'appendResp',
+          from: this.id,
+          to: m.from,
+          term: this.term,
+          reject: true,
+          index: 0,
+          hintIndex: 0,
+          hintTerm: 0,
+        });
       } else if (m.type === 'preVote') {
         this.send({ type: 'preVoteResp', from: this.id, to: m.from, term: this.term, reject: true });
       }
@@ -270,8 +288,12 @@ export class Raft {
     switch (m.type) {
       case 'preVote':
       case 'vote': {
-        const canVote = m.type === 'preVote' ? m.term > this.term || this.vote === '' || this.vote === m.from : this.vote === '' || this.vote === m.from;
-        const grant = canVote && this.log.isUpToDate(m.lastIndex, m.lastTerm) && (m.type === 'preVote' || this.role !== 'leader');
+        const canVote =
+          m.type === 'preVote'
+            ? m.term > this.term || this.vote === '' || this.vote === m.from
+            : this.vote === '' || this.vote === m.from;
+        const grant =
+          canVote && this.log.isUpToDate(m.lastIndex, m.lastTerm) && (m.type === 'preVote' || this.role !== 'leader');
         const respType = m.type === 'vote' ? 'voteResp' : 'preVoteResp';
         // A granted pre-vote echoes the proposed term; a rejection carries our own term, so it only
         // moves the candidate when we really are ahead of it.
@@ -444,12 +466,21 @@ export class Raft {
     const term = pre ? this.term + 1 : this.term;
     for (const id of this.voters) {
       if (id === this.id) continue;
-      this.send({ type: pre ? 'preVote' : 'vote', from: this.id, to: id, term, lastIndex: this.log.lastIndex, lastTerm: this.log.lastTerm, transfer });
+      this.send({
+        type: pre ? 'preVote' : 'vote',
+        from: this.id,
+        to: id,
+        term,
+        lastIndex: this.log.lastIndex,
+        lastTerm: this.log.lastTerm,
+        transfer,
+      });
     }
   }
 
   private handleVoteResp(type: 'preVoteResp' | 'voteResp', from: MemberId, reject: boolean): void {
-    if ((type === 'preVoteResp' && this.role !== 'preCandidate') || (type === 'voteResp' && this.role !== 'candidate')) return;
+    if ((type === 'preVoteResp' && this.role !== 'preCandidate') || (type === 'voteResp' && this.role !== 'candidate'))
+      return;
     this.votes.set(from, !reject);
     const granted = [...this.votes.entries()].filter(([id, v]) => v && this.voters.has(id)).length;
     const rejected = [...this.votes.entries()].filter(([id, v]) => !v && this.voters.has(id)).length;
@@ -532,7 +563,16 @@ export class Raft {
     if (prevTerm === undefined || prevIndex < this.log.compactedTo.index) return this.sendSnapshot(to, pr);
     const entries = this.log.slice(pr.next, this.log.lastIndex, this.cfg.maxEntriesPerMsg);
     if (entries.length === 0 && pr.state === 'replicate' && !evenIfEmpty) return false;
-    this.send({ type: 'append', from: this.id, to, term: this.term, prevIndex, prevTerm, entries, commit: this.commit });
+    this.send({
+      type: 'append',
+      from: this.id,
+      to,
+      term: this.term,
+      prevIndex,
+      prevTerm,
+      entries,
+      commit: this.commit,
+    });
     if (pr.state === 'replicate' && entries.length > 0) {
       const last = entries.at(-1)!.index;
       pr.next = last + 1;
@@ -554,7 +594,17 @@ export class Raft {
 
   private handleSnapshot(m: Extract<Message, { type: 'snapshot' }>): void {
     const s = m.snapshot;
-    const reply = (index: number): void => this.send({ type: 'appendResp', from: this.id, to: m.from, term: this.term, reject: false, index, hintIndex: 0, hintTerm: 0 });
+    const reply = (index: number): void =>
+      this.send({
+        type: 'appendResp',
+        from: this.id,
+        to: m.from,
+        term: this.term,
+        reject: false,
+        index,
+        hintIndex: 0,
+        hintTerm: 0,
+      });
     if (s.index <= this.commit) {
       reply(this.commit);
       return;

@@ -24,11 +24,25 @@ interface Header {
   cipher: string;
 }
 
-export const snapshotFileName = (index: number, term: number): string => `snapshot-${String(index).padStart(16, '0')}-${term}.snap`;
+export const snapshotFileName = (index: number, term: number): string =>
+  `snapshot-${String(index).padStart(16, '0')}-${term}.snap`;
 export const isSnapshotFile = (f: string): boolean => /^snapshot-\d+-\d+\.snap$/.test(f);
 
-export async function writeSnapshot(file: string, meta: SnapshotMeta, chunks: AsyncIterable<Uint8Array>, cipher: DataCipher): Promise<void> {
-  const header: Header = { format: SNAPSHOT_FILE_FORMAT, index: meta.index, term: meta.term, voters: [...meta.voters], learners: [...meta.learners], removed: [...(meta.removed ?? [])], cipher: cipher.name };
+export async function writeSnapshot(
+  file: string,
+  meta: SnapshotMeta,
+  chunks: AsyncIterable<Uint8Array>,
+  cipher: DataCipher,
+): Promise<void> {
+  const header: Header = {
+    format: SNAPSHOT_FILE_FORMAT,
+    index: meta.index,
+    term: meta.term,
+    voters: [...meta.voters],
+    learners: [...meta.learners],
+    removed: [...(meta.removed ?? [])],
+    cipher: cipher.name,
+  };
   const tmp = `${file}.tmp`;
   const fh = await open(tmp, 'w', 0o600);
   try {
@@ -64,7 +78,7 @@ async function* readRecords(file: string): AsyncGenerator<Buffer> {
       const body = Buffer.alloc(len);
       const b = await fh.read(body, 0, len, pos + HEADER);
       if (b.bytesRead < len) throw new Error(`snapshot ${file} is truncated`);
-      if ((crc32(body) >>> 0) !== crc) throw new Error(`snapshot ${file} is corrupt at byte ${pos}`);
+      if (crc32(body) >>> 0 !== crc) throw new Error(`snapshot ${file} is corrupt at byte ${pos}`);
       pos += HEADER + len;
       yield body;
     }
@@ -80,9 +94,16 @@ export async function readSnapshot(file: string, cipher: DataCipher): Promise<Sn
   if (first.done) throw new Error(`snapshot ${file} is empty`);
   const header = JSON.parse(first.value.toString('utf8')) as Header;
   if (header.format !== SNAPSHOT_FILE_FORMAT) throw new Error(`snapshot ${file}: unsupported format ${header.format}`);
-  if (header.cipher !== cipher.name) throw new Error(`snapshot ${file} is sealed with ${header.cipher}, this manager uses ${cipher.name}`);
+  if (header.cipher !== cipher.name)
+    throw new Error(`snapshot ${file} is sealed with ${header.cipher}, this manager uses ${cipher.name}`);
   return {
-    meta: { index: header.index, term: header.term, voters: header.voters, learners: header.learners, removed: header.removed ?? [] },
+    meta: {
+      index: header.index,
+      term: header.term,
+      voters: header.voters,
+      learners: header.learners,
+      removed: header.removed ?? [],
+    },
     async *chunks() {
       let skippedHeader = false;
       for await (const rec of readRecords(file)) {
@@ -129,7 +150,15 @@ export class IncomingSnapshot {
   static async begin(from: string, meta: SnapshotMeta, file: string, cipher: DataCipher): Promise<IncomingSnapshot> {
     const inc = new IncomingSnapshot(from, meta, file, cipher);
     inc.fh = await open(file, 'w', 0o600);
-    const header: Header = { format: SNAPSHOT_FILE_FORMAT, index: meta.index, term: meta.term, voters: [...meta.voters], learners: [...meta.learners], removed: [...(meta.removed ?? [])], cipher: cipher.name };
+    const header: Header = {
+      format: SNAPSHOT_FILE_FORMAT,
+      index: meta.index,
+      term: meta.term,
+      voters: [...meta.voters],
+      learners: [...meta.learners],
+      removed: [...(meta.removed ?? [])],
+      cipher: cipher.name,
+    };
     await inc.fh.write(frame(Buffer.from(JSON.stringify(header))));
     return inc;
   }

@@ -44,7 +44,10 @@ export class MemCluster {
 
   addMember(id: MemberId, voters: MemberId[], seed = 99): void {
     this.disks.set(id, { hardState: { term: 0, vote: '', commit: 0 }, entries: [] });
-    this.nodes.set(id, new Raft({ id, voters, electionTick: 10, heartbeatTick: 1, random: new SeededRandom(seed), ...this.opts }));
+    this.nodes.set(
+      id,
+      new Raft({ id, voters, electionTick: 10, heartbeatTick: 1, random: new SeededRandom(seed), ...this.opts }),
+    );
     this.applied.set(id, []);
     this.reads.set(id, []);
   }
@@ -98,7 +101,8 @@ export class MemCluster {
   elect(maxTicks = 200): Raft {
     for (let i = 0; i < maxTicks; i++) {
       const l = this.leader();
-      if (l && [...this.nodes.values()].every((n) => this.down.has(n.id) || this.cut.size > 0 || n.leader === l.id)) return l;
+      if (l && [...this.nodes.values()].every((n) => this.down.has(n.id) || this.cut.size > 0 || n.leader === l.id))
+        return l;
       this.tickAll();
     }
     const l = this.leader();

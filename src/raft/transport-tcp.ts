@@ -27,7 +27,10 @@ export interface TcpTransportOptions {
   logger: Logger;
 }
 
-const plainDial = (a: PeerAddress): { socket: net.Socket; readyEvent: 'connect' } => ({ socket: net.connect({ host: a.host, port: a.port }), readyEvent: 'connect' });
+const plainDial = (a: PeerAddress): { socket: net.Socket; readyEvent: 'connect' } => ({
+  socket: net.connect({ host: a.host, port: a.port }),
+  readyEvent: 'connect',
+});
 
 /** Above this many unsent bytes on a connection, further messages to that peer are dropped. */
 const MAX_BUFFERED = 64 * 1024 * 1024;
@@ -48,7 +51,8 @@ const unb64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64')
 
 export function encodeMessage(m: Message): Buffer {
   const w: Record<string, unknown> = { ...m };
-  if (m.type === 'append') w.entries = m.entries.map((e): WireEntry => ({ t: e.term, i: e.index, y: e.type, d: b64(e.data) }));
+  if (m.type === 'append')
+    w.entries = m.entries.map((e): WireEntry => ({ t: e.term, i: e.index, y: e.type, d: b64(e.data) }));
   if (m.type === 'snapshot' && m.data) w.data = b64(m.data);
   return frame(Buffer.from(JSON.stringify(w)));
 }
@@ -185,7 +189,10 @@ export class TcpTransport implements Transport {
     let p = this.peers.get(id);
     if (!p) {
       const peers = this.o.peers;
-      const addr = typeof peers === 'function' ? (): PeerAddress | undefined => peers(id) : (): PeerAddress | undefined => peers.get(id);
+      const addr =
+        typeof peers === 'function'
+          ? (): PeerAddress | undefined => peers(id)
+          : (): PeerAddress | undefined => peers.get(id);
       if (!addr()) return undefined;
       p = new Peer(id, addr, this.o.dial ?? plainDial, this.o.logger);
       this.peers.set(id, p);
@@ -218,7 +225,7 @@ export class TcpTransport implements Transport {
         off += HEADER + len;
         let m: Message;
         try {
-          if ((crc32(payload) >>> 0) !== crc) throw new Error('checksum mismatch');
+          if (crc32(payload) >>> 0 !== crc) throw new Error('checksum mismatch');
           m = decodeMessage(payload);
         } catch (e) {
           this.o.logger.warn('raft: undecodable message; closing the connection', { error: String(e) });
@@ -226,7 +233,10 @@ export class TcpTransport implements Transport {
           return;
         }
         if (from !== undefined && m.from !== from) {
-          this.o.logger.warn('raft: a peer sent a message in another member\'s name; closing the connection', { peer: from, claimed: m.from });
+          this.o.logger.warn("raft: a peer sent a message in another member's name; closing the connection", {
+            peer: from,
+            claimed: m.from,
+          });
           s.destroy();
           return;
         }

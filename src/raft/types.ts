@@ -43,9 +43,20 @@ interface Base {
 }
 
 export type Message =
-  | (Base & { readonly type: 'preVote' | 'vote'; readonly lastIndex: number; readonly lastTerm: number; readonly transfer?: boolean })
+  | (Base & {
+      readonly type: 'preVote' | 'vote';
+      readonly lastIndex: number;
+      readonly lastTerm: number;
+      readonly transfer?: boolean;
+    })
   | (Base & { readonly type: 'preVoteResp' | 'voteResp'; readonly reject: boolean })
-  | (Base & { readonly type: 'append'; readonly prevIndex: number; readonly prevTerm: number; readonly entries: readonly Entry[]; readonly commit: number })
+  | (Base & {
+      readonly type: 'append';
+      readonly prevIndex: number;
+      readonly prevTerm: number;
+      readonly entries: readonly Entry[];
+      readonly commit: number;
+    })
   | (Base & {
       readonly type: 'appendResp';
       readonly reject: boolean;

@@ -13,7 +13,12 @@ after(async () => {
 });
 
 const cipher = new AesGcmCipher(Buffer.alloc(32, 3));
-const entry = (index: number): Entry => ({ term: 1, index, type: 'normal', data: new TextEncoder().encode(`e${index}`) });
+const entry = (index: number): Entry => ({
+  term: 1,
+  index,
+  type: 'normal',
+  data: new TextEncoder().encode(`e${index}`),
+});
 const hs = { term: 1, vote: 'm1', commit: 0 };
 
 async function walDir(): Promise<string> {
@@ -41,7 +46,10 @@ describe('raft WAL', () => {
     const st = await again.open();
     await again.close();
     assert.deepEqual(st.snapshot, { index: 6, term: 1, voters: ['m1'] });
-    assert.deepEqual(st.entries.map((e) => e.index), [7, 8, 9, 10, 11]);
+    assert.deepEqual(
+      st.entries.map((e) => e.index),
+      [7, 8, 9, 10, 11],
+    );
     assert.deepEqual(st.hardState, hs);
   });
 
@@ -60,7 +68,10 @@ describe('raft WAL', () => {
 
     const st = await new RaftWal(dir, cipher).open();
     assert.equal(st.snapshot?.index, 15);
-    assert.deepEqual(st.entries.map((e) => e.index), [16, 17, 18, 19, 20, 21]);
+    assert.deepEqual(
+      st.entries.map((e) => e.index),
+      [16, 17, 18, 19, 20, 21],
+    );
     assert.deepEqual(st.hardState, hs, 'the hard state written before the cut survives it');
   });
 
@@ -74,6 +85,9 @@ describe('raft WAL', () => {
     await appendFile(path.join(dir, (await segments(dir))[0]!), Buffer.from([0, 0, 1, 0, 9, 9, 9]));
     const st = await new RaftWal(dir, cipher).open();
     assert.equal(st.snapshot, undefined);
-    assert.deepEqual(st.entries.map((e) => e.index), [1, 2, 3, 4, 5]);
+    assert.deepEqual(
+      st.entries.map((e) => e.index),
+      [1, 2, 3, 4, 5],
+    );
   });
 });

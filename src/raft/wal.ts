@@ -56,8 +56,18 @@ const SEGMENT_BYTES = 64 * 1024 * 1024;
 
 const segName = (n: number): string => `wal-${String(n).padStart(16, '0')}.log`;
 
-const toWire = (e: Entry): WireEntry => ({ t: e.term, i: e.index, y: e.type, d: Buffer.from(e.data).toString('base64') });
-const fromWire = (w: WireEntry): Entry => ({ term: w.t, index: w.i, type: w.y, data: new Uint8Array(Buffer.from(w.d, 'base64')) });
+const toWire = (e: Entry): WireEntry => ({
+  t: e.term,
+  i: e.index,
+  y: e.type,
+  d: Buffer.from(e.data).toString('base64'),
+});
+const fromWire = (w: WireEntry): Entry => ({
+  term: w.t,
+  index: w.i,
+  type: w.y,
+  data: new Uint8Array(Buffer.from(w.d, 'base64')),
+});
 
 export class RaftWal {
   private fh: FileHandle | undefined;
@@ -92,13 +102,16 @@ export class RaftWal {
       }
       const h = JSON.parse(head.toString('utf8')) as SegmentHeader;
       if (h.format !== WAL_FORMAT) throw new Error(`raft WAL ${file}: unsupported format ${h.format}`);
-      if (h.cipher !== this.cipher.name) throw new Error(`raft WAL ${file} is sealed with ${h.cipher}, this manager uses ${this.cipher.name}`);
+      if (h.cipher !== this.cipher.name)
+        throw new Error(`raft WAL ${file} is sealed with ${h.cipher}, this manager uses ${this.cipher.name}`);
       for (const [i, raw] of sealed.entries()) {
         let plain: Buffer;
         try {
           plain = this.cipher.open('wal', raw);
         } catch {
-          throw new Error(`raft WAL ${file}: record ${i + 1} fails authentication (wrong key or tampered); refusing to start`);
+          throw new Error(
+            `raft WAL ${file}: record ${i + 1} fails authentication (wrong key or tampered); refusing to start`,
+          );
         }
         const rec = JSON.parse(plain.toString('utf8')) as Record;
         if (rec.snap) {

@@ -10,5 +10,10 @@ export type StoreAction = {
 
 /** A store change as watchers see it, after it was committed. */
 export type StoreEvent =
-  | { readonly kind: 'create' | 'update' | 'delete'; readonly table: Table; readonly object: ObjectTypes[Table]; readonly index: number }
+  | {
+      readonly kind: 'create' | 'update' | 'delete';
+      readonly table: Table;
+      readonly object: ObjectTypes[Table];
+      readonly index: number;
+    }
   | { readonly kind: 'commit'; readonly index: number };

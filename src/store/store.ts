@@ -173,9 +173,13 @@ export class Store {
   }
 
   /** The same, from batches arriving over time: the new state is built aside and swapped in at once. */
-  async restoreFrom(index: number, batches: AsyncIterable<readonly { table: Table; object: AnyObject }[]>): Promise<void> {
+  async restoreFrom(
+    index: number,
+    batches: AsyncIterable<readonly { table: Table; object: AnyObject }[]>,
+  ): Promise<void> {
     const tables = emptyTables();
-    for await (const batch of batches) for (const { table, object } of batch) (tables[table] as Map<string, AnyObject>).set(object.ID, object);
+    for await (const batch of batches)
+      for (const { table, object } of batch) (tables[table] as Map<string, AnyObject>).set(object.ID, object);
     this.tables = tables;
     this.lastIndex = index;
   }

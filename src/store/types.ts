@@ -28,7 +28,13 @@ export interface ClusterSpec {
     HeartbeatTick?: number;
   };
   Dispatcher: { HeartbeatPeriod?: number };
-  CAConfig: { NodeCertExpiry?: number; ForceRotate?: number; SigningCACert?: string; SigningCAKey?: string; ExternalCAs?: ExternalCA[] };
+  CAConfig: {
+    NodeCertExpiry?: number;
+    ForceRotate?: number;
+    SigningCACert?: string;
+    SigningCAKey?: string;
+    ExternalCAs?: ExternalCA[];
+  };
   TaskDefaults: { LogDriver?: { Name: string; Options?: Record<string, string> } };
   EncryptionConfig: { AutoLockManagers: boolean };
 }
@@ -108,7 +114,11 @@ export interface Mount {
   ReadOnly?: boolean;
   Consistency?: string;
   BindOptions?: { Propagation?: string; NonRecursive?: boolean };
-  VolumeOptions?: { NoCopy?: boolean; Labels?: Labels; DriverConfig?: { Name?: string; Options?: Record<string, string> } };
+  VolumeOptions?: {
+    NoCopy?: boolean;
+    Labels?: Labels;
+    DriverConfig?: { Name?: string; Options?: Record<string, string> };
+  };
   TmpfsOptions?: { SizeBytes?: number; Mode?: number };
 }
 
@@ -228,12 +238,7 @@ export interface ServiceSpec {
 }
 
 export type UpdateState =
-  | 'updating'
-  | 'paused'
-  | 'completed'
-  | 'rollback_started'
-  | 'rollback_paused'
-  | 'rollback_completed';
+  'updating' | 'paused' | 'completed' | 'rollback_started' | 'rollback_paused' | 'rollback_completed';
 
 export interface ServiceObject extends Meta {
   ID: ServiceId;

@@ -16,7 +16,13 @@ const [certFile, keyFile, dir] = process.argv.slice(2);
 if (!certFile || !keyFile || !dir) throw new Error('usage: cfssl-stub ROOT_CERT ROOT_KEY DIR');
 const root = { certPem: readFileSync(certFile, 'utf8'), keyPem: readFileSync(keyFile, 'utf8') };
 // Its own server certificate comes from the same root, for the name localhost.
-const own = await issueNodeCertificate(root, { nodeId: 'localhost', role: 'manager', clusterId: 'cfssl', now: Date.now(), validityMs: 3600_000 });
+const own = await issueNodeCertificate(root, {
+  nodeId: 'localhost',
+  role: 'manager',
+  clusterId: 'cfssl',
+  now: Date.now(),
+  validityMs: 3600_000,
+});
 
 interface SignRequest {
   certificate_request?: string;
@@ -40,9 +46,15 @@ const server = createServer({ key: own.keyPem, cert: own.certPem }, (req, res) =
           now: Date.now(),
           validityMs: 24 * 3600_000,
         });
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ success: true, result: { certificate }, errors: [], messages: [] }));
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ success: true, result: { certificate }, errors: [], messages: [] }));
       } catch (e) {
-        res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ success: false, result: null, errors: [{ code: 1, message: String(e) }], messages: [] }));
+        res
+          .writeHead(400, { 'content-type': 'application/json' })
+          .end(
+            JSON.stringify({ success: false, result: null, errors: [{ code: 1, message: String(e) }], messages: [] }),
+          );
       }
     })();
   });

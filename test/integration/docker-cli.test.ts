@@ -56,17 +56,26 @@ describe('docker CLI against shoal (one manager)', { timeout: 600_000 }, () => {
   });
 
   it('service create converges with progress, service ps and docker ps agree', () => {
-    const out = shoal.docker(['service', 'create', '--replicas', '3', '--name', 'web', 'shoal-test/busybox:1', 'sleep', '3600'], 180_000);
+    const out = shoal.docker(
+      ['service', 'create', '--replicas', '3', '--name', 'web', 'shoal-test/busybox:1', 'sleep', '3600'],
+      180_000,
+    );
     assert.match(out, /^[a-z0-9]{25}\n/);
     assert.match(out, /overall progress: 3 out of 3 tasks/);
     assert.match(out, /verify: Service \S+ converged/);
-    const ps = shoal.docker(['service', 'ps', 'web', '--format', '{{.Name}} {{.CurrentState}} {{.DesiredState}}']).trim().split('\n');
+    const ps = shoal
+      .docker(['service', 'ps', 'web', '--format', '{{.Name}} {{.CurrentState}} {{.DesiredState}}'])
+      .trim()
+      .split('\n');
     assert.equal(ps.length, 3);
     for (const l of ps) assert.match(l, /^web\.[123] Running .* Running$/);
     const running = containersOf('web');
     assert.equal(running.length, 3);
     assert.ok(running.every((c) => c.image === 'shoal-test/busybox:1' && c.state === 'running'));
-    assert.ok(running.every((c) => /^web\.[123]\.[a-z0-9]{25}$/.test(c.name)), running.map((c) => c.name).join(','));
+    assert.ok(
+      running.every((c) => /^web\.[123]\.[a-z0-9]{25}$/.test(c.name)),
+      running.map((c) => c.name).join(','),
+    );
     const ls = shoal.docker(['service', 'ls']);
     assert.match(ls, /web\s+replicated\s+3\/3\s+shoal-test\/busybox:1/);
   });
@@ -84,22 +93,43 @@ describe('docker CLI against shoal (one manager)', { timeout: 600_000 }, () => {
     assert.match(out, /verify: Service \S+ converged/);
     const running = containersOf('web');
     assert.equal(running.length, 5);
-    assert.ok(running.every((c) => c.image === 'shoal-test/busybox:2'), JSON.stringify(running));
+    assert.ok(
+      running.every((c) => c.image === 'shoal-test/busybox:2'),
+      JSON.stringify(running),
+    );
     const ps = shoal.docker(['service', 'ps', 'web']).trim().split('\n');
     const history = ps.filter((l) => l.includes('\\_ web.'));
     assert.equal(history.length, 5, ps.join('\n'));
-    assert.ok(history.every((l) => /shoal-test\/busybox:1\s+it-docker\s+Shutdown\s+Shutdown/.test(l)), ps.join('\n'));
+    assert.ok(
+      history.every((l) => /shoal-test\/busybox:1\s+it-docker\s+Shutdown\s+Shutdown/.test(l)),
+      ps.join('\n'),
+    );
   });
 
   it('service logs streams the lines of every task', async () => {
-    shoal.docker(['service', 'create', '-d', '--replicas', '2', '--name', 'talker', 'shoal-test/busybox:1', 'sh', '-c', 'echo hello from $HOSTNAME; sleep 3600']);
+    shoal.docker([
+      'service',
+      'create',
+      '-d',
+      '--replicas',
+      '2',
+      '--name',
+      'talker',
+      'shoal-test/busybox:1',
+      'sh',
+      '-c',
+      'echo hello from $HOSTNAME; sleep 3600',
+    ]);
     await waitFor('talker running', () => containersOf('talker').length === 2);
     const out = await waitFor('two log lines', () => {
       const o = shoal.docker(['service', 'logs', 'talker']);
       return o.trim().split('\n').length >= 2 ? o : undefined;
     });
     const lines = out.trim().split('\n');
-    assert.ok(lines.every((l) => /^talker\.[12]\.[a-z0-9]+@it-docker\s+\| hello from /.test(l)), out);
+    assert.ok(
+      lines.every((l) => /^talker\.[12]\.[a-z0-9]+@it-docker\s+\| hello from /.test(l)),
+      out,
+    );
     assert.equal(shoal.dockerRaw(['service', 'logs', 'web']).code, 0);
     shoal.docker(['service', 'rm', 'talker']);
   });
@@ -109,7 +139,10 @@ describe('docker CLI against shoal (one manager)', { timeout: 600_000 }, () => {
     // A restart-policy change is a task-spec change: every task is replaced, one at a time.
     await waitFor(
       'web updated after restart-delay change',
-      () => shoal.docker(['service', 'inspect', '--format', '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}', 'web']).trim() === 'completed' && containersOf('web').length === 5,
+      () =>
+        shoal
+          .docker(['service', 'inspect', '--format', '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}', 'web'])
+          .trim() === 'completed' && containersOf('web').length === 5,
       240_000,
       250,
       shoal.explain('web'),
@@ -127,30 +160,51 @@ describe('docker CLI against shoal (one manager)', { timeout: 600_000 }, () => {
   });
 
   it('keeps services and containers across kill -9 of the daemon, nothing duplicated', async () => {
-    const before = containersOf('web').map((c) => c.id).sort();
+    const before = containersOf('web')
+      .map((c) => c.id)
+      .sort();
     const services = shoal.docker(['service', 'ls', '-q']);
     await shoal.kill9();
     assert.equal(containersOf('web').length, 5, 'containers keep running while the daemon is down');
     await shoal.start();
     assert.equal(shoal.docker(['service', 'ls', '-q']), services);
     await new Promise((r) => setTimeout(r, 3000));
-    const after = containersOf('web').map((c) => c.id).sort();
+    const after = containersOf('web')
+      .map((c) => c.id)
+      .sort();
     assert.deepEqual(after, before, 'the same containers are adopted, none added or removed');
-    await waitFor('5/5 after restart', () => shoal.docker(['service', 'ls', '--format', '{{.Replicas}}']).includes('5/5'));
+    await waitFor('5/5 after restart', () =>
+      shoal.docker(['service', 'ls', '--format', '{{.Replicas}}']).includes('5/5'),
+    );
   });
 
   it('service rm removes every container of the service', async () => {
     shoal.docker(['service', 'rm', 'web']);
-    await waitFor('no web containers', () => containersOf('web', true).length === 0, 120_000, 250, shoal.explain('web'));
+    await waitFor(
+      'no web containers',
+      () => containersOf('web', true).length === 0,
+      120_000,
+      250,
+      shoal.explain('web'),
+    );
     assert.equal(shoal.docker(['service', 'ls', '-q']).trim(), '');
   });
 
-  it('rejects bad input with Docker\'s errors and changes nothing', () => {
+  it("rejects bad input with Docker's errors and changes nothing", () => {
     const dup = shoal.dockerRaw(['service', 'create', '-d', '--name', 'dup', 'shoal-test/busybox:1', 'sleep', '60']);
     assert.equal(dup.code, 0, dup.stderr);
     const again = shoal.dockerRaw(['service', 'create', '-d', '--name', 'dup', 'shoal-test/busybox:1', 'sleep', '60']);
     assert.match(again.stderr, /name conflicts with an existing object: service dup already exists/);
-    const bad = shoal.dockerRaw(['service', 'create', '-d', '--name', 'bad', '--constraint', 'node.labels.x~=y', 'shoal-test/busybox:1']);
+    const bad = shoal.dockerRaw([
+      'service',
+      'create',
+      '-d',
+      '--name',
+      'bad',
+      '--constraint',
+      'node.labels.x~=y',
+      'shoal-test/busybox:1',
+    ]);
     assert.notEqual(bad.code, 0);
     assert.equal(shoal.docker(['service', 'ls', '--format', '{{.Name}}']).trim(), 'dup');
     const missing = shoal.dockerRaw(['service', 'inspect', 'nope']);
@@ -159,7 +213,18 @@ describe('docker CLI against shoal (one manager)', { timeout: 600_000 }, () => {
   });
 
   it('swarm leave --force stops its containers and forgets the swarm', async () => {
-    shoal.docker(['service', 'create', '-d', '--replicas', '2', '--name', 'leaver', 'shoal-test/busybox:1', 'sleep', '3600']);
+    shoal.docker([
+      'service',
+      'create',
+      '-d',
+      '--replicas',
+      '2',
+      '--name',
+      'leaver',
+      'shoal-test/busybox:1',
+      'sleep',
+      '3600',
+    ]);
     await waitFor('leaver running', () => containersOf('leaver').length === 2);
     const refused = shoal.dockerRaw(['swarm', 'leave']);
     assert.match(refused.stderr, /Removing the last manager erases all current state of the swarm/);

@@ -42,15 +42,29 @@ describe('dockerode against shoal', { timeout: 300_000 }, () => {
   });
 
   it('initialises a swarm; the node and the cluster do not change by themselves afterwards', async () => {
-    const id = (await docker.swarmInit({ ListenAddr: '127.0.0.1:23772', AdvertiseAddr: '127.0.0.1' })) as unknown as string;
+    const id = (await docker.swarmInit({
+      ListenAddr: '127.0.0.1:23772',
+      AdvertiseAddr: '127.0.0.1',
+    })) as unknown as string;
     assert.match(String(id), /^[a-z0-9]{25}$/);
     shoal.rememberNodeId();
-    const node = (await docker.getNode(String(id)).inspect()) as { Version: { Index: number }; Description: { TLSInfo?: { TrustRoot?: string } } };
+    const node = (await docker.getNode(String(id)).inspect()) as {
+      Version: { Index: number };
+      Description: { TLSInfo?: { TrustRoot?: string } };
+    };
     assert.ok(node.Description.TLSInfo?.TrustRoot, 'TLSInfo is filled in before init returns');
     const swarm = (await docker.swarmInspect()) as { Version: { Index: number } };
     await sleep(1500);
-    assert.equal(((await docker.getNode(String(id)).inspect()) as { Version: { Index: number } }).Version.Index, node.Version.Index, 'the node version did not move');
-    assert.equal(((await docker.swarmInspect()) as { Version: { Index: number } }).Version.Index, swarm.Version.Index, 'the cluster version did not move');
+    assert.equal(
+      ((await docker.getNode(String(id)).inspect()) as { Version: { Index: number } }).Version.Index,
+      node.Version.Index,
+      'the node version did not move',
+    );
+    assert.equal(
+      ((await docker.swarmInspect()) as { Version: { Index: number } }).Version.Index,
+      swarm.Version.Index,
+      'the cluster version did not move',
+    );
   });
 
   it('updates the swarm in an inspect-then-update loop without a conflict', async () => {
@@ -72,13 +86,20 @@ describe('dockerode against shoal', { timeout: 300_000 }, () => {
       await sleep(100);
       await node.update({ version: n.Version.Index, ...n.Spec, Labels: { round: String(i) } });
     }
-    assert.deepEqual(((await node.inspect()) as { Spec: { Labels: Record<string, string> } }).Spec.Labels, { round: '4' });
+    assert.deepEqual(((await node.inspect()) as { Spec: { Labels: Record<string, string> } }).Spec.Labels, {
+      round: '4',
+    });
   });
 
   it('creates a service from a body in other key cases, and answers with the canonical names', async () => {
     const created = (await docker.createService({
       Name: SERVICE,
-      TaskTemplate: { ContainerSpec: { Image: 'shoal-test/busybox:1', Command: ['sh', '-c', 'echo hello from $(hostname); trap "exit 0" TERM; while true; do sleep 1; done'] } },
+      TaskTemplate: {
+        ContainerSpec: {
+          Image: 'shoal-test/busybox:1',
+          Command: ['sh', '-c', 'echo hello from $(hostname); trap "exit 0" TERM; while true; do sleep 1; done'],
+        },
+      },
       // As a popular client sends it: lower-case mode keys, a lower-case rollback order.
       Mode: { replicated: { Replicas: 2 } },
       RollbackConfig: { order: 'start-first' },
@@ -87,13 +108,21 @@ describe('dockerode against shoal', { timeout: 300_000 }, () => {
     const s = (await docker.getService(id).inspect()) as { Spec: { Mode: unknown; RollbackConfig: unknown } };
     assert.deepEqual(s.Spec.Mode, { Replicated: { Replicas: 2 } });
     assert.deepEqual(s.Spec.RollbackConfig, { Order: 'start-first' });
-    await waitFor('2 running tasks', () => shoal.docker(['service', 'ls', '--filter', `name=${SERVICE}`, '--format', '{{.Replicas}}']).trim() === '2/2', 60_000, 500, shoal.explain(SERVICE));
+    await waitFor(
+      '2 running tasks',
+      () =>
+        shoal.docker(['service', 'ls', '--filter', `name=${SERVICE}`, '--format', '{{.Replicas}}']).trim() === '2/2',
+      60_000,
+      500,
+      shoal.explain(SERVICE),
+    );
   });
 
   it("reads Python's True as true (?insertDefaults=True)", async () => {
     const a = await get(shoal.socket, `/v1.41/services/${SERVICE}?insertDefaults=True`);
     assert.equal(a.status, 200, a.body);
-    const spec = (JSON.parse(a.body) as { Spec: { UpdateConfig?: unknown; TaskTemplate: { RestartPolicy?: unknown } } }).Spec;
+    const spec = (JSON.parse(a.body) as { Spec: { UpdateConfig?: unknown; TaskTemplate: { RestartPolicy?: unknown } } })
+      .Spec;
     assert.ok(spec.UpdateConfig && spec.TaskTemplate.RestartPolicy, 'defaults inserted');
     const bad = await get(shoal.socket, `/v1.41/services/${SERVICE}?insertDefaults=yes`);
     assert.equal(bad.status, 400);
@@ -102,18 +131,32 @@ describe('dockerode against shoal', { timeout: 300_000 }, () => {
   it('updates and scales the service in an inspect-then-update loop without a conflict', async () => {
     const service = docker.getService(SERVICE);
     for (let i = 0; i < 6; i++) {
-      const s = (await service.inspect()) as { Version: { Index: number }; Spec: { Mode: { Replicated: { Replicas: number } }; Labels?: Record<string, string> } };
+      const s = (await service.inspect()) as {
+        Version: { Index: number };
+        Spec: { Mode: { Replicated: { Replicas: number } }; Labels?: Record<string, string> };
+      };
       await sleep(200);
       const spec = { ...s.Spec, Labels: { round: String(i) }, Mode: { Replicated: { Replicas: 2 + (i % 2) } } };
       await service.update({ version: s.Version.Index, ...spec } as never);
     }
-    await waitFor('3 running tasks', () => shoal.docker(['service', 'ls', '--filter', `name=${SERVICE}`, '--format', '{{.Replicas}}']).trim() === '3/3', 60_000, 500, shoal.explain(SERVICE));
-    const tasks = (await docker.listTasks({ filters: { service: [SERVICE], 'desired-state': ['running'] } })) as unknown[];
+    await waitFor(
+      '3 running tasks',
+      () =>
+        shoal.docker(['service', 'ls', '--filter', `name=${SERVICE}`, '--format', '{{.Replicas}}']).trim() === '3/3',
+      60_000,
+      500,
+      shoal.explain(SERVICE),
+    );
+    const tasks = (await docker.listTasks({
+      filters: { service: [SERVICE], 'desired-state': ['running'] },
+    })) as unknown[];
     assert.equal(tasks.length, 3);
   });
 
   it("reads the service's logs", async () => {
-    const raw = (await docker.getService(SERVICE).logs({ stdout: true, stderr: true, follow: false } as never)) as unknown as Buffer;
+    const raw = (await docker
+      .getService(SERVICE)
+      .logs({ stdout: true, stderr: true, follow: false } as never)) as unknown as Buffer;
     assert.match(raw.toString('utf8'), /hello from/);
   });
 

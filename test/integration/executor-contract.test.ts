@@ -31,7 +31,12 @@ function newTask(n: number, image = IMAGE): TaskObject {
     ID: id,
     ServiceID: 'contractsvc' as ServiceId,
     Slot: n,
-    Spec: { ContainerSpec: { Image: image, Command: ['sh', '-c', 'trap "exit 0" TERM; echo ready; while true; do sleep 1; done'] } },
+    Spec: {
+      ContainerSpec: {
+        Image: image,
+        Command: ['sh', '-c', 'trap "exit 0" TERM; echo ready; while true; do sleep 1; done'],
+      },
+    },
     SpecVersion: 1,
     ServiceAnnotations: { Name: 'contract', Labels: {} },
     Annotations: { Name: `contract.${n}` },
@@ -56,7 +61,12 @@ const subjects: Subject[] = [
   { name: 'FakeExecutor', executor: fake, exitsWith: (_t, code) => fake.exitCodes.set(EXITING, code) },
   {
     name: 'DockerExecutor',
-    executor: new DockerExecutor({ runtimeUrl: RUNTIME, hostname: 'contract', clusterId: () => 'contract-cluster', nodeId: () => NODE }),
+    executor: new DockerExecutor({
+      runtimeUrl: RUNTIME,
+      hostname: 'contract',
+      clusterId: () => 'contract-cluster',
+      nodeId: () => NODE,
+    }),
     exitsWith: (t, code) => (t.Spec.ContainerSpec!.Command = ['sh', '-c', `exit ${code}`]),
   },
 ];
@@ -92,7 +102,10 @@ for (const s of subjects) {
         const running = await x.inspect(id);
         assert.equal(running.state, 'running');
         assert.ok(running.pid > 0);
-        assert.ok((await x.listManaged()).some((c) => c.taskId === t.ID && c.id === id), 'listed as managed');
+        assert.ok(
+          (await x.listManaged()).some((c) => c.taskId === t.ID && c.id === id),
+          'listed as managed',
+        );
         await x.stop(id, 10_000);
         await eventually('the stop to show', async () => (await x.inspect(id)).state === 'exited');
         await eventually('the watch to see the stop', async () => seen.includes(t.ID));

@@ -21,7 +21,11 @@ describe('an external CA through the docker CLI', { timeout: 300_000 }, () => {
   let rootPem: string;
   const requests = (): { path: string; subject: { CN: string; names: { OU: string; O: string }[] } }[] =>
     existsSync(path.join(dir, 'requests.log'))
-      ? readFileSync(path.join(dir, 'requests.log'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as ReturnType<typeof requests>[number])
+      ? readFileSync(path.join(dir, 'requests.log'), 'utf8')
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as ReturnType<typeof requests>[number])
       : [];
 
   before(async () => {
@@ -30,7 +34,16 @@ describe('an external CA through the docker CLI', { timeout: 300_000 }, () => {
     rootPem = root.certPem;
     writeFileSync(path.join(dir, 'root.crt'), root.certPem);
     writeFileSync(path.join(dir, 'root.key'), root.keyPem);
-    stub = spawn(process.execPath, [path.join(ROOT, 'dist/test/integration/cfssl-stub.js'), path.join(dir, 'root.crt'), path.join(dir, 'root.key'), dir], { stdio: 'inherit' });
+    stub = spawn(
+      process.execPath,
+      [
+        path.join(ROOT, 'dist/test/integration/cfssl-stub.js'),
+        path.join(dir, 'root.crt'),
+        path.join(dir, 'root.key'),
+        dir,
+      ],
+      { stdio: 'inherit' },
+    );
     await waitFor('the CFSSL stand-in listening', () => existsSync(path.join(dir, 'port')), 30_000);
     url = `https://localhost:${readFileSync(path.join(dir, 'port'), 'utf8')}/api/v1/cfssl/sign`;
     shoal = await ShoalProcess.create('it-extca');
@@ -47,7 +60,12 @@ describe('an external CA through the docker CLI', { timeout: 300_000 }, () => {
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /protocol/i);
     // An external CA that does not answer: a clear error, and still no swarm.
-    const down = shoal.dockerRaw(['swarm', 'init', '--external-ca', `protocol=cfssl,url=https://localhost:1/sign,cacert=${path.join(dir, 'root.crt')}`]);
+    const down = shoal.dockerRaw([
+      'swarm',
+      'init',
+      '--external-ca',
+      `protocol=cfssl,url=https://localhost:1/sign,cacert=${path.join(dir, 'root.crt')}`,
+    ]);
     assert.notEqual(down.code, 0);
     assert.match(down.stderr, /external CA https:\/\/localhost:1\/sign: connect ECONNREFUSED/);
     assert.equal(shoal.docker(['info', '--format', '{{.Swarm.LocalNodeState}}']).trim(), 'inactive');
@@ -70,15 +88,32 @@ describe('an external CA through the docker CLI', { timeout: 300_000 }, () => {
     shoal.docker(['swarm', 'ca', '--rotate', '-q']);
     const now = shoal.docker(['swarm', 'ca']).trim();
     assert.notEqual(now, rootPem.trim());
-    await waitFor('the node certificate from the new root', () => signedBy(readFileSync(path.join(shoal.dir, 'data', 'certificates', 'swarm-node.crt'), 'utf8'), now), 30_000);
+    await waitFor(
+      'the node certificate from the new root',
+      () => signedBy(readFileSync(path.join(shoal.dir, 'data', 'certificates', 'swarm-node.crt'), 'utf8'), now),
+      30_000,
+    );
   });
 
   it('rotates back to the external root, given without its key: the external CA signs the new certificates', async () => {
     const asked = requests().length;
-    shoal.docker(['swarm', 'ca', '--rotate', '-q', '--ca-cert', path.join(dir, 'root.crt'), '--external-ca', `protocol=cfssl,url=${url}`]);
+    shoal.docker([
+      'swarm',
+      'ca',
+      '--rotate',
+      '-q',
+      '--ca-cert',
+      path.join(dir, 'root.crt'),
+      '--external-ca',
+      `protocol=cfssl,url=${url}`,
+    ]);
     assert.equal(shoal.docker(['swarm', 'ca']).trim(), rootPem.trim());
     assert.ok(requests().length > asked, 'the external CA signed again');
-    await waitFor('the node certificate from the external root', () => signedBy(readFileSync(path.join(shoal.dir, 'data', 'certificates', 'swarm-node.crt'), 'utf8'), rootPem), 30_000);
+    await waitFor(
+      'the node certificate from the external root',
+      () => signedBy(readFileSync(path.join(shoal.dir, 'data', 'certificates', 'swarm-node.crt'), 'utf8'), rootPem),
+      30_000,
+    );
     assert.doesNotMatch(shoal.docker(['info', '--format', '{{json .Swarm.Cluster.Spec.CAConfig}}']), /PRIVATE KEY/);
   });
 
@@ -86,7 +121,15 @@ describe('an external CA through the docker CLI', { timeout: 300_000 }, () => {
     shoal.shoal(['swarm', 'ca', '--rotate', '-q']);
     assert.notEqual(shoal.docker(['swarm', 'ca']).trim(), rootPem.trim());
     const asked = requests().length;
-    const out = shoal.shoal(['swarm', 'ca', '--rotate', '--ca-cert', path.join(dir, 'root.crt'), '--external-ca', `protocol=cfssl,url=${url}`]);
+    const out = shoal.shoal([
+      'swarm',
+      'ca',
+      '--rotate',
+      '--ca-cert',
+      path.join(dir, 'root.crt'),
+      '--external-ca',
+      `protocol=cfssl,url=${url}`,
+    ]);
     assert.match(out, /rotated TLS certificates: 1\/1 nodes/);
     assert.equal(shoal.docker(['swarm', 'ca']).trim(), rootPem.trim());
     assert.ok(requests().length > asked, 'the external CA signed again');

@@ -34,7 +34,11 @@ describe('engine proxy', { timeout: 300_000 }, () => {
   it('runs containers, exec (hijacked), logs and inspect through the proxy', () => {
     shoal.docker(['run', '-d', '--name', name, 'shoal-test/busybox:1', 'sh', '-c', 'echo started; sleep 300']);
     assert.equal(shoal.docker(['exec', name, 'sh', '-c', 'echo hi-from-exec']).trim(), 'hi-from-exec');
-    const piped = spawnSync(DOCKER, ['exec', '-i', name, 'cat'], { input: 'stdin-through-shoal\n', env: { ...process.env, ...shoal.env() }, encoding: 'utf8' });
+    const piped = spawnSync(DOCKER, ['exec', '-i', name, 'cat'], {
+      input: 'stdin-through-shoal\n',
+      env: { ...process.env, ...shoal.env() },
+      encoding: 'utf8',
+    });
     assert.equal(piped.stdout.trim(), 'stdin-through-shoal');
     assert.match(shoal.docker(['logs', name]), /started/);
     assert.equal(shoal.docker(['inspect', '-f', '{{.State.Running}}', name]).trim(), 'true');
@@ -42,7 +46,15 @@ describe('engine proxy', { timeout: 300_000 }, () => {
 
   it('streams events until the requested end', () => {
     const since = Math.floor(Date.now() / 1000) - 120;
-    const out = shoal.docker(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000) + 2), '--filter', `container=${name}`]);
+    const out = shoal.docker([
+      'events',
+      '--since',
+      String(since),
+      '--until',
+      String(Math.floor(Date.now() / 1000) + 2),
+      '--filter',
+      `container=${name}`,
+    ]);
     assert.match(out, /container start/);
   });
 

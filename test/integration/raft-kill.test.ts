@@ -72,9 +72,16 @@ describe('raft over TCP, as real processes', { timeout: 300_000 }, () => {
     for (const id of cluster.ids) {
       const dump = JSON.parse((await httpCall(`${cluster.clientUrl(id)}/dump`)).body) as Record<string, string>;
       const missing = [...acked].filter(([k, v]) => dump[k] !== v).map(([k]) => k);
-      assert.deepEqual(missing.slice(0, 10), [], `${id} is missing ${missing.length} of ${acked.size} acknowledged writes`);
+      assert.deepEqual(
+        missing.slice(0, 10),
+        [],
+        `${id} is missing ${missing.length} of ${acked.size} acknowledged writes`,
+      );
     }
     const restarted = await cluster.status(victim);
-    assert.ok(restarted && restarted.snapshotsInstalled > 0, `the restarted member caught up through InstallSnapshot: ${JSON.stringify(restarted)}`);
+    assert.ok(
+      restarted && restarted.snapshotsInstalled > 0,
+      `the restarted member caught up through InstallSnapshot: ${JSON.stringify(restarted)}`,
+    );
   });
 });

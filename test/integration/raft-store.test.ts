@@ -34,7 +34,18 @@ describe('manager store on Raft, on disk', { timeout: 300_000 }, () => {
     const clusterId = shoal.docker(['info', '--format', '{{.Swarm.Cluster.ID}}']).trim();
     assert.deepEqual(cert.subject.split('\n').sort(), [`CN=${nodeId}`, `O=${clusterId}`, 'OU=swarm-manager']);
     assert.ok(cert.verify(new X509Certificate(shoal.docker(['swarm', 'ca'])).publicKey));
-    shoal.shoal(['service', 'create', '-d', '--name', 'confidential-svc', '--replicas', '2', 'shoal-test/busybox:1', 'sleep', '3600']);
+    shoal.shoal([
+      'service',
+      'create',
+      '-d',
+      '--name',
+      'confidential-svc',
+      '--replicas',
+      '2',
+      'shoal-test/busybox:1',
+      'sleep',
+      '3600',
+    ]);
     await waitFor('2/2', () => shoal.docker(['service', 'ls', '--format', '{{.Replicas}}']).includes('2/2'));
     for (const n of [3, 4, 2]) shoal.shoal(['service', 'scale', '-d', `confidential-svc=${n}`]);
     // Settled: the surplus slots' tasks are gone and so are their containers (a container still being
@@ -49,15 +60,29 @@ describe('manager store on Raft, on disk', { timeout: 300_000 }, () => {
     const raftDir = path.join(shoal.dir, 'data', 'raft');
     const snaps = (await readdir(raftDir)).filter((f) => f.endsWith('.snap'));
     assert.ok(snaps.length >= 1, 'a snapshot was taken');
-    const files = [...snaps.map((f) => path.join(raftDir, f)), ...(await readdir(path.join(raftDir, 'wal'))).map((f) => path.join(raftDir, 'wal', f))];
-    for (const f of files) assert.ok(!(await readFile(f)).includes('confidential-svc'), `${f} holds the service name in plaintext`);
+    const files = [
+      ...snaps.map((f) => path.join(raftDir, f)),
+      ...(await readdir(path.join(raftDir, 'wal'))).map((f) => path.join(raftDir, 'wal', f)),
+    ];
+    for (const f of files)
+      assert.ok(!(await readFile(f)).includes('confidential-svc'), `${f} holds the service name in plaintext`);
 
-    const before = containersOf('confidential-svc').map((c) => c.id).sort();
+    const before = containersOf('confidential-svc')
+      .map((c) => c.id)
+      .sort();
     await shoal.kill9();
     await shoal.start();
     assert.match(shoal.docker(['service', 'ls']), /confidential-svc\s+replicated\s+\d\/2/);
     await new Promise((r) => setTimeout(r, 2000));
-    assert.deepEqual(containersOf('confidential-svc').map((c) => c.id).sort(), before, `the same containers are adopted\n${shoal.explain('confidential-svc')()}`);
-    await waitFor('2/2 after restart', () => shoal.docker(['service', 'ls', '--format', '{{.Replicas}}']).includes('2/2'));
+    assert.deepEqual(
+      containersOf('confidential-svc')
+        .map((c) => c.id)
+        .sort(),
+      before,
+      `the same containers are adopted\n${shoal.explain('confidential-svc')()}`,
+    );
+    await waitFor('2/2 after restart', () =>
+      shoal.docker(['service', 'ls', '--format', '{{.Replicas}}']).includes('2/2'),
+    );
   });
 });

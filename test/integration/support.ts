@@ -28,7 +28,8 @@ export function run(cmd: string, args: string[], env: Record<string, string> = {
 /** Runs a command and returns its stdout, failing with its output when it exits non-zero. */
 export function ok(cmd: string, args: string[], env: Record<string, string> = {}, timeoutMs?: number): string {
   const r = run(cmd, args, env, timeoutMs);
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  if (r.code !== 0)
+    throw new Error(`${cmd} ${args.join(' ')} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
   return r.stdout;
 }
 
@@ -37,7 +38,13 @@ export function engine(args: string[]): string {
   return ok(DOCKER, args, { DOCKER_HOST: RUNTIME });
 }
 
-export async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 120_000, everyMs = 250, explain?: () => string): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => T | undefined | false,
+  timeoutMs = 120_000,
+  everyMs = 250,
+  explain?: () => string,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -82,7 +89,20 @@ export class ShoalProcess {
     await rm(this.socket, { force: true });
     const p = spawn(
       process.execPath,
-      [path.join(ROOT, 'bin/shoal'), 'daemon', '--data-root', path.join(this.dir, 'data'), '--host', this.host, '--runtime', RUNTIME, '--hostname', this.hostname, '--advertise-addr', '127.0.0.1'],
+      [
+        path.join(ROOT, 'bin/shoal'),
+        'daemon',
+        '--data-root',
+        path.join(this.dir, 'data'),
+        '--host',
+        this.host,
+        '--runtime',
+        RUNTIME,
+        '--hostname',
+        this.hostname,
+        '--advertise-addr',
+        '127.0.0.1',
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     p.stdout?.on('data', (d: Buffer) => (this.log += d.toString()));
@@ -139,7 +159,18 @@ export class ShoalProcess {
   explain(service: string): () => string {
     return () => {
       const ps = this.dockerRaw(['service', 'ps', '--no-trunc', service]);
-      const containers = run(DOCKER, ['ps', '-a', '--filter', `label=com.docker.swarm.service.name=${service}`, '--format', '{{.ID}} {{.Names}} {{.Status}} {{.Labels}}'], { DOCKER_HOST: RUNTIME });
+      const containers = run(
+        DOCKER,
+        [
+          'ps',
+          '-a',
+          '--filter',
+          `label=com.docker.swarm.service.name=${service}`,
+          '--format',
+          '{{.ID}} {{.Names}} {{.Status}} {{.Labels}}',
+        ],
+        { DOCKER_HOST: RUNTIME },
+      );
       const tail = this.log.split('\n').slice(-60).join('\n');
       return `service ps:\n${ps.stdout}${ps.stderr}\ncontainers:\n${containers.stdout}${containers.stderr}\ndaemon log (tail):\n${tail}`;
     };
@@ -164,7 +195,10 @@ export function removeContainersOfNode(nodeId: string): void {
 }
 
 /** Task containers of a service on the local engine: `name image state`. */
-export function containersOf(service: string, all = false): { id: string; name: string; image: string; state: string }[] {
+export function containersOf(
+  service: string,
+  all = false,
+): { id: string; name: string; image: string; state: string }[] {
   const out = engine([
     'ps',
     ...(all ? ['-a'] : []),

@@ -30,9 +30,16 @@ describe('swarm settings through the docker CLI', { timeout: 300_000 }, () => {
     assert.notEqual(after, before);
     assert.ok(out.includes(after.trim()), 'the command prints the new root');
     assert.equal(shoal.docker(['info', '--format', '{{.Swarm.Cluster.RootRotationInProgress}}']).trim(), 'false');
-    const tls = JSON.parse(shoal.docker(['node', 'inspect', 'self', '--format', '{{json .Description.TLSInfo}}'])) as { TrustRoot: string; CertIssuerPublicKey: string };
+    const tls = JSON.parse(shoal.docker(['node', 'inspect', 'self', '--format', '{{json .Description.TLSInfo}}'])) as {
+      TrustRoot: string;
+      CertIssuerPublicKey: string;
+    };
     assert.equal(tls.TrustRoot.trim(), after.trim(), 'the node trusts only the new root');
-    assert.equal(tls.CertIssuerPublicKey, tlsInfoOf(after).CertIssuerPublicKey, "the node's certificate comes from the new root");
+    assert.equal(
+      tls.CertIssuerPublicKey,
+      tlsInfoOf(after).CertIssuerPublicKey,
+      "the node's certificate comes from the new root",
+    );
     const tokenAfter = shoal.docker(['swarm', 'join-token', '-q', 'worker']).trim();
     assert.notEqual(tokenAfter.split('-')[2], tokenBefore.split('-')[2], 'the token pins the new root');
     assert.equal(shoal.docker(['node', 'ls', '--format', '{{.TLSStatus}}']).trim(), 'Ready');
@@ -46,20 +53,51 @@ describe('swarm settings through the docker CLI', { timeout: 300_000 }, () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'shoal-ca-'));
     try {
       const [given, other] = await Promise.all([createRootCA(Date.now()), createRootCA(Date.now())]);
-      const leaf = await issueNodeCertificate(given, { nodeId: 'n', role: 'worker', clusterId: 'c', now: Date.now(), validityMs: 3600_000 });
+      const leaf = await issueNodeCertificate(given, {
+        nodeId: 'n',
+        role: 'worker',
+        clusterId: 'c',
+        now: Date.now(),
+        validityMs: 3600_000,
+      });
       const file = (name: string, pem: string): string => {
         writeFileSync(path.join(dir, name), pem);
         return path.join(dir, name);
       };
       const before = shoal.docker(['swarm', 'ca']);
-      const notCa = shoal.dockerRaw(['swarm', 'ca', '--rotate', '--ca-cert', file('leaf.crt', leaf.certPem), '--ca-key', file('leaf.key', leaf.keyPem)]);
+      const notCa = shoal.dockerRaw([
+        'swarm',
+        'ca',
+        '--rotate',
+        '--ca-cert',
+        file('leaf.crt', leaf.certPem),
+        '--ca-key',
+        file('leaf.key', leaf.keyPem),
+      ]);
       assert.notEqual(notCa.code, 0);
       assert.match(notCa.stderr, /not a CA certificate/);
-      const wrongKey = shoal.dockerRaw(['swarm', 'ca', '--rotate', '--ca-cert', file('ca.crt', given.certPem), '--ca-key', file('other.key', other.keyPem)]);
+      const wrongKey = shoal.dockerRaw([
+        'swarm',
+        'ca',
+        '--rotate',
+        '--ca-cert',
+        file('ca.crt', given.certPem),
+        '--ca-key',
+        file('other.key', other.keyPem),
+      ]);
       assert.notEqual(wrongKey.code, 0);
       assert.match(wrongKey.stderr, /the signing CA key does not match the signing CA certificate/);
       assert.equal(shoal.docker(['swarm', 'ca']), before, 'nothing changed');
-      shoal.docker(['swarm', 'ca', '--rotate', '-q', '--ca-cert', path.join(dir, 'ca.crt'), '--ca-key', file('ca.key', given.keyPem)]);
+      shoal.docker([
+        'swarm',
+        'ca',
+        '--rotate',
+        '-q',
+        '--ca-cert',
+        path.join(dir, 'ca.crt'),
+        '--ca-key',
+        file('ca.key', given.keyPem),
+      ]);
       assert.equal(shoal.docker(['swarm', 'ca']).trim(), given.certPem.trim());
       const spec = shoal.docker(['info', '--format', '{{json .Swarm.Cluster.Spec.CAConfig}}']);
       assert.doesNotMatch(spec, /PRIVATE KEY|SigningCA/, 'the signing CA is never kept in the spec');
@@ -78,7 +116,20 @@ describe('swarm settings through the docker CLI', { timeout: 300_000 }, () => {
   });
 
   it('shows every swarm update setting in docker info', () => {
-    shoal.docker(['swarm', 'update', '--task-history-limit', '2', '--dispatcher-heartbeat', '2s', '--cert-expiry', '48h', '--snapshot-interval', '5', '--max-snapshots', '1']);
+    shoal.docker([
+      'swarm',
+      'update',
+      '--task-history-limit',
+      '2',
+      '--dispatcher-heartbeat',
+      '2s',
+      '--cert-expiry',
+      '48h',
+      '--snapshot-interval',
+      '5',
+      '--max-snapshots',
+      '1',
+    ]);
     const info = shoal.docker(['info']);
     assert.match(info, /Task History Retention Limit: 2\n/);
     assert.match(info, /Heartbeat Period: 2 seconds\n/);
@@ -90,7 +141,11 @@ describe('swarm settings through the docker CLI', { timeout: 300_000 }, () => {
   it('prunes task history to the new retention limit', async () => {
     shoal.docker(['service', 'create', '-d', '--name', 'crash', '--restart-delay', '200ms', 'shoal-test/fail:1']);
     // The task fails at once and is restarted again and again; only 2 tasks per slot are kept.
-    await waitFor('several restarts', () => shoal.docker(['service', 'ps', '-q', 'crash']).trim().split('\n').length >= 2, 60_000);
+    await waitFor(
+      'several restarts',
+      () => shoal.docker(['service', 'ps', '-q', 'crash']).trim().split('\n').length >= 2,
+      60_000,
+    );
     await new Promise((r) => setTimeout(r, 3000));
     for (let i = 0; i < 5; i++) {
       const n = shoal.docker(['service', 'ps', '-q', 'crash']).trim().split('\n').length;
@@ -103,7 +158,8 @@ describe('swarm settings through the docker CLI', { timeout: 300_000 }, () => {
   it('keeps the newest snapshot plus max-snapshots old ones', async () => {
     const raft = path.join(shoal.dir, 'data', 'raft');
     const snaps = (): string[] => readdirSync(raft).filter((f) => f.endsWith('.snap'));
-    for (let i = 0; i < 6; i++) shoal.docker(['service', 'create', '-d', '--name', `s${i}`, 'shoal-test/busybox:1', 'sleep', '3600']);
+    for (let i = 0; i < 6; i++)
+      shoal.docker(['service', 'create', '-d', '--name', `s${i}`, 'shoal-test/busybox:1', 'sleep', '3600']);
     await waitFor('two snapshots', () => snaps().length === 2, 60_000);
     for (let i = 0; i < 6; i++) shoal.docker(['service', 'rm', `s${i}`]);
     await new Promise((r) => setTimeout(r, 2000));

@@ -25,7 +25,12 @@ export interface MemberStatus {
   snapshotsInstalled: number;
 }
 
-export function httpCall(url: string, method = 'GET', body?: string, timeoutMs = 2000): Promise<{ status: number; body: string }> {
+export function httpCall(
+  url: string,
+  method = 'GET',
+  body?: string,
+  timeoutMs = 2000,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method, timeout: timeoutMs }, (res) => {
       let b = '';
@@ -68,7 +73,18 @@ export class KvCluster implements ProcessGroup {
     const peers = this.ids.map((m) => `${m}=127.0.0.1:${this.raftPort(m)}`).join(',');
     const p = spawn(
       process.execPath,
-      [SERVER, '--id', id, '--peers', peers, '--client-port', String(this.basePort + 100 + this.ids.indexOf(id)), '--dir', path.join(this.dir, id), ...this.extraArgs],
+      [
+        SERVER,
+        '--id',
+        id,
+        '--peers',
+        peers,
+        '--client-port',
+        String(this.basePort + 100 + this.ids.indexOf(id)),
+        '--dir',
+        path.join(this.dir, id),
+        ...this.extraArgs,
+      ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     this.procs.set(id, p);

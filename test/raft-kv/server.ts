@@ -99,7 +99,19 @@ async function main(): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://x');
     if (req.method === 'GET' && url.pathname === '/status') {
       res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ id, leader: node.leader, isLeader: node.isLeader, ...node.debugState(), peers: node.peers(), keys: sm.kv.size, syncs: node.stats.syncs, entries: node.stats.entries, snapshotsInstalled: node.stats.snapshotsInstalled }));
+      res.end(
+        JSON.stringify({
+          id,
+          leader: node.leader,
+          isLeader: node.isLeader,
+          ...node.debugState(),
+          peers: node.peers(),
+          keys: sm.kv.size,
+          syncs: node.stats.syncs,
+          entries: node.stats.entries,
+          snapshotsInstalled: node.stats.snapshotsInstalled,
+        }),
+      );
       return;
     }
     if (req.method === 'GET' && url.pathname === '/dump') {
@@ -130,7 +142,9 @@ async function main(): Promise<void> {
         () => res.writeHead(204).end(),
         (e: unknown) => {
           if (e instanceof NotLeaderError) {
-            res.writeHead(421, { 'Content-Type': 'application/json' }).end(JSON.stringify({ leader: e.leader || node.leader }));
+            res
+              .writeHead(421, { 'Content-Type': 'application/json' })
+              .end(JSON.stringify({ leader: e.leader || node.leader }));
           } else {
             res.writeHead(500).end(String(e));
           }
@@ -143,7 +157,10 @@ async function main(): Promise<void> {
   process.stdout.write(`ready ${id}\n`);
   const stop = (): void => {
     server.close();
-    void node.stop().then(() => transport.close()).then(() => process.exit(0));
+    void node
+      .stop()
+      .then(() => transport.close())
+      .then(() => process.exit(0));
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);

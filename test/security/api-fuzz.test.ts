@@ -52,7 +52,11 @@ const routes: [string, string][] = [
   ['GET', '/distribution/{id}/json'],
 ];
 
-const validSpec = { Name: 'fz', TaskTemplate: { ContainerSpec: { Image: 'busybox' } }, Mode: { Replicated: { Replicas: 1 } } };
+const validSpec = {
+  Name: 'fz',
+  TaskTemplate: { ContainerSpec: { Image: 'busybox' } },
+  Mode: { Replicated: { Replicas: 1 } },
+};
 
 /** Replaces the value at one path of `obj` (creating the path) with `v`. */
 function plant(obj: unknown, pathParts: readonly string[], v: unknown): unknown {
@@ -69,7 +73,26 @@ function plant(obj: unknown, pathParts: readonly string[], v: unknown): unknown 
 
 const hostileString = fc.oneof(
   fc.string(),
-  fc.constantFrom('', '..', '../..', '%zz', '%00', '%2e%2e', '%73ecrets', 'web', 'fz', 'manager1', 'n1', '__proto__', 'constructor', 'a'.repeat(5000), '\u0000', 'ü/ß', '*', '{id}'),
+  fc.constantFrom(
+    '',
+    '..',
+    '../..',
+    '%zz',
+    '%00',
+    '%2e%2e',
+    '%73ecrets',
+    'web',
+    'fz',
+    'manager1',
+    'n1',
+    '__proto__',
+    'constructor',
+    'a'.repeat(5000),
+    '\u0000',
+    'ü/ß',
+    '*',
+    '{id}',
+  ),
 );
 const idArb = fc.oneof(hostileString, fc.constantFrom('web', 'n1', 'manager1'));
 const jsonish = fc.jsonValue({ maxDepth: 6 });
@@ -78,11 +101,66 @@ const bodyArb = fc.oneof(
   fc.constant(null),
   fc.constant(validSpec),
   fc
-    .tuple(fc.constantFrom(['Name'], ['Mode'], ['Mode', 'Replicated', 'Replicas'], ['TaskTemplate'], ['TaskTemplate', 'ContainerSpec'], ['TaskTemplate', 'ContainerSpec', 'Image'], ['TaskTemplate', 'ContainerSpec', 'Mounts'], ['TaskTemplate', 'Placement', 'Constraints'], ['TaskTemplate', 'RestartPolicy'], ['EndpointSpec', 'Ports'], ['UpdateConfig', 'Parallelism'], ['Labels'], ['Role'], ['Availability'], ['Spec', 'Raft'], ['CAConfig', 'NodeCertExpiry'], ['UnlockKey']), jsonish)
+    .tuple(
+      fc.constantFrom(
+        ['Name'],
+        ['Mode'],
+        ['Mode', 'Replicated', 'Replicas'],
+        ['TaskTemplate'],
+        ['TaskTemplate', 'ContainerSpec'],
+        ['TaskTemplate', 'ContainerSpec', 'Image'],
+        ['TaskTemplate', 'ContainerSpec', 'Mounts'],
+        ['TaskTemplate', 'Placement', 'Constraints'],
+        ['TaskTemplate', 'RestartPolicy'],
+        ['EndpointSpec', 'Ports'],
+        ['UpdateConfig', 'Parallelism'],
+        ['Labels'],
+        ['Role'],
+        ['Availability'],
+        ['Spec', 'Raft'],
+        ['CAConfig', 'NodeCertExpiry'],
+        ['UnlockKey'],
+      ),
+      jsonish,
+    )
     .map(([p, v]) => plant(validSpec, p, v)),
 );
 const queryArb = fc
-  .array(fc.tuple(fc.constantFrom('version', 'filters', 'status', 'force', 'insertDefaults', 'rollback', 'follow', 'stdout', 'stderr', 'tail', 'since', 'timestamps', 'rotateWorkerToken'), fc.oneof(hostileString, fc.constantFrom('1', 'true', '0', '{"name":{"web":true}}', '{"label":["a=b"]}', '{"role":{"x":1}}', '[]', 'null', '-1', '99999999999999999999'))), { maxLength: 4 })
+  .array(
+    fc.tuple(
+      fc.constantFrom(
+        'version',
+        'filters',
+        'status',
+        'force',
+        'insertDefaults',
+        'rollback',
+        'follow',
+        'stdout',
+        'stderr',
+        'tail',
+        'since',
+        'timestamps',
+        'rotateWorkerToken',
+      ),
+      fc.oneof(
+        hostileString,
+        fc.constantFrom(
+          '1',
+          'true',
+          '0',
+          '{"name":{"web":true}}',
+          '{"label":["a=b"]}',
+          '{"role":{"x":1}}',
+          '[]',
+          'null',
+          '-1',
+          '99999999999999999999',
+        ),
+      ),
+    ),
+    { maxLength: 4 },
+  )
   .map((pairs) => (pairs.length ? `?${pairs.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&')}` : ''));
 
 describe('Engine API fuzz', { timeout: 600_000 }, () => {
@@ -100,7 +178,12 @@ describe('Engine API fuzz', { timeout: 600_000 }, () => {
           nodeId: 'n1' as NodeId,
           role: 'manager',
           availability: 'active',
-          description: { Hostname: 'manager1', Platform: { Architecture: 'x86_64', OS: 'linux' }, Resources: { NanoCPUs: 1e9, MemoryBytes: 2 ** 30 }, Engine: { EngineVersion: '20.10', Plugins: [] } },
+          description: {
+            Hostname: 'manager1',
+            Platform: { Architecture: 'x86_64', OS: 'linux' },
+            Resources: { NanoCPUs: 1e9, MemoryBytes: 2 ** 30 },
+            Engine: { EngineVersion: '20.10', Plugins: [] },
+          },
           ip: '10.0.0.1',
           clusterAddr: '10.0.0.1:2377',
           now: tx.now,
@@ -109,34 +192,57 @@ describe('Engine API fuzz', { timeout: 600_000 }, () => {
     });
     const cluster = localClusterApi({ store, random, logSource: () => undefined, leader: noLeaderHooks });
     await cluster.createService({ ...structuredClone(validSpec), Name: 'web' } as never);
-    const refuse = (): Promise<never> => Promise.reject(new ShoalError('unavailable', 'This node is already part of a swarm.'));
+    const refuse = (): Promise<never> =>
+      Promise.reject(new ShoalError('unavailable', 'This node is already part of a swarm.'));
     const node: NodeApi = {
       swarmInit: refuse,
       swarmJoin: refuse,
       swarmLeave: async () => undefined,
       swarmUnlock: () => Promise.reject(new ShoalError('conflict', 'swarm is not locked')),
-      swarmInfo: async () => ({ NodeID: 'n1', NodeAddr: '10.0.0.1', LocalNodeState: 'active', ControlAvailable: true, Error: '', RemoteManagers: [] }),
+      swarmInfo: async () => ({
+        NodeID: 'n1',
+        NodeAddr: '10.0.0.1',
+        LocalNodeState: 'active',
+        ControlAvailable: true,
+        Error: '',
+        RemoteManagers: [],
+      }),
       logs: async function* () {},
     };
     const app = createApiApp({ node, cluster, engine: { json: async <T>() => ({ ApiVersion: '1.41' }) as T } });
     const statuses = new Map<number, number>();
     let count = 0;
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...routes), fc.constantFrom('', '/v1.41', '/v1.24', '/v9.99', '/v1.41/'), idArb, queryArb, bodyArb, async ([method, template], prefix, id, query, body) => {
-        const url = `${prefix}${template.replace('{id}', encodeURIComponent(id))}${query}`;
-        const before = proposer.lastIndex;
-        const answer = await Promise.race([
-          request(app, method, url, body),
-          new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`hung: ${method} ${url}`)), PER_REQUEST_MS)),
-        ]);
-        count++;
-        statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
-        const outOfSequence = answer.status === 500 && /update out of sequence/.test(answer.text);
-        assert.ok(answer.status < 500 || answer.status === 501 || answer.status === 503 || outOfSequence, `${method} ${url} ${JSON.stringify(body)?.slice(0, 300)} -> ${answer.status} ${answer.text}`);
-        if (answer.status >= 400) assert.equal(proposer.lastIndex, before, `a refused ${method} ${url} changed the store`);
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(...routes),
+        fc.constantFrom('', '/v1.41', '/v1.24', '/v9.99', '/v1.41/'),
+        idArb,
+        queryArb,
+        bodyArb,
+        async ([method, template], prefix, id, query, body) => {
+          const url = `${prefix}${template.replace('{id}', encodeURIComponent(id))}${query}`;
+          const before = proposer.lastIndex;
+          const answer = await Promise.race([
+            request(app, method, url, body),
+            new Promise<never>((_, reject) =>
+              setTimeout(() => reject(new Error(`hung: ${method} ${url}`)), PER_REQUEST_MS),
+            ),
+          ]);
+          count++;
+          statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
+          const outOfSequence = answer.status === 500 && /update out of sequence/.test(answer.text);
+          assert.ok(
+            answer.status < 500 || answer.status === 501 || answer.status === 503 || outOfSequence,
+            `${method} ${url} ${JSON.stringify(body)?.slice(0, 300)} -> ${answer.status} ${answer.text}`,
+          );
+          if (answer.status >= 400)
+            assert.equal(proposer.lastIndex, before, `a refused ${method} ${url} changed the store`);
+        },
+      ),
       { numRuns: RUNS, seed: Number(process.env.SHOAL_FUZZ_SEED ?? 20261201) },
     );
-    console.log(`# fuzz: ${count} requests, statuses ${JSON.stringify(Object.fromEntries([...statuses].sort(([a], [b]) => a - b)))}`);
+    console.log(
+      `# fuzz: ${count} requests, statuses ${JSON.stringify(Object.fromEntries([...statuses].sort(([a], [b]) => a - b)))}`,
+    );
   });
 });

@@ -17,7 +17,12 @@ import { ShoalProcess, waitFor } from '../integration/support.js';
 
 const PORT = 23771;
 const ADDR = `127.0.0.1:${PORT}`;
-const description = { Hostname: 'intruder', Platform: { Architecture: 'x86_64', OS: 'linux' }, Resources: { NanoCPUs: 1e9, MemoryBytes: 2 ** 30 }, Engine: { EngineVersion: '20.10', Plugins: [] } };
+const description = {
+  Hostname: 'intruder',
+  Platform: { Architecture: 'x86_64', OS: 'linux' },
+  Resources: { NanoCPUs: 1e9, MemoryBytes: 2 ** 30 },
+  Engine: { EngineVersion: '20.10', Plugins: [] },
+};
 
 interface Answer {
   status: number;
@@ -25,14 +30,23 @@ interface Answer {
 }
 
 /** A raw request on the Engine API socket (no client library smoothing anything over). */
-function api(socketPath: string, method: string, url: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<Answer> {
+function api(
+  socketPath: string,
+  method: string,
+  url: string,
+  body?: string | Buffer,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath, method, path: url, headers: { 'Content-Type': 'application/json', ...headers } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-    });
+    const req = http.request(
+      { socketPath, method, path: url, headers: { 'Content-Type': 'application/json', ...headers } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
     req.on('error', reject);
     // The server may answer (413) and close before a large body is written: not an error here.
     req.on('socket', (sock) => sock.on('error', () => undefined));
@@ -44,7 +58,9 @@ function api(socketPath: string, method: string, url: string, body?: string | Bu
 /** A call with raw bytes as its body: without a certificate (as a joiner makes it), or with a node's. */
 function anonymous(pathName: string, body: string | Buffer, identity?: NodeTls): Promise<Answer & { reset?: string }> {
   return new Promise((resolve) => {
-    const tlsOptions = identity ? { key: identity.key, cert: identity.cert, ca: identity.ca, checkServerIdentity: () => undefined } : { rejectUnauthorized: false };
+    const tlsOptions = identity
+      ? { key: identity.key, cert: identity.cert, ca: identity.ca, checkServerIdentity: () => undefined }
+      : { rejectUnauthorized: false };
     const session = http2.connect(`https://${ADDR}`, tlsOptions);
     session.on('error', () => undefined);
     const req = session.request({ ':method': 'POST', ':path': pathName });
@@ -81,8 +97,26 @@ describe('hostile input', { timeout: 600_000 }, () => {
 
   /** The swarm still does its job: a service converges (checked after the attacks that could stall it). */
   const stillConverges = async (name: string): Promise<void> => {
-    shoal.docker(['service', 'create', '--detach', '--name', name, '--replicas', '2', 'shoal-test/busybox:1', 'sh', '-c', 'trap "exit 0" TERM; while true; do sleep 1; done']);
-    await waitFor(`${name} running`, () => shoal.docker(['service', 'ls', '--filter', `name=${name}`, '--format', '{{.Replicas}}']).trim() === '2/2', 60_000, 500, shoal.explain(name));
+    shoal.docker([
+      'service',
+      'create',
+      '--detach',
+      '--name',
+      name,
+      '--replicas',
+      '2',
+      'shoal-test/busybox:1',
+      'sh',
+      '-c',
+      'trap "exit 0" TERM; while true; do sleep 1; done',
+    ]);
+    await waitFor(
+      `${name} running`,
+      () => shoal.docker(['service', 'ls', '--filter', `name=${name}`, '--format', '{{.Replicas}}']).trim() === '2/2',
+      60_000,
+      500,
+      shoal.explain(name),
+    );
     shoal.docker(['service', 'rm', name]);
   };
 
@@ -97,7 +131,12 @@ describe('hostile input', { timeout: 600_000 }, () => {
     worker = w.tls;
     workerId = w.nodeId;
     // A manager identity that is then demoted: it keeps its old manager certificate.
-    const m = await requestJoin(ADDR, { token: managerToken, addr: '127.0.0.1:2', availability: 'active', description: { ...description, Hostname: 'turncoat' } });
+    const m = await requestJoin(ADDR, {
+      token: managerToken,
+      addr: '127.0.0.1:2',
+      availability: 'active',
+      description: { ...description, Hostname: 'turncoat' },
+    });
     demoted = m.tls;
     shoal.docker(['node', 'demote', m.nodeId]);
   });
@@ -145,7 +184,13 @@ describe('hostile input', { timeout: 600_000 }, () => {
   attack('a bogus task state is dropped and the task list still answers', async () => {
     const c = new ClusterClient(() => worker);
     // No session of this node exists on the leader: even a well-formed call names none of its own.
-    await assert.rejects(c.call(ADDR, '/dispatcher/status', { sessionId: 'nosuchsession', updates: [{ taskId: 'x', status: { State: 'bogus', Timestamp: 0, Message: '' } }] }), /session not found/);
+    await assert.rejects(
+      c.call(ADDR, '/dispatcher/status', {
+        sessionId: 'nosuchsession',
+        updates: [{ taskId: 'x', status: { State: 'bogus', Timestamp: 0, Message: '' } }],
+      }),
+      /session not found/,
+    );
     c.closeAll();
     const tasks = await api(shoal.socket, 'GET', '/v1.41/tasks');
     assert.equal(tasks.status, 200);
@@ -153,15 +198,26 @@ describe('hostile input', { timeout: 600_000 }, () => {
 
   attack('a node description without resources cannot open a dispatcher session', async () => {
     const c = new ClusterClient(() => worker);
-    await assert.rejects(c.stream(ADDR, '/dispatcher/session', { description: { Hostname: 'x' }, addr: '6.6.6.6' }, () => undefined), /invalid \/dispatcher\/session message/);
+    await assert.rejects(
+      c.stream(ADDR, '/dispatcher/session', { description: { Hostname: 'x' }, addr: '6.6.6.6' }, () => undefined),
+      /invalid \/dispatcher\/session message/,
+    );
     c.closeAll();
   });
 
   attack("a worker's address is the one its connection comes from, not the one it claims", async () => {
     const c = new ClusterClient(() => worker);
     const ac = new AbortController();
-    const streaming = c.stream(ADDR, '/dispatcher/session', { description, addr: '6.6.6.6' }, () => undefined, ac.signal).catch(() => undefined);
-    await waitFor('the intruding worker ready', () => shoal.docker(['node', 'inspect', workerId, '--format', '{{.Status.State}} {{.Status.Addr}}']).trim() === 'ready 127.0.0.1', 20_000);
+    const streaming = c
+      .stream(ADDR, '/dispatcher/session', { description, addr: '6.6.6.6' }, () => undefined, ac.signal)
+      .catch(() => undefined);
+    await waitFor(
+      'the intruding worker ready',
+      () =>
+        shoal.docker(['node', 'inspect', workerId, '--format', '{{.Status.State}} {{.Status.Addr}}']).trim() ===
+        'ready 127.0.0.1',
+      20_000,
+    );
     ac.abort();
     await streaming;
     c.closeAll();
@@ -169,7 +225,10 @@ describe('hostile input', { timeout: 600_000 }, () => {
 
   attack("a worker's certificate cannot make control calls", async () => {
     const c = new ClusterClient(() => worker);
-    await assert.rejects(c.call(ADDR, '/control/call', { method: 'getCluster', args: [] }), /only available to managers/);
+    await assert.rejects(
+      c.call(ADDR, '/control/call', { method: 'getCluster', args: [] }),
+      /only available to managers/,
+    );
     c.closeAll();
   });
 
@@ -191,7 +250,10 @@ describe('hostile input', { timeout: 600_000 }, () => {
 
   attack('a node can only renew its own certificate, for the role the store gives it', async () => {
     const c = new ClusterClient(() => worker);
-    await assert.rejects(c.call(ADDR, '/ca/renew-for', { csr: 'x', nodeId: 'someone-else' }), /no cluster route|only available to managers/);
+    await assert.rejects(
+      c.call(ADDR, '/ca/renew-for', { csr: 'x', nodeId: 'someone-else' }),
+      /no cluster route|only available to managers/,
+    );
     c.closeAll();
   });
 
@@ -200,9 +262,17 @@ describe('hostile input', { timeout: 600_000 }, () => {
     const wrong = real.replace(/.{5}$/, 'zzzzz');
     const outcomes: string[] = [];
     for (let i = 0; i < 12; i++) {
-      outcomes.push(await requestJoin(ADDR, { token: wrong, addr: '127.0.0.1:3', availability: 'active', description }).then(() => 'joined', (e: Error) => e.message));
+      outcomes.push(
+        await requestJoin(ADDR, { token: wrong, addr: '127.0.0.1:3', availability: 'active', description }).then(
+          () => 'joined',
+          (e: Error) => e.message,
+        ),
+      );
     }
-    assert.ok(outcomes.slice(0, 10).every((m) => /A valid join token is necessary/.test(m)), outcomes.join('\n'));
+    assert.ok(
+      outcomes.slice(0, 10).every((m) => /A valid join token is necessary/.test(m)),
+      outcomes.join('\n'),
+    );
     assert.match(outcomes.at(-1)!, /too many failed join attempts/);
   });
 
@@ -218,14 +288,23 @@ describe('hostile input', { timeout: 600_000 }, () => {
   });
 
   attack('only attach and exec may take over a connection', async () => {
-    const a = await api(shoal.socket, 'POST', '/v1.41/swarm/leave', '', { Connection: 'Upgrade', Upgrade: 'tcp' }).catch((e: Error) => ({ status: 0, body: e.message }));
+    const a = await api(shoal.socket, 'POST', '/v1.41/swarm/leave', '', {
+      Connection: 'Upgrade',
+      Upgrade: 'tcp',
+    }).catch((e: Error) => ({ status: 0, body: e.message }));
     assert.notEqual(a.status, 101);
     assert.match(shoal.docker(['info', '--format', '{{.Swarm.LocalNodeState}}']), /active/, 'still in the swarm');
   });
 
   attack('bad bodies get a 400, an oversized one a 413, and nothing is created', async () => {
     const before = shoal.docker(['service', 'ls', '-q']);
-    for (const body of ['null', '{"Name":', '[1,2]', '{"Mode":{"Replicated":{"Replicas":"lots"}}}', '['.repeat(5000) + ']'.repeat(5000)]) {
+    for (const body of [
+      'null',
+      '{"Name":',
+      '[1,2]',
+      '{"Mode":{"Replicated":{"Replicas":"lots"}}}',
+      '['.repeat(5000) + ']'.repeat(5000),
+    ]) {
       const a = await api(shoal.socket, 'POST', '/v1.41/services/create', body);
       assert.equal(a.status, 400, `${body.slice(0, 40)}: ${a.body}`);
       assert.ok(a.body.endsWith('}\n'), 'a JSON error body, framed as Go writes it');
@@ -238,13 +317,26 @@ describe('hostile input', { timeout: 600_000 }, () => {
   });
 
   attack('a filter cannot match through prototype keys', async () => {
-    const a = await api(shoal.socket, 'GET', `/v1.41/nodes?filters=${encodeURIComponent('{"label":{"constructor":true}}')}`);
+    const a = await api(
+      shoal.socket,
+      'GET',
+      `/v1.41/nodes?filters=${encodeURIComponent('{"label":{"constructor":true}}')}`,
+    );
     assert.equal(a.status, 200);
     assert.deepEqual(JSON.parse(a.body), []);
   });
 
   attack('a service asking for 10^12 replicas is refused', async () => {
-    const a = await api(shoal.socket, 'POST', '/v1.41/services/create', JSON.stringify({ Name: 'huge', TaskTemplate: { ContainerSpec: { Image: 'shoal-test/busybox:1' } }, Mode: { Replicated: { Replicas: 1e12 } } }));
+    const a = await api(
+      shoal.socket,
+      'POST',
+      '/v1.41/services/create',
+      JSON.stringify({
+        Name: 'huge',
+        TaskTemplate: { ContainerSpec: { Image: 'shoal-test/busybox:1' } },
+        Mode: { Replicated: { Replicas: 1e12 } },
+      }),
+    );
     assert.equal(a.status, 400, a.body);
     assert.match(a.body, /replicas cannot be more than/);
   });
@@ -256,9 +348,24 @@ describe('hostile input', { timeout: 600_000 }, () => {
   });
 
   attack('a reader that does not read holds bounded memory in the daemon', async () => {
-    const rss = async (): Promise<number> => Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${shoal.proc!.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-    shoal.docker(['service', 'create', '--detach', '--name', 'chatty', 'shoal-test/busybox:1', 'sh', '-c', `L=$(head -c 1000 /dev/zero | tr '\\0' a); while true; do echo $L; done`]);
-    await waitFor('chatty running', () => shoal.docker(['service', 'ls', '--filter', 'name=chatty', '--format', '{{.Replicas}}']).trim() === '1/1', 60_000);
+    const rss = async (): Promise<number> =>
+      Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${shoal.proc!.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+    shoal.docker([
+      'service',
+      'create',
+      '--detach',
+      '--name',
+      'chatty',
+      'shoal-test/busybox:1',
+      'sh',
+      '-c',
+      `L=$(head -c 1000 /dev/zero | tr '\\0' a); while true; do echo $L; done`,
+    ]);
+    await waitFor(
+      'chatty running',
+      () => shoal.docker(['service', 'ls', '--filter', 'name=chatty', '--format', '{{.Replicas}}']).trim() === '1/1',
+      60_000,
+    );
     const before = await rss();
     // Ask for the logs, read the head and then nothing more: the stream must wait, not pile up.
     const req = http.request({ socketPath: shoal.socket, path: '/v1.41/services/chatty/logs?follow=1&stdout=1' });
@@ -269,7 +376,10 @@ describe('hostile input', { timeout: 600_000 }, () => {
     const grown = (await rss()) - before;
     req.destroy();
     shoal.docker(['service', 'rm', 'chatty']);
-    assert.ok(grown < 96 * 1024 * 1024, `the daemon grew by ${Math.round(grown / 1024 / 1024)} MiB while the reader waited`);
+    assert.ok(
+      grown < 96 * 1024 * 1024,
+      `the daemon grew by ${Math.round(grown / 1024 / 1024)} MiB while the reader waited`,
+    );
     console.log(`# a paused log reader: the daemon grew by ${Math.round(grown / 1024 / 1024)} MiB in 15 s`);
   });
 

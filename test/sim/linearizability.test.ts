@@ -19,7 +19,10 @@ describe('linearizability checker', () => {
   });
 
   it('rejects reads that see values in two different orders', () => {
-    assert.equal(checkHistory([put('1', 0, 10), put('2', 0, 10), get('1', 11, 12), get('2', 13, 14), get('1', 15, 16)]).ok, false);
+    assert.equal(
+      checkHistory([put('1', 0, 10), put('2', 0, 10), get('1', 11, 12), get('2', 13, 14), get('1', 15, 16)]).ok,
+      false,
+    );
   });
 
   it('lets an operation with unknown outcome happen or not', () => {

@@ -24,7 +24,18 @@ export interface SimOptions {
 export interface SimResult {
   ok: boolean;
   error?: string;
-  stats: { ticks: number; messages: number; commits: number; leaders: number; crashes: number; ops: number; acked: number; snapshots: number; installs: number; tornWrites: number };
+  stats: {
+    ticks: number;
+    messages: number;
+    commits: number;
+    leaders: number;
+    crashes: number;
+    ops: number;
+    acked: number;
+    snapshots: number;
+    installs: number;
+    tornWrites: number;
+  };
 }
 
 interface StoredSnapshot {
@@ -77,7 +88,18 @@ export class Simulation {
   /** index -> "term:type:data" of the first application seen anywhere. */
   private appliedGlobal = new Map<number, string>();
   private stateCache: { index: number; kv: Map<string, string> } | undefined;
-  private stats = { ticks: 0, messages: 0, commits: 0, leaders: 0, crashes: 0, ops: 0, acked: 0, snapshots: 0, installs: 0, tornWrites: 0 };
+  private stats = {
+    ticks: 0,
+    messages: 0,
+    commits: 0,
+    leaders: 0,
+    crashes: 0,
+    ops: 0,
+    acked: 0,
+    snapshots: 0,
+    installs: 0,
+    tornWrites: 0,
+  };
   // The fault mix is drawn from the seed too ("swarm testing").
   private readonly dropRate: number;
   private readonly dupRate: number;
@@ -99,7 +121,16 @@ export class Simulation {
     this.keepEntries = this.rng.int(10);
     const ids = Array.from({ length: o.nodes }, (_, i) => `m${i + 1}`);
     for (const id of ids) {
-      const m: Member = { id, raft: undefined, disk: { hardState: { term: 0, vote: '', commit: 0 }, entries: [], snapshot: undefined }, kv: new Map(), appliedIndex: 0, proposals: new Map(), reads: new Map(), readIndexes: [] };
+      const m: Member = {
+        id,
+        raft: undefined,
+        disk: { hardState: { term: 0, vote: '', commit: 0 }, entries: [], snapshot: undefined },
+        kv: new Map(),
+        appliedIndex: 0,
+        proposals: new Map(),
+        reads: new Map(),
+        readIndexes: [],
+      };
       this.members.push(m);
     }
     // Every member starts with the full voter list.
@@ -123,7 +154,15 @@ export class Simulation {
   private start(m: Member): void {
     const snap = m.disk.snapshot;
     m.raft = new Raft(
-      { id: m.id, voters: this.ids(), electionTick: 10, heartbeatTick: 1, random: new SeededRandom(this.rng.int(2 ** 31)), maxEntriesPerMsg: 8, maxInflight: 4 },
+      {
+        id: m.id,
+        voters: this.ids(),
+        electionTick: 10,
+        heartbeatTick: 1,
+        random: new SeededRandom(this.rng.int(2 ** 31)),
+        maxEntriesPerMsg: 8,
+        maxInflight: 4,
+      },
       { hardState: { ...m.disk.hardState }, entries: [...m.disk.entries], ...(snap ? { snapshot: snap.meta } : {}) },
     );
     // The state machine restarts from the snapshot; committed entries after it come out again.
@@ -186,7 +225,9 @@ export class Simulation {
       const value = `v${this.history.length}`;
       try {
         const index = raft.propose(enc.encode(JSON.stringify({ key, value, token })));
-        const opIndex = this.history.push({ op: { key, kind: 'put', value, call: this.now, ret: Infinity }, acked: false, token }) - 1;
+        const opIndex =
+          this.history.push({ op: { key, kind: 'put', value, call: this.now, ret: Infinity }, acked: false, token }) -
+          1;
         m.proposals.set(index, { opIndex, token });
         this.stats.ops++;
       } catch {
@@ -195,7 +236,12 @@ export class Simulation {
     } else {
       try {
         const ctx = raft.readIndex();
-        const opIndex = this.history.push({ op: { key, kind: 'get', value: '', call: this.now, ret: Infinity }, acked: false, token: '' }) - 1;
+        const opIndex =
+          this.history.push({
+            op: { key, kind: 'get', value: '', call: this.now, ret: Infinity },
+            acked: false,
+            token: '',
+          }) - 1;
         m.reads.set(ctx, { opIndex, token: '' });
         this.stats.ops++;
       } catch {
@@ -209,12 +255,14 @@ export class Simulation {
       this.stats.messages++;
       if (msg.type === 'snapshot') {
         const snap = from.disk.snapshot;
-        if (!snap || snap.meta.index !== msg.snapshot.index) throw new Error(`${from.id} sent snapshot ${msg.snapshot.index} but holds ${snap?.meta.index}`);
+        if (!snap || snap.meta.index !== msg.snapshot.index)
+          throw new Error(`${from.id} sent snapshot ${msg.snapshot.index} but holds ${snap?.meta.index}`);
         msg = { ...msg, data: enc.encode(JSON.stringify(snap.kv)) };
       }
       if (this.cut.has(`${msg.from}->${msg.to}`) || this.rng.next() < this.dropRate) continue;
       const copies = this.rng.next() < this.dupRate ? 2 : 1;
-      for (let i = 0; i < copies; i++) this.net.push({ at: this.now + 1 + this.rng.int(this.maxDelay), seq: this.seq++, msg });
+      for (let i = 0; i < copies; i++)
+        this.net.push({ at: this.now + 1 + this.rng.int(this.maxDelay), seq: this.seq++, msg });
     }
   }
 
@@ -244,7 +292,11 @@ export class Simulation {
           // Power lost while this Ready was being written: its record never became durable (or was
           // torn and is cut off at restart), so none of it is on disk and none of its messages left.
           this.stats.tornWrites++;
-          if (this.o.unsafeSendBeforeSync) this.send(m, ready.messages.filter((msg) => !early.includes(msg)));
+          if (this.o.unsafeSendBeforeSync)
+            this.send(
+              m,
+              ready.messages.filter((msg) => !early.includes(msg)),
+            );
           this.crash(m);
           continue;
         }
@@ -255,7 +307,10 @@ export class Simulation {
           m.disk.entries = m.disk.entries.filter((e) => e.index < first).concat(ready.entries);
         }
         r.advance(m.disk.entries.at(-1)?.index ?? 0);
-        this.send(m, ready.messages.filter((msg) => !early.includes(msg)));
+        this.send(
+          m,
+          ready.messages.filter((msg) => !early.includes(msg)),
+        );
         for (const e of ready.committed) this.apply(m, e);
         this.maybeSnapshot(m);
         for (const rs of ready.readStates) m.readIndexes.push(rs);
@@ -444,7 +499,8 @@ export class Simulation {
       if (m) applied.add(m[1]!);
     }
     for (const h of this.history) {
-      if (h.op.kind === 'put' && h.acked && !applied.has(h.token)) throw new Error(`acknowledged write ${h.token} was lost`);
+      if (h.op.kind === 'put' && h.acked && !applied.has(h.token))
+        throw new Error(`acknowledged write ${h.token} was lost`);
     }
     for (const m of this.members) {
       if (m.appliedIndex !== Math.max(...this.members.map((x) => x.appliedIndex))) continue;

@@ -10,7 +10,14 @@ import { ok, ROOT, run, waitFor } from '../integration/support.js';
 
 const NAME = `t${process.pid % 100000}`;
 // `--name` goes right after the subcommand, before anything `exec` passes on.
-const argv = (args: string[]): string[] => [path.join(ROOT, 'bin/shoal'), 'lab', args[0]!, '--name', NAME, ...args.slice(1)];
+const argv = (args: string[]): string[] => [
+  path.join(ROOT, 'bin/shoal'),
+  'lab',
+  args[0]!,
+  '--name',
+  NAME,
+  ...args.slice(1),
+];
 const lab = (args: string[], timeoutMs = 300_000): string => ok(process.execPath, argv(args), {}, timeoutMs);
 const labRaw = (args: string[]) => run(process.execPath, argv(args));
 const on = (host: string, cmd: string[]): string => lab(['exec', host, '--', ...cmd]);
@@ -38,7 +45,10 @@ describe('shoal lab', { timeout: 600_000 }, () => {
   });
 
   it('runs each host with its own name, engine and shoal daemon, and forms the swarm', () => {
-    assert.match(lab(['ls']), /manager1\s+manager\s+10\.213\.\d+\.11\s+running[\s\S]*worker1\s+worker\s+10\.213\.\d+\.12\s+running/);
+    assert.match(
+      lab(['ls']),
+      /manager1\s+manager\s+10\.213\.\d+\.11\s+running[\s\S]*worker1\s+worker\s+10\.213\.\d+\.12\s+running/,
+    );
     assert.equal(on('worker1', ['hostname']).trim(), 'worker1');
     assert.equal(on('manager1', ['docker', 'info', '--format', '{{.Swarm.LocalNodeState}}']).trim(), 'active');
     assert.match(on('manager1', ['docker', 'node', 'ls']), /manager1\s+Ready\s+Active\s+Leader/);
@@ -58,18 +68,42 @@ describe('shoal lab', { timeout: 600_000 }, () => {
   });
 
   it('powers a host off and on: everything of it dies, its services come back', async () => {
-    on('manager1', ['docker', 'service', 'create', '-d', '--replicas', '2', '--restart-delay', '1s', '--name', 'web', 'shoal-test/busybox:1', 'sleep', '3600']);
-    await waitFor('2/2', () => on('manager1', ['docker', 'service', 'ls', '--format', '{{.Replicas}}']).includes('2/2'));
+    on('manager1', [
+      'docker',
+      'service',
+      'create',
+      '-d',
+      '--replicas',
+      '2',
+      '--restart-delay',
+      '1s',
+      '--name',
+      'web',
+      'shoal-test/busybox:1',
+      'sleep',
+      '3600',
+    ]);
+    await waitFor('2/2', () =>
+      on('manager1', ['docker', 'service', 'ls', '--format', '{{.Replicas}}']).includes('2/2'),
+    );
     lab(['stop', 'manager1']);
     assert.match(lab(['ls']), /manager1\s+manager\s+\S+\s+stopped/);
-    assert.deepEqual(labProcesses().filter((c) => c.includes('/manager1/')), [], 'no process of manager1 survives');
+    assert.deepEqual(
+      labProcesses().filter((c) => c.includes('/manager1/')),
+      [],
+      'no process of manager1 survives',
+    );
     assert.notEqual(labRaw(['exec', 'manager1', '--', 'docker', 'info']).code, 0);
     lab(['start', 'manager1']);
     // The task that died with the host is seen failed once its agent is back, and replaced.
     await waitFor('the killed task failed and replaced', () =>
-      /\\_ web\.\d+\s+shoal-test\/busybox:1\s+manager1\s+Shutdown\s+Failed/.test(on('manager1', ['docker', 'service', 'ps', 'web'])),
+      /\\_ web\.\d+\s+shoal-test\/busybox:1\s+manager1\s+Shutdown\s+Failed/.test(
+        on('manager1', ['docker', 'service', 'ps', 'web']),
+      ),
     );
-    await waitFor('2/2 after power-on', () => on('manager1', ['docker', 'service', 'ls', '--format', '{{.Replicas}}']).includes('2/2'));
+    await waitFor('2/2 after power-on', () =>
+      on('manager1', ['docker', 'service', 'ls', '--format', '{{.Replicas}}']).includes('2/2'),
+    );
   });
 
   it('lab down removes every namespace, link, process and file', () => {

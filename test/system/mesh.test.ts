@@ -24,7 +24,14 @@ const HTTPD = ['sh', '-c', 'mkdir -p /www; hostname > /www/index.html; exec http
 /** Tasks only on manager1 and worker1: worker2 serves through the mesh alone. */
 const PLACE = ['--constraint', 'node.hostname!=worker2'];
 
-const argv = (args: string[]): string[] => [path.join(ROOT, 'bin/shoal'), 'lab', args[0]!, '--name', NAME, ...args.slice(1)];
+const argv = (args: string[]): string[] => [
+  path.join(ROOT, 'bin/shoal'),
+  'lab',
+  args[0]!,
+  '--name',
+  NAME,
+  ...args.slice(1),
+];
 const lab = (args: string[], timeoutMs = 300_000): string => ok(process.execPath, argv(args), {}, timeoutMs);
 const on = (host: string, cmd: string[], timeoutMs?: number): string => lab(['exec', host, '--', ...cmd], timeoutMs);
 const tryOn = (host: string, cmd: string[]) => run(process.execPath, argv(['exec', host, '--', ...cmd]), {}, 60_000);
@@ -66,9 +73,17 @@ function udpAsk(host: string, port: number): Promise<string> {
 async function answering(what: string, ask: (host: string) => Promise<string>): Promise<number> {
   const start = Date.now();
   for (;;) {
-    const answers = await Promise.all(HOSTS.map((h) => ask(addrs[h]!).then(() => true, () => false)));
+    const answers = await Promise.all(
+      HOSTS.map((h) =>
+        ask(addrs[h]!).then(
+          () => true,
+          () => false,
+        ),
+      ),
+    );
     if (answers.every(Boolean)) return Date.now() - start;
-    if (Date.now() - start > 30_000) throw new Error(`timed out waiting for ${what}: ${HOSTS.filter((_, i) => !answers[i]).join(', ')} silent`);
+    if (Date.now() - start > 30_000)
+      throw new Error(`timed out waiting for ${what}: ${HOSTS.filter((_, i) => !answers[i]).join(', ')} silent`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -87,23 +102,45 @@ async function rotation(ask: () => Promise<string>, n: number): Promise<Map<stri
 function taskHostnames(service: string): string[] {
   const out: string[] = [];
   for (const h of HOSTS) {
-    const ids = on(h, ['docker', 'ps', '--filter', `label=com.docker.swarm.service.name=${service}`, '--format', '{{.ID}}']).trim();
+    const ids = on(h, [
+      'docker',
+      'ps',
+      '--filter',
+      `label=com.docker.swarm.service.name=${service}`,
+      '--format',
+      '{{.ID}}',
+    ]).trim();
     if (ids) out.push(...ids.split('\n'));
   }
   return out.sort();
 }
 
 function runningCount(service: string): number {
-  return on('manager1', ['docker', 'service', 'ps', service, '--filter', 'desired-state=running', '--format', '{{.CurrentState}}'])
+  return on('manager1', [
+    'docker',
+    'service',
+    'ps',
+    service,
+    '--filter',
+    'desired-state=running',
+    '--format',
+    '{{.CurrentState}}',
+  ])
     .split('\n')
     .filter((l) => l.startsWith('Running')).length;
 }
 
 /** What the mesh leaves on a host: its table, DOCKER-USER accepts, ingress links. */
 function meshLeftovers(host: string): string {
-  const tables = tryOn(host, ['nft', 'list', 'tables']).stdout.split('\n').filter((l) => l.includes('shoal-mesh'));
-  const rules = tryOn(host, ['iptables', '-w', '-S', 'DOCKER-USER']).stdout.split('\n').filter((l) => l.includes('shl-'));
-  const links = tryOn(host, ['ip', '-br', 'link']).stdout.split('\n').filter((l) => /^sh[lv]-/.test(l));
+  const tables = tryOn(host, ['nft', 'list', 'tables'])
+    .stdout.split('\n')
+    .filter((l) => l.includes('shoal-mesh'));
+  const rules = tryOn(host, ['iptables', '-w', '-S', 'DOCKER-USER'])
+    .stdout.split('\n')
+    .filter((l) => l.includes('shl-'));
+  const links = tryOn(host, ['ip', '-br', 'link'])
+    .stdout.split('\n')
+    .filter((l) => /^sh[lv]-/.test(l));
   return [...tables, ...rules, ...links].join('\n');
 }
 
@@ -117,7 +154,9 @@ function buildUdpImage(): boolean {
     const tar = path.join(dir, 'rootfs.tar');
     ok('tar', ['-C', dir, '-cf', tar, 'udp-hostname']);
     for (const h of HOSTS) {
-      ok('docker', ['import', '--change', 'CMD ["/udp-hostname","9000"]', tar, UDP_IMAGE], { DOCKER_HOST: `unix:///run/shoal-lab/${NAME}/${h}/docker.sock` });
+      ok('docker', ['import', '--change', 'CMD ["/udp-hostname","9000"]', tar, UDP_IMAGE], {
+        DOCKER_HOST: `unix:///run/shoal-lab/${NAME}/${h}/docker.sock`,
+      });
     }
     return true;
   } finally {
@@ -128,14 +167,28 @@ function buildUdpImage(): boolean {
 describe('the routing mesh in a 3-host lab', { timeout: 900_000 }, () => {
   before(() => {
     assert.match(lab(['up', '--managers', '1', '--workers', '2']), new RegExp(`lab ${NAME} is up: 3 hosts`));
-    addrs = Object.fromEntries(HOSTS.map((h) => [h, on(h, ['sh', '-c', "ip -4 -o addr show dev eth0 | awk '{print $4}' | cut -d/ -f1"]).trim()]));
+    addrs = Object.fromEntries(
+      HOSTS.map((h) => [h, on(h, ['sh', '-c', "ip -4 -o addr show dev eth0 | awk '{print $4}' | cut -d/ -f1"]).trim()]),
+    );
   });
   after(() => {
     if (existsSync(`/run/shoal-lab/${NAME}/state.json`)) run(process.execPath, argv(['down']), {}, 300_000);
   });
 
   it('publishes 8080 on every host, each request going round-robin to every task (seed 000)', async () => {
-    on('manager1', ['docker', 'service', 'create', '-d', '--name', 'web', '--replicas', '3', ...PLACE, IMAGE, ...HTTPD]);
+    on('manager1', [
+      'docker',
+      'service',
+      'create',
+      '-d',
+      '--name',
+      'web',
+      '--replicas',
+      '3',
+      ...PLACE,
+      IMAGE,
+      ...HTTPD,
+    ]);
     await waitFor('3 running web tasks', () => runningCount('web') === 3, 120_000, 500);
     on('manager1', ['docker', 'service', 'update', '--publish-add', '8080:80', 'web'], 300_000);
     await waitFor('3 running web tasks', () => runningCount('web') === 3, 120_000, 500);
@@ -148,10 +201,14 @@ describe('the routing mesh in a 3-host lab', { timeout: 900_000 }, () => {
       assert.deepEqual([...seen.values()], [4, 4, 4], `${h}: round-robin`);
     }
     // From the host itself, on 127.0.0.1, where no task runs.
-    const local = on('worker2', ['sh', '-c', 'for i in 1 2 3 4 5 6; do wget -qO- -T 3 http://127.0.0.1:8080/; done']).trim().split('\n');
+    const local = on('worker2', ['sh', '-c', 'for i in 1 2 3 4 5 6; do wget -qO- -T 3 http://127.0.0.1:8080/; done'])
+      .trim()
+      .split('\n');
     assert.deepEqual([...new Set(local)].sort(), tasks, 'worker2 via 127.0.0.1');
 
-    const endpoint = JSON.parse(on('manager1', ['docker', 'service', 'inspect', '--format', '{{json .Endpoint}}', 'web'])) as {
+    const endpoint = JSON.parse(
+      on('manager1', ['docker', 'service', 'inspect', '--format', '{{json .Endpoint}}', 'web']),
+    ) as {
       Spec: { Mode: string; Ports: unknown[] };
       Ports: { Protocol: string; TargetPort: number; PublishedPort: number; PublishMode: string }[];
       VirtualIPs: { NetworkID: string; Addr: string }[];
@@ -167,7 +224,20 @@ describe('the routing mesh in a 3-host lab', { timeout: 900_000 }, () => {
 
   it('routes UDP flows the same way', async (t) => {
     if (!buildUdpImage()) return t.skip('gcc is not installed (the UDP responder is built with gcc -static)');
-    on('manager1', ['docker', 'service', 'create', '-d', '--name', 'echo', '--replicas', '3', ...PLACE, '--publish', 'published=9000,target=9000,protocol=udp', UDP_IMAGE]);
+    on('manager1', [
+      'docker',
+      'service',
+      'create',
+      '-d',
+      '--name',
+      'echo',
+      '--replicas',
+      '3',
+      ...PLACE,
+      '--publish',
+      'published=9000,target=9000,protocol=udp',
+      UDP_IMAGE,
+    ]);
     await waitFor('3 running echo tasks', () => runningCount('echo') === 3, 120_000, 500);
     const tasks = taskHostnames('echo');
     await answering('UDP answers on every host', (a) => udpAsk(a, 9000));

@@ -16,14 +16,30 @@ const IMAGE = 'shoal-test/busybox:1';
 /** An HTTP server answering with its container's hostname. */
 const HTTPD = ['sh', '-c', 'mkdir -p /www; hostname > /www/index.html; exec httpd -f -p 80 -h /www'];
 
-const argv = (args: string[]): string[] => [path.join(ROOT, 'bin/shoal'), 'lab', args[0]!, '--name', NAME, ...args.slice(1)];
+const argv = (args: string[]): string[] => [
+  path.join(ROOT, 'bin/shoal'),
+  'lab',
+  args[0]!,
+  '--name',
+  NAME,
+  ...args.slice(1),
+];
 const lab = (args: string[], timeoutMs = 300_000): string => ok(process.execPath, argv(args), {}, timeoutMs);
 const on = (host: string, cmd: string[]): string => lab(['exec', host, '--', ...cmd]);
 const tryOn = (host: string, cmd: string[]) => run(process.execPath, argv(['exec', host, '--', ...cmd]), {}, 60_000);
 
 /** Where a service's running tasks are, and one container of it to run commands in. */
 function runningTasks(service: string): { node: string; name: string }[] {
-  return on('manager1', ['docker', 'service', 'ps', service, '--filter', 'desired-state=running', '--format', '{{.Node}}|{{.Name}}|{{.CurrentState}}'])
+  return on('manager1', [
+    'docker',
+    'service',
+    'ps',
+    service,
+    '--filter',
+    'desired-state=running',
+    '--format',
+    '{{.Node}}|{{.Name}}|{{.CurrentState}}',
+  ])
     .trim()
     .split('\n')
     .filter((l) => l.includes('|Running'))
@@ -33,11 +49,14 @@ function runningTasks(service: string): { node: string; name: string }[] {
 function containerOf(service: string): { host: string; id: string } {
   const t = runningTasks(service)[0];
   assert.ok(t, `${service} has a running task`);
-  const id = on(t.node, ['docker', 'ps', '-q', '--filter', `name=${t.name}.`]).trim().split('\n')[0]!;
+  const id = on(t.node, ['docker', 'ps', '-q', '--filter', `name=${t.name}.`])
+    .trim()
+    .split('\n')[0]!;
   return { host: t.node, id };
 }
 
-const inside = (c: { host: string; id: string }, script: string) => tryOn(c.host, ['docker', 'exec', c.id, 'sh', '-c', script]);
+const inside = (c: { host: string; id: string }, script: string) =>
+  tryOn(c.host, ['docker', 'exec', c.id, 'sh', '-c', script]);
 const addresses = (nslookup: string): string[] =>
   nslookup
     .split('\n')
@@ -46,7 +65,12 @@ const addresses = (nslookup: string): string[] =>
     .sort();
 
 async function converged(service: string, replicas: number): Promise<void> {
-  await waitFor(`${replicas} running tasks of ${service}`, () => runningTasks(service).length === replicas, 120_000, 500);
+  await waitFor(
+    `${replicas} running tasks of ${service}`,
+    () => runningTasks(service).length === replicas,
+    120_000,
+    500,
+  );
 }
 
 describe('overlay networks in a 3-host lab', { timeout: 900_000 }, () => {
@@ -60,8 +84,36 @@ describe('overlay networks in a 3-host lab', { timeout: 900_000 }, () => {
   it('connects two services on one overlay by name (vip and dnsrr) and isolates a third on another overlay', async () => {
     on('manager1', ['docker', 'network', 'create', '-d', 'overlay', 'front']);
     on('manager1', ['docker', 'network', 'create', '-d', 'overlay', 'back']);
-    on('manager1', ['docker', 'service', 'create', '-d', '--name', 'web', '--network', 'front', '--replicas', '3', IMAGE, ...HTTPD]);
-    on('manager1', ['docker', 'service', 'create', '-d', '--name', 'db', '--endpoint-mode', 'dnsrr', '--network', 'front', '--replicas', '2', IMAGE, ...HTTPD]);
+    on('manager1', [
+      'docker',
+      'service',
+      'create',
+      '-d',
+      '--name',
+      'web',
+      '--network',
+      'front',
+      '--replicas',
+      '3',
+      IMAGE,
+      ...HTTPD,
+    ]);
+    on('manager1', [
+      'docker',
+      'service',
+      'create',
+      '-d',
+      '--name',
+      'db',
+      '--endpoint-mode',
+      'dnsrr',
+      '--network',
+      'front',
+      '--replicas',
+      '2',
+      IMAGE,
+      ...HTTPD,
+    ]);
     on('manager1', ['docker', 'service', 'create', '-d', '--name', 'lone', '--network', 'back', IMAGE, ...HTTPD]);
     await converged('web', 3);
     await converged('db', 2);
@@ -71,7 +123,16 @@ describe('overlay networks in a 3-host lab', { timeout: 900_000 }, () => {
 
     const web = containerOf('web');
     const db = containerOf('db');
-    const vip = on('manager1', ['docker', 'service', 'inspect', '--format', '{{(index .Endpoint.VirtualIPs 0).Addr}}', 'web']).trim().split('/')[0];
+    const vip = on('manager1', [
+      'docker',
+      'service',
+      'inspect',
+      '--format',
+      '{{(index .Endpoint.VirtualIPs 0).Addr}}',
+      'web',
+    ])
+      .trim()
+      .split('/')[0];
     assert.deepEqual(addresses(inside(db, 'nslookup web').stdout), [vip], 'vip service: its VIP');
     assert.equal(addresses(inside(web, 'nslookup tasks.web').stdout).length, 3, 'tasks.web: every running task');
     assert.equal(addresses(inside(web, 'nslookup db').stdout).length, 2, 'dnsrr service: its task addresses');
@@ -101,20 +162,43 @@ describe('overlay networks in a 3-host lab', { timeout: 900_000 }, () => {
       const scaled = Date.now();
       // The loop runs inside the container, so the figure is not polluted by polling overhead; it
       // still includes the docker exec start-up (an upper bound).
-      const r = inside(web, `n=0; while [ "$(nslookup tasks.db 2>/dev/null | grep -c '^Address: 10\\.')" != ${want} ]; do n=$((n+1)); [ $n -gt 3000 ] && exit 1; done; echo $n`);
+      const r = inside(
+        web,
+        `n=0; while [ "$(nslookup tasks.db 2>/dev/null | grep -c '^Address: 10\\.')" != ${want} ]; do n=$((n+1)); [ $n -gt 3000 ] && exit 1; done; echo $n`,
+      );
       assert.equal(r.code, 0, `tasks.db reached ${want} addresses`);
       const done = Date.now();
-      console.log(`# DNS: tasks.db showed ${want} addresses ${done - scaled} ms after 'service scale db=${replicas}' returned (${done - t0} ms after it started; ${r.stdout.trim()} lookups)`);
+      console.log(
+        `# DNS: tasks.db showed ${want} addresses ${done - scaled} ms after 'service scale db=${replicas}' returned (${done - t0} ms after it started; ${r.stdout.trim()} lookups)`,
+      );
     }
   });
 
   it('leaves no bridge, VXLAN device, nft table or Docker network behind once services and networks are removed', async () => {
     on('manager1', ['docker', 'service', 'rm', 'web', 'db', 'lone']);
-    await waitFor('no task containers', () => HOSTS.every((h) => on(h, ['docker', 'ps', '-aq']).trim() === ''), 120_000, 500);
+    await waitFor(
+      'no task containers',
+      () => HOSTS.every((h) => on(h, ['docker', 'ps', '-aq']).trim() === ''),
+      120_000,
+      500,
+    );
     on('manager1', ['docker', 'network', 'rm', 'front', 'back']);
     const leftovers = (h: string): string =>
-      on(h, ['sh', '-c', 'ip -br link | grep -E "^sh[lv]-" ; nft list tables | grep shoal- ; docker network ls -q --filter label=io.shoal.network.id; true']).trim();
-    await waitFor('every host clean', () => HOSTS.every((h) => leftovers(h) === ''), 60_000, 500, () => HOSTS.map((h) => `${h}: ${leftovers(h)}`).join('\n'));
-    assert.doesNotMatch(on('manager1', ['docker', 'network', 'ls', '--filter', 'driver=overlay', '--format', '{{.Name}}']), /front|back/);
+      on(h, [
+        'sh',
+        '-c',
+        'ip -br link | grep -E "^sh[lv]-" ; nft list tables | grep shoal- ; docker network ls -q --filter label=io.shoal.network.id; true',
+      ]).trim();
+    await waitFor(
+      'every host clean',
+      () => HOSTS.every((h) => leftovers(h) === ''),
+      60_000,
+      500,
+      () => HOSTS.map((h) => `${h}: ${leftovers(h)}`).join('\n'),
+    );
+    assert.doesNotMatch(
+      on('manager1', ['docker', 'network', 'ls', '--filter', 'driver=overlay', '--format', '{{.Name}}']),
+      /front|back/,
+    );
   });
 });

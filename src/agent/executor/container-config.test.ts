@@ -26,7 +26,12 @@ const task = (over: Partial<TaskObject> = {}): TaskObject =>
       },
       Resources: { Limits: { NanoCPUs: 500_000_000, MemoryBytes: 64 * 1024 * 1024 } },
     },
-    Endpoint: { Ports: [{ TargetPort: 80, PublishedPort: 8080, Protocol: 'tcp', PublishMode: 'host' }, { TargetPort: 81, PublishedPort: 30000, Protocol: 'tcp', PublishMode: 'ingress' }] },
+    Endpoint: {
+      Ports: [
+        { TargetPort: 80, PublishedPort: 8080, Protocol: 'tcp', PublishMode: 'host' },
+        { TargetPort: 81, PublishedPort: 30000, Protocol: 'tcp', PublishMode: 'ingress' },
+      ],
+    },
     ...over,
   }) as unknown as TaskObject;
 
@@ -51,7 +56,11 @@ describe('container create body', () => {
     assert.deepEqual(hc.RestartPolicy, { Name: 'no' });
     assert.equal(hc.NanoCpus, 500_000_000);
     assert.deepEqual(hc.ExtraHosts, ['db:10.0.0.1', 'db.local:10.0.0.1']);
-    assert.deepEqual(hc.PortBindings, { '80/tcp': [{ HostIp: '', HostPort: '8080' }] }, 'only host-mode ports are bound');
+    assert.deepEqual(
+      hc.PortBindings,
+      { '80/tcp': [{ HostIp: '', HostPort: '8080' }] },
+      'only host-mode ports are bound',
+    );
     assert.deepEqual((body.Healthcheck as { Test: string[] }).Test, ['CMD', 'true']);
   });
 
@@ -63,7 +72,9 @@ describe('container create body', () => {
       ],
     });
     const r = containerCreateRequest(t, { clusterId: 'c', nodeId: 'n' });
-    const eps = (r.body.NetworkingConfig as { EndpointsConfig: Record<string, { IPAMConfig: { IPv4Address: string } }> }).EndpointsConfig;
+    const eps = (
+      r.body.NetworkingConfig as { EndpointsConfig: Record<string, { IPAMConfig: { IPv4Address: string } }> }
+    ).EndpointsConfig;
     assert.equal(eps['shoal-net1']!.IPAMConfig.IPv4Address, '10.0.1.5');
     assert.deepEqual(r.extraNetworks, [{ name: 'shoal-net2', ipv4: '10.0.2.5', aliases: [] }]);
   });
@@ -79,7 +90,11 @@ describe('log frames', () => {
       return Buffer.concat([h, b]);
     };
     const d = new LogFrameDecoder(false);
-    const all = Buffer.concat([frame(1, '2026-01-01T00:00:00.000000001Z hel'), frame(1, 'lo\n'), frame(2, '2026-01-01T00:00:01Z oops\n')]);
+    const all = Buffer.concat([
+      frame(1, '2026-01-01T00:00:00.000000001Z hel'),
+      frame(1, 'lo\n'),
+      frame(2, '2026-01-01T00:00:01Z oops\n'),
+    ]);
     const lines = [...d.push(all.subarray(0, 5)), ...d.push(all.subarray(5))];
     assert.deepEqual(lines, [
       { stream: 1, timestamp: '2026-01-01T00:00:00.000000001Z', line: 'hello' },

@@ -57,10 +57,13 @@ export function containerCreateRequest(task: TaskObject, owner: OwnerContext): C
     Mounts: (c.Mounts ?? []).map(mountBody),
     Init: c.Init ?? undefined,
     ReadonlyRootfs: Boolean(c.ReadOnly),
-    ExtraHosts: (c.Hosts ?? []).map((h) => {
-      const [ip, ...names] = h.trim().split(/\s+/);
-      return names.map((n) => `${n}:${ip}`).join(',');
-    }).flatMap((s) => s.split(',')).filter(Boolean),
+    ExtraHosts: (c.Hosts ?? [])
+      .map((h) => {
+        const [ip, ...names] = h.trim().split(/\s+/);
+        return names.map((n) => `${n}:${ip}`).join(',');
+      })
+      .flatMap((s) => s.split(','))
+      .filter(Boolean),
     Dns: c.DNSConfig?.Nameservers ?? [],
     DnsSearch: c.DNSConfig?.Search ?? [],
     DnsOptions: c.DNSConfig?.Options ?? [],
@@ -72,7 +75,8 @@ export function containerCreateRequest(task: TaskObject, owner: OwnerContext): C
     PidsLimit: res.Pids ?? undefined,
     PortBindings: {} as Record<string, { HostIp: string; HostPort: string }[]>,
   };
-  if (task.Spec.LogDriver?.Name) hostConfig.LogConfig = { Type: task.Spec.LogDriver.Name, Config: task.Spec.LogDriver.Options ?? {} };
+  if (task.Spec.LogDriver?.Name)
+    hostConfig.LogConfig = { Type: task.Spec.LogDriver.Name, Config: task.Spec.LogDriver.Options ?? {} };
   const exposed: Record<string, Record<string, never>> = {};
   for (const p of task.Endpoint?.Ports ?? []) {
     if (p.PublishMode !== 'host') continue;

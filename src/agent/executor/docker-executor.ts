@@ -76,10 +76,13 @@ export class DockerExecutor implements Executor {
     // Pull only when the image is missing locally; without a registry this fails fast.
     const { name, tag } = splitImage(image);
     try {
-      const res = await this.engine.stream(`/images/create?fromImage=${encodeURIComponent(name)}&tag=${encodeURIComponent(tag)}`, {
-        method: 'POST',
-        timeoutMs: PULL_TIMEOUT_MS,
-      });
+      const res = await this.engine.stream(
+        `/images/create?fromImage=${encodeURIComponent(name)}&tag=${encodeURIComponent(tag)}`,
+        {
+          method: 'POST',
+          timeoutMs: PULL_TIMEOUT_MS,
+        },
+      );
       await readAll(res);
     } catch {
       // The check below decides.
@@ -103,10 +106,14 @@ export class DockerExecutor implements Executor {
     const req = containerCreateRequest(task, { clusterId: this.o.clusterId(), nodeId: this.o.nodeId() });
     let id: string;
     try {
-      const r = await this.engine.json<{ Id: string }>(`/containers/create?name=${encodeURIComponent(req.name)}`, { method: 'POST', body: req.body });
+      const r = await this.engine.json<{ Id: string }>(`/containers/create?name=${encodeURIComponent(req.name)}`, {
+        method: 'POST',
+        body: req.body,
+      });
       id = r.Id;
     } catch (e) {
-      if (e instanceof HttpError && e.status === 404) throw new ShoalError('not_found', `No such image: ${task.Spec.ContainerSpec?.Image ?? ''}`);
+      if (e instanceof HttpError && e.status === 404)
+        throw new ShoalError('not_found', `No such image: ${task.Spec.ContainerSpec?.Image ?? ''}`);
       if (e instanceof HttpError && e.status === 409) {
         const again = await this.findByTask(task.ID);
         if (again) return again;
@@ -116,7 +123,10 @@ export class DockerExecutor implements Executor {
     for (const n of req.extraNetworks) {
       await this.engine.json(`/networks/${encodeURIComponent(n.name)}/connect`, {
         method: 'POST',
-        body: { Container: id, EndpointConfig: { IPAMConfig: n.ipv4 ? { IPv4Address: n.ipv4 } : undefined, Aliases: n.aliases } },
+        body: {
+          Container: id,
+          EndpointConfig: { IPAMConfig: n.ipv4 ? { IPv4Address: n.ipv4 } : undefined, Aliases: n.aliases },
+        },
       });
     }
     this.byTask.set(task.ID, id);
@@ -134,7 +144,16 @@ export class DockerExecutor implements Executor {
 
   async inspect(ref: string): Promise<ContainerObservation> {
     const id = this.byTask.get(ref) ?? (isContainerId(ref) ? ref : await this.findByTask(ref));
-    const missing: ContainerObservation = { id: '', state: 'missing', exitCode: 0, pid: 0, health: 'none', error: '', startedAt: '', finishedAt: '' };
+    const missing: ContainerObservation = {
+      id: '',
+      state: 'missing',
+      exitCode: 0,
+      pid: 0,
+      health: 'none',
+      error: '',
+      startedAt: '',
+      finishedAt: '',
+    };
     if (!id) return missing;
     let c: EngineContainer;
     try {
@@ -181,11 +200,18 @@ export class DockerExecutor implements Executor {
   }
 
   async listManaged(): Promise<{ id: string; taskId: string; state: string; name: string }[]> {
-    const filters = JSON.stringify({ label: [`${LABEL.shoalCluster}=${this.o.clusterId()}`, `${LABEL.shoalNode}=${this.o.nodeId()}`] });
-    const list = await this.engine.json<{ Id: string; Names: string[]; State: string; Labels: Record<string, string> }[]>(
-      `/containers/json?all=1&filters=${encodeURIComponent(filters)}`,
-    );
-    return list.map((c) => ({ id: c.Id, taskId: c.Labels[LABEL.shoalTask] ?? '', state: c.State, name: (c.Names[0] ?? '').replace(/^\//, '') }));
+    const filters = JSON.stringify({
+      label: [`${LABEL.shoalCluster}=${this.o.clusterId()}`, `${LABEL.shoalNode}=${this.o.nodeId()}`],
+    });
+    const list = await this.engine.json<
+      { Id: string; Names: string[]; State: string; Labels: Record<string, string> }[]
+    >(`/containers/json?all=1&filters=${encodeURIComponent(filters)}`);
+    return list.map((c) => ({
+      id: c.Id,
+      taskId: c.Labels[LABEL.shoalTask] ?? '',
+      state: c.State,
+      name: (c.Names[0] ?? '').replace(/^\//, ''),
+    }));
   }
 
   watch(onChange: (taskId: string) => void): () => void {
@@ -195,8 +221,14 @@ export class DockerExecutor implements Executor {
       while (!stopped) {
         abort = new AbortController();
         try {
-          const filters = JSON.stringify({ type: ['container'], event: WATCH_EVENTS, label: [`${LABEL.shoalNode}=${this.o.nodeId()}`] });
-          const res = await this.engine.stream(`/events?filters=${encodeURIComponent(filters)}`, { signal: abort.signal });
+          const filters = JSON.stringify({
+            type: ['container'],
+            event: WATCH_EVENTS,
+            label: [`${LABEL.shoalNode}=${this.o.nodeId()}`],
+          });
+          const res = await this.engine.stream(`/events?filters=${encodeURIComponent(filters)}`, {
+            signal: abort.signal,
+          });
           let buf = '';
           for await (const chunk of res) {
             buf += (chunk as Buffer).toString('utf8');
@@ -231,7 +263,11 @@ export class DockerExecutor implements Executor {
     const id = this.byTask.get(taskId) ?? (await this.findByTask(taskId));
     if (!id) return;
     const c = await this.engine.json<EngineContainer>(`/containers/${id}/json`);
-    const q = new URLSearchParams({ stdout: opts.stdout ? '1' : '0', stderr: opts.stderr ? '1' : '0', timestamps: '1' });
+    const q = new URLSearchParams({
+      stdout: opts.stdout ? '1' : '0',
+      stderr: opts.stderr ? '1' : '0',
+      timestamps: '1',
+    });
     if (opts.follow) q.set('follow', '1');
     if (opts.tail !== undefined) q.set('tail', String(opts.tail));
     if (opts.since !== undefined) q.set('since', String(opts.since));
@@ -247,16 +283,26 @@ export class DockerExecutor implements Executor {
   }
 
   private owned(labels: Record<string, string> | undefined): boolean {
-    return Boolean(labels) && labels![LABEL.shoalCluster] === this.o.clusterId() && labels![LABEL.shoalNode] === this.o.nodeId();
+    return (
+      Boolean(labels) &&
+      labels![LABEL.shoalCluster] === this.o.clusterId() &&
+      labels![LABEL.shoalNode] === this.o.nodeId()
+    );
   }
 
   private async findByTask(taskId: string): Promise<string | undefined> {
     const cached = this.byTask.get(taskId);
     if (cached) return cached;
     const filters = JSON.stringify({
-      label: [`${LABEL.shoalTask}=${taskId}`, `${LABEL.shoalCluster}=${this.o.clusterId()}`, `${LABEL.shoalNode}=${this.o.nodeId()}`],
+      label: [
+        `${LABEL.shoalTask}=${taskId}`,
+        `${LABEL.shoalCluster}=${this.o.clusterId()}`,
+        `${LABEL.shoalNode}=${this.o.nodeId()}`,
+      ],
     });
-    const list = await this.engine.json<{ Id: string }[]>(`/containers/json?all=1&filters=${encodeURIComponent(filters)}`);
+    const list = await this.engine.json<{ Id: string }[]>(
+      `/containers/json?all=1&filters=${encodeURIComponent(filters)}`,
+    );
     const id = list[0]?.Id;
     if (id) this.byTask.set(taskId, id);
     return id;

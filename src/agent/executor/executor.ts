@@ -16,7 +16,6 @@ export interface ContainerObservation {
   finishedAt: string;
 }
 
-
 export interface Executor {
   describe(): Promise<NodeDescription>;
   /** Present locally, or pulled; otherwise fails with Docker's `No such image: ...`. */

@@ -95,7 +95,13 @@ export class HostNetworks {
       const first = nets.find((n) => !n!.ingress) ?? nets[0];
       const c = task.Spec.ContainerSpec;
       if (!first || !c || c.DNSConfig?.Nameservers?.length) return task;
-      return { ...task, Spec: { ...task.Spec, ContainerSpec: { ...c, DNSConfig: { ...(c.DNSConfig ?? {}), Nameservers: [first.gateway] } } } };
+      return {
+        ...task,
+        Spec: {
+          ...task.Spec,
+          ContainerSpec: { ...c, DNSConfig: { ...(c.DNSConfig ?? {}), Nameservers: [first.gateway] } },
+        },
+      };
     });
   }
 
@@ -111,7 +117,8 @@ export class HostNetworks {
   removeAll(): Promise<void> {
     return this.serial(async () => {
       await this.o.dns.closeAll();
-      for (const name of await this.o.docker.listOwned()) await this.o.docker.remove(name).catch((e: unknown) => this.warn('removing docker network', name, e));
+      for (const name of await this.o.docker.listOwned())
+        await this.o.docker.remove(name).catch((e: unknown) => this.warn('removing docker network', name, e));
       await this.o.plumbing.cleanup();
       this.active.clear();
       this.egressApplied = '';
@@ -175,11 +182,23 @@ export class HostNetworks {
     const cur = this.active.get(n.id);
     const mesh = this.view.mesh?.networkId === n.id ? this.view.mesh : undefined;
     const hostAddress = mesh?.nodeAddress ?? cur?.hostAddress;
-    if (cur && cur.net.vni === n.vni && cur.net.gateway === n.gateway && cur.net.subnet === n.subnet && cur.hostAddress === hostAddress) return;
+    if (
+      cur &&
+      cur.net.vni === n.vni &&
+      cur.net.gateway === n.gateway &&
+      cur.net.subnet === n.subnet &&
+      cur.hostAddress === hostAddress
+    )
+      return;
     const name = bridgeName(n.id);
     // The mesh's bridge carries the node's ingress address (its MAC derived from it, so peers can
     // program it like a task) and lets 127.0.0.1-sourced flows out (the mesh from the host itself).
-    const spec = { networkId: n.id, vni: n.vni, localUnderlayIp: this.o.underlayIp, ...(hostAddress ? { hostAddress, routeLocalnet: true } : {}) };
+    const spec = {
+      networkId: n.id,
+      vni: n.vni,
+      localUnderlayIp: this.o.underlayIp,
+      ...(hostAddress ? { hostAddress, routeLocalnet: true } : {}),
+    };
     await this.o.plumbing.ensureOverlay(spec);
     await this.o.docker.ensure({ name, networkId: n.id, subnet: n.subnet, gateway: n.gateway, internal: n.internal });
     // Docker's bridge driver replaces a foreign address on a bridge it adopts: put the node's back.
@@ -211,9 +230,12 @@ export class HostNetworks {
   private async program(): Promise<void> {
     for (const [id, a] of this.active) {
       const want = new Map<string, RemoteEndpoint>();
-      for (const e of this.view.endpoints) if (e.networkId === id && e.nodeId !== this.o.nodeId && e.hostIp) want.set(e.ip, { ip: e.ip, hostIp: e.hostIp });
+      for (const e of this.view.endpoints)
+        if (e.networkId === id && e.nodeId !== this.o.nodeId && e.hostIp)
+          want.set(e.ip, { ip: e.ip, hostIp: e.hostIp });
       // Other nodes' ingress addresses: replies of local tasks to mesh flows go back to them.
-      if (this.view.mesh?.networkId === id) for (const p of this.view.mesh.peers) if (p.hostIp !== this.o.underlayIp) want.set(p.ip, p);
+      if (this.view.mesh?.networkId === id)
+        for (const p of this.view.mesh.peers) if (p.hostIp !== this.o.underlayIp) want.set(p.ip, p);
       for (const [ip, r] of a.remotes) {
         if (want.get(ip)?.hostIp === r.hostIp) continue;
         await this.o.plumbing.removeRemoteEndpoint(id, r);
@@ -227,7 +249,13 @@ export class HostNetworks {
     }
     this.o.records.update({
       networks: [...this.active.values()].map((a) => ({ id: a.net.id, gateway: a.net.gateway })),
-      services: this.view.services.map((s) => ({ networkId: s.networkId, name: s.name, mode: s.mode, aliases: s.aliases, ...(s.vip ? { vip: s.vip } : {}) })),
+      services: this.view.services.map((s) => ({
+        networkId: s.networkId,
+        name: s.name,
+        mode: s.mode,
+        aliases: s.aliases,
+        ...(s.vip ? { vip: s.vip } : {}),
+      })),
       endpoints: this.view.endpoints.map((e) => ({
         networkId: e.networkId,
         ip: e.ip,
@@ -278,7 +306,9 @@ export class HostNetworks {
         .filter((s) => nets.has(s.networkId) && s.mode === 'vip' && s.vip)
         .map((s) => ({
           vip: s.vip!,
-          backends: this.view.endpoints.filter((e) => e.networkId === s.networkId && e.serviceName === s.name && e.serving).map((e) => e.ip),
+          backends: this.view.endpoints
+            .filter((e) => e.networkId === s.networkId && e.serviceName === s.name && e.serving)
+            .map((e) => e.ip),
         }));
       if (vips.length === 0) continue;
       live.add(t.ID);
@@ -297,7 +327,11 @@ export class HostNetworks {
   }
 
   private async programEgress(): Promise<void> {
-    const nets = [...this.active.values()].map((a) => ({ bridge: bridgeName(a.net.id), subnet: a.net.subnet, internal: a.net.internal }));
+    const nets = [...this.active.values()].map((a) => ({
+      bridge: bridgeName(a.net.id),
+      subnet: a.net.subnet,
+      internal: a.net.internal,
+    }));
     if (nets.length === 0) {
       if (this.egressApplied) await this.o.plumbing.removeRuleset(ruleset(EGRESS_TABLE_SUFFIX, '').table);
       this.egressApplied = '';
@@ -314,13 +348,15 @@ export class HostNetworks {
   private async removeLeftovers(): Promise<void> {
     const keep = new Set([...this.active.keys()].map((id) => bridgeName(id)));
     for (const name of await this.o.docker.listOwned()) {
-      if (!keep.has(name)) await this.o.docker.remove(name).catch((e: unknown) => this.warn('removing leftover docker network', name, e));
+      if (!keep.has(name))
+        await this.o.docker.remove(name).catch((e: unknown) => this.warn('removing leftover docker network', name, e));
     }
     if (this.active.size === 0) await this.o.plumbing.cleanup();
     else if (!this.meshBridge) {
       const owned = await this.o.plumbing.listOwned();
       for (const b of owned.forwardAccepts) await this.o.plumbing.setForwardAccept(b, false);
-      if (owned.tables.includes(ruleset(MESH_TABLE_SUFFIX, '').table)) await this.o.plumbing.removeRuleset(ruleset(MESH_TABLE_SUFFIX, '').table);
+      if (owned.tables.includes(ruleset(MESH_TABLE_SUFFIX, '').table))
+        await this.o.plumbing.removeRuleset(ruleset(MESH_TABLE_SUFFIX, '').table);
     }
   }
 

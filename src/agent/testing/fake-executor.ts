@@ -74,8 +74,27 @@ export class FakeExecutor implements Executor {
 
   async inspect(ref: string): Promise<ContainerObservation> {
     const c = this.containers.get(ref) ?? [...this.containers.values()].find((x) => x.taskId === ref);
-    if (!c) return { id: '', state: 'missing', exitCode: 0, pid: 0, health: 'none', error: '', startedAt: '', finishedAt: '' };
-    return { id: c.id, state: c.state, exitCode: c.exitCode, pid: c.state === 'running' ? 100 : 0, health: c.health, error: '', startedAt: '', finishedAt: '' };
+    if (!c)
+      return {
+        id: '',
+        state: 'missing',
+        exitCode: 0,
+        pid: 0,
+        health: 'none',
+        error: '',
+        startedAt: '',
+        finishedAt: '',
+      };
+    return {
+      id: c.id,
+      state: c.state,
+      exitCode: c.exitCode,
+      pid: c.state === 'running' ? 100 : 0,
+      health: c.health,
+      error: '',
+      startedAt: '',
+      finishedAt: '',
+    };
   }
 
   async stop(id: string): Promise<void> {

@@ -30,7 +30,13 @@ export function decodeGo<T>(value: unknown, type: GoType): T {
 function jsonKind(v: unknown): string {
   if (Array.isArray(v)) return 'array';
   if (v === null) return 'null';
-  return typeof v === 'object' ? 'object' : typeof v === 'number' ? 'number' : typeof v === 'boolean' ? 'bool' : 'string';
+  return typeof v === 'object'
+    ? 'object'
+    : typeof v === 'number'
+      ? 'number'
+      : typeof v === 'boolean'
+        ? 'bool'
+        : 'string';
 }
 
 function mismatch(value: string, t: GoType, at: Where): TypeMismatch {
@@ -66,7 +72,12 @@ function decode(v: unknown, t: GoType, at: Where): unknown {
       for (const [k, x] of Object.entries(v)) {
         const d = decode(x, t.value, at);
         // Assigned as own data properties, so `__proto__` is a key like any other.
-        Object.defineProperty(out, k, { value: d ?? zero(t.value), enumerable: true, writable: true, configurable: true });
+        Object.defineProperty(out, k, {
+          value: d ?? zero(t.value),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
       }
       return out;
     }

@@ -23,7 +23,12 @@ export const int: GoType = { kind: 'int', name: 'int', min: Number.MIN_SAFE_INTE
 export const uint64: GoType = { kind: 'int', name: 'uint64', min: 0, max: Number.MAX_SAFE_INTEGER };
 export const uint32: GoType = { kind: 'int', name: 'uint32', min: 0, max: 2 ** 32 - 1 };
 /** time.Duration: int64 nanoseconds. */
-export const duration: GoType = { kind: 'int', name: 'time.Duration', min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER };
+export const duration: GoType = {
+  kind: 'int',
+  name: 'time.Duration',
+  min: Number.MIN_SAFE_INTEGER,
+  max: Number.MAX_SAFE_INTEGER,
+};
 export const fileMode: GoType = { kind: 'int', name: 'fs.FileMode', min: 0, max: 2 ** 32 - 1 };
 export const float32: GoType = { kind: 'float', name: 'float32' };
 export const any: GoType = { kind: 'any' };

@@ -5,19 +5,39 @@ import { spawnSync } from 'node:child_process';
 import { Command } from 'commander';
 import { renderTable } from '../format/table.js';
 import { alive } from '../lab/sys.js';
-import { host, labDown, labHeal, labPartition, labStart, labStop, labUp, listLabs, loadLab, nsenterArgs, shoalHost } from '../lab/lab.js';
+import {
+  host,
+  labDown,
+  labHeal,
+  labPartition,
+  labStart,
+  labStop,
+  labUp,
+  listLabs,
+  loadLab,
+  nsenterArgs,
+  shoalHost,
+} from '../lab/lab.js';
 
 export function labCommand(): Command {
   const cmd = new Command('lab').description('Run a lab of swarm hosts as network namespaces on this machine (root)');
   const named = (c: Command): Command => c.option('--name <name>', 'lab name', 'lab');
 
   named(cmd.command('up'))
-    .description('Create hosts manager1..M and worker1..W, each with its own dockerd and shoal daemon, and form the swarm')
+    .description(
+      'Create hosts manager1..M and worker1..W, each with its own dockerd and shoal daemon, and form the swarm',
+    )
     .option('--managers <n>', 'number of managers', '1')
     .option('--workers <n>', 'number of workers', '2')
     .option('--no-swarm', "start the hosts but form no swarm (e.g. to run Docker's own swarm on their engines)")
     .action(async (o: { name: string; managers: string; workers: string; swarm: boolean }) => {
-      const s = await labUp({ name: o.name, managers: Number(o.managers), workers: Number(o.workers), swarm: o.swarm, log: (l) => process.stdout.write(`${l}\n`) });
+      const s = await labUp({
+        name: o.name,
+        managers: Number(o.managers),
+        workers: Number(o.workers),
+        swarm: o.swarm,
+        log: (l) => process.stdout.write(`${l}\n`),
+      });
       process.stdout.write(`lab ${s.name} is up: ${s.hosts.length} hosts on ${s.subnet}\n`);
     });
 
@@ -27,7 +47,14 @@ export function labCommand(): Command {
     .action((o: { name: string; all?: boolean }) => {
       const labs = o.all ? listLabs() : [loadLab(o.name)];
       const rows = labs.flatMap((l) =>
-        l.hosts.map((h) => [l.name, h.name, h.role, h.ip, alive(h.pids.shoal) ? (h.partitioned ? 'partitioned' : 'running') : 'stopped', shoalHost(h)]),
+        l.hosts.map((h) => [
+          l.name,
+          h.name,
+          h.role,
+          h.ip,
+          alive(h.pids.shoal) ? (h.partitioned ? 'partitioned' : 'running') : 'stopped',
+          shoalHost(h),
+        ]),
       );
       process.stdout.write(renderTable([['LAB', 'HOST', 'ROLE', 'ADDRESS', 'STATE', 'DOCKER_HOST'], ...rows]));
     });
@@ -38,12 +65,15 @@ export function labCommand(): Command {
     .argument('<command...>')
     .action((hostName: string, command: string[], o: { name: string }) => {
       const h = host(loadLab(o.name), hostName);
-      const r = spawnSync('nsenter', nsenterArgs(h, command), { stdio: 'inherit', env: { ...process.env, DOCKER_HOST: shoalHost(h), SHOAL_HOST: shoalHost(h) } });
+      const r = spawnSync('nsenter', nsenterArgs(h, command), {
+        stdio: 'inherit',
+        env: { ...process.env, DOCKER_HOST: shoalHost(h), SHOAL_HOST: shoalHost(h) },
+      });
       process.exitCode = r.status ?? 1;
     });
 
   named(cmd.command('stop'))
-    .description("Power a host off: cut its link and kill -9 its shoal daemon, dockerd, containerd and containers")
+    .description('Power a host off: cut its link and kill -9 its shoal daemon, dockerd, containerd and containers')
     .argument('<host>')
     .action((hostName: string, o: { name: string }) => labStop(o.name, hostName));
 

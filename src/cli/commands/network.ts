@@ -34,9 +34,15 @@ interface CreateFlags {
 
 /** Pairs each --gateway/--ip-range with its --subnet, as docker's CLI does (one of each per subnet). */
 function ipamConfigs(f: CreateFlags): { Subnet: string; Gateway?: string; IPRange?: string }[] {
-  if (f.subnet.length === 0 && (f.gateway.length > 0 || f.ipRange.length > 0)) throw new CliError('every ip-range or gateway must have a corresponding subnet');
-  if (f.gateway.length > f.subnet.length || f.ipRange.length > f.subnet.length) throw new CliError('every ip-range or gateway must have a corresponding subnet');
-  return f.subnet.map((Subnet, i) => ({ Subnet, ...(f.gateway[i] ? { Gateway: f.gateway[i] } : {}), ...(f.ipRange[i] ? { IPRange: f.ipRange[i] } : {}) }));
+  if (f.subnet.length === 0 && (f.gateway.length > 0 || f.ipRange.length > 0))
+    throw new CliError('every ip-range or gateway must have a corresponding subnet');
+  if (f.gateway.length > f.subnet.length || f.ipRange.length > f.subnet.length)
+    throw new CliError('every ip-range or gateway must have a corresponding subnet');
+  return f.subnet.map((Subnet, i) => ({
+    Subnet,
+    ...(f.gateway[i] ? { Gateway: f.gateway[i] } : {}),
+    ...(f.ipRange[i] ? { IPRange: f.ipRange[i] } : {}),
+  }));
 }
 
 export function networkCommand(api: Api): Command {
@@ -86,9 +92,28 @@ export function networkCommand(api: Api): Command {
       list.sort((a, b) => (a.Name < b.Name ? -1 : a.Name > b.Name ? 1 : 0));
       const id = (n: WNetwork): string => (o.trunc ? n.Id.slice(0, 12) : n.Id);
       if (o.quiet) return out(list.map((n) => `${id(n)}\n`).join(''));
-      const rows = list.map((n) => ({ ID: id(n), Name: n.Name, Driver: n.Driver, Scope: n.Scope, IPv6: String(Boolean(n.EnableIPv6)), Internal: String(Boolean(n.Internal)) }));
-      if (o.format) return out(formatList(o.format, rows, { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', IPv6: 'IPV6', Internal: 'INTERNAL' }));
-      out(renderTable([['NETWORK ID', 'NAME', 'DRIVER', 'SCOPE'], ...rows.map((r) => [r.ID, r.Name, r.Driver, r.Scope])]));
+      const rows = list.map((n) => ({
+        ID: id(n),
+        Name: n.Name,
+        Driver: n.Driver,
+        Scope: n.Scope,
+        IPv6: String(Boolean(n.EnableIPv6)),
+        Internal: String(Boolean(n.Internal)),
+      }));
+      if (o.format)
+        return out(
+          formatList(o.format, rows, {
+            ID: 'NETWORK ID',
+            Name: 'NAME',
+            Driver: 'DRIVER',
+            Scope: 'SCOPE',
+            IPv6: 'IPV6',
+            Internal: 'INTERNAL',
+          }),
+        );
+      out(
+        renderTable([['NETWORK ID', 'NAME', 'DRIVER', 'SCOPE'], ...rows.map((r) => [r.ID, r.Name, r.Driver, r.Scope])]),
+      );
     });
 
   cmd

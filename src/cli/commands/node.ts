@@ -52,7 +52,9 @@ export function nodeCommand(api: Api): Command {
       const nodes = await a.get<WNode[]>(`/nodes${q ? `?${q}` : ''}`);
       const info = await a.get<{ Swarm: { NodeID: string; Cluster?: { TLSInfo?: WTlsInfo } } }>('/info');
       const self = info.Swarm.NodeID;
-      nodes.sort((x, y) => ((x.Spec.Name || x.Description.Hostname) < (y.Spec.Name || y.Description.Hostname) ? -1 : 1));
+      nodes.sort((x, y) =>
+        (x.Spec.Name || x.Description.Hostname) < (y.Spec.Name || y.Description.Hostname) ? -1 : 1,
+      );
       if (o.quiet) return out(nodes.map((n) => `${n.ID}\n`).join(''));
       const rows = nodes.map((n) => ({
         ID: n.ID + (n.ID === self ? ' *' : ''),
@@ -64,8 +66,24 @@ export function nodeCommand(api: Api): Command {
         EngineVersion: n.Description.Engine.EngineVersion,
         TLSStatus: tlsStatus(n.Description.TLSInfo, info.Swarm.Cluster?.TLSInfo),
       }));
-      if (o.format) return out(formatList(o.format, rows, { ID: 'ID', Hostname: 'HOSTNAME', Status: 'STATUS', Availability: 'AVAILABILITY', ManagerStatus: 'MANAGER STATUS', EngineVersion: 'ENGINE VERSION', TLSStatus: 'TLS STATUS' }));
-      out(renderTable([['ID', 'HOSTNAME', 'STATUS', 'AVAILABILITY', 'MANAGER STATUS', 'ENGINE VERSION'], ...rows.map((r) => [r.ID, r.Hostname, r.Status, r.Availability, r.ManagerStatus, r.EngineVersion])]));
+      if (o.format)
+        return out(
+          formatList(o.format, rows, {
+            ID: 'ID',
+            Hostname: 'HOSTNAME',
+            Status: 'STATUS',
+            Availability: 'AVAILABILITY',
+            ManagerStatus: 'MANAGER STATUS',
+            EngineVersion: 'ENGINE VERSION',
+            TLSStatus: 'TLS STATUS',
+          }),
+        );
+      out(
+        renderTable([
+          ['ID', 'HOSTNAME', 'STATUS', 'AVAILABILITY', 'MANAGER STATUS', 'ENGINE VERSION'],
+          ...rows.map((r) => [r.ID, r.Hostname, r.Status, r.Availability, r.ManagerStatus, r.EngineVersion]),
+        ]),
+      );
     });
 
   cmd
@@ -77,7 +95,8 @@ export function nodeCommand(api: Api): Command {
     .action(async (refs: string[], o: { pretty?: boolean; format?: string }) => {
       const a = api();
       const list: WNode[] = [];
-      for (const ref of refs.length ? refs : ['self']) list.push(await a.get<WNode>(`/nodes/${encodeURIComponent(await resolve(a, ref))}`));
+      for (const ref of refs.length ? refs : ['self'])
+        list.push(await a.get<WNode>(`/nodes/${encodeURIComponent(await resolve(a, ref))}`));
       if (o.format) return out(list.map((n) => renderTemplate(o.format!, n) + '\n').join(''));
       if (o.pretty) return out(list.map(prettyNode).join('\n\n') + '\n');
       out(JSON.stringify(list, null, 4) + '\n');
@@ -96,9 +115,13 @@ export function nodeCommand(api: Api): Command {
       const tasks: WTask[] = [];
       for (const ref of refs.length ? refs : ['self']) {
         const n = await a.get<WNode>(`/nodes/${encodeURIComponent(await resolve(a, ref))}`);
-        tasks.push(...(await a.get<WTask[]>(`/tasks?${filtersParam({ ...parseFilterFlags(o.filter), node: [n.ID] })}`)));
+        tasks.push(
+          ...(await a.get<WTask[]>(`/tasks?${filtersParam({ ...parseFilterFlags(o.filter), node: [n.ID] })}`)),
+        );
       }
-      out(await renderTasks(a, tasks, { noTrunc: !o.trunc, quiet: Boolean(o.quiet), format: o.format, now: Date.now() }));
+      out(
+        await renderTasks(a, tasks, { noTrunc: !o.trunc, quiet: Boolean(o.quiet), format: o.format, now: Date.now() }),
+      );
     });
 
   const update = async (ref: string, change: (s: NodeSpec) => void): Promise<void> => {
@@ -136,7 +159,9 @@ export function nodeCommand(api: Api): Command {
   ] as const) {
     cmd
       .command(name)
-      .description(`${name === 'promote' ? 'Promote one or more nodes to manager' : 'Demote one or more nodes from manager'} in the swarm`)
+      .description(
+        `${name === 'promote' ? 'Promote one or more nodes to manager' : 'Demote one or more nodes from manager'} in the swarm`,
+      )
       .argument('<node...>')
       .action(async (refs: string[]) => {
         for (const ref of refs) {
@@ -162,12 +187,34 @@ export function nodeCommand(api: Api): Command {
 }
 
 function prettyNode(n: WNode): string {
-  const lines = [`ID:\t\t\t${n.ID}`, `Hostname:\t\t${n.Description.Hostname}`, `Joined at:\t\t${n.CreatedAt}`, 'Status:', ` State:\t\t\t${capitalize(n.Status.State)}`, ` Availability:\t\t${capitalize(n.Spec.Availability)}`, ` Address:\t\t${n.Status.Addr}`];
-  if (n.ManagerStatus) lines.push('Manager Status:', ` Address:\t\t${n.ManagerStatus.Addr}`, ` Raft Status:\t\t${capitalize(n.ManagerStatus.Reachability)}`, ` Leader:\t\t${n.ManagerStatus.Leader ? 'Yes' : 'No'}`);
+  const lines = [
+    `ID:\t\t\t${n.ID}`,
+    `Hostname:\t\t${n.Description.Hostname}`,
+    `Joined at:\t\t${n.CreatedAt}`,
+    'Status:',
+    ` State:\t\t\t${capitalize(n.Status.State)}`,
+    ` Availability:\t\t${capitalize(n.Spec.Availability)}`,
+    ` Address:\t\t${n.Status.Addr}`,
+  ];
+  if (n.ManagerStatus)
+    lines.push(
+      'Manager Status:',
+      ` Address:\t\t${n.ManagerStatus.Addr}`,
+      ` Raft Status:\t\t${capitalize(n.ManagerStatus.Reachability)}`,
+      ` Leader:\t\t${n.ManagerStatus.Leader ? 'Yes' : 'No'}`,
+    );
   const labels = Object.entries(n.Spec.Labels ?? {});
   if (labels.length) lines.push('Labels:', ...labels.map(([k, v]) => ` - ${k}=${v}`));
-  lines.push('Platform:', ` Operating System:\t${n.Description.Platform.OS}`, ` Architecture:\t\t${n.Description.Platform.Architecture}`);
-  lines.push('Resources:', ` CPUs:\t\t\t${n.Description.Resources.NanoCPUs / 1e9}`, ` Memory:\t\t${(n.Description.Resources.MemoryBytes / 1024 ** 3).toFixed(2)}GiB`);
+  lines.push(
+    'Platform:',
+    ` Operating System:\t${n.Description.Platform.OS}`,
+    ` Architecture:\t\t${n.Description.Platform.Architecture}`,
+  );
+  lines.push(
+    'Resources:',
+    ` CPUs:\t\t\t${n.Description.Resources.NanoCPUs / 1e9}`,
+    ` Memory:\t\t${(n.Description.Resources.MemoryBytes / 1024 ** 3).toFixed(2)}GiB`,
+  );
   lines.push(`Engine Version:\t\t${n.Description.Engine.EngineVersion}`);
   return lines.join('\n');
 }

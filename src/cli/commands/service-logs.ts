@@ -16,7 +16,8 @@ export interface LogFlags {
 
 function sinceParam(s: string): string {
   const rel = /^(\d+)([smh])$/.exec(s);
-  if (rel) return String(Math.floor(Date.now() / 1000) - Number(rel[1]) * { s: 1, m: 60, h: 3600 }[rel[2] as 's' | 'm' | 'h']);
+  if (rel)
+    return String(Math.floor(Date.now() / 1000) - Number(rel[1]) * { s: 1, m: 60, h: 3600 }[rel[2] as 's' | 'm' | 'h']);
   const t = Date.parse(s);
   return Number.isNaN(t) ? s : String(Math.floor(t / 1000));
 }
@@ -64,7 +65,10 @@ export async function streamServiceLogs(api: ApiClient, ref: string, o: LogFlags
       target.write(`${o.timestamps && l.timestamp ? `${l.timestamp} ` : ''}${msg}\n`);
       return;
     }
-    const ctx = await name(details.get('com.docker.swarm.node.id') ?? '', details.get('com.docker.swarm.task.id') ?? '');
+    const ctx = await name(
+      details.get('com.docker.swarm.node.id') ?? '',
+      details.get('com.docker.swarm.task.id') ?? '',
+    );
     width = Math.max(width, ctx.length);
     target.write(`${o.timestamps && l.timestamp ? `${l.timestamp} ` : ''}${ctx.padEnd(width + 4)}| ${msg}\n`);
   };

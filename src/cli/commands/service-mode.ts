@@ -16,12 +16,14 @@ export function serviceModeFromFlags(f: ModeFlags): ServiceMode {
   const mode = f.mode ?? 'replicated';
   const replicas = f.replicas !== undefined ? Number(f.replicas) : undefined;
   const concurrent = f.maxConcurrent !== undefined ? Number(f.maxConcurrent) : undefined;
-  if (concurrent !== undefined && mode !== 'replicated-job') throw new CliError('max-concurrent can only be used with replicated-job mode');
+  if (concurrent !== undefined && mode !== 'replicated-job')
+    throw new CliError('max-concurrent can only be used with replicated-job mode');
   switch (mode) {
     case 'replicated':
       return { Replicated: { Replicas: replicas ?? 1 } };
     case 'global':
-      if (replicas !== undefined) throw new CliError('replicas can only be used with replicated or replicated-job mode');
+      if (replicas !== undefined)
+        throw new CliError('replicas can only be used with replicated or replicated-job mode');
       return { Global: {} };
     case 'replicated-job': {
       const job: { MaxConcurrent?: number; TotalCompletions?: number } = {};
@@ -30,10 +32,13 @@ export function serviceModeFromFlags(f: ModeFlags): ServiceMode {
       return { ReplicatedJob: job };
     }
     case 'global-job':
-      if (replicas !== undefined) throw new CliError('replicas can only be used with replicated or replicated-job mode');
+      if (replicas !== undefined)
+        throw new CliError('replicas can only be used with replicated or replicated-job mode');
       return { GlobalJob: {} };
     default:
-      throw new CliError(`invalid argument "${mode}" for "--mode" flag: unknown mode: ${mode}, only replicated and global supported`);
+      throw new CliError(
+        `invalid argument "${mode}" for "--mode" flag: unknown mode: ${mode}, only replicated and global supported`,
+      );
   }
 }
 
@@ -57,7 +62,8 @@ export interface StatusCounts {
 export function replicasColumn(mode: ServiceMode, st: StatusCounts, maxPerNode: number | undefined): string {
   const { RunningTasks: running, DesiredTasks: desired } = st;
   const completed = st.CompletedTasks ?? 0;
-  if ('ReplicatedJob' in mode) return `${running}/${desired} (${completed}/${mode.ReplicatedJob.TotalCompletions ?? 0} completed)`;
+  if ('ReplicatedJob' in mode)
+    return `${running}/${desired} (${completed}/${mode.ReplicatedJob.TotalCompletions ?? 0} completed)`;
   if ('GlobalJob' in mode) return `${running}/${desired} (${completed}/${desired + completed} completed)`;
   return `${running}/${desired}${maxPerNode ? ` (max ${maxPerNode} per node)` : ''}`;
 }

@@ -50,7 +50,11 @@ function flag(f: SpecFlags, prefix: 'update' | 'rollback', key: (typeof UPDATE_K
   return typeof v === 'string' ? v : undefined;
 }
 
-function applyUpdateConfig(f: SpecFlags, prefix: 'update' | 'rollback', base: UpdateConfig | undefined): UpdateConfig | undefined {
+function applyUpdateConfig(
+  f: SpecFlags,
+  prefix: 'update' | 'rollback',
+  base: UpdateConfig | undefined,
+): UpdateConfig | undefined {
   const set = UPDATE_KEYS.filter((k) => flag(f, prefix, k) !== undefined);
   if (set.length === 0) return base;
   const c: UpdateConfig = { ...(base ?? {}) };
@@ -97,7 +101,10 @@ export function applyCommonFlags(spec: ServiceSpec, f: SpecFlags): ServiceSpec {
   if (f.restartCondition || f.restartDelay || f.restartMaxAttempts || f.restartWindow) {
     const r = { ...(t.RestartPolicy ?? {}) };
     if (f.restartCondition) {
-      if (!['none', 'on-failure', 'any'].includes(f.restartCondition)) throw new CliError(`invalid argument "${f.restartCondition}" for "--restart-condition" flag: invalid restart condition`);
+      if (!['none', 'on-failure', 'any'].includes(f.restartCondition))
+        throw new CliError(
+          `invalid argument "${f.restartCondition}" for "--restart-condition" flag: invalid restart condition`,
+        );
       r.Condition = f.restartCondition as 'none' | 'on-failure' | 'any';
     }
     if (f.restartDelay) r.Delay = parseDuration(f.restartDelay);

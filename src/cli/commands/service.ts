@@ -62,10 +62,20 @@ function commonFlags(c: Command): Command {
     .option('-q, --quiet', 'suppress progress output');
 }
 
-async function progress(api: ApiClient, id: string, label: string, o: { detach?: boolean; quiet?: boolean }): Promise<void> {
+async function progress(
+  api: ApiClient,
+  id: string,
+  label: string,
+  o: { detach?: boolean; quiet?: boolean },
+): Promise<void> {
   if (o.detach) return;
   if (o.quiet) {
-    await waitForConvergence(api, id, label, { write: () => undefined, isTTY: false, sleep: (ms) => new Promise((r) => setTimeout(r, ms)), now: Date.now });
+    await waitForConvergence(api, id, label, {
+      write: () => undefined,
+      isTTY: false,
+      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+      now: Date.now,
+    });
     return;
   }
   await waitForConvergence(api, id, label);
@@ -97,14 +107,16 @@ export function serviceCommand(api: Api): Command {
       .option('--constraint <expr>', 'placement constraints', collect, [])
       .option('--placement-pref <pref>', 'placement preferences', collect, [])
       .option('--network <net>', 'network attachments', collect, []),
-  ).action(async (image: string, args: string[], f: SpecFlags & { detach?: boolean; quiet?: boolean; network?: string[] }) => {
-    const spec = specFromCreateFlags(f, image, args);
-    if (f.network?.length) spec.TaskTemplate.Networks = f.network.map((n) => ({ Target: n }));
-    const r = await api().post<{ ID: string; Warnings?: string[] }>('/services/create', spec);
-    printWarnings(r.Warnings);
-    out(`${r.ID}\n`);
-    await progress(api(), r.ID, r.ID, f);
-  });
+  ).action(
+    async (image: string, args: string[], f: SpecFlags & { detach?: boolean; quiet?: boolean; network?: string[] }) => {
+      const spec = specFromCreateFlags(f, image, args);
+      if (f.network?.length) spec.TaskTemplate.Networks = f.network.map((n) => ({ Target: n }));
+      const r = await api().post<{ ID: string; Warnings?: string[] }>('/services/create', spec);
+      printWarnings(r.Warnings);
+      out(`${r.ID}\n`);
+      await progress(api(), r.ID, r.ID, f);
+    },
+  );
 
   cmd
     .command('ls')
@@ -126,11 +138,29 @@ export function serviceCommand(api: Api): Command {
           Mode: modeColumn(s.Spec.Mode),
           Replicas: replicasColumn(s.Spec.Mode, st, s.Spec.TaskTemplate.Placement?.MaxReplicas),
           Image: (s.Spec.TaskTemplate.ContainerSpec?.Image ?? '').replace(/@sha256:[0-9a-f]+$/, ''),
-          Ports: (s.Endpoint?.Ports ?? []).filter((p) => p.PublishMode !== 'host').map(portText).join(', '),
+          Ports: (s.Endpoint?.Ports ?? [])
+            .filter((p) => p.PublishMode !== 'host')
+            .map(portText)
+            .join(', '),
         };
       });
-      if (o.format) return out(formatList(o.format, rows, { ID: 'ID', Name: 'NAME', Mode: 'MODE', Replicas: 'REPLICAS', Image: 'IMAGE', Ports: 'PORTS' }));
-      out(renderTable([['ID', 'NAME', 'MODE', 'REPLICAS', 'IMAGE', 'PORTS'], ...rows.map((r) => [r.ID, r.Name, r.Mode, r.Replicas, r.Image, r.Ports])]));
+      if (o.format)
+        return out(
+          formatList(o.format, rows, {
+            ID: 'ID',
+            Name: 'NAME',
+            Mode: 'MODE',
+            Replicas: 'REPLICAS',
+            Image: 'IMAGE',
+            Ports: 'PORTS',
+          }),
+        );
+      out(
+        renderTable([
+          ['ID', 'NAME', 'MODE', 'REPLICAS', 'IMAGE', 'PORTS'],
+          ...rows.map((r) => [r.ID, r.Name, r.Mode, r.Replicas, r.Image, r.Ports]),
+        ]),
+      );
     });
 
   cmd
@@ -144,11 +174,14 @@ export function serviceCommand(api: Api): Command {
     .action(async (refs: string[], o: { trunc: boolean; quiet?: boolean; filter: string[]; format?: string }) => {
       const a = api();
       const ids: string[] = [];
-      for (const ref of refs) ids.push((await a.get<WService>(`/services/${encodeURIComponent(ref)}?insertDefaults=false`)).ID);
+      for (const ref of refs)
+        ids.push((await a.get<WService>(`/services/${encodeURIComponent(ref)}?insertDefaults=false`)).ID);
       const f = parseFilterFlags(o.filter);
       const tasks: WTask[] = [];
       for (const id of ids) tasks.push(...(await a.get<WTask[]>(`/tasks?${filtersParam({ ...f, service: [id] })}`)));
-      out(await renderTasks(a, tasks, { noTrunc: !o.trunc, quiet: Boolean(o.quiet), format: o.format, now: Date.now() }));
+      out(
+        await renderTasks(a, tasks, { noTrunc: !o.trunc, quiet: Boolean(o.quiet), format: o.format, now: Date.now() }),
+      );
     });
 
   cmd
@@ -159,7 +192,8 @@ export function serviceCommand(api: Api): Command {
     .option('-f, --format <format>', 'format output using a custom template')
     .action(async (refs: string[], o: { pretty?: boolean; format?: string }) => {
       const list: WService[] = [];
-      for (const ref of refs) list.push(await api().get<WService>(`/services/${encodeURIComponent(ref)}?insertDefaults=true`));
+      for (const ref of refs)
+        list.push(await api().get<WService>(`/services/${encodeURIComponent(ref)}?insertDefaults=true`));
       if (o.format) return out(list.map((s) => renderTemplate(o.format!, s) + '\n').join(''));
       if (o.pretty) return out(list.map(prettyService).join('\n\n') + '\n');
       out(JSON.stringify(list, null, 4) + '\n');
@@ -193,9 +227,13 @@ export function serviceCommand(api: Api): Command {
         const s = await a.get<WService>(`/services/${encodeURIComponent(m[1]!)}?insertDefaults=false`);
         // As docker: scaling a replicated job sets how many completions it needs.
         if ('Replicated' in s.Spec.Mode) s.Spec.Mode = { Replicated: { Replicas: Number(m[2]) } };
-        else if ('ReplicatedJob' in s.Spec.Mode) s.Spec.Mode = { ReplicatedJob: { ...s.Spec.Mode.ReplicatedJob, TotalCompletions: Number(m[2]) } };
+        else if ('ReplicatedJob' in s.Spec.Mode)
+          s.Spec.Mode = { ReplicatedJob: { ...s.Spec.Mode.ReplicatedJob, TotalCompletions: Number(m[2]) } };
         else throw new CliError('scale can only be used with replicated or replicated-job mode');
-        const r = await a.post<{ Warnings?: string[] | null }>(`/services/${s.ID}/update?version=${s.Version.Index}`, s.Spec);
+        const r = await a.post<{ Warnings?: string[] | null }>(
+          `/services/${s.ID}/update?version=${s.Version.Index}`,
+          s.Spec,
+        );
         printWarnings(r.Warnings);
         out(`${m[1]} scaled to ${m[2]}\n`);
         done.push({ id: s.ID, name: m[1]! });
@@ -247,7 +285,7 @@ export function serviceCommand(api: Api): Command {
 
   cmd
     .command('rollback')
-    .description('Revert changes to a service\'s configuration')
+    .description("Revert changes to a service's configuration")
     .argument('<service>')
     .option('-d, --detach', 'exit immediately instead of waiting for the service to converge')
     .option('-q, --quiet', 'suppress progress output')
@@ -261,7 +299,9 @@ export function serviceCommand(api: Api): Command {
 
   cmd
     .command('rebalance')
-    .description('Re-spread a replicated service\'s tasks evenly over its eligible nodes, under its update policy (shoal extension)')
+    .description(
+      "Re-spread a replicated service's tasks evenly over its eligible nodes, under its update policy (shoal extension)",
+    )
     .argument('<service>')
     .option('-d, --detach', 'exit immediately instead of waiting for the service to converge')
     .option('-q, --quiet', 'suppress progress output')
@@ -349,22 +389,37 @@ export function applyUpdateFlags(spec: ServiceSpec, f: SpecFlags & UpdateFlags):
   }
   if (f.constraintAdd.length || f.constraintRm.length) {
     const p = (t.Placement ??= {});
-    p.Constraints = [...(p.Constraints ?? []).filter((x) => !f.constraintRm.includes(x) && !f.constraintAdd.includes(x)), ...f.constraintAdd];
+    p.Constraints = [
+      ...(p.Constraints ?? []).filter((x) => !f.constraintRm.includes(x) && !f.constraintAdd.includes(x)),
+      ...f.constraintAdd,
+    ];
   }
   if (f.placementPrefAdd.length || f.placementPrefRm.length) {
     const p = (t.Placement ??= {});
     const rm = new Set(f.placementPrefRm.map((x) => pref(x).Spread.SpreadDescriptor));
-    p.Preferences = [...(p.Preferences ?? []).filter((x) => !rm.has(x.Spread.SpreadDescriptor)), ...f.placementPrefAdd.map(pref)];
+    p.Preferences = [
+      ...(p.Preferences ?? []).filter((x) => !rm.has(x.Spread.SpreadDescriptor)),
+      ...f.placementPrefAdd.map(pref),
+    ];
   }
   if (f.mountAdd.length || f.mountRm.length) {
     const add = f.mountAdd.map(parseMount);
-    c.Mounts = [...(c.Mounts ?? []).filter((m) => !f.mountRm.includes(m.Target) && !add.some((a) => a.Target === m.Target)), ...add];
+    c.Mounts = [
+      ...(c.Mounts ?? []).filter((m) => !f.mountRm.includes(m.Target) && !add.some((a) => a.Target === m.Target)),
+      ...add,
+    ];
   }
   if (f.publishAdd.length || f.publishRm.length) {
     const add = f.publishAdd.map(parsePublish);
     const rm = f.publishRm.map((x) => Number(x.split(/[:/]/).pop()?.split('/')[0] ?? x));
     const e = (spec.EndpointSpec ??= { Mode: 'vip' });
-    e.Ports = [...(e.Ports ?? []).filter((p) => !rm.includes(p.TargetPort) && !add.some((a) => a.TargetPort === p.TargetPort && a.Protocol === p.Protocol)), ...add];
+    e.Ports = [
+      ...(e.Ports ?? []).filter(
+        (p) =>
+          !rm.includes(p.TargetPort) && !add.some((a) => a.TargetPort === p.TargetPort && a.Protocol === p.Protocol),
+      ),
+      ...add,
+    ];
   }
   return applyCommonFlags(spec, f);
 }
@@ -377,7 +432,8 @@ function prettyService(s: WService): string {
   const labels = Object.entries(spec.Labels ?? {});
   if (labels.length) lines.push('Labels:', ...labels.map(([k, v]) => ` ${k}=${v}`));
   if ('Global' in spec.Mode) lines.push('Service Mode:\tGlobal');
-  else if ('Replicated' in spec.Mode) lines.push('Service Mode:\tReplicated', ` Replicas:\t${spec.Mode.Replicated.Replicas ?? 1}`);
+  else if ('Replicated' in spec.Mode)
+    lines.push('Service Mode:\tReplicated', ` Replicas:\t${spec.Mode.Replicated.Replicas ?? 1}`);
   else lines.push('Service Mode:'); // docker's template prints nothing more for jobs
   if (s.UpdateStatus) {
     lines.push('UpdateStatus:', ` State:\t\t${s.UpdateStatus.State}`);
@@ -395,7 +451,12 @@ function prettyService(s: WService): string {
     if (!u) continue;
     lines.push(`${title}:`, ` Parallelism:\t${u.Parallelism ?? 1}`);
     if (u.Delay) lines.push(` Delay:\t\t${goDuration(u.Delay)}`);
-    lines.push(` On failure:\t${u.FailureAction ?? 'pause'}`, ` Monitoring Period: ${goDuration(u.Monitor ?? 5e9)}`, ` Max failure ratio: ${u.MaxFailureRatio ?? 0}`, ` ${order}:    ${u.Order ?? 'stop-first'}`);
+    lines.push(
+      ` On failure:\t${u.FailureAction ?? 'pause'}`,
+      ` Monitoring Period: ${goDuration(u.Monitor ?? 5e9)}`,
+      ` Max failure ratio: ${u.MaxFailureRatio ?? 0}`,
+      ` ${order}:    ${u.Order ?? 'stop-first'}`,
+    );
   }
   lines.push('ContainerSpec:', ` Image:\t\t${c?.Image ?? ''}`);
   if (c?.Command?.length) lines.push(` Command:\t${c.Command.join(' ')}`);
@@ -406,17 +467,40 @@ function prettyService(s: WService): string {
   lines.push(` Init:\t\t${Boolean(c?.Init)}`);
   if (c?.StopGracePeriod !== undefined) lines.push(` StopGracePeriod: ${goDuration(c.StopGracePeriod)}`);
   const mounts = c?.Mounts ?? [];
-  if (mounts.length) lines.push('Mounts:', ...mounts.map((m) => ` Target:\t${m.Target}\n  Source:\t${m.Source ?? ''}\n  ReadOnly:\t${Boolean(m.ReadOnly)}\n  Type:\t\t${m.Type}`));
+  if (mounts.length)
+    lines.push(
+      'Mounts:',
+      ...mounts.map(
+        (m) =>
+          ` Target:\t${m.Target}\n  Source:\t${m.Source ?? ''}\n  ReadOnly:\t${Boolean(m.ReadOnly)}\n  Type:\t\t${m.Type}`,
+      ),
+    );
   lines.push('Resources:');
   const lim = spec.TaskTemplate.Resources?.Limits;
   const res = spec.TaskTemplate.Resources?.Reservations;
-  if (res?.NanoCPUs || res?.MemoryBytes) lines.push(' Reservations:', ...(res.NanoCPUs ? [`  CPU:\t\t${res.NanoCPUs / 1e9}`] : []), ...(res.MemoryBytes ? [`  Memory:\t${bytes(res.MemoryBytes)}`] : []));
-  if (lim?.NanoCPUs || lim?.MemoryBytes) lines.push(' Limits:', ...(lim.NanoCPUs ? [`  CPU:\t\t${lim.NanoCPUs / 1e9}`] : []), ...(lim.MemoryBytes ? [`  Memory:\t${bytes(lim.MemoryBytes)}`] : []));
+  if (res?.NanoCPUs || res?.MemoryBytes)
+    lines.push(
+      ' Reservations:',
+      ...(res.NanoCPUs ? [`  CPU:\t\t${res.NanoCPUs / 1e9}`] : []),
+      ...(res.MemoryBytes ? [`  Memory:\t${bytes(res.MemoryBytes)}`] : []),
+    );
+  if (lim?.NanoCPUs || lim?.MemoryBytes)
+    lines.push(
+      ' Limits:',
+      ...(lim.NanoCPUs ? [`  CPU:\t\t${lim.NanoCPUs / 1e9}`] : []),
+      ...(lim.MemoryBytes ? [`  Memory:\t${bytes(lim.MemoryBytes)}`] : []),
+    );
   lines.push(`Endpoint Mode:\t${spec.EndpointSpec?.Mode ?? 'vip'}`);
   const ports = s.Endpoint?.Ports ?? [];
   if (ports.length) {
     lines.push('Ports:');
-    for (const p of ports) lines.push(` PublishedPort = ${p.PublishedPort ?? ''}`, `  Protocol = ${p.Protocol ?? 'tcp'}`, `  TargetPort = ${p.TargetPort}`, `  PublishMode = ${p.PublishMode ?? 'ingress'}`);
+    for (const p of ports)
+      lines.push(
+        ` PublishedPort = ${p.PublishedPort ?? ''}`,
+        `  Protocol = ${p.Protocol ?? 'tcp'}`,
+        `  TargetPort = ${p.TargetPort}`,
+        `  PublishMode = ${p.PublishMode ?? 'ingress'}`,
+      );
   }
   return lines.join('\n');
 }

@@ -29,8 +29,13 @@ export async function renderTasks(api: ApiClient, tasks: WTask[], o: TaskTableOp
   const services = new Map<string, WService | undefined>();
   const nodes = new Map<string, WNode | undefined>();
   for (const t of tasks) {
-    if (!services.has(t.ServiceID)) services.set(t.ServiceID, await api.get<WService>(`/services/${t.ServiceID}?insertDefaults=false`).catch(() => undefined));
-    if (t.NodeID && !nodes.has(t.NodeID)) nodes.set(t.NodeID, await api.get<WNode>(`/nodes/${t.NodeID}`).catch(() => undefined));
+    if (!services.has(t.ServiceID))
+      services.set(
+        t.ServiceID,
+        await api.get<WService>(`/services/${t.ServiceID}?insertDefaults=false`).catch(() => undefined),
+      );
+    if (t.NodeID && !nodes.has(t.NodeID))
+      nodes.set(t.NodeID, await api.get<WNode>(`/nodes/${t.NodeID}`).catch(() => undefined));
   }
   const nameOf = (t: WTask): string => {
     const s = services.get(t.ServiceID)?.Spec.Name ?? t.ServiceID;
@@ -73,7 +78,16 @@ export async function renderTasks(api: ApiClient, tasks: WTask[], o: TaskTableOp
     };
   });
   if (o.format) {
-    return formatList(o.format, rows, { ID: 'ID', Name: 'NAME', Image: 'IMAGE', Node: 'NODE', DesiredState: 'DESIRED STATE', CurrentState: 'CURRENT STATE', Error: 'ERROR', Ports: 'PORTS' });
+    return formatList(o.format, rows, {
+      ID: 'ID',
+      Name: 'NAME',
+      Image: 'IMAGE',
+      Node: 'NODE',
+      DesiredState: 'DESIRED STATE',
+      CurrentState: 'CURRENT STATE',
+      Error: 'ERROR',
+      Ports: 'PORTS',
+    });
   }
   return renderTable([
     ['ID', 'NAME', 'IMAGE', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR', 'PORTS'],

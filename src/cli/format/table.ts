@@ -7,5 +7,13 @@ export function renderTable(rows: string[][]): string {
   const cols = Math.max(...rows.map((r) => r.length));
   const widths: number[] = [];
   for (let c = 0; c < cols - 1; c++) widths[c] = Math.max(10, ...rows.map((r) => (r[c] ?? '').length + 3));
-  return rows.map((r) => r.map((cell, c) => (c < cols - 1 ? cell.padEnd(widths[c]!) : cell)).join('').replace(/\s+$/, '') + '\n').join('');
+  return rows
+    .map(
+      (r) =>
+        r
+          .map((cell, c) => (c < cols - 1 ? cell.padEnd(widths[c]!) : cell))
+          .join('')
+          .replace(/\s+$/, '') + '\n',
+    )
+    .join('');
 }

@@ -3,7 +3,14 @@
  * renderTemplate for `inspect`, formatList for `ls`/`ps` with docker's `table` and `json`
  * shorthands. Errors come out as docker words them: "template parsing error: template: ...".
  */
-import { ExecError, defaultFuncs, headerFuncs, mergeFuncs, parseTemplate, type GoTemplate } from './go-template/index.js';
+import {
+  ExecError,
+  defaultFuncs,
+  headerFuncs,
+  mergeFuncs,
+  parseTemplate,
+  type GoTemplate,
+} from './go-template/index.js';
 import { renderTable } from './table.js';
 
 /** A template that did not parse or failed on an item; the CLI prints the message as is. */
@@ -35,7 +42,10 @@ export function renderTemplate(tpl: string, data: unknown): string {
 export function templateString(format: string): string {
   if (format === 'json') return '{{json .}}';
   const body = format.startsWith('table') ? format.slice('table'.length) : format;
-  return body.replace(/^ +| +$/g, '').replace(/\\t/g, '\t').replace(/\\n/g, '\n');
+  return body
+    .replace(/^ +| +$/g, '')
+    .replace(/\\t/g, '\t')
+    .replace(/\\n/g, '\n');
 }
 
 const headerFuncSet = mergeFuncs(defaultFuncs, headerFuncs);
@@ -46,14 +56,24 @@ const headerFuncSet = mergeFuncs(defaultFuncs, headerFuncs);
  * template executed against the column names (`headers`, keyed by field; other fields of the
  * items fall back to their upper-cased name), with json/upper/… passing names through.
  */
-export function formatList(format: string, items: unknown[], headers: Record<string, string>, raw?: (i: unknown) => unknown): string {
+export function formatList(
+  format: string,
+  items: unknown[],
+  headers: Record<string, string>,
+  raw?: (i: unknown) => unknown,
+): string {
   if (format === 'json') {
     const tpl = compile('{{json .}}');
     return items.map((i) => run(tpl, raw ? raw(i) : i) + '\n').join('');
   }
   const isTable = format.startsWith('table');
   // A bare "table" is the default table: every known column.
-  const text = format.trim() === 'table' ? Object.keys(headers).map((k) => `{{.${k}}}`).join('\t') : templateString(format);
+  const text =
+    format.trim() === 'table'
+      ? Object.keys(headers)
+          .map((k) => `{{.${k}}}`)
+          .join('\t')
+      : templateString(format);
   const tpl = compile(text);
   const lines = items.map((i) => run(tpl, i));
   if (!isTable) return lines.map((l) => l + '\n').join('');

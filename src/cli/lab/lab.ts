@@ -8,7 +8,18 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { alive, kill9, LabError, pidsInCgroup, pidsWithCmdline, processTree, run, sleep, startDetached, waitGone } from './sys.js';
+import {
+  alive,
+  kill9,
+  LabError,
+  pidsInCgroup,
+  pidsWithCmdline,
+  processTree,
+  run,
+  sleep,
+  startDetached,
+  waitGone,
+} from './sys.js';
 
 const RUN_ROOT = '/run/shoal-lab';
 const DATA_ROOT = '/var/lib/shoal-lab';
@@ -108,12 +119,25 @@ export interface UpOptions {
 }
 
 export async function labUp(o: UpOptions): Promise<LabState> {
-  if (!/^[a-z][a-z0-9-]{0,15}$/.test(o.name)) throw new LabError(`invalid lab name "${o.name}": lower-case letters, digits and -, at most 16`);
-  if (existsSync(stateFile(o.name))) throw new LabError(`lab ${o.name} already exists; \`shoal lab down --name ${o.name}\` first`);
+  if (!/^[a-z][a-z0-9-]{0,15}$/.test(o.name))
+    throw new LabError(`invalid lab name "${o.name}": lower-case letters, digits and -, at most 16`);
+  if (existsSync(stateFile(o.name)))
+    throw new LabError(`lab ${o.name} already exists; \`shoal lab down --name ${o.name}\` first`);
   if (o.managers < 1) throw new LabError('a lab needs at least one manager');
   const index = freeIndex();
-  const s: LabState = { format: 1, name: o.name, index, bridge: `slb${index}`, subnet: `10.213.${index}.0/24`, gateway: `10.213.${index}.1`, hosts: [] };
-  const names = [...Array.from({ length: o.managers }, (_, i) => `manager${i + 1}`), ...Array.from({ length: o.workers }, (_, i) => `worker${i + 1}`)];
+  const s: LabState = {
+    format: 1,
+    name: o.name,
+    index,
+    bridge: `slb${index}`,
+    subnet: `10.213.${index}.0/24`,
+    gateway: `10.213.${index}.1`,
+    hosts: [],
+  };
+  const names = [
+    ...Array.from({ length: o.managers }, (_, i) => `manager${i + 1}`),
+    ...Array.from({ length: o.workers }, (_, i) => `worker${i + 1}`),
+  ];
   names.forEach((name, i) =>
     s.hosts.push({
       name,
@@ -136,7 +160,9 @@ export async function labUp(o: UpOptions): Promise<LabState> {
     run('iptables', ['-w', '-I', 'FORWARD', '-i', s.bridge, '-o', s.bridge, '-j', 'ACCEPT']);
     const images = path.join(DATA_ROOT, o.name, 'images.tar');
     mkdirSync(path.dirname(images), { recursive: true });
-    run('docker', ['save', '-o', images, ...TEST_IMAGES], { env: { ...process.env, DOCKER_HOST: 'unix:///var/run/docker.sock' } });
+    run('docker', ['save', '-o', images, ...TEST_IMAGES], {
+      env: { ...process.env, DOCKER_HOST: 'unix:///var/run/docker.sock' },
+    });
     for (const h of s.hosts) {
       createHostNetwork(s, h);
       saveLab(s);
@@ -176,7 +202,22 @@ function createHostNetwork(s: LabState, h: LabHost): void {
   // so an engine that tries a registry first (Docker Swarm's agent does) falls back to its local
   // images as it would on a host without registry access.
   run('ip', ['netns', 'exec', h.netns, 'iptables', '-A', 'OUTPUT', '-p', 'udp', '--dport', '53', '-j', 'REJECT']);
-  run('ip', ['netns', 'exec', h.netns, 'iptables', '-A', 'OUTPUT', '-p', 'tcp', '--dport', '53', '-j', 'REJECT', '--reject-with', 'tcp-reset']);
+  run('ip', [
+    'netns',
+    'exec',
+    h.netns,
+    'iptables',
+    '-A',
+    'OUTPUT',
+    '-p',
+    'tcp',
+    '--dport',
+    '53',
+    '-j',
+    'REJECT',
+    '--reject-with',
+    'tcp-reset',
+  ]);
   // A persistent UTS namespace, bound to a file, so every process of the host sees its name.
   writeFileSync(utsFile(h), '');
   run('unshare', [`--uts=${utsFile(h)}`, 'hostname', h.name]);
@@ -204,14 +245,25 @@ async function startHost(s: LabState, h: LabHost, started: () => void): Promise<
     ].join('\n'),
   );
   const enter = (cmd: string[]): string[] => nsenterArgs(h, cmd);
-  h.pids.containerd = startDetached('nsenter', enter(['containerd', '--config', cfg]), path.join(h.data, 'containerd.log'));
+  h.pids.containerd = startDetached(
+    'nsenter',
+    enter(['containerd', '--config', cfg]),
+    path.join(h.data, 'containerd.log'),
+  );
   started();
   for (let i = 0; i < 100 && !existsSync(sock(h, 'containerd')); i++) await sleep(100);
   h.pids.dockerd = startDetached(
     'nsenter',
     enter([
       'dockerd',
-      ...['--data-root', path.join(h.data, 'docker'), '--exec-root', path.join(h.run, 'docker-exec'), '--pidfile', path.join(h.run, 'docker.pid')],
+      ...[
+        '--data-root',
+        path.join(h.data, 'docker'),
+        '--exec-root',
+        path.join(h.run, 'docker-exec'),
+        '--pidfile',
+        path.join(h.run, 'docker.pid'),
+      ],
       ...['-H', dockerHost(h), '--containerd', sock(h, 'containerd'), '--cgroup-parent', `/${cgroupParent(s, h)}`],
     ]),
     path.join(h.data, 'dockerd.log'),
@@ -270,12 +322,18 @@ export async function labStart(name: string, hostName: string): Promise<void> {
   if (alive(h.pids.shoal)) throw new LabError(`${hostName} is already running`);
   await killHost(s, h); // leftovers of a half-dead host
   // The engine's runtime state does not survive a power-off (nor do its mounts).
-  const volatile = [path.join(h.run, 'containerd'), path.join(h.run, 'docker-exec'), path.join(h.data, 'docker'), path.join(h.data, 'containerd')];
+  const volatile = [
+    path.join(h.run, 'containerd'),
+    path.join(h.run, 'docker-exec'),
+    path.join(h.data, 'docker'),
+    path.join(h.data, 'containerd'),
+  ];
   unmountUnder(volatile);
   rmSync(volatile[0]!, { recursive: true, force: true });
   rmSync(volatile[1]!, { recursive: true, force: true });
   // A stale pid file may name a pid that is in use again: dockerd would refuse to start.
-  for (const f of ['docker.pid', 'docker.sock', 'containerd.sock', 'containerd.sock.ttrpc', 'shoal.sock']) rmSync(path.join(h.run, f), { force: true });
+  for (const f of ['docker.pid', 'docker.sock', 'containerd.sock', 'containerd.sock.ttrpc', 'shoal.sock'])
+    rmSync(path.join(h.run, f), { force: true });
   run('ip', ['link', 'set', h.veth, 'up']);
   try {
     await startHost(s, h, () => saveLab(s));
@@ -301,7 +359,8 @@ function ensureChain(h: LabHost): void {
     }
   };
   if (!has(['-n', '-L', CHAIN])) ipt(['-N', CHAIN]);
-  for (const base of ['INPUT', 'OUTPUT', 'FORWARD']) if (!has(['-C', base, '-j', CHAIN])) ipt(['-I', base, '1', '-j', CHAIN]);
+  for (const base of ['INPUT', 'OUTPUT', 'FORWARD'])
+    if (!has(['-C', base, '-j', CHAIN])) ipt(['-I', base, '1', '-j', CHAIN]);
 }
 
 /** Replaces the host's drop list in one transaction: the links change at one moment, none reopens. */
@@ -321,7 +380,10 @@ export function labPartition(name: string, hostNames: string[]): Date {
   const group = new Set(hostNames.map((n) => host(s, n).name));
   for (const h of s.hosts) ensureChain(h);
   const apply = (h: LabHost): void => {
-    setDrops(h, s.hosts.filter((x) => group.has(x.name) !== group.has(h.name)).map((x) => x.ip));
+    setDrops(
+      h,
+      s.hosts.filter((x) => group.has(x.name) !== group.has(h.name)).map((x) => x.ip),
+    );
     h.partitioned = group.has(h.name);
   };
   for (const h of s.hosts.filter((x) => group.has(x.name))) apply(h);
@@ -356,5 +418,6 @@ export async function labDown(name: string): Promise<void> {
   run('ip', ['link', 'del', s.bridge], { allowFail: true });
   rmSync(path.join(DATA_ROOT, name), { recursive: true, force: true });
   rmSync(path.join(RUN_ROOT, name), { recursive: true, force: true });
-  for (const root of [DATA_ROOT, RUN_ROOT]) if (existsSync(root) && readdirSync(root).length === 0) rmSync(root, { recursive: true, force: true });
+  for (const root of [DATA_ROOT, RUN_ROOT])
+    if (existsSync(root) && readdirSync(root).length === 0) rmSync(root, { recursive: true, force: true });
 }

@@ -7,10 +7,21 @@ import { openSync, readdirSync, readFileSync } from 'node:fs';
 
 export class LabError extends Error {}
 
-export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: Buffer; allowFail?: boolean } = {}): string {
-  const r = spawnSync(cmd, args, { env: opts.env ?? process.env, input: opts.input, encoding: 'buffer', maxBuffer: 1024 * 1024 * 1024 });
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; input?: Buffer; allowFail?: boolean } = {},
+): string {
+  const r = spawnSync(cmd, args, {
+    env: opts.env ?? process.env,
+    input: opts.input,
+    encoding: 'buffer',
+    maxBuffer: 1024 * 1024 * 1024,
+  });
   if (r.status !== 0 && !opts.allowFail) {
-    throw new LabError(`${cmd} ${args.join(' ')} failed (${r.status ?? r.signal}): ${r.stderr?.toString().trim() ?? r.error?.message}`);
+    throw new LabError(
+      `${cmd} ${args.join(' ')} failed (${r.status ?? r.signal}): ${r.stderr?.toString().trim() ?? r.error?.message}`,
+    );
   }
   return r.stdout?.toString() ?? '';
 }

@@ -22,12 +22,18 @@ export function allocatePorts(service: ServiceObject, taken: Set<string>): PortC
   const ports: PortConfig[] = [];
   const previous = service.Endpoint.Ports ?? [];
   for (const spec of service.Spec.EndpointSpec?.Ports ?? []) {
-    const p: PortConfig = { Protocol: spec.Protocol ?? 'tcp', TargetPort: spec.TargetPort, PublishMode: spec.PublishMode ?? 'ingress' };
+    const p: PortConfig = {
+      Protocol: spec.Protocol ?? 'tcp',
+      TargetPort: spec.TargetPort,
+      PublishMode: spec.PublishMode ?? 'ingress',
+    };
     if (spec.Name) p.Name = spec.Name;
     if (spec.PublishedPort) p.PublishedPort = spec.PublishedPort;
     else if (p.PublishMode === 'ingress') {
       // Keep a dynamic port across updates when the same target is still published.
-      const kept = previous.find((o) => o.TargetPort === p.TargetPort && o.Protocol === p.Protocol && o.PublishMode === 'ingress');
+      const kept = previous.find(
+        (o) => o.TargetPort === p.TargetPort && o.Protocol === p.Protocol && o.PublishMode === 'ingress',
+      );
       let port = kept?.PublishedPort;
       if (port === undefined) {
         for (let c = DYNAMIC_PORT_START; c <= DYNAMIC_PORT_END; c++) {
@@ -62,14 +68,20 @@ export class Allocator extends Reconciler {
     await this.store.update((tx) => {
       const services = tx.all('service');
       const taken = new Set<string>();
-      for (const s of services) for (const p of s.Endpoint.Ports ?? []) if (p.PublishMode === 'ingress' && p.PublishedPort) taken.add(portKey(p));
+      for (const s of services)
+        for (const p of s.Endpoint.Ports ?? [])
+          if (p.PublishMode === 'ingress' && p.PublishedPort) taken.add(portKey(p));
       for (const s of services) {
         const specChanged = !sameValue(s.Endpoint.Spec, s.Spec.EndpointSpec ?? {});
         if (!specChanged) continue;
-        for (const p of s.Endpoint.Ports ?? []) if (p.PublishMode === 'ingress' && p.PublishedPort) taken.delete(portKey(p));
+        for (const p of s.Endpoint.Ports ?? [])
+          if (p.PublishMode === 'ingress' && p.PublishedPort) taken.delete(portKey(p));
         const ports = allocatePorts(s, taken);
         if (!samePorts(s.Endpoint.Ports, ports) || specChanged) {
-          tx.update('service', { ...s, Endpoint: { ...s.Endpoint, Spec: structuredClone(s.Spec.EndpointSpec ?? {}), Ports: ports } });
+          tx.update('service', {
+            ...s,
+            Endpoint: { ...s.Endpoint, Spec: structuredClone(s.Spec.EndpointSpec ?? {}), Ports: ports },
+          });
         }
       }
       const networks = new Map(tx.all('network').map((n) => [n.ID, n]));

@@ -12,7 +12,11 @@ import type { ClusterObject, NetworkAllocation, NetworkObject, NetworkSpec } fro
 /** The name and subnet Docker gives the routing mesh's network. */
 export const INGRESS_NETWORK_NAME = 'ingress';
 
-export function allocateNetwork(spec: NetworkSpec, cluster: ClusterObject | undefined, others: readonly NetworkObject[]): NetworkAllocation {
+export function allocateNetwork(
+  spec: NetworkSpec,
+  cluster: ClusterObject | undefined,
+  others: readonly NetworkObject[],
+): NetworkAllocation {
   const pool = parseAddressPool(cluster?.DefaultAddrPool, cluster?.SubnetSize);
   const ipam = planNetworkIpam(
     spec.IPAMOptions.Configs,

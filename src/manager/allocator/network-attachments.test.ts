@@ -16,22 +16,45 @@ describe('overlay allocation', () => {
     const n = await h.control.getNetwork('demo');
     assert.equal(n.ID, net);
     assert.deepEqual(n.Allocation, { Subnet: '10.0.0.0/24', Gateway: '10.0.0.1', VNI: 4096 });
-    const other = await h.control.createNetwork({ Name: 'other', Driver: 'overlay', IPAM: { Config: [{ Subnet: '10.9.0.0/24' }] } });
+    const other = await h.control.createNetwork({
+      Name: 'other',
+      Driver: 'overlay',
+      IPAM: { Config: [{ Subnet: '10.9.0.0/24' }] },
+    });
     assert.equal((await h.control.getNetwork(other.id)).Allocation.VNI, 4097);
-    await assert.rejects(h.control.createNetwork({ Name: 'demo', Driver: 'overlay' }), /network with name demo already exists/);
-    await assert.rejects(h.control.createNetwork({ Name: 'x', Driver: 'overlay', IPAM: { Config: [{ Subnet: '10.0.0.0/16' }] } }), /Pool overlaps/);
-    await assert.rejects(h.control.createNetwork({ Name: 'sec', Driver: 'overlay', Options: { encrypted: '' } }), /IPsec ESP/);
+    await assert.rejects(
+      h.control.createNetwork({ Name: 'demo', Driver: 'overlay' }),
+      /network with name demo already exists/,
+    );
+    await assert.rejects(
+      h.control.createNetwork({ Name: 'x', Driver: 'overlay', IPAM: { Config: [{ Subnet: '10.0.0.0/16' }] } }),
+      /Pool overlaps/,
+    );
+    await assert.rejects(
+      h.control.createNetwork({ Name: 'sec', Driver: 'overlay', Options: { encrypted: '' } }),
+      /IPsec ESP/,
+    );
 
-    const svc = await h.createService({ Name: 'web', Mode: { Replicated: { Replicas: 3 } }, TaskTemplate: { ContainerSpec: { Image: 'busybox' }, Networks: [{ Target: 'demo' }] } });
+    const svc = await h.createService({
+      Name: 'web',
+      Mode: { Replicated: { Replicas: 3 } },
+      TaskTemplate: { ContainerSpec: { Image: 'busybox' }, Networks: [{ Target: 'demo' }] },
+    });
     await h.run(1000);
     const s = h.service(svc);
     assert.equal(s.Spec.TaskTemplate.Networks?.[0]?.Target, net, 'the name is resolved to the id');
     assert.deepEqual(s.Endpoint.VirtualIPs, [{ NetworkID: net, Addr: '10.0.0.2/24' }]);
-    const addrs = h.running(svc).map((t) => t.Networks?.[0]?.Addresses[0]).sort();
+    const addrs = h
+      .running(svc)
+      .map((t) => t.Networks?.[0]?.Addresses[0])
+      .sort();
     assert.deepEqual(addrs, ['10.0.0.3/24', '10.0.0.4/24', '10.0.0.5/24']);
     await assert.rejects(h.control.removeNetwork('demo'), /network .* is in use by service/);
     await assert.rejects(
-      h.createService({ Name: 'bad', TaskTemplate: { ContainerSpec: { Image: 'busybox' }, Networks: [{ Target: 'nope' }] } }),
+      h.createService({
+        Name: 'bad',
+        TaskTemplate: { ContainerSpec: { Image: 'busybox' }, Networks: [{ Target: 'nope' }] },
+      }),
       /network nope not found/,
     );
 
@@ -44,7 +67,11 @@ describe('overlay allocation', () => {
   it('gives dnsrr services no VIP', async () => {
     await h.addNode({ hostname: 'n1' });
     await h.control.createNetwork({ Name: 'demo', Driver: 'overlay' });
-    const svc = await h.createService({ Name: 'db', EndpointSpec: { Mode: 'dnsrr' }, TaskTemplate: { ContainerSpec: { Image: 'busybox' }, Networks: [{ Target: 'demo' }] } });
+    const svc = await h.createService({
+      Name: 'db',
+      EndpointSpec: { Mode: 'dnsrr' },
+      TaskTemplate: { ContainerSpec: { Image: 'busybox' }, Networks: [{ Target: 'demo' }] },
+    });
     await h.run(1000);
     assert.deepEqual(h.service(svc).Endpoint.VirtualIPs ?? [], []);
     assert.equal(h.running(svc)[0]?.Networks?.[0]?.Addresses[0], '10.0.0.2/24');
@@ -56,8 +83,18 @@ describe('the ingress network', () => {
     const { ingressNetwork, initialCluster } = await import('../controlapi/swarm-init.js');
     const random = new (await import('../../common/random.js')).SeededRandom(1);
     const plain = initialCluster({ clusterId: 'c', req: {}, ca: { certPem: 'x' }, now: 0, random });
-    assert.deepEqual(ingressNetwork('i', plain, 0).Allocation, { Subnet: '10.0.0.0/24', Gateway: '10.0.0.1', VNI: 4096 });
-    const pooled = initialCluster({ clusterId: 'c', req: { DefaultAddrPool: ['10.20.0.0/16'], SubnetSize: 26 }, ca: { certPem: 'x' }, now: 0, random });
+    assert.deepEqual(ingressNetwork('i', plain, 0).Allocation, {
+      Subnet: '10.0.0.0/24',
+      Gateway: '10.0.0.1',
+      VNI: 4096,
+    });
+    const pooled = initialCluster({
+      clusterId: 'c',
+      req: { DefaultAddrPool: ['10.20.0.0/16'], SubnetSize: 26 },
+      ca: { certPem: 'x' },
+      now: 0,
+      random,
+    });
     const ingress = ingressNetwork('i', pooled, 0);
     assert.equal(ingress.Spec.Ingress, true);
     assert.deepEqual(ingress.Allocation, { Subnet: '10.20.0.0/26', Gateway: '10.20.0.1', VNI: 4096 });
@@ -80,32 +117,68 @@ describe('the routing mesh allocation', () => {
     const svc = await h.createService({
       Name: 'web',
       Mode: { Replicated: { Replicas: 2 } },
-      TaskTemplate: { ContainerSpec: { Image: 'busybox' }, Networks: [{ Target: 'front' }], Placement: { Constraints: ['node.hostname==n1'] } },
+      TaskTemplate: {
+        ContainerSpec: { Image: 'busybox' },
+        Networks: [{ Target: 'front' }],
+        Placement: { Constraints: ['node.hostname==n1'] },
+      },
       EndpointSpec: { Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080 }] },
     });
     await h.run(1000);
     const vips = h.service(svc).Endpoint.VirtualIPs ?? [];
-    assert.deepEqual(vips.map((v) => v.NetworkID), [ingress, front], 'ingress VIP first, as swarmkit');
-    for (const t of h.running(svc)) assert.deepEqual(t.Networks?.map((a) => a.NetworkID), [ingress, front]);
+    assert.deepEqual(
+      vips.map((v) => v.NetworkID),
+      [ingress, front],
+      'ingress VIP first, as swarmkit',
+    );
+    for (const t of h.running(svc))
+      assert.deepEqual(
+        t.Networks?.map((a) => a.NetworkID),
+        [ingress, front],
+      );
 
-    const all = h.store.view((tx) => ({ tasks: tx.all('task'), services: tx.all('service'), networks: tx.all('network'), nodes: tx.all('node') }));
+    const all = h.store.view((tx) => ({
+      tasks: tx.all('task'),
+      services: tx.all('service'),
+      networks: tx.all('network'),
+      nodes: tx.all('node'),
+    }));
     const idle = networkViewFor(n2, [], all);
     assert.ok(idle.mesh, 'a node without a task runs the mesh');
-    assert.deepEqual(idle.networks.map((n) => n.id), [ingress]);
+    assert.deepEqual(
+      idle.networks.map((n) => n.id),
+      [ingress],
+    );
     assert.equal(idle.networks[0]?.ingress, true);
-    const backends = h.running(svc).map((t) => t.Networks![0]!.Addresses[0]!.split('/')[0]!).sort();
+    const backends = h
+      .running(svc)
+      .map((t) => t.Networks![0]!.Addresses[0]!.split('/')[0]!)
+      .sort();
     assert.deepEqual(idle.mesh.ports, [{ protocol: 'tcp', publishedPort: 8080, targetPort: 80, backends }]);
-    assert.deepEqual(idle.mesh.peers.map((p) => p.ip), [all.nodes.find((n) => n.ID === n1)!.Attachments![0]!.Addresses[0]!.split('/')[0]]);
+    assert.deepEqual(
+      idle.mesh.peers.map((p) => p.ip),
+      [all.nodes.find((n) => n.ID === n1)!.Attachments![0]!.Addresses[0]!.split('/')[0]],
+    );
 
     // A task told to shut down gets no new flow.
     const stopping = h.running(svc)[0]!;
     await h.store.update((tx) => tx.update('task', { ...tx.get('task', stopping.ID)!, DesiredState: 'shutdown' }));
-    const after = h.store.view((tx) => ({ tasks: tx.all('task'), services: tx.all('service'), networks: tx.all('network'), nodes: tx.all('node') }));
+    const after = h.store.view((tx) => ({
+      tasks: tx.all('task'),
+      services: tx.all('service'),
+      networks: tx.all('network'),
+      nodes: tx.all('node'),
+    }));
     assert.equal(networkViewFor(n2, [], after).mesh?.ports[0]?.backends.length, 1);
 
     await h.control.removeService('web');
     await h.run(3000);
-    const gone = h.store.view((tx) => ({ tasks: tx.all('task'), services: tx.all('service'), networks: tx.all('network'), nodes: tx.all('node') }));
+    const gone = h.store.view((tx) => ({
+      tasks: tx.all('task'),
+      services: tx.all('service'),
+      networks: tx.all('network'),
+      nodes: tx.all('node'),
+    }));
     assert.equal(networkViewFor(n2, [], gone).mesh, undefined, 'no publishing service: no mesh');
   });
 });

@@ -20,7 +20,9 @@ export function dockerNetworkName(networkId: string): string {
 
 export function ipamOf(n: NetworkObject): NetworkIpam {
   const a = n.Allocation;
-  return a.IPRange ? { subnet: a.Subnet, gateway: a.Gateway, ipRange: a.IPRange } : { subnet: a.Subnet, gateway: a.Gateway };
+  return a.IPRange
+    ? { subnet: a.Subnet, gateway: a.Gateway, ipRange: a.IPRange }
+    : { subnet: a.Subnet, gateway: a.Gateway };
 }
 
 /** Every address taken on every network, by network id (plain or `/len` forms). */
@@ -29,8 +31,10 @@ export class AddressBook {
 
   constructor(services: readonly ServiceObject[], tasks: readonly TaskObject[], nodes: readonly NodeObject[] = []) {
     for (const s of services) for (const v of s.Endpoint.VirtualIPs ?? []) this.take(v.NetworkID, v.Addr);
-    for (const t of tasks) for (const a of t.Networks ?? []) for (const addr of a.Addresses) this.take(a.NetworkID, addr);
-    for (const n of nodes) for (const a of n.Attachments ?? []) for (const addr of a.Addresses) this.take(a.NetworkID, addr);
+    for (const t of tasks)
+      for (const a of t.Networks ?? []) for (const addr of a.Addresses) this.take(a.NetworkID, addr);
+    for (const n of nodes)
+      for (const a of n.Attachments ?? []) for (const addr of a.Addresses) this.take(a.NetworkID, addr);
   }
 
   take(networkId: string, addr: string): void {
@@ -49,7 +53,10 @@ export class AddressBook {
 }
 
 /** The networks a service is attached to that exist (ids, in spec order). */
-export function attachedNetworks(targets: readonly { Target: string }[] | undefined, networks: ReadonlyMap<string, NetworkObject>): NetworkObject[] {
+export function attachedNetworks(
+  targets: readonly { Target: string }[] | undefined,
+  networks: ReadonlyMap<string, NetworkObject>,
+): NetworkObject[] {
   const out: NetworkObject[] = [];
   for (const a of targets ?? []) {
     const n = networks.get(a.Target);
@@ -74,15 +81,23 @@ export function ingressNetwork(networks: ReadonlyMap<string, NetworkObject>): Ne
  * (as swarmkit does), then one per attached network in vip mode (kept when already there), none
  * for those in dnsrr mode. Undefined when nothing changes.
  */
-export function serviceVips(s: ServiceObject, networks: ReadonlyMap<string, NetworkObject>, book: AddressBook): VirtualIp[] | undefined {
+export function serviceVips(
+  s: ServiceObject,
+  networks: ReadonlyMap<string, NetworkObject>,
+  book: AddressBook,
+): VirtualIp[] | undefined {
   const current = s.Endpoint.VirtualIPs ?? [];
   const ingress = ingressNetwork(networks);
   const wanted = [
     ...(ingress && publishesIngress(s) ? [ingress] : []),
     ...((s.Spec.EndpointSpec?.Mode ?? 'vip') === 'vip' ? attachedNetworks(s.Spec.TaskTemplate.Networks, networks) : []),
   ];
-  const next: VirtualIp[] = wanted.map((n) => current.find((v) => v.NetworkID === n.ID) ?? { NetworkID: n.ID, Addr: book.allocate(n) });
-  const same = next.length === current.length && next.every((v, i) => v.NetworkID === current[i]?.NetworkID && v.Addr === current[i]?.Addr);
+  const next: VirtualIp[] = wanted.map(
+    (n) => current.find((v) => v.NetworkID === n.ID) ?? { NetworkID: n.ID, Addr: book.allocate(n) },
+  );
+  const same =
+    next.length === current.length &&
+    next.every((v, i) => v.NetworkID === current[i]?.NetworkID && v.Addr === current[i]?.Addr);
   return same ? undefined : next;
 }
 
@@ -90,13 +105,22 @@ export function serviceVips(s: ServiceObject, networks: ReadonlyMap<string, Netw
  * A new task's attachments, one address per network of its spec, preceded by the ingress network
  * when its service publishes through the mesh (swarmkit's order); undefined while a network is missing.
  */
-export function taskAttachments(t: TaskObject, svc: ServiceObject, networks: ReadonlyMap<string, NetworkObject>, book: AddressBook): NetworkAttachment[] | undefined {
+export function taskAttachments(
+  t: TaskObject,
+  svc: ServiceObject,
+  networks: ReadonlyMap<string, NetworkObject>,
+  book: AddressBook,
+): NetworkAttachment[] | undefined {
   const ingress = ingressNetwork(networks);
   const specs = [...(ingress && publishesIngress(svc) ? [{ Target: ingress.ID }] : []), ...(t.Spec.Networks ?? [])];
   if (specs.some((a) => !networks.has(a.Target))) return undefined;
   return specs.map((a: { Target: string; Aliases?: string[] }) => {
     const n = networks.get(a.Target)!;
-    const att: NetworkAttachment = { NetworkID: n.ID, DockerNetwork: dockerNetworkName(n.ID), Addresses: [book.allocate(n)] };
+    const att: NetworkAttachment = {
+      NetworkID: n.ID,
+      DockerNetwork: dockerNetworkName(n.ID),
+      Addresses: [book.allocate(n)],
+    };
     if (a.Aliases?.length) att.Aliases = [...a.Aliases];
     return att;
   });
@@ -107,12 +131,20 @@ export function taskAttachments(t: TaskObject, svc: ServiceObject, networks: Rea
  * every host like a task), kept once given; attachments to networks that are gone are dropped.
  * Undefined when nothing changes.
  */
-export function nodeAttachments(node: NodeObject, networks: ReadonlyMap<string, NetworkObject>, book: AddressBook): NetworkAttachment[] | undefined {
+export function nodeAttachments(
+  node: NodeObject,
+  networks: ReadonlyMap<string, NetworkObject>,
+  book: AddressBook,
+): NetworkAttachment[] | undefined {
   const current = node.Attachments ?? [];
   const ingress = ingressNetwork(networks);
   const next = current.filter((a) => networks.has(a.NetworkID));
   if (ingress && !next.some((a) => a.NetworkID === ingress.ID)) {
-    next.unshift({ NetworkID: ingress.ID, DockerNetwork: dockerNetworkName(ingress.ID), Addresses: [book.allocate(ingress)] });
+    next.unshift({
+      NetworkID: ingress.ID,
+      DockerNetwork: dockerNetworkName(ingress.ID),
+      Addresses: [book.allocate(ingress)],
+    });
   }
   return next.length === current.length && next.every((a, i) => a === current[i]) ? undefined : next;
 }

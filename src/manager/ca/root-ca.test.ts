@@ -31,7 +31,13 @@ describe('node certificates', () => {
   it('are issued by the root CA for the node ID, its role and the cluster, for the given validity', async () => {
     const now = Date.UTC(2026, 10, 25);
     const ca = await createRootCA(now);
-    const n = await issueNodeCertificate(ca, { nodeId: 'node1', role: 'worker', clusterId: 'cluster1', now, validityMs: 90 * 24 * 3600 * 1000 });
+    const n = await issueNodeCertificate(ca, {
+      nodeId: 'node1',
+      role: 'worker',
+      clusterId: 'cluster1',
+      now,
+      validityMs: 90 * 24 * 3600 * 1000,
+    });
     const cert = new X509Certificate(n.certPem);
     assert.deepEqual(cert.subject.split('\n').sort(), ['CN=node1', 'O=cluster1', 'OU=swarm-worker']);
     assert.equal(cert.issuer, 'CN=swarm-ca');

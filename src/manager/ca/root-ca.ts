@@ -21,7 +21,9 @@ export interface RootCA {
 export async function createRootCA(now: number): Promise<RootCA> {
   const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: Buffer.from(webcrypto.getRandomValues(new Uint8Array(16))).toString('hex').replace(/^[89a-f]/, '1'),
+    serialNumber: Buffer.from(webcrypto.getRandomValues(new Uint8Array(16)))
+      .toString('hex')
+      .replace(/^[89a-f]/, '1'),
     name: 'CN=swarm-ca',
     // Backdated a little, as swarm does, so a slightly slow clock elsewhere still accepts it.
     notBefore: new Date(now - 60 * 60 * 1000),
@@ -40,7 +42,11 @@ export async function createRootCA(now: number): Promise<RootCA> {
 }
 
 /** What Docker's TLSInfo carries about a root: its PEM, and the issuer subject and key in DER, base64. */
-export function tlsInfoOf(certPem: string): { TrustRoot: string; CertIssuerSubject: string; CertIssuerPublicKey: string } {
+export function tlsInfoOf(certPem: string): {
+  TrustRoot: string;
+  CertIssuerSubject: string;
+  CertIssuerPublicKey: string;
+} {
   const cert = new x509.X509Certificate(certPem);
   return {
     TrustRoot: certPem,
@@ -54,7 +60,11 @@ export interface NodeCertificate {
   keyPem: string;
 }
 
-const toPem = (label: string, der: ArrayBuffer): string => `-----BEGIN ${label}-----\n${Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n').trimEnd()}\n-----END ${label}-----\n`;
+const toPem = (label: string, der: ArrayBuffer): string =>
+  `-----BEGIN ${label}-----\n${Buffer.from(der)
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .trimEnd()}\n-----END ${label}-----\n`;
 
 function pemBody(pem: string): Buffer {
   return Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
@@ -78,7 +88,11 @@ export async function issueNodeCertificate(
 /** A joining node's key and the certificate request it sends (its key never leaves the node). */
 export async function createCsr(): Promise<{ csrPem: string; keyPem: string }> {
   const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: 'CN=swarm-node', keys, signingAlgorithm: ALG });
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+    name: 'CN=swarm-node',
+    keys,
+    signingAlgorithm: ALG,
+  });
   const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
   return { csrPem: csr.toString('pem'), keyPem: toPem('PRIVATE KEY', pkcs8) };
 }
@@ -108,7 +122,9 @@ async function signCertificate(
   const caCert = new x509.X509Certificate(ca.certPem);
   const ou = ouOfRole(o.role);
   const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: Buffer.from(webcrypto.getRandomValues(new Uint8Array(16))).toString('hex').replace(/^[89a-f]/, '1'),
+    serialNumber: Buffer.from(webcrypto.getRandomValues(new Uint8Array(16)))
+      .toString('hex')
+      .replace(/^[89a-f]/, '1'),
     subject: `CN=${o.nodeId}, OU=${ou}, O=${o.clusterId}`,
     issuer: caCert.subject,
     notBefore: new Date(o.now - 60 * 60 * 1000),
@@ -143,7 +159,8 @@ export function rootCAProblem(certPem: string, keyPem: string | undefined, now: 
     return 'the signing CA certificate is not a valid PEM-encoded X.509 certificate';
   }
   if (!cert.ca) return 'the signing CA certificate is not a CA certificate';
-  if (now < Date.parse(cert.validFrom) || now > Date.parse(cert.validTo)) return 'the signing CA certificate is expired or not yet valid';
+  if (now < Date.parse(cert.validFrom) || now > Date.parse(cert.validTo))
+    return 'the signing CA certificate is expired or not yet valid';
   if (keyPem === undefined) return undefined;
   let key: ReturnType<typeof createPrivateKey>;
   try {
@@ -152,6 +169,7 @@ export function rootCAProblem(certPem: string, keyPem: string | undefined, now: 
     return 'the signing CA key is not a valid PEM-encoded private key';
   }
   const spki = (k: ReturnType<typeof createPublicKey>): Buffer => k.export({ type: 'spki', format: 'der' });
-  if (!spki(createPublicKey(key)).equals(spki(cert.publicKey))) return 'the signing CA key does not match the signing CA certificate';
+  if (!spki(createPublicKey(key)).equals(spki(cert.publicKey)))
+    return 'the signing CA key does not match the signing CA certificate';
   return undefined;
 }

@@ -12,7 +12,14 @@ import type { NodeId } from '../../common/ids.js';
 import type { ClusterObject, NodeObject, TlsInfo } from '../../store/types.js';
 import { caDigest, parseJoinToken } from './join-token.js';
 import { createRootCA, issueNodeCertificate, rootCAProblem, tlsInfoOf, type RootCA } from './root-ca.js';
-import { CHECK_IN_GRACE_MS, desiredIssuer, desiredTrust, RootRotationReconciler, rotationStep, signingCA } from './rotation.js';
+import {
+  CHECK_IN_GRACE_MS,
+  desiredIssuer,
+  desiredTrust,
+  RootRotationReconciler,
+  rotationStep,
+  signingCA,
+} from './rotation.js';
 
 const now = Date.now();
 
@@ -23,7 +30,11 @@ function cluster(old: RootCA, next?: RootCA, phase: 'trust' | 'issue' = 'trust')
     CreatedAt: 0,
     UpdatedAt: 0,
     Spec: {} as ClusterObject['Spec'],
-    RootCA: { CACert: old.certPem, CAKey: old.keyPem, ...(next ? { RootRotation: { CACert: next.certPem, CAKey: next.keyPem, Phase: phase } } : {}) },
+    RootCA: {
+      CACert: old.certPem,
+      CAKey: old.keyPem,
+      ...(next ? { RootRotation: { CACert: next.certPem, CAKey: next.keyPem, Phase: phase } } : {}),
+    },
     JoinTokens: { Worker: 'w', Manager: 'm' },
     DefaultAddrPool: [],
     SubnetSize: 24,
@@ -57,19 +68,31 @@ describe('root CA rotation', () => {
     assert.equal(desiredIssuer(c), next.certPem, 'docker shows the new root as the desired issuer at once');
 
     // One node still trusts only the old root: no step.
-    assert.equal(rotationStep(c, [node('a', reported(both, old)), node('b', reported(old.certPem, old))], random), undefined);
+    assert.equal(
+      rotationStep(c, [node('a', reported(both, old)), node('b', reported(old.certPem, old))], random),
+      undefined,
+    );
     // A node that is down is not waited for.
     c = rotationStep(c, [node('a', reported(both, old)), node('b', reported(old.certPem, old), 'down')], random)!;
     assert.equal(c.RootCA.RootRotation?.Phase, 'issue');
     assert.equal(signingCA(c)?.certPem, next.certPem);
 
-    assert.equal(rotationStep(c, [node('a', reported(both, old))], random), undefined, 'a certificate from the old root holds it back');
+    assert.equal(
+      rotationStep(c, [node('a', reported(both, old))], random),
+      undefined,
+      'a certificate from the old root holds it back',
+    );
     const done = rotationStep(c, [node('a', reported(both, next)), node('b', undefined, 'down')], random)!;
     assert.equal(done.RootCA.RootRotation, undefined);
     assert.equal(done.RootCA.CACert, next.certPem);
     assert.equal(desiredTrust(done), next.certPem);
-    for (const t of [done.JoinTokens.Worker, done.JoinTokens.Manager]) assert.equal(parseJoinToken(t)?.digest, caDigest(next.certPem), 'tokens pin the new root');
-    assert.equal(rotationStep(done, [node('a', reported(next.certPem, next))], random), undefined, 'nothing more to do');
+    for (const t of [done.JoinTokens.Worker, done.JoinTokens.Manager])
+      assert.equal(parseJoinToken(t)?.digest, caDigest(next.certPem), 'tokens pin the new root');
+    assert.equal(
+      rotationStep(done, [node('a', reported(next.certPem, next))], random),
+      undefined,
+      'nothing more to do',
+    );
   });
 
   it('waits for a node marked down that still checks in with the CA; not once its check-ins stop', async () => {
@@ -78,8 +101,16 @@ describe('root CA rotation', () => {
     const c = cluster(old, next, 'issue');
     const both = desiredTrust(c);
     const nodes = [node('a', reported(both, next)), node('b', reported(both, old), 'down')];
-    assert.equal(rotationStep(c, nodes, random, (id) => id === 'b'), undefined, 'b is down but alive: finishing would cut it off');
-    assert.equal(rotationStep(c, nodes, random, () => false)?.RootCA.RootRotation, undefined, 'b is gone: it must rejoin');
+    assert.equal(
+      rotationStep(c, nodes, random, (id) => id === 'b'),
+      undefined,
+      'b is down but alive: finishing would cut it off',
+    );
+    assert.equal(
+      rotationStep(c, nodes, random, () => false)?.RootCA.RootRotation,
+      undefined,
+      'b is gone: it must rejoin',
+    );
   });
 
   it('the reconciler finishes a rotation once a checking-in node converges or its check-ins lapse', async () => {
@@ -109,17 +140,34 @@ describe('root CA rotation', () => {
   it('TLS with both roots (both CN=swarm-ca) trusted accepts certificates from either', async () => {
     const [old, next] = await Promise.all([createRootCA(now), createRootCA(now)]);
     const id = { role: 'manager' as const, clusterId: 'c1', now, validityMs: 3600_000 };
-    const [a, b] = await Promise.all([issueNodeCertificate(old, { ...id, nodeId: 'a' }), issueNodeCertificate(next, { ...id, nodeId: 'b' })]);
+    const [a, b] = await Promise.all([
+      issueNodeCertificate(old, { ...id, nodeId: 'a' }),
+      issueNodeCertificate(next, { ...id, nodeId: 'b' }),
+    ]);
     const bundle = old.certPem + next.certPem;
-    const server = tls.createServer({ key: a.keyPem, cert: a.certPem, ca: bundle, requestCert: true, rejectUnauthorized: false }, (s) => {
-      s.end(s.authorized ? 'ok' : `refused: ${String(s.authorizationError)}`);
-    });
+    const server = tls.createServer(
+      { key: a.keyPem, cert: a.certPem, ca: bundle, requestCert: true, rejectUnauthorized: false },
+      (s) => {
+        s.end(s.authorized ? 'ok' : `refused: ${String(s.authorizationError)}`);
+      },
+    );
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     try {
-      const sock = tls.connect({ port: (server.address() as AddressInfo).port, host: '127.0.0.1', key: b.keyPem, cert: b.certPem, ca: bundle, checkServerIdentity: () => undefined });
+      const sock = tls.connect({
+        port: (server.address() as AddressInfo).port,
+        host: '127.0.0.1',
+        key: b.keyPem,
+        cert: b.certPem,
+        ca: bundle,
+        checkServerIdentity: () => undefined,
+      });
       await once(sock, 'secureConnect');
-      assert.equal(sock.authorized, true, `the client trusts the old root's certificate: ${String(sock.authorizationError)}`);
+      assert.equal(
+        sock.authorized,
+        true,
+        `the client trusts the old root's certificate: ${String(sock.authorizationError)}`,
+      );
       let got = '';
       for await (const chunk of sock) got += String(chunk);
       assert.equal(got, 'ok', 'the server trusts the new root certificate');
@@ -134,7 +182,13 @@ describe('root CA rotation', () => {
     assert.match(rootCAProblem('nope', ca.keyPem, now)!, /not a valid PEM-encoded X.509 certificate/);
     assert.match(rootCAProblem(ca.certPem, other.keyPem, now)!, /does not match/);
     assert.match(rootCAProblem(ca.certPem, 'nope', now)!, /not a valid PEM-encoded private key/);
-    const leaf = await issueNodeCertificate(ca, { nodeId: 'n', role: 'worker', clusterId: 'c', now, validityMs: 3600_000 });
+    const leaf = await issueNodeCertificate(ca, {
+      nodeId: 'n',
+      role: 'worker',
+      clusterId: 'c',
+      now,
+      validityMs: 3600_000,
+    });
     assert.match(rootCAProblem(leaf.certPem, leaf.keyPem, now)!, /not a CA certificate/);
     assert.match(rootCAProblem(ca.certPem, ca.keyPem, now + 21 * 365 * 24 * 3600_000)!, /expired/);
   });

@@ -40,7 +40,9 @@ export function desiredIssuer(c: ClusterObject): string {
 }
 
 const sameIssuer = (a: TlsInfo | undefined, root: TlsInfo): boolean =>
-  a !== undefined && a.CertIssuerSubject === root.CertIssuerSubject && a.CertIssuerPublicKey === root.CertIssuerPublicKey;
+  a !== undefined &&
+  a.CertIssuerSubject === root.CertIssuerSubject &&
+  a.CertIssuerPublicKey === root.CertIssuerPublicKey;
 
 /**
  * The nodes a rotation waits for: all but those that are down (they rejoin afterwards), unless a
@@ -57,7 +59,12 @@ export const CHECK_IN_GRACE_MS = 15_000;
  * The cluster object after the next step of a rotation in progress, or undefined when the nodes
  * have not all caught up yet (or nothing is rotating).
  */
-export function rotationStep(c: ClusterObject, nodes: readonly NodeObject[], random: Random, checkingIn: (id: string) => boolean = () => false): ClusterObject | undefined {
+export function rotationStep(
+  c: ClusterObject,
+  nodes: readonly NodeObject[],
+  random: Random,
+  checkingIn: (id: string) => boolean = () => false,
+): ClusterObject | undefined {
   const r = c.RootCA.RootRotation;
   if (!r) return undefined;
   const waiting = waitedFor(nodes, checkingIn);
@@ -103,7 +110,8 @@ export class RootRotationReconciler extends Reconciler {
     this.checkIns.set(nodeId, this.clock.now());
   }
 
-  private readonly checkingIn = (id: string): boolean => this.clock.now() - (this.checkIns.get(id) ?? -Infinity) < CHECK_IN_GRACE_MS;
+  private readonly checkingIn = (id: string): boolean =>
+    this.clock.now() - (this.checkIns.get(id) ?? -Infinity) < CHECK_IN_GRACE_MS;
 
   protected override interested(table: string): boolean {
     return table === 'node' || table === 'cluster';
@@ -120,7 +128,11 @@ export class RootRotationReconciler extends Reconciler {
       tx.update('cluster', next);
       rotating = next.RootCA.RootRotation !== undefined;
       const phase = next.RootCA.RootRotation?.Phase;
-      this.logger.info(phase === 'issue' ? 'root CA rotation: every node trusts the new root; issuing certificates from it' : 'root CA rotation complete');
+      this.logger.info(
+        phase === 'issue'
+          ? 'root CA rotation: every node trusts the new root; issuing certificates from it'
+          : 'root CA rotation complete',
+      );
     });
     // Check-ins lapse without a store event: while a rotation is under way, look again now and then.
     if (rotating) this.kick(CHECK_IN_GRACE_MS / 3);

@@ -70,16 +70,25 @@ function joinToken(cluster: ClusterObject, random: Random): string {
  * The root rotation an update asks for: a new ForceRotate value (a new root is made) or a signing
  * CA given with its key. Undefined when the update rotates nothing.
  */
-async function rootRotationFor(ca: ClusterSpec['CAConfig'], cur: ClusterObject): Promise<NonNullable<ClusterObject['RootCA']['RootRotation']> | undefined> {
+async function rootRotationFor(
+  ca: ClusterSpec['CAConfig'],
+  cur: ClusterObject,
+): Promise<NonNullable<ClusterObject['RootCA']['RootRotation']> | undefined> {
   const forced = (ca.ForceRotate ?? 0) !== (cur.Spec.CAConfig.ForceRotate ?? 0);
   if (!forced && !ca.SigningCACert && !ca.SigningCAKey) return undefined;
-  if (ca.SigningCAKey && !ca.SigningCACert) throw rpcError('invalid_argument', 'if a signing CA key is provided, the signing CA cert must also be provided');
+  if (ca.SigningCAKey && !ca.SigningCACert)
+    throw rpcError('invalid_argument', 'if a signing CA key is provided, the signing CA cert must also be provided');
   const external = externalCAFor(ca.ExternalCAs, ca.SigningCACert ?? '');
   if (ca.SigningCACert && !ca.SigningCAKey && !external) {
-    throw rpcError('invalid_argument', 'a signing CA cert needs its key, or an external CA (--external-ca) that signs with it');
+    throw rpcError(
+      'invalid_argument',
+      'a signing CA cert needs its key, or an external CA (--external-ca) that signs with it',
+    );
   }
-  if (ca.SigningCACert && ca.SigningCACert.trim() === cur.RootCA.CACert.trim() && !cur.RootCA.RootRotation) return undefined;
-  if (cur.RootCA.RootRotation) throw rpcError('failed_precondition', 'a root CA rotation is already in progress; wait for it to complete');
+  if (ca.SigningCACert && ca.SigningCACert.trim() === cur.RootCA.CACert.trim() && !cur.RootCA.RootRotation)
+    return undefined;
+  if (cur.RootCA.RootRotation)
+    throw rpcError('failed_precondition', 'a root CA rotation is already in progress; wait for it to complete');
   if (ca.SigningCACert) {
     const problem = rootCAProblem(ca.SigningCACert, ca.SigningCAKey, Date.now());
     if (problem) throw rpcError('invalid_argument', problem);
@@ -98,15 +107,24 @@ export function validateClusterSpec(s: ClusterSpec): void {
   const expiry = s.CAConfig.NodeCertExpiry ?? 0;
   if (expiry < MIN_CERT_EXPIRY_NS) throw rpcError('invalid_argument', 'minimum certificate expiry time is: 1h0m0s');
   if ((s.Dispatcher.HeartbeatPeriod ?? 0) <= 0) throw rpcError('invalid_argument', 'heartbeat period must be positive');
-  const { ElectionTick = 10, HeartbeatTick = 1, SnapshotInterval = 10000, KeepOldSnapshots = 0, LogEntriesForSlowFollowers = 500 } = s.Raft;
+  const {
+    ElectionTick = 10,
+    HeartbeatTick = 1,
+    SnapshotInterval = 10000,
+    KeepOldSnapshots = 0,
+    LogEntriesForSlowFollowers = 500,
+  } = s.Raft;
   if (HeartbeatTick < 1) throw rpcError('invalid_argument', 'heartbeat tick must be at least 1');
-  if (ElectionTick <= HeartbeatTick) throw rpcError('invalid_argument', 'election tick must be greater than heartbeat tick');
+  if (ElectionTick <= HeartbeatTick)
+    throw rpcError('invalid_argument', 'election tick must be greater than heartbeat tick');
   if (ElectionTick > 10_000) throw rpcError('invalid_argument', 'election tick cannot be more than 10000');
   if (SnapshotInterval < 1) throw rpcError('invalid_argument', 'snapshot interval must be at least 1');
   if (KeepOldSnapshots > 1000) throw rpcError('invalid_argument', 'keep-old-snapshots cannot be more than 1000');
-  if (LogEntriesForSlowFollowers > 10_000_000) throw rpcError('invalid_argument', 'log entries for slow followers cannot be more than 10000000');
+  if (LogEntriesForSlowFollowers > 10_000_000)
+    throw rpcError('invalid_argument', 'log entries for slow followers cannot be more than 10000000');
   const retention = s.Orchestration.TaskHistoryRetentionLimit ?? 5;
-  if (retention < 0 || retention > 10_000) throw rpcError('invalid_argument', 'task history retention limit must be between 0 and 10000');
+  if (retention < 0 || retention > 10_000)
+    throw rpcError('invalid_argument', 'task history retention limit must be between 0 and 10000');
 }
 
 export function normalizeClusterSpec(spec: Partial<ClusterSpec> | undefined, base?: ClusterSpec): ClusterSpec {
@@ -116,7 +134,8 @@ export function normalizeClusterSpec(spec: Partial<ClusterSpec> | undefined, bas
     Name: s.Name || base?.Name || 'default',
     Labels: s.Labels ?? base?.Labels ?? {},
     Orchestration: {
-      TaskHistoryRetentionLimit: s.Orchestration?.TaskHistoryRetentionLimit ?? base?.Orchestration.TaskHistoryRetentionLimit ?? 5,
+      TaskHistoryRetentionLimit:
+        s.Orchestration?.TaskHistoryRetentionLimit ?? base?.Orchestration.TaskHistoryRetentionLimit ?? 5,
     },
     Raft: {
       SnapshotInterval: pick(s.Raft?.SnapshotInterval, base?.Raft.SnapshotInterval, 10000),
@@ -125,9 +144,17 @@ export function normalizeClusterSpec(spec: Partial<ClusterSpec> | undefined, bas
       ElectionTick: pick(s.Raft?.ElectionTick, base?.Raft.ElectionTick, 10),
       HeartbeatTick: pick(s.Raft?.HeartbeatTick, base?.Raft.HeartbeatTick, 1),
     },
-    Dispatcher: { HeartbeatPeriod: pick(s.Dispatcher?.HeartbeatPeriod, base?.Dispatcher.HeartbeatPeriod, 5_000_000_000) },
-    CAConfig: { ...(base?.CAConfig ?? {}), ...(s.CAConfig ?? {}), NodeCertExpiry: pick(s.CAConfig?.NodeCertExpiry, base?.CAConfig.NodeCertExpiry, 7_776_000_000_000_000) },
+    Dispatcher: {
+      HeartbeatPeriod: pick(s.Dispatcher?.HeartbeatPeriod, base?.Dispatcher.HeartbeatPeriod, 5_000_000_000),
+    },
+    CAConfig: {
+      ...(base?.CAConfig ?? {}),
+      ...(s.CAConfig ?? {}),
+      NodeCertExpiry: pick(s.CAConfig?.NodeCertExpiry, base?.CAConfig.NodeCertExpiry, 7_776_000_000_000_000),
+    },
     TaskDefaults: s.TaskDefaults ?? base?.TaskDefaults ?? {},
-    EncryptionConfig: { AutoLockManagers: s.EncryptionConfig?.AutoLockManagers ?? base?.EncryptionConfig.AutoLockManagers ?? false },
+    EncryptionConfig: {
+      AutoLockManagers: s.EncryptionConfig?.AutoLockManagers ?? base?.EncryptionConfig.AutoLockManagers ?? false,
+    },
   };
 }

@@ -15,14 +15,22 @@ export type { LogSource, TaskLogReader } from './api.js';
 /** `service logs`: every task of the service (and, with follow, the tasks it gets later). */
 export function serviceLogs(ctx: ControlContext, ref: string, opts: LogOptions): AsyncIterable<LogLine> {
   const service = findService(ctx.store, ref);
-  const tasksOf = (): TaskObject[] => ctx.store.view((tx) => tx.find('task', (t) => t.ServiceID === service.ID && Boolean(t.NodeID)));
-  return mergeLogStreams(tasksOf, ctx.logSource, opts, () => Boolean(ctx.store.view((tx) => tx.get('service', service.ID))));
+  const tasksOf = (): TaskObject[] =>
+    ctx.store.view((tx) => tx.find('task', (t) => t.ServiceID === service.ID && Boolean(t.NodeID)));
+  return mergeLogStreams(tasksOf, ctx.logSource, opts, () =>
+    Boolean(ctx.store.view((tx) => tx.get('service', service.ID))),
+  );
 }
 
 /** `service logs TASK`: one task's lines. */
 export function taskLogs(ctx: ControlContext, ref: string, opts: LogOptions): AsyncIterable<LogLine> {
   const task = findTask(ctx.store, ref);
-  return mergeLogStreams(() => [task], ctx.logSource, opts, () => false);
+  return mergeLogStreams(
+    () => [task],
+    ctx.logSource,
+    opts,
+    () => false,
+  );
 }
 
 const NEW_TASK_POLL_MS = 1000;
@@ -63,7 +71,12 @@ export async function* mergeLogStreams(
     const base = { nodeId: t.NodeID, serviceId: t.ServiceID, taskId: t.ID };
     const reader = source(t.NodeID);
     if (!reader) {
-      push({ ...base, stream: 2, timestamp: new Date().toISOString(), line: `error from node ${t.NodeID}: node is not reachable, its logs are unavailable` });
+      push({
+        ...base,
+        stream: 2,
+        timestamp: new Date().toISOString(),
+        line: `error from node ${t.NodeID}: node is not reachable, its logs are unavailable`,
+      });
       return;
     }
     active++;
@@ -74,7 +87,13 @@ export async function* mergeLogStreams(
           push({ ...base, ...l });
         }
       } catch (e) {
-        if (!abort.signal.aborted) push({ ...base, stream: 2, timestamp: new Date().toISOString(), line: `error from task ${t.ID}: ${errorMessage(e)}` });
+        if (!abort.signal.aborted)
+          push({
+            ...base,
+            stream: 2,
+            timestamp: new Date().toISOString(),
+            line: `error from task ${t.ID}: ${errorMessage(e)}`,
+          });
       } finally {
         active--;
         notify?.();

@@ -41,7 +41,10 @@ export function isRead(m: MethodName): boolean {
 
 /** Runs a method here, against this manager's store (the leader's, or a test's). */
 export function runMethod<K extends MethodName>(ctx: ControlContext, m: K, args: Args<K>): Promise<Result<K>> {
-  const run = controlMethods[m].run as unknown as (ctx: ControlContext, ...a: Args<K>) => Result<K> | Promise<Result<K>>;
+  const run = controlMethods[m].run as unknown as (
+    ctx: ControlContext,
+    ...a: Args<K>
+  ) => Result<K> | Promise<Result<K>>;
   return Promise.resolve().then(() => run(ctx, ...args));
 }
 

@@ -43,7 +43,11 @@ export function findNetwork(store: Store, ref: string): NetworkObject {
 export function networkSpecOf(req: NetworkCreateRequest): NetworkSpec {
   if (!req.Name) throw rpcError('invalid_argument', 'meta: name must be provided');
   const driver = req.Driver || 'overlay';
-  if (driver !== 'overlay') throw new ShoalError('invalid_argument', `network driver ${driver} is not supported for swarm-scoped networks; use -d overlay`);
+  if (driver !== 'overlay')
+    throw new ShoalError(
+      'invalid_argument',
+      `network driver ${driver} is not supported for swarm-scoped networks; use -d overlay`,
+    );
   const options = { ...(req.Options ?? {}) };
   if (ENCRYPTED_OPTION in options) {
     throw new ShoalError(
@@ -53,7 +57,11 @@ export function networkSpecOf(req: NetworkCreateRequest): NetworkSpec {
   }
   if (req.EnableIPv6) throw new ShoalError('invalid_argument', 'IPv6 overlay networks are not supported by shoal');
   const ipamDriver = req.IPAM?.Driver || 'default';
-  if (ipamDriver !== 'default') throw new ShoalError('invalid_argument', `IPAM driver ${ipamDriver} is not supported; only the default IPAM driver is`);
+  if (ipamDriver !== 'default')
+    throw new ShoalError(
+      'invalid_argument',
+      `IPAM driver ${ipamDriver} is not supported; only the default IPAM driver is`,
+    );
   const configs = (req.IPAM?.Config ?? []).map((c) => {
     const out: IpamConfig = {};
     if (c.Subnet) out.Subnet = c.Subnet;
@@ -68,7 +76,10 @@ export function networkSpecOf(req: NetworkCreateRequest): NetworkSpec {
     Attachable: Boolean(req.Attachable),
     Internal: Boolean(req.Internal),
     Ingress: Boolean(req.Ingress),
-    IPAMOptions: { Driver: { Name: ipamDriver, ...(req.IPAM?.Options ? { Options: req.IPAM.Options } : {}) }, Configs: configs },
+    IPAMOptions: {
+      Driver: { Name: ipamDriver, ...(req.IPAM?.Options ? { Options: req.IPAM.Options } : {}) },
+      Configs: configs,
+    },
   };
 }
 
@@ -85,8 +96,13 @@ export function resolveServiceNetworks(spec: ServiceSpec, networks: readonly Net
     } catch {
       throw new ShoalError('not_found', `network ${a.Target} not found`);
     }
-    if (n.Spec.Ingress) throw rpcError('invalid_argument', 'Service cannot be explicitly attached to the ingress network "ingress"');
-    if (seen.has(n.ID)) throw rpcError('invalid_argument', `service cannot be attached to the same network more than once: ${n.Spec.Name}`);
+    if (n.Spec.Ingress)
+      throw rpcError('invalid_argument', 'Service cannot be explicitly attached to the ingress network "ingress"');
+    if (seen.has(n.ID))
+      throw rpcError(
+        'invalid_argument',
+        `service cannot be attached to the same network more than once: ${n.Spec.Name}`,
+      );
     seen.add(n.ID);
     a.Target = n.ID;
   }
@@ -102,12 +118,20 @@ export const networkMethods = {
     const id = newId(ctx.random);
     await storeWrite(ctx, (tx) => {
       const all = tx.all('network');
-      if (all.some((n) => n.Spec.Name === spec.Name)) throw new ShoalError('conflict', `network with name ${spec.Name} already exists`);
+      if (all.some((n) => n.Spec.Name === spec.Name))
+        throw new ShoalError('conflict', `network with name ${spec.Name} already exists`);
       if (spec.Ingress && all.some((n) => n.Spec.Ingress)) {
         throw rpcError('already_exists', 'ingress network already exists');
       }
       const allocation = allocateNetwork(spec, tx.all('cluster')[0], all);
-      tx.create('network', { ID: id, Version: { Index: 0 }, CreatedAt: tx.now, UpdatedAt: tx.now, Spec: spec, Allocation: allocation });
+      tx.create('network', {
+        ID: id,
+        Version: { Index: 0 },
+        CreatedAt: tx.now,
+        UpdatedAt: tx.now,
+        Spec: spec,
+        Allocation: allocation,
+      });
     });
     return { id };
   }),
@@ -117,15 +141,25 @@ export const networkMethods = {
     await storeWrite(ctx, (tx) => {
       if (!tx.get('network', network.ID)) throw new ShoalError('not_found', `network ${ref} not found`);
       for (const s of tx.all('service')) {
-        if (network.Spec.Ingress && (s.Spec.EndpointSpec?.Ports ?? []).some((p) => (p.PublishMode ?? 'ingress') === 'ingress')) {
-          throw rpcError('failed_precondition', `ingress network cannot be removed because service ${s.ID} depends on it`);
+        if (
+          network.Spec.Ingress &&
+          (s.Spec.EndpointSpec?.Ports ?? []).some((p) => (p.PublishMode ?? 'ingress') === 'ingress')
+        ) {
+          throw rpcError(
+            'failed_precondition',
+            `ingress network cannot be removed because service ${s.ID} depends on it`,
+          );
         }
         if ((s.Spec.TaskTemplate.Networks ?? []).some((a) => a.Target === network.ID)) {
           throw rpcError('failed_precondition', `network ${network.ID} is in use by service ${s.ID}`);
         }
       }
       for (const t of tx.all('task')) {
-        if (t.Status.State !== 'remove' && t.DesiredState !== 'remove' && (t.Networks ?? []).some((a) => a.NetworkID === network.ID)) {
+        if (
+          t.Status.State !== 'remove' &&
+          t.DesiredState !== 'remove' &&
+          (t.Networks ?? []).some((a) => a.NetworkID === network.ID)
+        ) {
           throw rpcError('failed_precondition', `network ${network.ID} is in use by task ${t.ID}`);
         }
       }

@@ -21,6 +21,7 @@ export function rpcError(code: ErrorCode, desc: string): ShoalError {
 
 /** Store errors (update out of sequence, ...) surface in gRPC wording. */
 export function asRpcError(e: unknown): unknown {
-  if (e instanceof ShoalError && !e.message.startsWith('rpc error:') && e.code === 'unknown') return rpcError(e.code, e.message);
+  if (e instanceof ShoalError && !e.message.startsWith('rpc error:') && e.code === 'unknown')
+    return rpcError(e.code, e.message);
   return e;
 }

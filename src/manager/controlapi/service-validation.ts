@@ -19,7 +19,8 @@ export function validateName(name: string): void {
 }
 
 function nonNegative(v: number | undefined, what: string): void {
-  if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) throw invalid(`${what} cannot be negative`);
+  if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 0))
+    throw invalid(`${what} cannot be negative`);
 }
 
 function validateUpdateConfig(u: UpdateConfig | undefined, what: 'update' | 'rollback'): void {
@@ -33,8 +34,10 @@ function validateUpdateConfig(u: UpdateConfig | undefined, what: 'update' | 'rol
   if (u.FailureAction !== undefined && !['pause', 'continue', 'rollback'].includes(u.FailureAction)) {
     throw invalid(`TaskSpec: unknown ${what} failure action ${u.FailureAction}`);
   }
-  if (what === 'rollback' && u.FailureAction === 'rollback') throw invalid('TaskSpec: rollback failure action cannot be rollback');
-  if (u.Order !== undefined && !['stop-first', 'start-first'].includes(u.Order)) throw invalid(`TaskSpec: unknown ${what} order ${u.Order}`);
+  if (what === 'rollback' && u.FailureAction === 'rollback')
+    throw invalid('TaskSpec: rollback failure action cannot be rollback');
+  if (u.Order !== undefined && !['stop-first', 'start-first'].includes(u.Order))
+    throw invalid(`TaskSpec: unknown ${what} order ${u.Order}`);
 }
 
 function validateMounts(mounts: Mount[] | undefined): void {
@@ -43,9 +46,12 @@ function validateMounts(mounts: Mount[] | undefined): void {
     if (!m.Target) throw invalid('ContainerSpec: mount target must be provided');
     if (seen.has(m.Target)) throw invalid(`ContainerSpec: duplicate mount point: ${m.Target}`);
     seen.add(m.Target);
-    if (!['bind', 'volume', 'tmpfs', 'npipe', 'cluster'].includes(m.Type)) throw invalid(`ContainerSpec: invalid mount type: ${m.Type}`);
-    if (m.Type === 'bind' && !m.Source) throw invalid(`ContainerSpec: invalid bind mount source, source is required: ${m.Target}`);
-    if (m.Type === 'bind' && m.Source && !m.Source.startsWith('/')) throw invalid(`ContainerSpec: invalid bind mount source, must be an absolute path: ${m.Source}`);
+    if (!['bind', 'volume', 'tmpfs', 'npipe', 'cluster'].includes(m.Type))
+      throw invalid(`ContainerSpec: invalid mount type: ${m.Type}`);
+    if (m.Type === 'bind' && !m.Source)
+      throw invalid(`ContainerSpec: invalid bind mount source, source is required: ${m.Target}`);
+    if (m.Type === 'bind' && m.Source && !m.Source.startsWith('/'))
+      throw invalid(`ContainerSpec: invalid bind mount source, must be an absolute path: ${m.Source}`);
     if (m.Type === 'tmpfs' && m.Source) throw invalid('ContainerSpec: invalid tmpfs source, source must be empty');
   }
 }
@@ -53,12 +59,16 @@ function validateMounts(mounts: Mount[] | undefined): void {
 function validatePorts(ports: PortConfig[] | undefined, mode: string | undefined): void {
   const seen = new Set<string>();
   for (const p of ports ?? []) {
-    if (!Number.isInteger(p.TargetPort) || p.TargetPort <= 0 || p.TargetPort > 65535) throw invalid(`EndpointSpec: invalid target port ${p.TargetPort}`);
-    if (p.PublishedPort !== undefined && (p.PublishedPort < 0 || p.PublishedPort > 65535)) throw invalid(`EndpointSpec: invalid published port ${p.PublishedPort}`);
-    if (p.Protocol && !['tcp', 'udp', 'sctp'].includes(p.Protocol)) throw invalid(`EndpointSpec: invalid protocol ${p.Protocol}`);
-    if (p.PublishMode && !['ingress', 'host'].includes(p.PublishMode)) throw invalid(`EndpointSpec: invalid publish mode ${p.PublishMode}`);
+    if (!Number.isInteger(p.TargetPort) || p.TargetPort <= 0 || p.TargetPort > 65535)
+      throw invalid(`EndpointSpec: invalid target port ${p.TargetPort}`);
+    if (p.PublishedPort !== undefined && (p.PublishedPort < 0 || p.PublishedPort > 65535))
+      throw invalid(`EndpointSpec: invalid published port ${p.PublishedPort}`);
+    if (p.Protocol && !['tcp', 'udp', 'sctp'].includes(p.Protocol))
+      throw invalid(`EndpointSpec: invalid protocol ${p.Protocol}`);
+    if (p.PublishMode && !['ingress', 'host'].includes(p.PublishMode))
+      throw invalid(`EndpointSpec: invalid publish mode ${p.PublishMode}`);
     if (mode === 'dnsrr' && (p.PublishMode ?? 'ingress') === 'ingress') {
-      throw invalid('EndpointSpec: port published with ingress mode can\'t be used with dnsrr mode');
+      throw invalid("EndpointSpec: port published with ingress mode can't be used with dnsrr mode");
     }
     if (!p.PublishedPort) continue;
     const key = `${p.PublishedPort}/${p.Protocol ?? 'tcp'}`;
@@ -111,15 +121,19 @@ export function validateServiceSpec(spec: ServiceSpec): void {
   if (!mode || typeof mode !== 'object') throw invalid('service mode must be provided');
   if ('Replicated' in mode) {
     const r = mode.Replicated?.Replicas;
-    if (r !== undefined && (!Number.isInteger(r) || r < 0)) throw invalid('Mode: replicas must be a non-negative integer');
+    if (r !== undefined && (!Number.isInteger(r) || r < 0))
+      throw invalid('Mode: replicas must be a non-negative integer');
     // Every replica is a task object in every manager's memory: a typo of a few zeros must not take the swarm down.
     if (r !== undefined && r > MAX_REPLICAS) throw invalid(`Mode: replicas cannot be more than ${MAX_REPLICAS}`);
   } else if ('ReplicatedJob' in mode) {
     // swarmkit's wording; its fields are unsigned, so a negative number would wrap around.
     const j = mode.ReplicatedJob ?? {};
-    if (j.MaxConcurrent !== undefined && (!Number.isInteger(j.MaxConcurrent) || j.MaxConcurrent < 0)) throw invalid('Maximum concurrent jobs must not be negative');
-    if (j.TotalCompletions !== undefined && (!Number.isInteger(j.TotalCompletions) || j.TotalCompletions < 0)) throw invalid('Total completed jobs must not be negative');
-    if ((j.MaxConcurrent ?? 0) > MAX_REPLICAS || (j.TotalCompletions ?? 0) > MAX_REPLICAS) throw invalid(`Mode: a job cannot ask for more than ${MAX_REPLICAS} tasks`);
+    if (j.MaxConcurrent !== undefined && (!Number.isInteger(j.MaxConcurrent) || j.MaxConcurrent < 0))
+      throw invalid('Maximum concurrent jobs must not be negative');
+    if (j.TotalCompletions !== undefined && (!Number.isInteger(j.TotalCompletions) || j.TotalCompletions < 0))
+      throw invalid('Total completed jobs must not be negative');
+    if ((j.MaxConcurrent ?? 0) > MAX_REPLICAS || (j.TotalCompletions ?? 0) > MAX_REPLICAS)
+      throw invalid(`Mode: a job cannot ask for more than ${MAX_REPLICAS} tasks`);
   } else if (!('Global' in mode) && !('GlobalJob' in mode)) {
     throw invalid('Mode: unrecognized service mode');
   }

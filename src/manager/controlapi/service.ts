@@ -39,9 +39,16 @@ export const serviceMethods = {
       const tasks = tx.find('task', (t) => t.ServiceID === id);
       if (isJob(s.Spec)) return jobServiceStatus(s, tasks);
       const running = tasks.filter(
-        (t) => t.Status.State === 'running' && t.DesiredState === 'running' && t.NodeID && nodes.get(t.NodeID)?.Status.State !== 'down',
+        (t) =>
+          t.Status.State === 'running' &&
+          t.DesiredState === 'running' &&
+          t.NodeID &&
+          nodes.get(t.NodeID)?.Status.State !== 'down',
       ).length;
-      const desired = 'Replicated' in s.Spec.Mode ? (s.Spec.Mode.Replicated.Replicas ?? 1) : tasks.filter((t) => t.DesiredState === 'running').length;
+      const desired =
+        'Replicated' in s.Spec.Mode
+          ? (s.Spec.Mode.Replicated.Replicas ?? 1)
+          : tasks.filter((t) => t.DesiredState === 'running').length;
       const completed = tasks.filter((t) => t.Status.State === 'complete').length;
       return { RunningTasks: running, DesiredTasks: desired, CompletedTasks: completed };
     }),
@@ -60,54 +67,79 @@ export const serviceMethods = {
       // Without published ports the allocator has nothing to add: the endpoint is complete now, so
       // the service is not rewritten (and its version does not move) right after it is created.
       const endpoint = s.EndpointSpec?.Ports?.length ? {} : structuredClone(s.EndpointSpec ?? {});
-      const service: ServiceObject = { ID: id, Version: { Index: 0 }, CreatedAt: tx.now, UpdatedAt: tx.now, Spec: s, SpecVersion: 1, Endpoint: { Spec: endpoint } };
+      const service: ServiceObject = {
+        ID: id,
+        Version: { Index: 0 },
+        CreatedAt: tx.now,
+        UpdatedAt: tx.now,
+        Spec: s,
+        SpecVersion: 1,
+        Endpoint: { Spec: endpoint },
+      };
       if (isJob(s)) service.JobStatus = { JobIteration: { Index: 0 }, LastExecution: tx.now };
       tx.create('service', service);
     });
     return { id, warnings: [] };
   }),
 
-  updateService: write(async (ctx, id: string, version: number, spec: ServiceSpec, opts: UpdateServiceOptions): Promise<{ warnings: string[] }> => {
-    await storeWrite(ctx, (tx) => {
-      const cur = tx.get('service', id);
-      if (!cur) throw new ShoalError('not_found', `service ${id} not found`);
-      if (cur.Version.Index !== version) throw rpcError('unknown', 'update out of sequence');
-      let next: ServiceSpec;
-      if (opts.rollback) {
-        if (!cur.PreviousSpec) throw rpcError('failed_precondition', `service ${cur.ID} does not have a previous spec`);
-        next = structuredClone(cur.PreviousSpec);
-      } else {
-        next = normalizeServiceSpec(spec);
-        validateServiceSpec(next);
-        resolveServiceNetworks(next, tx.all('network'));
-      }
-      const previous = structuredClone(cur.Spec);
-      if (next.Name !== cur.Spec.Name) throw rpcError('unimplemented', 'renaming services is not supported');
-      if (modeName(next) !== modeName(cur.Spec)) throw rpcError('invalid_argument', 'service mode change is not allowed');
-      const taskChanged = !sameValue(next.TaskTemplate, cur.Spec.TaskTemplate);
-      const portsChanged = !sameValue(next.EndpointSpec ?? {}, cur.Spec.EndpointSpec ?? {});
-      // Clients that do not know the extension (the docker CLI) drop it: keep the current value.
-      if (next.Rebalance === undefined && cur.Spec.Rebalance !== undefined) next.Rebalance = cur.Spec.Rebalance;
-      const rebalance = !opts.rollback && (next.Rebalance ?? 0) > (cur.Spec.Rebalance ?? 0);
-      const updated: ServiceObject = {
-        ...cur,
-        Spec: next,
-        PreviousSpec: previous,
-        SpecVersion: taskChanged || portsChanged || rebalance ? cur.SpecVersion + 1 : cur.SpecVersion,
-      };
-      delete updated.RebalanceTasks;
-      // As swarmkit: every update of a job starts a new run of it (`service update --force` included).
-      if (cur.JobStatus) updated.JobStatus = { JobIteration: { Index: cur.JobStatus.JobIteration.Index + 1 }, LastExecution: tx.now };
-      if (rebalance) {
-        if (!('Replicated' in next.Mode)) throw rpcError('invalid_argument', 'only replicated services can be rebalanced');
-        updated.RebalanceTasks = tasksToRebalance(cur, tx.all('node'), tx.all('task'));
-      }
-      if (opts.rollback) updated.UpdateStatus = { State: 'rollback_started', StartedAt: tx.now, Message: 'manually requested rollback' };
-      else if (taskChanged || portsChanged || rebalance) delete updated.UpdateStatus;
-      tx.update('service', updated);
-    });
-    return { warnings: [] };
-  }),
+  updateService: write(
+    async (
+      ctx,
+      id: string,
+      version: number,
+      spec: ServiceSpec,
+      opts: UpdateServiceOptions,
+    ): Promise<{ warnings: string[] }> => {
+      await storeWrite(ctx, (tx) => {
+        const cur = tx.get('service', id);
+        if (!cur) throw new ShoalError('not_found', `service ${id} not found`);
+        if (cur.Version.Index !== version) throw rpcError('unknown', 'update out of sequence');
+        let next: ServiceSpec;
+        if (opts.rollback) {
+          if (!cur.PreviousSpec)
+            throw rpcError('failed_precondition', `service ${cur.ID} does not have a previous spec`);
+          next = structuredClone(cur.PreviousSpec);
+        } else {
+          next = normalizeServiceSpec(spec);
+          validateServiceSpec(next);
+          resolveServiceNetworks(next, tx.all('network'));
+        }
+        const previous = structuredClone(cur.Spec);
+        if (next.Name !== cur.Spec.Name) throw rpcError('unimplemented', 'renaming services is not supported');
+        if (modeName(next) !== modeName(cur.Spec))
+          throw rpcError('invalid_argument', 'service mode change is not allowed');
+        const taskChanged = !sameValue(next.TaskTemplate, cur.Spec.TaskTemplate);
+        const portsChanged = !sameValue(next.EndpointSpec ?? {}, cur.Spec.EndpointSpec ?? {});
+        // Clients that do not know the extension (the docker CLI) drop it: keep the current value.
+        if (next.Rebalance === undefined && cur.Spec.Rebalance !== undefined) next.Rebalance = cur.Spec.Rebalance;
+        const rebalance = !opts.rollback && (next.Rebalance ?? 0) > (cur.Spec.Rebalance ?? 0);
+        const updated: ServiceObject = {
+          ...cur,
+          Spec: next,
+          PreviousSpec: previous,
+          SpecVersion: taskChanged || portsChanged || rebalance ? cur.SpecVersion + 1 : cur.SpecVersion,
+        };
+        delete updated.RebalanceTasks;
+        // As swarmkit: every update of a job starts a new run of it (`service update --force` included).
+        if (cur.JobStatus)
+          updated.JobStatus = { JobIteration: { Index: cur.JobStatus.JobIteration.Index + 1 }, LastExecution: tx.now };
+        if (rebalance) {
+          if (!('Replicated' in next.Mode))
+            throw rpcError('invalid_argument', 'only replicated services can be rebalanced');
+          updated.RebalanceTasks = tasksToRebalance(cur, tx.all('node'), tx.all('task'));
+        }
+        if (opts.rollback)
+          updated.UpdateStatus = {
+            State: 'rollback_started',
+            StartedAt: tx.now,
+            Message: 'manually requested rollback',
+          };
+        else if (taskChanged || portsChanged || rebalance) delete updated.UpdateStatus;
+        tx.update('service', updated);
+      });
+      return { warnings: [] };
+    },
+  ),
 
   removeService: write(async (ctx, ref: string): Promise<void> => {
     const service = findService(ctx.store, ref);
@@ -145,4 +177,3 @@ export function normalizeServiceSpec(spec: ServiceSpec): ServiceSpec {
   }
   return s;
 }
-

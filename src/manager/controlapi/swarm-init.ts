@@ -5,7 +5,14 @@
 import type { NodeId } from '../../common/ids.js';
 import type { NodeRole } from '../../common/node-role.js';
 import type { Random } from '../../common/random.js';
-import type { ClusterObject, NetworkObject, NetworkSpec, NodeDescription, NodeObject, TlsInfo } from '../../store/types.js';
+import type {
+  ClusterObject,
+  NetworkObject,
+  NetworkSpec,
+  NodeDescription,
+  NodeObject,
+  TlsInfo,
+} from '../../store/types.js';
 import { allocateNetwork, INGRESS_NETWORK_NAME } from '../allocator/network-allocation.js';
 import { newJoinToken } from '../ca/join-token.js';
 import { newUnlockKey } from '../ca/unlock-key.js';
@@ -99,5 +106,12 @@ export function ingressNetwork(id: string, cluster: ClusterObject, now: number):
     Ingress: true,
     IPAMOptions: { Driver: { Name: 'default' }, Configs: [] },
   };
-  return { ID: id, Version: { Index: 0 }, CreatedAt: now, UpdatedAt: now, Spec: spec, Allocation: allocateNetwork(spec, cluster, []) };
+  return {
+    ID: id,
+    Version: { Index: 0 },
+    CreatedAt: now,
+    UpdatedAt: now,
+    Spec: spec,
+    Allocation: allocateNetwork(spec, cluster, []),
+  };
 }

@@ -48,7 +48,12 @@ class AssignmentFanout extends Reconciler {
   }
 
   protected async reconcile(): Promise<void> {
-    const all = this.store.view((tx) => ({ tasks: tx.all('task'), services: tx.all('service'), networks: tx.all('network'), nodes: tx.all('node') }));
+    const all = this.store.view((tx) => ({
+      tasks: tx.all('task'),
+      services: tx.all('service'),
+      networks: tx.all('network'),
+      nodes: tx.all('node'),
+    }));
     for (const s of this.sessions()) {
       const a = assignmentsOf(s.nodeId, all);
       const key = a.tasks.map((t) => `${t.ID}:${t.Version.Index}`).join(',') + JSON.stringify(a.networks);
@@ -115,7 +120,8 @@ export class Dispatcher implements DispatcherEndpoint {
     if (!this.running) throw new ShoalError('unavailable', 'dispatcher is not running on this manager');
     const node = this.store.view((tx) => tx.get('node', req.nodeId));
     if (!node) throw new ShoalError('not_found', `node ${req.nodeId} not found`);
-    for (const s of this.sessions.values()) if (s.nodeId === req.nodeId) this.endSession(s, 'superseded by a new session');
+    for (const s of this.sessions.values())
+      if (s.nodeId === req.nodeId) this.endSession(s, 'superseded by a new session');
     await this.store.update((tx) => {
       const cur = tx.get('node', req.nodeId);
       if (!cur) throw new ShoalError('not_found', `node ${req.nodeId} not found`);
@@ -163,7 +169,8 @@ export class Dispatcher implements DispatcherEndpoint {
     this.expiries.delete(nodeId);
     await this.store.update((tx) => {
       const cur = tx.get('node', nodeId);
-      if (cur && cur.Status.State !== 'down') tx.update('node', { ...cur, Status: { ...cur.Status, State: 'down', Message: 'node left the swarm' } });
+      if (cur && cur.Status.State !== 'down')
+        tx.update('node', { ...cur, Status: { ...cur.Status, State: 'down', Message: 'node left the swarm' } });
     });
   }
 
@@ -177,7 +184,9 @@ export class Dispatcher implements DispatcherEndpoint {
       this.clock.setTimer(grace, () => {
         this.expiries.delete(nodeId);
         if (s) this.endSession(s, 'heartbeat expired');
-        void this.markDown(nodeId).catch((e: unknown) => this.logger.warn('marking node down failed', { nodeId, error: String(e) }));
+        void this.markDown(nodeId).catch((e: unknown) =>
+          this.logger.warn('marking node down failed', { nodeId, error: String(e) }),
+        );
       }),
     );
   }
@@ -187,7 +196,8 @@ export class Dispatcher implements DispatcherEndpoint {
     if (!node || node.Status.State === 'ready') return;
     await this.store.update((tx) => {
       const cur = tx.get('node', nodeId);
-      if (cur && cur.Status.State !== 'ready') tx.update('node', { ...cur, Status: { ...cur.Status, State: 'ready', Message: undefined } });
+      if (cur && cur.Status.State !== 'ready')
+        tx.update('node', { ...cur, Status: { ...cur.Status, State: 'ready', Message: undefined } });
     });
   }
 
@@ -210,7 +220,14 @@ export class Dispatcher implements DispatcherEndpoint {
   }
 
   private currentAssignments(nodeId: string): Assignments {
-    return this.store.view((tx) => assignmentsOf(nodeId, { tasks: tx.all('task'), services: tx.all('service'), networks: tx.all('network'), nodes: tx.all('node') }));
+    return this.store.view((tx) =>
+      assignmentsOf(nodeId, {
+        tasks: tx.all('task'),
+        services: tx.all('service'),
+        networks: tx.all('network'),
+        nodes: tx.all('node'),
+      }),
+    );
   }
 
   private updateStatus(s: NodeSession, updates: readonly TaskStatusUpdate[]): Promise<void> {

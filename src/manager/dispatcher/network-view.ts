@@ -5,7 +5,13 @@
  * the services on them (VIP, mode, aliases) for the embedded DNS and the VIP tables. Pure.
  */
 import { hostPart } from '../../network/addresses.js';
-import { stateRank, type NetworkObject, type NodeObject, type ServiceObject, type TaskObject } from '../../store/types.js';
+import {
+  stateRank,
+  type NetworkObject,
+  type NodeObject,
+  type ServiceObject,
+  type TaskObject,
+} from '../../store/types.js';
 import type { MeshView, NetworkView, ViewEndpoint } from './session.js';
 
 /** Docker's task name, answered by the embedded DNS like a container name. */
@@ -15,13 +21,22 @@ function taskDnsName(t: TaskObject): string {
 
 /** A task whose container may exist: scheduled, not yet terminal. */
 function mayHaveContainer(t: TaskObject): boolean {
-  return Boolean(t.NodeID) && stateRank(t.Status.State) >= stateRank('assigned') && stateRank(t.Status.State) < stateRank('complete');
+  return (
+    Boolean(t.NodeID) &&
+    stateRank(t.Status.State) >= stateRank('assigned') &&
+    stateRank(t.Status.State) < stateRank('complete')
+  );
 }
 
 export function networkViewFor(
   nodeId: string,
   assigned: readonly TaskObject[],
-  all: { tasks: readonly TaskObject[]; services: readonly ServiceObject[]; networks: readonly NetworkObject[]; nodes: readonly NodeObject[] },
+  all: {
+    tasks: readonly TaskObject[];
+    services: readonly ServiceObject[];
+    networks: readonly NetworkObject[];
+    nodes: readonly NodeObject[];
+  },
 ): NetworkView {
   const wanted = new Set<string>();
   for (const t of assigned) for (const a of t.Networks ?? []) wanted.add(a.NetworkID);
@@ -57,7 +72,13 @@ export function networkViewFor(
       if (!wanted.has(a.Target)) continue;
       const vip = s.Endpoint.VirtualIPs?.find((v) => v.NetworkID === a.Target);
       const mode = s.Spec.EndpointSpec?.Mode ?? 'vip';
-      services.push({ networkId: a.Target, name: s.Spec.Name, mode, ...(mode === 'vip' && vip ? { vip: hostPart(vip.Addr) } : {}), aliases: a.Aliases ?? [] });
+      services.push({
+        networkId: a.Target,
+        name: s.Spec.Name,
+        mode,
+        ...(mode === 'vip' && vip ? { vip: hostPart(vip.Addr) } : {}),
+        aliases: a.Aliases ?? [],
+      });
     }
   }
   services.sort((a, b) => (a.networkId + a.name).localeCompare(b.networkId + b.name));
@@ -84,11 +105,17 @@ export function networkViewFor(
  */
 function meshFor(
   nodeId: string,
-  all: { tasks: readonly TaskObject[]; services: readonly ServiceObject[]; networks: readonly NetworkObject[]; nodes: readonly NodeObject[] },
+  all: {
+    tasks: readonly TaskObject[];
+    services: readonly ServiceObject[];
+    networks: readonly NetworkObject[];
+    nodes: readonly NodeObject[];
+  },
 ): MeshView | undefined {
   const ingress = all.networks.find((n) => n.Spec.Ingress);
   if (!ingress) return undefined;
-  const addressOf = (n: NodeObject): string | undefined => n.Attachments?.find((a) => a.NetworkID === ingress.ID)?.Addresses[0];
+  const addressOf = (n: NodeObject): string | undefined =>
+    n.Attachments?.find((a) => a.NetworkID === ingress.ID)?.Addresses[0];
   const self = all.nodes.find((n) => n.ID === nodeId);
   const nodeAddress = self && addressOf(self);
   if (!nodeAddress) return undefined;
@@ -105,7 +132,12 @@ function meshFor(
   for (const s of all.services) {
     for (const p of s.Endpoint.Ports ?? []) {
       if (p.PublishMode !== 'ingress' || !p.PublishedPort) continue;
-      ports.push({ protocol: p.Protocol ?? 'tcp', publishedPort: p.PublishedPort, targetPort: p.TargetPort, backends: [...(serving.get(s.ID) ?? [])].sort() });
+      ports.push({
+        protocol: p.Protocol ?? 'tcp',
+        publishedPort: p.PublishedPort,
+        targetPort: p.TargetPort,
+        backends: [...(serving.get(s.ID) ?? [])].sort(),
+      });
     }
   }
   if (ports.length === 0) return undefined;

@@ -22,6 +22,6 @@ export function isDirty(task: TaskObject, service: ServiceObject, node: NodeObje
   const placement = want.Placement ?? {};
   if (!constraintsHold(parseConstraints(placement.Constraints ?? []), node)) return true;
   const platforms = placement.Platforms ?? [];
-  if (platforms.length && !platforms.some((p) => (!p.OS || p.OS === node.Description.Platform.OS))) return true;
+  if (platforms.length && !platforms.some((p) => !p.OS || p.OS === node.Description.Platform.OS)) return true;
   return false;
 }

@@ -77,7 +77,10 @@ describe('replicated orchestration', () => {
     });
     const onFailBad = await h.createService({
       Name: 'onfailbad',
-      TaskTemplate: { ContainerSpec: { Image: 'bad:1' }, RestartPolicy: { Condition: 'on-failure', Delay: 0, MaxAttempts: 2 } },
+      TaskTemplate: {
+        ContainerSpec: { Image: 'bad:1' },
+        RestartPolicy: { Condition: 'on-failure', Delay: 0, MaxAttempts: 2 },
+      },
     });
     await h.run(3000);
     assert.equal(h.tasks(none).length, 1, 'condition none: never restarted');
@@ -88,14 +91,32 @@ describe('replicated orchestration', () => {
   it('counts only the restarts within the restart window against max attempts', async () => {
     await h.addNode({ hostname: 'n1' });
     h.failAfter.set('flaky:1', 4000);
-    const policy = (windowS: number) => ({ Condition: 'any' as const, Delay: 0, MaxAttempts: 2, Window: windowS * 1e9 });
-    const wide = await h.createService({ Name: 'wide', TaskTemplate: { ContainerSpec: { Image: 'flaky:1' }, RestartPolicy: policy(20) } });
-    const narrow = await h.createService({ Name: 'narrow', TaskTemplate: { ContainerSpec: { Image: 'flaky:1' }, RestartPolicy: policy(5) } });
+    const policy = (windowS: number) => ({
+      Condition: 'any' as const,
+      Delay: 0,
+      MaxAttempts: 2,
+      Window: windowS * 1e9,
+    });
+    const wide = await h.createService({
+      Name: 'wide',
+      TaskTemplate: { ContainerSpec: { Image: 'flaky:1' }, RestartPolicy: policy(20) },
+    });
+    const narrow = await h.createService({
+      Name: 'narrow',
+      TaskTemplate: { ContainerSpec: { Image: 'flaky:1' }, RestartPolicy: policy(5) },
+    });
     await h.run(40_000, 100);
     // Tasks live ~4 s: 2 restarts fit in a 20 s window, then it stops; never 2 within 5 s, so it goes on.
     assert.equal(h.tasks(wide).length, 3, 'window 20s: first run + 2 restarts');
-    assert.ok(h.running(narrow).length === 1 || h.tasks(narrow).filter((t) => t.DesiredState === 'running' || t.DesiredState === 'ready').length === 1, 'window 5s: still restarting');
-    assert.ok(h.tasks(narrow).length >= 5, `window 5s: restarted again and again (${h.tasks(narrow).length} tasks kept)`);
+    assert.ok(
+      h.running(narrow).length === 1 ||
+        h.tasks(narrow).filter((t) => t.DesiredState === 'running' || t.DesiredState === 'ready').length === 1,
+      'window 5s: still restarting',
+    );
+    assert.ok(
+      h.tasks(narrow).length >= 5,
+      `window 5s: restarted again and again (${h.tasks(narrow).length} tasks kept)`,
+    );
   });
 
   it('keeps rejecting a missing image, with the restart delay between attempts', async () => {
@@ -114,7 +135,10 @@ describe('replicated orchestration', () => {
 
   it('prunes history to the retention limit per slot', async () => {
     await h.addNode({ hostname: 'n1' });
-    const id = await h.createService({ Name: 'web', TaskTemplate: { ContainerSpec: { Image: 'img:1' }, RestartPolicy: { Delay: 0 } } });
+    const id = await h.createService({
+      Name: 'web',
+      TaskTemplate: { ContainerSpec: { Image: 'img:1' }, RestartPolicy: { Delay: 0 } },
+    });
     for (let i = 0; i < 8; i++) {
       await h.run(300);
       const [t] = h.running(id);
@@ -129,7 +153,10 @@ describe('replicated orchestration', () => {
     await h.addNode({ hostname: 'n1' });
     const id = await h.createService({ Name: 'web', Mode: { Replicated: { Replicas: 4 } } });
     await h.run(1000);
-    await h.updateService(id, (s) => ({ ...s, TaskTemplate: { ...s.TaskTemplate, ContainerSpec: { Image: 'img:2' } } }));
+    await h.updateService(id, (s) => ({
+      ...s,
+      TaskTemplate: { ...s.TaskTemplate, ContainerSpec: { Image: 'img:2' } },
+    }));
     let maxDown = 0;
     for (let i = 0; i < 160; i++) {
       await h.run(50);
@@ -140,13 +167,20 @@ describe('replicated orchestration', () => {
     assert.ok(running.every((t) => t.Spec.ContainerSpec?.Image === 'img:2'));
     assert.ok(maxDown <= 1, `parallelism 1: at most one slot down at a time, saw ${maxDown}`);
     assert.equal(h.service(id).UpdateStatus?.State, 'completed');
-    assert.equal(h.tasks(id).filter((t) => t.Spec.ContainerSpec?.Image === 'img:1' && t.DesiredState === 'shutdown').length, 4);
+    assert.equal(
+      h.tasks(id).filter((t) => t.Spec.ContainerSpec?.Image === 'img:1' && t.DesiredState === 'shutdown').length,
+      4,
+    );
   });
 
   it('replaces the tasks of a node that went down on the other nodes', async () => {
     const n1 = await h.addNode({ hostname: 'n1' });
     await h.addNode({ hostname: 'n2' });
-    const id = await h.createService({ Name: 'web', Mode: { Replicated: { Replicas: 4 } }, TaskTemplate: { ContainerSpec: { Image: 'img:1' }, RestartPolicy: { Delay: 0 } } });
+    const id = await h.createService({
+      Name: 'web',
+      Mode: { Replicated: { Replicas: 4 } },
+      TaskTemplate: { ContainerSpec: { Image: 'img:1' }, RestartPolicy: { Delay: 0 } },
+    });
     await h.run(1000);
     await h.setNode(n1, (n) => ({ ...n, Status: { ...n.Status, State: 'down' } }));
     await h.run(1000);
@@ -174,8 +208,16 @@ describe('draining a node', () => {
     await h.setNode(n1, (n) => ({ ...n, Spec: { ...n.Spec, Availability: 'drain' } }));
     await h.run(10_000);
     assert.equal(h.running(id).length, 4);
-    assert.ok(h.running(id).every((t) => t.NodeID === n2), 'every running task is on the node still active');
-    assert.ok(h.tasks(id).filter((t) => t.NodeID === n1).every((t) => t.DesiredState === 'shutdown'));
+    assert.ok(
+      h.running(id).every((t) => t.NodeID === n2),
+      'every running task is on the node still active',
+    );
+    assert.ok(
+      h
+        .tasks(id)
+        .filter((t) => t.NodeID === n1)
+        .every((t) => t.DesiredState === 'shutdown'),
+    );
     // Nothing moves back when the node is active again (swarm does not rebalance on its own).
     await h.setNode(n1, (n) => ({ ...n, Spec: { ...n.Spec, Availability: 'active' } }));
     await h.run(5000);
@@ -188,7 +230,11 @@ describe('constraint enforcement', () => {
     const n1 = await h.addNode({ hostname: 'n1' });
     const n2 = await h.addNode({ hostname: 'n2' });
     for (const n of [n1, n2]) await h.setNode(n, (x) => ({ ...x, Spec: { ...x.Spec, Labels: { zone: 'a' } } }));
-    const id = await h.createService({ Name: 'web', Mode: { Replicated: { Replicas: 4 } }, TaskTemplate: { ContainerSpec: { Image: 'img:1' }, Placement: { Constraints: ['node.labels.zone==a'] } } });
+    const id = await h.createService({
+      Name: 'web',
+      Mode: { Replicated: { Replicas: 4 } },
+      TaskTemplate: { ContainerSpec: { Image: 'img:1' }, Placement: { Constraints: ['node.labels.zone==a'] } },
+    });
     await h.run(1000);
     assert.ok(h.running(id).some((t) => t.NodeID === n1));
     await h.setNode(n1, (x) => ({ ...x, Spec: { ...x.Spec, Labels: {} } }));
@@ -220,7 +266,10 @@ describe('rollback', () => {
     await h.addNode({ hostname: 'n1' });
     const id = await h.createService({ Name: 'web', Mode: { Replicated: { Replicas: 2 } } });
     await h.run(500);
-    await h.updateService(id, (s) => ({ ...s, TaskTemplate: { ...s.TaskTemplate, ContainerSpec: { Image: 'img:2' } } }));
+    await h.updateService(id, (s) => ({
+      ...s,
+      TaskTemplate: { ...s.TaskTemplate, ContainerSpec: { Image: 'img:2' } },
+    }));
     await h.run(2000);
     const s = h.service(id);
     await h.control.updateService(id, s.Version.Index, s.Spec, { rollback: true });
@@ -271,7 +320,11 @@ describe('rollout policy', () => {
 
   it('start-first starts the new task before stopping the old one', async () => {
     await h.addNode({ hostname: 'n1' });
-    const id = await h.createService({ Name: 'web', Mode: { Replicated: { Replicas: 2 } }, UpdateConfig: { Order: 'start-first', Monitor: 100_000_000 } });
+    const id = await h.createService({
+      Name: 'web',
+      Mode: { Replicated: { Replicas: 2 } },
+      UpdateConfig: { Order: 'start-first', Monitor: 100_000_000 },
+    });
     await h.run(500);
     await h.updateService(id, image('img:2'));
     let minRunning = 2;
@@ -283,10 +336,14 @@ describe('rollout policy', () => {
     assert.ok(h.running(id).every((t) => t.Spec.ContainerSpec?.Image === 'img:2'));
   });
 
-  it('pauses a failing update (failure_action pause) with Docker\'s message', async () => {
+  it("pauses a failing update (failure_action pause) with Docker's message", async () => {
     await h.addNode({ hostname: 'n1' });
     h.missingImages.add('nope:1');
-    const id = await h.createService({ Name: 'web', Mode: { Replicated: { Replicas: 3 } }, TaskTemplate: { ContainerSpec: { Image: 'img:1' }, RestartPolicy: { Delay: 1_000_000_000 } } });
+    const id = await h.createService({
+      Name: 'web',
+      Mode: { Replicated: { Replicas: 3 } },
+      TaskTemplate: { ContainerSpec: { Image: 'img:1' }, RestartPolicy: { Delay: 1_000_000_000 } },
+    });
     await h.run(500);
     await h.updateService(id, image('nope:1'));
     await h.run(5000);
@@ -308,7 +365,12 @@ describe('rollout policy', () => {
     await h.run(500);
     await h.updateService(id, image('nope:1'));
     await h.run(20_000);
-    const slots = new Set(h.tasks(id).filter((t) => t.Spec.ContainerSpec?.Image === 'nope:1').map((t) => t.Slot));
+    const slots = new Set(
+      h
+        .tasks(id)
+        .filter((t) => t.Spec.ContainerSpec?.Image === 'nope:1')
+        .map((t) => t.Slot),
+    );
     assert.equal(slots.size, 4, 'every slot was moved to the new spec');
     assert.equal(h.service(id).UpdateStatus?.State, 'completed');
   });
@@ -338,25 +400,47 @@ describe('rollout policy', () => {
     const id = await h.createService({
       Name: 'web',
       Mode: { Replicated: { Replicas: 7 } },
-      TaskTemplate: { ContainerSpec: { Image: 'img:1' }, RestartPolicy: { Condition: 'on-failure', Delay: 1_000_000_000, MaxAttempts: 3 } },
-      UpdateConfig: { Parallelism: 2, Delay: 1_000_000_000, FailureAction: 'pause', Monitor: 500_000_000, MaxFailureRatio: 0.5 },
+      TaskTemplate: {
+        ContainerSpec: { Image: 'img:1' },
+        RestartPolicy: { Condition: 'on-failure', Delay: 1_000_000_000, MaxAttempts: 3 },
+      },
+      UpdateConfig: {
+        Parallelism: 2,
+        Delay: 1_000_000_000,
+        FailureAction: 'pause',
+        Monitor: 500_000_000,
+        MaxFailureRatio: 0.5,
+      },
     });
     await h.run(500);
     await h.updateService(id, image('nope:1'));
     await h.run(30_000);
     assert.equal(h.service(id).UpdateStatus?.State, 'paused');
-    const touched = new Set(h.tasks(id).filter((t) => t.Spec.ContainerSpec?.Image === 'nope:1').map((t) => t.Slot));
+    const touched = new Set(
+      h
+        .tasks(id)
+        .filter((t) => t.Spec.ContainerSpec?.Image === 'nope:1')
+        .map((t) => t.Slot),
+    );
     assert.equal(touched.size, 4, '2/7 failed: go on; 4/7 > 0.5: pause');
     assert.equal(h.running(id).filter((t) => t.Spec.ContainerSpec?.Image === 'img:1').length, 3);
   });
 
   it('replaces every slot at once with parallelism 0', async () => {
     await h.addNode({ hostname: 'n1' });
-    const id = await h.createService({ Name: 'web', Mode: { Replicated: { Replicas: 5 } }, UpdateConfig: { Parallelism: 0, Monitor: 100_000_000 } });
+    const id = await h.createService({
+      Name: 'web',
+      Mode: { Replicated: { Replicas: 5 } },
+      UpdateConfig: { Parallelism: 0, Monitor: 100_000_000 },
+    });
     await h.run(500);
     await h.updateService(id, image('img:2'));
     await h.run(100);
-    assert.equal(h.tasks(id).filter((t) => t.Spec.ContainerSpec?.Image === 'img:2').length, 5, 'all five replacements created in one pass');
+    assert.equal(
+      h.tasks(id).filter((t) => t.Spec.ContainerSpec?.Image === 'img:2').length,
+      5,
+      'all five replacements created in one pass',
+    );
     await h.run(3000);
     assert.equal(h.running(id).filter((t) => t.Spec.ContainerSpec?.Image === 'img:2').length, 5);
   });
@@ -427,7 +511,10 @@ describe('rollout policy', () => {
       }
     }
     assert.ok(completedAt !== undefined, 'the rollback completed without waiting out the restart delay');
-    assert.ok(completedAt - lastRunningStart >= 2000, `completed ${completedAt - lastRunningStart} ms after the last task ran; the monitor is 2000 ms`);
+    assert.ok(
+      completedAt - lastRunningStart >= 2000,
+      `completed ${completedAt - lastRunningStart} ms after the last task ran; the monitor is 2000 ms`,
+    );
   });
 
   it('counts a replacement that dies within the monitor window as a failure', async () => {
@@ -446,21 +533,31 @@ describe('rollout policy', () => {
     const id = await h.createService({ Name: 'web', Mode: { Replicated: { Replicas: 4 } } });
     await h.run(500);
     const before = new Map(h.running(id).map((t) => [t.ID, t.NodeID]));
-    await h.updateService(id, (s) => ({ ...s, TaskTemplate: { ...s.TaskTemplate, Placement: { Constraints: ['node.labels.zone==a'] } } }));
+    await h.updateService(id, (s) => ({
+      ...s,
+      TaskTemplate: { ...s.TaskTemplate, Placement: { Constraints: ['node.labels.zone==a'] } },
+    }));
     await h.run(10000);
     const after = h.running(id);
     assert.equal(after.length, 4);
     assert.ok(after.every((t) => t.NodeID === 'node-n1'));
     const kept = after.filter((t) => before.has(t.ID));
     assert.equal(kept.length, 2, 'the two tasks already on n1 stay as they are');
-    assert.ok(kept.every((t) => t.SpecVersion === h.service(id).SpecVersion), 'kept tasks are brought up to date in place');
+    assert.ok(
+      kept.every((t) => t.SpecVersion === h.service(id).SpecVersion),
+      'kept tasks are brought up to date in place',
+    );
   });
 });
 
 describe('rebalance (shoal extension)', () => {
   it('re-spreads tasks evenly after a node joins, one slot at a time', async () => {
     const n1 = await h.addNode({ hostname: 'n1' });
-    const id = await h.createService({ Name: 'web', Mode: { Replicated: { Replicas: 4 } }, UpdateConfig: { Monitor: 100_000_000 } });
+    const id = await h.createService({
+      Name: 'web',
+      Mode: { Replicated: { Replicas: 4 } },
+      UpdateConfig: { Monitor: 100_000_000 },
+    });
     await h.run(500);
     const n2 = await h.addNode({ hostname: 'n2' });
     await h.run(500);
@@ -494,25 +591,43 @@ describe('rebalance (shoal extension)', () => {
 describe('rollout properties', () => {
   it('never has more slots in flight than the update parallelism', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 0, max: 3 }), async (replicas, parallelism) => {
-        const hh = new Harness();
-        await hh.start();
-        try {
-          await hh.addNode({ hostname: 'n1' });
-          const id = await hh.createService({ Name: 'p', Mode: { Replicated: { Replicas: replicas } }, UpdateConfig: { Parallelism: parallelism, Monitor: 1 } });
-          await hh.run(300);
-          await hh.updateService(id, (s) => ({ ...s, TaskTemplate: { ...s.TaskTemplate, ContainerSpec: { Image: 'img:2' } } }));
-          const limit = parallelism === 0 ? replicas : parallelism;
-          for (let i = 0; i < 60; i++) {
-            await hh.run(50);
-            const inFlight = hh.tasks(id).filter((t) => t.Spec.ContainerSpec?.Image === 'img:2' && t.Status.State !== 'running' && t.DesiredState !== 'shutdown').length;
-            assert.ok(inFlight <= limit, `${inFlight} in flight > ${limit}`);
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 0, max: 3 }),
+        async (replicas, parallelism) => {
+          const hh = new Harness();
+          await hh.start();
+          try {
+            await hh.addNode({ hostname: 'n1' });
+            const id = await hh.createService({
+              Name: 'p',
+              Mode: { Replicated: { Replicas: replicas } },
+              UpdateConfig: { Parallelism: parallelism, Monitor: 1 },
+            });
+            await hh.run(300);
+            await hh.updateService(id, (s) => ({
+              ...s,
+              TaskTemplate: { ...s.TaskTemplate, ContainerSpec: { Image: 'img:2' } },
+            }));
+            const limit = parallelism === 0 ? replicas : parallelism;
+            for (let i = 0; i < 60; i++) {
+              await hh.run(50);
+              const inFlight = hh
+                .tasks(id)
+                .filter(
+                  (t) =>
+                    t.Spec.ContainerSpec?.Image === 'img:2' &&
+                    t.Status.State !== 'running' &&
+                    t.DesiredState !== 'shutdown',
+                ).length;
+              assert.ok(inFlight <= limit, `${inFlight} in flight > ${limit}`);
+            }
+            assert.equal(hh.running(id).filter((t) => t.Spec.ContainerSpec?.Image === 'img:2').length, replicas);
+          } finally {
+            hh.stop();
           }
-          assert.equal(hh.running(id).filter((t) => t.Spec.ContainerSpec?.Image === 'img:2').length, replicas);
-        } finally {
-          hh.stop();
-        }
-      }),
+        },
+      ),
       { numRuns: 15 },
     );
   });
@@ -521,12 +636,19 @@ describe('rollout properties', () => {
 describe('which predecessor a replacement waits for', () => {
   // PID 1 `sleep` ignores SIGTERM: its container stops only after the 10 s stop grace.
   const SLOW_STOP_MS = 10_000;
-  const image = (i: string) => (s: ServiceSpec) => ({ ...s, TaskTemplate: { ...s.TaskTemplate, ContainerSpec: { Image: i } } });
+  const image = (i: string) => (s: ServiceSpec) => ({
+    ...s,
+    TaskTemplate: { ...s.TaskTemplate, ContainerSpec: { Image: i } },
+  });
 
   it('a stop-first update replacement waits for the task it replaces to stop', async () => {
     await h.addNode({ hostname: 'n1' });
     h.slowStop.set('sleep:1', SLOW_STOP_MS);
-    const id = await h.createService({ Name: 'web', Mode: { Replicated: { Replicas: 1 } }, TaskTemplate: { ContainerSpec: { Image: 'sleep:1' } } });
+    const id = await h.createService({
+      Name: 'web',
+      Mode: { Replicated: { Replicas: 1 } },
+      TaskTemplate: { ContainerSpec: { Image: 'sleep:1' } },
+    });
     await h.run(500);
     const [old] = h.running(id);
     await h.updateService(id, image('sleep:2'));
@@ -560,9 +682,16 @@ describe('which predecessor a replacement waits for', () => {
       await h.run(100, 50);
       if (h.service(id).UpdateStatus?.State === 'rollback_completed') doneAt = h.clock.now();
     }
-    assert.ok(doneAt !== undefined && doneAt - t0 < 4000, `rollback completed after ${doneAt === undefined ? 'never' : doneAt - t0} ms, not after the 10 s stop grace`);
+    assert.ok(
+      doneAt !== undefined && doneAt - t0 < 4000,
+      `rollback completed after ${doneAt === undefined ? 'never' : doneAt - t0} ms, not after the 10 s stop grace`,
+    );
     const rolledBack = h.running(id).filter((t) => t.ID !== originals.get(t.Slot));
-    assert.deepEqual(rolledBack.map((t) => t.Slot).sort(), [1, 2], 'the two slots the update touched run rolled-back tasks');
+    assert.deepEqual(
+      rolledBack.map((t) => t.Slot).sort(),
+      [1, 2],
+      'the two slots the update touched run rolled-back tasks',
+    );
     for (const t of rolledBack) {
       // Its predecessor is a task of the failed image that never ran (rejected, or its waiting retry).
       const predecessor = h.tasks(id).find((x) => x.ID === t.Restarts?.PreviousTaskID)!;

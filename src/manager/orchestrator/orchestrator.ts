@@ -93,14 +93,20 @@ export class Orchestrator extends Reconciler {
   }
 
   /** Returns the earliest future time this service needs another look (Infinity if none). */
-  private reconcileService(tx: WriteTx, service: ServiceObject, tasks: TaskObject[], nodes: Map<string, NodeObject>): number {
+  private reconcileService(
+    tx: WriteTx,
+    service: ServiceObject,
+    tasks: TaskObject[],
+    nodes: Map<string, NodeObject>,
+  ): number {
     const global = isGlobal(service);
     const slots = groupSlots(tasks, global);
     const now = tx.now;
     let wake = Infinity;
     const nodeDown = (t: TaskObject): boolean => Boolean(t.NodeID) && nodes.get(t.NodeID!)?.Status.State === 'down';
     // A drained node's tasks are moved like a dead node's (their containers are stopped by its agent).
-    const nodeGone = (t: TaskObject): boolean => nodeDown(t) || (Boolean(t.NodeID) && nodes.get(t.NodeID!)?.Spec.Availability === 'drain');
+    const nodeGone = (t: TaskObject): boolean =>
+      nodeDown(t) || (Boolean(t.NodeID) && nodes.get(t.NodeID!)?.Spec.Availability === 'drain');
     // A task whose placement constraints no longer hold on its node (labels changed) is moved, as
     // swarm's constraint enforcer does.
     const misplaced = (t: TaskObject): boolean => {
@@ -121,7 +127,8 @@ export class Orchestrator extends Reconciler {
         const lost = hasEnded(t) || withNode;
         if (!lost) continue;
         tx.update('task', { ...t, DesiredState: 'shutdown' });
-        const eligibleNode = !global || (t.NodeID && nodes.get(t.NodeID) && globalEligible(service, nodes.get(t.NodeID)!, false));
+        const eligibleNode =
+          !global || (t.NodeID && nodes.get(t.NodeID) && globalEligible(service, nodes.get(t.NodeID)!, false));
         // Another live task in the slot (a waiting replacement, a start-first successor) takes over.
         const waiting = slot.tasks.some((o) => o.ID !== t.ID && isRunnable(o) && !hasEnded(o));
         if (eligibleNode && !waiting && shouldRestart(service, t, now)) {
@@ -175,7 +182,12 @@ export class Orchestrator extends Reconciler {
       const newest = s.tasks[0];
       // A slot whose last task ended and may not restart stays as it is (restart condition none,
       // attempts used up). Judged as of when it ended: the decision does not lapse with the Window.
-      return newest !== undefined && newest.DesiredState === 'shutdown' && hasEnded(newest) && !shouldRestart(service, newest, newest.Status.Timestamp);
+      return (
+        newest !== undefined &&
+        newest.DesiredState === 'shutdown' &&
+        hasEnded(newest) &&
+        !shouldRestart(service, newest, newest.Status.Timestamp)
+      );
     });
     if (occupied.length < want) {
       const used = new Set(occupied.map((s) => s.slot));
@@ -183,7 +195,10 @@ export class Orchestrator extends Reconciler {
       for (let i = occupied.length; i < want; i++) {
         while (used.has(next)) next++;
         used.add(next);
-        tx.create('task', newTask(service, this.random, { slot: next, desired: 'running', now: tx.now, origin: 'slot' }));
+        tx.create(
+          'task',
+          newTask(service, this.random, { slot: next, desired: 'running', now: tx.now, origin: 'slot' }),
+        );
       }
     } else if (occupied.length > want) {
       const isRunning = (s: Slot): boolean => s.tasks.some((t) => isRunnable(t) && t.Status.State === 'running');
@@ -191,20 +206,42 @@ export class Orchestrator extends Reconciler {
         .sort((a, b) => Number(isRunning(a)) - Number(isRunning(b)) || b.slot - a.slot)
         .slice(0, occupied.length - want);
       for (const s of victims) {
-        for (const t of s.tasks) if (t.DesiredState !== 'remove') tx.update('task', { ...(tx.get('task', t.ID) ?? t), DesiredState: 'remove' });
+        for (const t of s.tasks)
+          if (t.DesiredState !== 'remove')
+            tx.update('task', { ...(tx.get('task', t.ID) ?? t), DesiredState: 'remove' });
       }
     }
   }
 
-  private reconcileGlobal(tx: WriteTx, service: ServiceObject, slots: Map<string, Slot>, nodes: Map<string, NodeObject>): void {
+  private reconcileGlobal(
+    tx: WriteTx,
+    service: ServiceObject,
+    slots: Map<string, Slot>,
+    nodes: Map<string, NodeObject>,
+  ): void {
     for (const node of nodes.values()) {
       const slot = slots.get(node.ID);
       const runnable = slot?.tasks.some(isRunnable) ?? false;
       if (runnable) continue;
       const newest = slot?.tasks[0];
-      if (newest && newest.DesiredState === 'shutdown' && hasEnded(newest) && !shouldRestart(service, newest, newest.Status.Timestamp)) continue;
+      if (
+        newest &&
+        newest.DesiredState === 'shutdown' &&
+        hasEnded(newest) &&
+        !shouldRestart(service, newest, newest.Status.Timestamp)
+      )
+        continue;
       if (!globalEligible(service, node, true)) continue;
-      tx.create('task', newTask(service, this.random, { slot: 0, nodeId: node.ID as NodeId, desired: 'running', now: tx.now, origin: 'slot' }));
+      tx.create(
+        'task',
+        newTask(service, this.random, {
+          slot: 0,
+          nodeId: node.ID as NodeId,
+          desired: 'running',
+          now: tx.now,
+          origin: 'slot',
+        }),
+      );
     }
     // Tasks on nodes that can no longer run the service are shut down, not restarted.
     for (const slot of slots.values()) {

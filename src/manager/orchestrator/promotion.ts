@@ -21,7 +21,11 @@ export interface PromotionInput {
 }
 
 /** The task a replacement waits for, if it still has to stop. */
-export function blockingPredecessor(tx: WriteTx, t: TaskObject, nodeDown: (t: TaskObject) => boolean): TaskObject | undefined {
+export function blockingPredecessor(
+  tx: WriteTx,
+  t: TaskObject,
+  nodeDown: (t: TaskObject) => boolean,
+): TaskObject | undefined {
   const id = t.Restarts?.PreviousTaskID;
   const prev = id ? tx.get('task', id) : undefined;
   if (!prev || hasEnded(prev) || !prev.NodeID || nodeDown(prev) || prev.DesiredState === 'remove') return undefined;

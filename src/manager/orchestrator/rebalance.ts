@@ -6,9 +6,15 @@
 import type { NodeObject, ServiceObject, TaskObject } from '../../store/types.js';
 import { constraintsHold, parseConstraints } from '../scheduler/constraint.js';
 
-export function tasksToRebalance(service: ServiceObject, nodes: readonly NodeObject[], tasks: readonly TaskObject[]): string[] {
+export function tasksToRebalance(
+  service: ServiceObject,
+  nodes: readonly NodeObject[],
+  tasks: readonly TaskObject[],
+): string[] {
   const constraints = parseConstraints(service.Spec.TaskTemplate.Placement?.Constraints ?? []);
-  const eligible = nodes.filter((n) => n.Status.State === 'ready' && n.Spec.Availability === 'active' && constraintsHold(constraints, n));
+  const eligible = nodes.filter(
+    (n) => n.Status.State === 'ready' && n.Spec.Availability === 'active' && constraintsHold(constraints, n),
+  );
   if (eligible.length < 2) return [];
   const byNode = new Map<string, TaskObject[]>(eligible.map((n) => [n.ID as string, []]));
   for (const t of tasks) {

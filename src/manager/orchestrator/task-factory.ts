@@ -42,7 +42,8 @@ export function newTask(service: ServiceObject, random: Random, o: NewTaskOption
   if (o.jobIteration !== undefined) task.JobIteration = { Index: o.jobIteration };
   if (o.previous) {
     const restart = o.origin === 'restart';
-    const recent = sameSpec && restart ? [...(o.previous.Restarts?.Recent ?? []), o.now].slice(-MAX_RECENT_RESTARTS) : [];
+    const recent =
+      sameSpec && restart ? [...(o.previous.Restarts?.Recent ?? []), o.now].slice(-MAX_RECENT_RESTARTS) : [];
     task.Restarts = { PreviousTaskID: o.previous.ID, Attempt: sameSpec ? (o.previous.Restarts?.Attempt ?? 0) + 1 : 0 };
     if (recent.length) task.Restarts.Recent = recent;
   }

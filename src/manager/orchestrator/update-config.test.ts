@@ -5,11 +5,21 @@ import type { ServiceObject, ServiceSpec } from '../../store/types.js';
 import { effectiveUpdateConfig } from './update-config.js';
 
 const service = (spec: Partial<ServiceSpec>, state?: 'updating' | 'rollback_started'): ServiceObject =>
-  ({ Spec: { Name: 's', TaskTemplate: {}, ...spec }, ...(state ? { UpdateStatus: { State: state, Message: '' } } : {}) }) as unknown as ServiceObject;
+  ({
+    Spec: { Name: 's', TaskTemplate: {}, ...spec },
+    ...(state ? { UpdateStatus: { State: state, Message: '' } } : {}),
+  }) as unknown as ServiceObject;
 
 describe('update config', () => {
   it("fills swarm's defaults: parallelism 1, pause, monitor 5s, ratio 0, stop-first", () => {
-    assert.deepEqual(effectiveUpdateConfig(service({})), { parallelism: 1, delayMs: 0, failureAction: 'pause', monitorMs: 5000, maxFailureRatio: 0, order: 'stop-first' });
+    assert.deepEqual(effectiveUpdateConfig(service({})), {
+      parallelism: 1,
+      delayMs: 0,
+      failureAction: 'pause',
+      monitorMs: 5000,
+      maxFailureRatio: 0,
+      order: 'stop-first',
+    });
   });
 
   it('watches delay + 1s when the delay is at least the monitor window', () => {
@@ -19,7 +29,13 @@ describe('update config', () => {
   });
 
   it('uses the rollback config while rolling back', () => {
-    const s = service({ UpdateConfig: { Parallelism: 2, Monitor: 1e9 }, RollbackConfig: { Parallelism: 0, FailureAction: 'continue', Order: 'start-first' } }, 'rollback_started');
+    const s = service(
+      {
+        UpdateConfig: { Parallelism: 2, Monitor: 1e9 },
+        RollbackConfig: { Parallelism: 0, FailureAction: 'continue', Order: 'start-first' },
+      },
+      'rollback_started',
+    );
     const c = effectiveUpdateConfig(s);
     assert.equal(c.parallelism, 0);
     assert.equal(c.failureAction, 'continue');

@@ -34,7 +34,12 @@ function isUpdateTask(t: TaskObject, service: ServiceObject): boolean {
  * and has been watched for the monitor window, though its failures are not the update's.
  */
 function isRestartDuringRollout(t: TaskObject, service: ServiceObject, startedAt: number): boolean {
-  return t.Origin !== 'update' && t.SpecVersion === service.SpecVersion && t.CreatedAt >= startedAt && t.DesiredState === 'running';
+  return (
+    t.Origin !== 'update' &&
+    t.SpecVersion === service.SpecVersion &&
+    t.CreatedAt >= startedAt &&
+    t.DesiredState === 'running'
+  );
 }
 
 /** Returns the earliest time the rollout needs another look (Infinity if none). */
@@ -52,7 +57,8 @@ export function rollOut(o: RolloutInput): number {
   const beingReplaced = new Set<string>();
   for (const slot of slots.values()) {
     for (const t of slot.tasks) {
-      if (isRunnable(t) && isUpdateTask(t, service) && t.Restarts?.PreviousTaskID) beingReplaced.add(t.Restarts.PreviousTaskID);
+      if (isRunnable(t) && isUpdateTask(t, service) && t.Restarts?.PreviousTaskID)
+        beingReplaced.add(t.Restarts.PreviousTaskID);
     }
   }
   for (const slot of slots.values()) {
@@ -63,7 +69,11 @@ export function rollOut(o: RolloutInput): number {
       if (!live || t.SpecVersion === service.SpecVersion || beingReplaced.has(t.ID)) continue;
       const node = t.NodeID ? nodes.get(t.NodeID) : undefined;
       if (!isDirty(t, service, node)) {
-        tx.update('task', { ...(tx.get('task', t.ID) ?? t), SpecVersion: service.SpecVersion, Spec: structuredClone(service.Spec.TaskTemplate) });
+        tx.update('task', {
+          ...(tx.get('task', t.ID) ?? t),
+          SpecVersion: service.SpecVersion,
+          Spec: structuredClone(service.Spec.TaskTemplate),
+        });
         continue;
       }
       if (o.global && !o.eligible(node)) continue;
@@ -129,7 +139,11 @@ export function rollOut(o: RolloutInput): number {
 
   const rollingBack = isRollingBack(service);
   const active = dirty.length > 0 || busy > 0 || monitoring;
-  if (active && (state === undefined || state === 'completed' || state === 'rollback_completed') && service.PreviousSpec) {
+  if (
+    active &&
+    (state === undefined || state === 'completed' || state === 'rollback_completed') &&
+    service.PreviousSpec
+  ) {
     service = setStatus(tx, service, 'updating', 'update in progress', { StartedAt: now });
   }
 
@@ -181,9 +195,15 @@ export function rollOut(o: RolloutInput): number {
   }
 
   if (!active && (state === 'updating' || state === 'rollback_started')) {
-    setStatus(tx, service, state === 'updating' ? 'completed' : 'rollback_completed', state === 'updating' ? 'update completed' : 'rollback completed', {
-      CompletedAt: now,
-    });
+    setStatus(
+      tx,
+      service,
+      state === 'updating' ? 'completed' : 'rollback_completed',
+      state === 'updating' ? 'update completed' : 'rollback completed',
+      {
+        CompletedAt: now,
+      },
+    );
   }
   return wake;
 }

@@ -67,7 +67,9 @@ export const pluginFilter: Filter = {
     // Engines that report no log plugins at all predate that report: do not hold it against them.
     const reportsLog = have.some((p) => p.Type === 'Log');
     return requiredPlugins(t).every(
-      (need) => (need.Type === 'Log' && !reportsLog) || have.some((p) => p.Type === need.Type && (p.Name === need.Name || p.Name === `${need.Name}:latest`)),
+      (need) =>
+        (need.Type === 'Log' && !reportsLog) ||
+        have.some((p) => p.Type === need.Type && (p.Name === need.Name || p.Name === `${need.Name}:latest`)),
     );
   },
   explain: (n) => `missing plugin on ${plural(n)}`,
@@ -87,7 +89,8 @@ export const platformFilter: Filter = {
     const p = n.node.Description.Platform;
     const arch = (a: string): string => (a === 'amd64' ? 'x86_64' : a === 'arm64' ? 'aarch64' : a);
     return (t.Spec.Placement?.Platforms ?? []).some(
-      (want) => (!want.OS || want.OS === p.OS) && (!want.Architecture || arch(want.Architecture) === arch(p.Architecture)),
+      (want) =>
+        (!want.OS || want.OS === p.OS) && (!want.Architecture || arch(want.Architecture) === arch(p.Architecture)),
     );
   },
   explain: (n) => `unsupported platform on ${plural(n)}`,

@@ -41,18 +41,41 @@ describe('placement properties', () => {
   it('never places a task where its constraints do not hold', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ zone: fc.constantFrom('a', 'b', 'c'), role: fc.constantFrom('manager' as const, 'worker' as const) }), { minLength: 1, maxLength: 8 }),
-        fc.array(fc.constantFrom('node.labels.zone==a', 'node.labels.zone!=b', 'node.role==worker', 'node.role!=manager', 'node.hostname!=h0'), { maxLength: 2 }),
+        fc.array(
+          fc.record({
+            zone: fc.constantFrom('a', 'b', 'c'),
+            role: fc.constantFrom('manager' as const, 'worker' as const),
+          }),
+          { minLength: 1, maxLength: 8 },
+        ),
+        fc.array(
+          fc.constantFrom(
+            'node.labels.zone==a',
+            'node.labels.zone!=b',
+            'node.role==worker',
+            'node.role!=manager',
+            'node.hostname!=h0',
+          ),
+          { maxLength: 2 },
+        ),
         fc.integer({ min: 1, max: 20 }),
         (specs, constraints, n) => {
           const nodes = specs.map((s, i) => node(i, s.zone, s.role));
           const tasks = Array.from({ length: n }, (_, i) => task(i, constraints));
           for (const d of schedule(nodes, [], tasks)) {
             if (d.kind !== 'assign') {
-              assert.ok(nodes.every((x) => !constraintsHold(parseConstraints(constraints), x)), 'pending only when no node fits');
+              assert.ok(
+                nodes.every((x) => !constraintsHold(parseConstraints(constraints), x)),
+                'pending only when no node fits',
+              );
               continue;
             }
-            assert.ok(constraintsHold(parseConstraints(constraints), nodes.find((x) => x.ID === d.nodeId)!));
+            assert.ok(
+              constraintsHold(
+                parseConstraints(constraints),
+                nodes.find((x) => x.ID === d.nodeId)!,
+              ),
+            );
           }
         },
       ),
@@ -64,7 +87,11 @@ describe('placement properties', () => {
       fc.property(fc.integer({ min: 1, max: 10 }), fc.integer({ min: 0, max: 60 }), (k, n) => {
         const nodes = Array.from({ length: k }, (_, i) => node(i, 'a', 'worker'));
         const counts = new Map<string, number>(nodes.map((x) => [x.ID, 0]));
-        for (const d of schedule(nodes, [], Array.from({ length: n }, (_, i) => task(i, [])))) {
+        for (const d of schedule(
+          nodes,
+          [],
+          Array.from({ length: n }, (_, i) => task(i, [])),
+        )) {
           if (d.kind === 'assign') counts.set(d.nodeId, counts.get(d.nodeId)! + 1);
         }
         const values = [...counts.values()];

@@ -12,7 +12,11 @@ export type Decision =
 
 /** A task occupies its node while it is meant to run and has not ended. */
 function occupies(t: TaskObject): boolean {
-  return Boolean(t.NodeID) && !isTerminal(t.Status.State) && (t.DesiredState === 'running' || t.DesiredState === 'ready' || t.DesiredState === 'complete');
+  return (
+    Boolean(t.NodeID) &&
+    !isTerminal(t.Status.State) &&
+    (t.DesiredState === 'running' || t.DesiredState === 'ready' || t.DesiredState === 'complete')
+  );
 }
 
 export function buildNodeInfos(nodes: readonly NodeObject[], tasks: readonly TaskObject[]): Map<string, NodeInfo> {
@@ -70,12 +74,17 @@ function compareSpread(serviceId: string) {
 function labelValue(info: NodeInfo, descriptor: string): string {
   const d = descriptor.trim();
   if (d.startsWith('node.labels.')) return info.node.Spec.Labels[d.slice('node.labels.'.length)] ?? '';
-  if (d.startsWith('engine.labels.')) return info.node.Description.Engine.Labels?.[d.slice('engine.labels.'.length)] ?? '';
+  if (d.startsWith('engine.labels.'))
+    return info.node.Description.Engine.Labels?.[d.slice('engine.labels.'.length)] ?? '';
   return '';
 }
 
 /** Picks a node: preferences narrow to the least-loaded label group at each level, then spread. */
-export function pickNode(task: TaskObject, eligible: readonly NodeInfo[], allInfos: Iterable<NodeInfo>): NodeInfo | undefined {
+export function pickNode(
+  task: TaskObject,
+  eligible: readonly NodeInfo[],
+  allInfos: Iterable<NodeInfo>,
+): NodeInfo | undefined {
   let candidates = [...eligible];
   const prefs = task.Spec.Placement?.Preferences ?? [];
   const all = [...allInfos];
@@ -88,7 +97,9 @@ export function pickNode(task: TaskObject, eligible: readonly NodeInfo[], allInf
     }
     // Load of a group = this service's tasks on every node with that label value, eligible or not.
     const load = (v: string): number =>
-      all.filter((i) => labelValue(i, descriptor) === v).reduce((s, i) => s + (i.tasksByService.get(task.ServiceID) ?? 0), 0);
+      all
+        .filter((i) => labelValue(i, descriptor) === v)
+        .reduce((s, i) => s + (i.tasksByService.get(task.ServiceID) ?? 0), 0);
     const best = [...groups.keys()].sort((a, b) => load(a) - load(b) || (a < b ? -1 : a > b ? 1 : 0))[0];
     if (best === undefined) break;
     candidates = groups.get(best)!;
@@ -97,7 +108,11 @@ export function pickNode(task: TaskObject, eligible: readonly NodeInfo[], allInf
 }
 
 /** Decides every unassigned task in order, counting earlier decisions of the same pass. */
-export function schedule(nodes: readonly NodeObject[], tasks: readonly TaskObject[], unassigned: readonly TaskObject[]): Decision[] {
+export function schedule(
+  nodes: readonly NodeObject[],
+  tasks: readonly TaskObject[],
+  unassigned: readonly TaskObject[],
+): Decision[] {
   const infos = buildNodeInfos(nodes, tasks);
   const decisions: Decision[] = [];
   for (const task of unassigned) {
@@ -109,7 +124,12 @@ export function schedule(nodes: readonly NodeObject[], tasks: readonly TaskObjec
       decisions.push({ kind: 'pending', task, reason: reason || 'no suitable node' });
       continue;
     }
-    addTask(chosen, { ...task, NodeID: chosen.node.ID, DesiredState: 'running', Status: { ...task.Status, State: 'assigned' } });
+    addTask(chosen, {
+      ...task,
+      NodeID: chosen.node.ID,
+      DesiredState: 'running',
+      Status: { ...task.Status, State: 'assigned' },
+    });
     decisions.push({ kind: 'assign', task, nodeId: chosen.node.ID });
   }
   return decisions;

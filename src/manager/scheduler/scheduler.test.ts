@@ -12,7 +12,7 @@ beforeEach(async () => {
 afterEach(() => h.stop());
 
 describe('scheduler', () => {
-  it('leaves a task Pending with Docker\'s reason, then places it when a node fits', async () => {
+  it("leaves a task Pending with Docker's reason, then places it when a node fits", async () => {
     for (const n of ['n1', 'n2', 'n3']) await h.addNode({ hostname: n });
     const id = await h.createService({
       Name: 'db',
@@ -51,14 +51,30 @@ describe('scheduler', () => {
     await h.addNode({ hostname: 'n1', plugins: local });
     await h.addNode({ hostname: 'n2', plugins: [...local, { Type: 'Volume', Name: 'rexray' }] });
     await h.addNode({ hostname: 'n3', plugins: [] });
-    const mount = { Type: 'volume' as const, Source: 'data', Target: '/data', VolumeOptions: { DriverConfig: { Name: 'rexray' } } };
-    const id = await h.createService({ Name: 'db', TaskTemplate: { ContainerSpec: { Image: 'img:1', Mounts: [mount] } } });
-    const logs = await h.createService({ Name: 'gelf', TaskTemplate: { ContainerSpec: { Image: 'img:1' }, LogDriver: { Name: 'gelf' } } });
+    const mount = {
+      Type: 'volume' as const,
+      Source: 'data',
+      Target: '/data',
+      VolumeOptions: { DriverConfig: { Name: 'rexray' } },
+    };
+    const id = await h.createService({
+      Name: 'db',
+      TaskTemplate: { ContainerSpec: { Image: 'img:1', Mounts: [mount] } },
+    });
+    const logs = await h.createService({
+      Name: 'gelf',
+      TaskTemplate: { ContainerSpec: { Image: 'img:1' }, LogDriver: { Name: 'gelf' } },
+    });
     await h.run(500);
     assert.equal(h.running(id)[0]?.NodeID, 'node-n2');
     // n3 reports no log plugins at all (an older engine): only n1 and n2 are known to lack gelf.
     assert.equal(h.running(logs)[0]?.NodeID, 'node-n3');
-    const none = await h.createService({ Name: 'nfs', TaskTemplate: { ContainerSpec: { Image: 'img:1', Mounts: [{ ...mount, VolumeOptions: { DriverConfig: { Name: 'nfs' } } }] } } });
+    const none = await h.createService({
+      Name: 'nfs',
+      TaskTemplate: {
+        ContainerSpec: { Image: 'img:1', Mounts: [{ ...mount, VolumeOptions: { DriverConfig: { Name: 'nfs' } } }] },
+      },
+    });
     await h.run(500);
     assert.equal(h.tasks(none)[0]!.Status.Err, 'no suitable node (missing plugin on 3 nodes)');
   });
@@ -73,7 +89,10 @@ describe('scheduler', () => {
     });
     await h.run(500);
     assert.equal(h.running(id).length, 2);
-    assert.match(h.tasks(id).find((t) => t.Status.State === 'pending')!.Status.Err ?? '', /max replicas per node limit exceed on 2 nodes/);
+    assert.match(
+      h.tasks(id).find((t) => t.Status.State === 'pending')!.Status.Err ?? '',
+      /max replicas per node limit exceed on 2 nodes/,
+    );
   });
 
   it('spreads over label groups with placement preferences', async () => {
@@ -83,7 +102,10 @@ describe('scheduler', () => {
     const id = await h.createService({
       Name: 'web',
       Mode: { Replicated: { Replicas: 4 } },
-      TaskTemplate: { ContainerSpec: { Image: 'img:1' }, Placement: { Preferences: [{ Spread: { SpreadDescriptor: 'node.labels.zone' } }] } },
+      TaskTemplate: {
+        ContainerSpec: { Image: 'img:1' },
+        Placement: { Preferences: [{ Spread: { SpreadDescriptor: 'node.labels.zone' } }] },
+      },
     });
     await h.run(500);
     const onB = h.running(id).filter((t) => t.NodeID === 'node-b1').length;
@@ -106,11 +128,17 @@ describe('scheduler', () => {
       Status: { State: 'ready' as const, Addr: '10.0.0.5' },
     });
     fc.assert(
-      fc.property(fc.constantFrom('manager', 'worker'), fc.constantFrom('a', 'b'), fc.constantFrom('==', '!='), fc.constantFrom('a', 'b'), (role, zone, op, want) => {
-        const n = node(role as 'manager' | 'worker', zone) as unknown as Parameters<typeof constraintsHold>[1];
-        const holds = constraintsHold(parseConstraints([`node.labels.zone${op}${want}`]), n);
-        return holds === (op === '==' ? zone === want : zone !== want);
-      }),
+      fc.property(
+        fc.constantFrom('manager', 'worker'),
+        fc.constantFrom('a', 'b'),
+        fc.constantFrom('==', '!='),
+        fc.constantFrom('a', 'b'),
+        (role, zone, op, want) => {
+          const n = node(role as 'manager' | 'worker', zone) as unknown as Parameters<typeof constraintsHold>[1];
+          const holds = constraintsHold(parseConstraints([`node.labels.zone${op}${want}`]), n);
+          return holds === (op === '==' ? zone === want : zone !== want);
+        },
+      ),
     );
   });
 

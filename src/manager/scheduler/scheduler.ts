@@ -33,11 +33,20 @@ export class Scheduler extends Reconciler {
           const next: TaskObject = {
             ...cur,
             NodeID: d.nodeId as NodeId,
-            Status: { ...cur.Status, State: 'assigned', Message: 'scheduler assigned task to node', Timestamp: tx.now, Err: undefined },
+            Status: {
+              ...cur.Status,
+              State: 'assigned',
+              Message: 'scheduler assigned task to node',
+              Timestamp: tx.now,
+              Err: undefined,
+            },
           };
           tx.update('task', next);
         } else if (cur.Status.Err !== d.reason) {
-          tx.update('task', { ...cur, Status: { ...cur.Status, Message: 'pending task scheduling', Err: d.reason, Timestamp: tx.now } });
+          tx.update('task', {
+            ...cur,
+            Status: { ...cur.Status, Message: 'pending task scheduling', Err: d.reason, Timestamp: tx.now },
+          });
         }
       }
     });

@@ -9,7 +9,14 @@ import { silentLogger } from '../../common/logging.js';
 import { SeededRandom } from '../../common/random.js';
 import { MemoryProposer } from '../../store/proposer.js';
 import { Store } from '../../store/store.js';
-import { isTerminal, type NodeObject, type ServiceObject, type ServiceSpec, type TaskObject, type TaskState } from '../../store/types.js';
+import {
+  isTerminal,
+  type NodeObject,
+  type ServiceObject,
+  type ServiceSpec,
+  type TaskObject,
+  type TaskState,
+} from '../../store/types.js';
 import { Allocator } from '../allocator/allocator.js';
 import { normalizeClusterSpec } from '../controlapi/cluster.js';
 import { noLeaderHooks } from '../controlapi/context.js';
@@ -35,7 +42,12 @@ export class Harness {
   readonly random = new SeededRandom(42);
   readonly proposer = new MemoryProposer();
   readonly store = new Store(this.proposer, this.clock);
-  readonly control = localClusterApi({ store: this.store, random: this.random, logSource: () => undefined, leader: noLeaderHooks });
+  readonly control = localClusterApi({
+    store: this.store,
+    random: this.random,
+    logSource: () => undefined,
+    leader: noLeaderHooks,
+  });
   readonly components = [
     new Allocator(this.store, this.clock, silentLogger),
     new Scheduler(this.store, this.clock, silentLogger),
@@ -166,23 +178,31 @@ export class Harness {
         const asked = this.stopAsked.get(t.ID) ?? this.clock.now();
         this.stopAsked.set(t.ID, asked);
         const running = t.Status.State === 'running' || t.Status.State === 'starting';
-        if (!running || this.clock.now() - asked >= (this.slowStop.get(image) ?? 0)) changes.push({ id: t.ID, state: 'shutdown' });
+        if (!running || this.clock.now() - asked >= (this.slowStop.get(image) ?? 0))
+          changes.push({ id: t.ID, state: 'shutdown' });
         continue;
       }
       switch (t.Status.State) {
         case 'assigned':
-          changes.push({ id: t.ID, state: this.missingImages.has(image) ? 'rejected' : 'ready', err: this.missingImages.has(image) ? `No such image: ${image}` : undefined });
+          changes.push({
+            id: t.ID,
+            state: this.missingImages.has(image) ? 'rejected' : 'ready',
+            err: this.missingImages.has(image) ? `No such image: ${image}` : undefined,
+          });
           break;
         case 'ready':
-          if (t.DesiredState === 'running' || t.DesiredState === 'complete') changes.push({ id: t.ID, state: 'running' });
+          if (t.DesiredState === 'running' || t.DesiredState === 'complete')
+            changes.push({ id: t.ID, state: 'running' });
           break;
         case 'running': {
           const code = this.failingImages.get(image);
           if (code !== undefined) changes.push({ id: t.ID, state: code === 0 ? 'complete' : 'failed', exit: code });
           const after = this.failAfter.get(image);
-          if (after !== undefined && this.clock.now() - (t.RunningAt ?? 0) >= after) changes.push({ id: t.ID, state: 'failed', exit: 1 });
+          if (after !== undefined && this.clock.now() - (t.RunningAt ?? 0) >= after)
+            changes.push({ id: t.ID, state: 'failed', exit: 1 });
           const done = this.completeAfter.get(image);
-          if (done !== undefined && this.clock.now() - (t.RunningAt ?? 0) >= done) changes.push({ id: t.ID, state: 'complete', exit: 0 });
+          if (done !== undefined && this.clock.now() - (t.RunningAt ?? 0) >= done)
+            changes.push({ id: t.ID, state: 'complete', exit: 0 });
           break;
         }
       }

@@ -13,7 +13,9 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 /** Encodes objects into chunks of lines; the first line names the format. */
-export async function* encodeSnapshot(objects: Iterable<{ table: Table; object: AnyObject }>): AsyncGenerator<Uint8Array> {
+export async function* encodeSnapshot(
+  objects: Iterable<{ table: Table; object: AnyObject }>,
+): AsyncGenerator<Uint8Array> {
   let chunk = JSON.stringify({ format: SNAPSHOT_FORMAT }) + '\n';
   let n = 0;
   for (const o of objects) {
@@ -31,7 +33,9 @@ export async function* encodeSnapshot(objects: Iterable<{ table: Table; object: 
  * Decodes chunks made by encodeSnapshot (each ends at a line boundary) into batches of objects, one
  * per chunk, yielding to the event loop in between; throws on a bad format.
  */
-export async function* decodeSnapshot(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<{ table: Table; object: AnyObject }[]> {
+export async function* decodeSnapshot(
+  chunks: AsyncIterable<Uint8Array>,
+): AsyncGenerator<{ table: Table; object: AnyObject }[]> {
   let sawHeader = false;
   for await (const c of chunks) {
     const batch: { table: Table; object: AnyObject }[] = [];

@@ -37,7 +37,8 @@ export function eq(a: unknown, ...rest: unknown[]): boolean {
       continue;
     }
     if (k1 !== k2) throw new FuncError('incompatible types for comparison');
-    if (!isBasic(k1)) throw new FuncError(`non-comparable type ${k1 === 'map' ? 'map[string]interface {}' : '[]interface {}'}`);
+    if (!isBasic(k1))
+      throw new FuncError(`non-comparable type ${k1 === 'map' ? 'map[string]interface {}' : '[]interface {}'}`);
     if (same(a, b, k1)) return true;
   }
   return false;

@@ -6,13 +6,27 @@ import { parseTemplate, type ExecError } from './index.js';
 
 const run = (tpl: string, data: unknown): string => parseTemplate(tpl).execute(data);
 const fails = (tpl: string, data: unknown, message: string): void => {
-  assert.throws(() => run(tpl, data), (e: Error) => (assert.equal(e.message, message), true));
+  assert.throws(
+    () => run(tpl, data),
+    (e: Error) => (assert.equal(e.message, message), true),
+  );
 };
 
 describe('go template engine', () => {
   it('prints JSON values the way Go prints their decoded form', () => {
-    const data = { n: null, big: 7776000000000000, neg: -3, f: 0.5, nested: { b: [1, 'x', null], a: { z: true } }, empty: {}, list: [] };
-    assert.equal(run('{{.n}}|{{.big}}|{{.neg}}|{{.f}}|{{.nested}}|{{.empty}}|{{.list}}|{{.missing}}', data), '<nil>|7776000000000000|-3|0.5|map[a:map[z:true] b:[1 x <nil>]]|map[]|[]|<no value>');
+    const data = {
+      n: null,
+      big: 7776000000000000,
+      neg: -3,
+      f: 0.5,
+      nested: { b: [1, 'x', null], a: { z: true } },
+      empty: {},
+      list: [],
+    };
+    assert.equal(
+      run('{{.n}}|{{.big}}|{{.neg}}|{{.f}}|{{.nested}}|{{.empty}}|{{.list}}|{{.missing}}', data),
+      '<nil>|7776000000000000|-3|0.5|map[a:map[z:true] b:[1 x <nil>]]|map[]|[]|<no value>',
+    );
     assert.equal(run('{{.}}', 12345678901234567890n), '12345678901234567890');
   });
 
@@ -32,9 +46,21 @@ describe('go template engine', () => {
 
   it('reports errors on nil and non-map receivers like Go', () => {
     fails('{{.a.b}}', { a: null }, 'template: :1:4: executing "" at <.a.b>: nil pointer evaluating interface {}.b');
-    fails('{{.a.b}}', { a: 'str' }, 'template: :1:4: executing "" at <.a.b>: can\'t evaluate field b in type interface {}');
-    fails('{{with .a}}{{.b}}{{end}}', { a: 'str' }, 'template: :1:13: executing "" at <.b>: can\'t evaluate field b in type string');
-    fails('{{eq 3.0 3}}', {}, 'template: :1:2: executing "" at <eq 3.0 3>: error calling eq: incompatible types for comparison');
+    fails(
+      '{{.a.b}}',
+      { a: 'str' },
+      'template: :1:4: executing "" at <.a.b>: can\'t evaluate field b in type interface {}',
+    );
+    fails(
+      '{{with .a}}{{.b}}{{end}}',
+      { a: 'str' },
+      'template: :1:13: executing "" at <.b>: can\'t evaluate field b in type string',
+    );
+    fails(
+      '{{eq 3.0 3}}',
+      {},
+      'template: :1:2: executing "" at <eq 3.0 3>: error calling eq: incompatible types for comparison',
+    );
     fails('x\n  {{.a | len}}', { a: 5 }, 'template: :2:9: executing "" at <len>: error calling len: len of type int');
   });
 
@@ -45,11 +71,17 @@ describe('go template engine', () => {
   });
 
   it('keeps the output written before an execution error', () => {
-    assert.throws(() => run('ok {{.a}} {{len 1}}', { a: 'A' }), (e: ExecError) => (assert.equal(e.partial, 'ok A '), true));
+    assert.throws(
+      () => run('ok {{.a}} {{len 1}}', { a: 'A' }),
+      (e: ExecError) => (assert.equal(e.partial, 'ok A '), true),
+    );
   });
 
   it('encodes json like Go: integers in full, U+2028 escaped, HTML left alone', () => {
-    assert.equal(run('{{json .}}', { a: 1e21, b: '\u2028<>', c: [null, true], d: 1.5 }), '{"a":1000000000000000000000,"b":"\\u2028<>","c":[null,true],"d":1.5}');
+    assert.equal(
+      run('{{json .}}', { a: 1e21, b: '\u2028<>', c: [null, true], d: 1.5 }),
+      '{"a":1000000000000000000000,"b":"\\u2028<>","c":[null,true],"d":1.5}',
+    );
   });
 
   it('trims whitespace around actions only where a trim marker asks', () => {
@@ -63,7 +95,10 @@ describe('formatList', () => {
   const headers = { ID: 'ID', Name: 'NAME' };
 
   it('renders the header from column names, upper-casing fields it has no name for', () => {
-    assert.equal(formatList('table {{.ID}}\\t{{.Self}}\\t{{upper .Name}}', rows, headers), 'ID        SELF      NAME\nabc       true      WEB\n');
+    assert.equal(
+      formatList('table {{.ID}}\\t{{.Self}}\\t{{upper .Name}}', rows, headers),
+      'ID        SELF      NAME\nabc       true      WEB\n',
+    );
   });
 
   it('keeps a header that fails part-way, as docker does', () => {

@@ -1,6 +1,13 @@
 /** Go's html, js and urlquery template functions. */
 
-const HTML: Record<string, string> = { '"': '&#34;', "'": '&#39;', '&': '&amp;', '<': '&lt;', '>': '&gt;', '\0': '\uFFFD' };
+const HTML: Record<string, string> = {
+  '"': '&#34;',
+  "'": '&#39;',
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '\0': '\uFFFD',
+};
 
 export function htmlEscape(s: string): string {
   return s.replace(/["'&<>\0]/g, (c) => HTML[c]!);

@@ -3,7 +3,19 @@
  * field chains on maps, function calls with Go's argument checks, if/with/range, and Go's
  * error messages ("template: :1:2: executing "" at <.A.B>: ...").
  */
-import type { ArgNode, ChainNode, CommandNode, ControlNode, FieldNode, IdentifierNode, ListNode, Node, NumberNode, PipeNode, VariableNode } from './ast.js';
+import type {
+  ArgNode,
+  ChainNode,
+  CommandNode,
+  ControlNode,
+  FieldNode,
+  IdentifierNode,
+  ListNode,
+  Node,
+  NumberNode,
+  PipeNode,
+  VariableNode,
+} from './ast.js';
 import { nodeString } from './ast.js';
 import { formatValue } from './fmt.js';
 import { FuncError } from './func-error.js';
@@ -26,7 +38,10 @@ interface Variable extends Dot {
 
 /** Thrown when execution fails; `partial` is what was written before, as Go leaves it in the writer. */
 export class ExecError extends Error {
-  constructor(message: string, readonly partial: string) {
+  constructor(
+    message: string,
+    readonly partial: string,
+  ) {
     super(message);
   }
 }
@@ -64,7 +79,11 @@ class State {
   /** Push-down stack of variables; `$` is the data. */
   private vars: Variable[];
 
-  constructor(private readonly text: string, private readonly opts: ExecOptions, data: unknown) {
+  constructor(
+    private readonly text: string,
+    private readonly opts: ExecOptions,
+    data: unknown,
+  ) {
     this.vars = [{ name: '$', v: data, iface: false }];
   }
 
@@ -79,7 +98,9 @@ class State {
     const nl = before.lastIndexOf('\n');
     const line = before.split('\n').length;
     const col = nl < 0 ? this.node.pos : this.node.pos - nl - 1;
-    throw new StateError(`template: ${name}:${line}:${col}: executing ${goQuote(name)} at <${nodeString(this.node)}>: ${msg}`);
+    throw new StateError(
+      `template: ${name}:${line}:${col}: executing ${goQuote(name)} at <${nodeString(this.node)}>: ${msg}`,
+    );
   }
 
   walk(dot: Dot, node: Node): void {
@@ -99,11 +120,13 @@ class State {
       case 'list':
         for (const n of node.nodes) this.walk(dot, n);
         return;
-      case 'if': case 'with':
+      case 'if':
+      case 'with':
         return this.walkIfOrWith(dot, node);
       case 'range':
         return this.walkRange(dot, node);
-      case 'break': case 'continue':
+      case 'break':
+      case 'continue':
         throw new LoopJump(node.kind);
     }
   }
@@ -174,16 +197,21 @@ class State {
   }
 
   private notAFunction(args: ArgNode[], final: Final): void {
-    if (args.length > 1 || final !== NO_FINAL) this.errorf(`can't give argument to non-function ${nodeString(args[0]!)}`);
+    if (args.length > 1 || final !== NO_FINAL)
+      this.errorf(`can't give argument to non-function ${nodeString(args[0]!)}`);
   }
 
   private evalCommand(dot: Dot, cmd: CommandNode, final: Final): unknown {
     const first = cmd.args[0]!;
     switch (first.kind) {
-      case 'field': return this.evalFieldNode(dot, first, cmd.args, final);
-      case 'chain': return this.evalChainNode(dot, first, cmd.args, final);
-      case 'identifier': return this.evalFunction(dot, first, cmd, cmd.args, final);
-      case 'variable': return this.evalVariableNode(dot, first, cmd.args, final);
+      case 'field':
+        return this.evalFieldNode(dot, first, cmd.args, final);
+      case 'chain':
+        return this.evalChainNode(dot, first, cmd.args, final);
+      case 'identifier':
+        return this.evalFunction(dot, first, cmd, cmd.args, final);
+      case 'variable':
+        return this.evalVariableNode(dot, first, cmd.args, final);
       case 'pipe':
         this.notAFunction(cmd.args, final);
         return this.evalPipeline(dot, first);
@@ -191,11 +219,16 @@ class State {
     this.at(first);
     this.notAFunction(cmd.args, final);
     switch (first.kind) {
-      case 'bool': return first.value;
-      case 'dot': return dot.v;
-      case 'nil': return this.errorf('nil is not a command');
-      case 'number': return this.idealConstant(first);
-      case 'string': return first.text;
+      case 'bool':
+        return first.value;
+      case 'dot':
+        return dot.v;
+      case 'nil':
+        return this.errorf('nil is not a command');
+      case 'number':
+        return this.idealConstant(first);
+      case 'string':
+        return first.text;
     }
   }
 
@@ -233,7 +266,14 @@ class State {
     return this.evalFieldChain(dot, v, node, node.idents.slice(1), args, final);
   }
 
-  private evalFieldChain(dot: Dot, receiver: Dot, node: ErrNode, idents: string[], args: ArgNode[], final: Final): unknown {
+  private evalFieldChain(
+    dot: Dot,
+    receiver: Dot,
+    node: ErrNode,
+    idents: string[],
+    args: ArgNode[],
+    final: Final,
+  ): unknown {
     let r = receiver;
     for (const id of idents.slice(0, -1)) r = { v: this.evalField(id, [], NO_FINAL, r), iface: true };
     return this.evalField(idents[idents.length - 1]!, args, final, r);
@@ -268,7 +308,8 @@ class State {
     const numIn = args.length + (final !== NO_FINAL ? 1 : 0);
     const numFixed = fn.params.length;
     if (fn.variadic) {
-      if (numIn < numFixed) this.errorf(`wrong number of args for ${name}: want at least ${numFixed} got ${args.length}`);
+      if (numIn < numFixed)
+        this.errorf(`wrong number of args for ${name}: want at least ${numFixed} got ${args.length}`);
     } else if (numIn !== numFixed) this.errorf(`wrong number of args for ${name}: want ${numFixed} got ${numIn}`);
     if (fn.shortCircuit) {
       let v: unknown;
@@ -303,15 +344,21 @@ class State {
   private evalArg(dot: Dot, type: ParamType, n: ArgNode): unknown {
     this.at(n);
     switch (n.kind) {
-      case 'dot': return this.validateType(dot.v, type);
+      case 'dot':
+        return this.validateType(dot.v, type);
       case 'nil':
         if (type === 'any') return null;
         return this.errorf(`cannot assign nil to ${type}`);
-      case 'field': return this.validateType(this.evalFieldNode(dot, n, [n], NO_FINAL), type);
-      case 'variable': return this.validateType(this.evalVariableNode(dot, n, [], NO_FINAL), type);
-      case 'pipe': return this.validateType(this.evalPipeline(dot, n), type);
-      case 'identifier': return this.validateType(this.evalFunction(dot, n, n, [n], NO_FINAL), type);
-      case 'chain': return this.validateType(this.evalChainNode(dot, n, [], NO_FINAL), type);
+      case 'field':
+        return this.validateType(this.evalFieldNode(dot, n, [n], NO_FINAL), type);
+      case 'variable':
+        return this.validateType(this.evalVariableNode(dot, n, [], NO_FINAL), type);
+      case 'pipe':
+        return this.validateType(this.evalPipeline(dot, n), type);
+      case 'identifier':
+        return this.validateType(this.evalFunction(dot, n, n, [n], NO_FINAL), type);
+      case 'chain':
+        return this.validateType(this.evalChainNode(dot, n, [], NO_FINAL), type);
     }
     switch (type) {
       case 'any':

@@ -44,8 +44,10 @@ function formatInt(n: bigint, verb: string, spec: Spec): string | undefined {
   const neg = n < 0n;
   const abs = neg ? -n : n;
   switch (verb) {
-    case 'c': return pad(String.fromCodePoint(Number(abs)), spec);
-    case 'q': return pad(goQuote(String.fromCodePoint(Number(abs)), "'"), spec);
+    case 'c':
+      return pad(String.fromCodePoint(Number(abs)), spec);
+    case 'q':
+      return pad(goQuote(String.fromCodePoint(Number(abs)), "'"), spec);
     case 'U': {
       const u = `U+${abs.toString(16).toUpperCase().padStart(4, '0')}`;
       return pad(spec.sharp ? `${u} '${String.fromCodePoint(Number(abs))}'` : u, spec);
@@ -58,7 +60,8 @@ function formatInt(n: bigint, verb: string, spec: Spec): string | undefined {
   if (spec.prec !== undefined) digits = spec.prec === 0 && abs === 0n ? '' : digits.padStart(spec.prec, '0');
   let prefix = '';
   if (verb === 'O' || (spec.sharp && verb === 'o' && !digits.startsWith('0'))) prefix = verb === 'O' ? '0o' : '0';
-  if (spec.sharp && (verb === 'x' || verb === 'X' || verb === 'b')) prefix = verb === 'b' ? '0b' : verb === 'x' ? '0x' : '0X';
+  if (spec.sharp && (verb === 'x' || verb === 'X' || verb === 'b'))
+    prefix = verb === 'b' ? '0b' : verb === 'x' ? '0x' : '0X';
   const zeroSpec = spec.prec !== undefined ? { ...spec, zero: false } : spec;
   return padNumber(signOf(neg, spec), prefix, digits, zeroSpec);
 }
@@ -79,7 +82,9 @@ function expString(digits: string, dp: number, decimals: number, upper: boolean)
 
 function fixedString(digits: string, dp: number, decimals: number): string {
   const intPart = dp > 0 ? digits.slice(0, dp).padEnd(dp, '0') : '0';
-  const frac = (dp < 0 ? '0'.repeat(-dp) + digits : digits.slice(Math.max(dp, 0))).padEnd(decimals, '0').slice(0, decimals);
+  const frac = (dp < 0 ? '0'.repeat(-dp) + digits : digits.slice(Math.max(dp, 0)))
+    .padEnd(decimals, '0')
+    .slice(0, decimals);
   return decimals > 0 ? `${intPart}.${frac}` : intPart;
 }
 
@@ -98,12 +103,17 @@ function formatFloat(f: number, verb: string, spec: Spec): string | undefined {
     body = abs.toFixed(Math.min(spec.prec ?? 6, 100));
   } else {
     // %g / %v: shortest digits; exponent form when exp < -4 or exp >= precision (6 when shortest).
-    const prec = verb === 'v' ? -1 : spec.prec ?? -1;
+    const prec = verb === 'v' ? -1 : (spec.prec ?? -1);
     const { digits, dp } = decimalDigits(abs, prec === 0 ? 1 : prec);
     let eprec = prec < 0 ? 6 : prec === 0 ? 1 : prec;
     if (prec >= 0 && eprec > digits.length && digits.length >= dp) eprec = digits.length;
     const exp = dp - 1;
-    body = abs === 0 ? '0' : exp < -4 || exp >= eprec ? expString(digits, dp, digits.length - 1, upper) : fixedString(digits, dp, Math.max(digits.length - dp, 0));
+    body =
+      abs === 0
+        ? '0'
+        : exp < -4 || exp >= eprec
+          ? expString(digits, dp, digits.length - 1, upper)
+          : fixedString(digits, dp, Math.max(digits.length - dp, 0));
   }
   return padNumber(signOf(neg, spec), '', body, spec);
 }
@@ -111,9 +121,13 @@ function formatFloat(f: number, verb: string, spec: Spec): string | undefined {
 function formatString(s: string, verb: string, spec: Spec): string | undefined {
   const cut = spec.prec !== undefined ? Array.from(s).slice(0, spec.prec).join('') : s;
   switch (verb) {
-    case 's': case 'v': return pad(cut, spec);
-    case 'q': return pad(goQuote(cut), spec);
-    case 'x': case 'X': {
+    case 's':
+    case 'v':
+      return pad(cut, spec);
+    case 'q':
+      return pad(goQuote(cut), spec);
+    case 'x':
+    case 'X': {
       const hex = Array.from(Buffer.from(s, 'utf8'), (b) => {
         const h = b.toString(16).padStart(2, '0');
         return (spec.sharp ? '0x' : '') + (verb === 'X' ? h.toUpperCase() : h);
@@ -130,7 +144,8 @@ export function formatValue(v: unknown, verb: string, spec: Spec = plain()): str
   if (verb === 'v' && spec.sharp && typeof v === 'string') return pad(goQuote(v), spec);
   let out: string | undefined;
   switch (kindOf(v)) {
-    case 'invalid': case 'nil':
+    case 'invalid':
+    case 'nil':
       out = verb === 'v' ? pad('<nil>', spec) : `%!${verb}(<nil>)`;
       break;
     case 'bool':
@@ -151,7 +166,9 @@ export function formatValue(v: unknown, verb: string, spec: Spec = plain()): str
       return `[${(v as unknown[]).map((e) => formatValue(e, verb, spec)).join(' ')}]`;
     case 'map': {
       const m = v as GoMap;
-      return `map[${sortedKeys(m).map((k) => `${formatValue(k, verb, spec)}:${formatValue(m[k], verb, spec)}`).join(' ')}]`;
+      return `map[${sortedKeys(m)
+        .map((k) => `${formatValue(k, verb, spec)}:${formatValue(m[k], verb, spec)}`)
+        .join(' ')}]`;
     }
   }
   return out ?? `%!${verb}(${goTypeName(v)}=${formatValue(v, 'v')})`;
@@ -256,7 +273,10 @@ export function sprintf(format: string, args: unknown[]): string {
     else out += formatValue(args[argNum++], verb, spec);
   }
   if (!reordered && argNum < args.length) {
-    out += `%!(EXTRA ${args.slice(argNum).map((a) => (a === null || a === undefined ? '<nil>' : `${goTypeName(a)}=${formatValue(a, 'v')}`)).join(', ')})`;
+    out += `%!(EXTRA ${args
+      .slice(argNum)
+      .map((a) => (a === null || a === undefined ? '<nil>' : `${goTypeName(a)}=${formatValue(a, 'v')}`))
+      .join(', ')})`;
   }
   return out;
 }

@@ -23,12 +23,17 @@ export interface GoFunc {
 
 export type FuncMap = ReadonlyMap<string, GoFunc>;
 
-const fn = (params: ParamType[], call: (args: unknown[]) => unknown, variadic?: ParamType): GoFunc => ({ params, call, ...(variadic ? { variadic } : {}) });
+const fn = (params: ParamType[], call: (args: unknown[]) => unknown, variadic?: ParamType): GoFunc => ({
+  params,
+  call,
+  ...(variadic ? { variadic } : {}),
+});
 const str = (v: unknown): string => v as string;
 const int = (v: unknown): number => Number(v);
 
 /** Go's fmt-based html/js/urlquery argument joining: one string stays as is. */
-const evalArgs = (args: unknown[]): string => (args.length === 1 && typeof args[0] === 'string' ? args[0] : sprint(args));
+const evalArgs = (args: unknown[]): string =>
+  args.length === 1 && typeof args[0] === 'string' ? args[0] : sprint(args);
 
 function indexArg(i: unknown, cap: number, what: string): number {
   if (i === null || i === undefined) throw new FuncError(`cannot index ${what} with nil`);
@@ -63,12 +68,15 @@ function slice(item: unknown, ...indexes: unknown[]): unknown {
   if (item === undefined || item === null) throw new FuncError('slice of untyped nil');
   if (indexes.length > 3) throw new FuncError(`too many slice indexes: ${indexes.length}`);
   if (typeof item === 'string' && indexes.length === 3) throw new FuncError('cannot 3-index slice a string');
-  if (typeof item !== 'string' && !Array.isArray(item)) throw new FuncError(`can't slice item of type ${goTypeName(item)}`);
+  if (typeof item !== 'string' && !Array.isArray(item))
+    throw new FuncError(`can't slice item of type ${goTypeName(item)}`);
   const len = typeof item === 'string' ? byteLength(item) : item.length;
   const idx = [0, len];
   indexes.forEach((i, n) => (idx[n] = indexArg(i, len, 'slice/array')));
   if (idx[0]! > idx[1]!) throw new FuncError(`invalid slice index: ${idx[0]} > ${idx[1]}`);
-  return typeof item === 'string' ? Buffer.from(item, 'utf8').subarray(idx[0], idx[1]).toString('utf8') : item.slice(idx[0], idx[1]);
+  return typeof item === 'string'
+    ? Buffer.from(item, 'utf8').subarray(idx[0], idx[1]).toString('utf8')
+    : item.slice(idx[0], idx[1]);
 }
 
 function length(item: unknown): number {
@@ -123,7 +131,11 @@ function join(elems: unknown, sep: string): string {
   if (elems === undefined || elems === null) return '';
   const show = (e: unknown): string => (typeof e === 'string' ? e : formatValue(e, 'v'));
   if (Array.isArray(elems)) return elems.map(show).join(sep);
-  if (isMap(elems)) return sortedKeys(elems).map((k) => show(elems[k])).sort().join(sep);
+  if (isMap(elems))
+    return sortedKeys(elems)
+      .map((k) => show(elems[k]))
+      .sort()
+      .join(sep);
   throw new FuncError(`expected slice, got ${goTypeName(elems)}`);
 }
 

@@ -21,7 +21,11 @@ export interface TemplateOptions {
 }
 
 export class GoTemplate {
-  private constructor(private readonly text: string, private readonly root: ListNode, private readonly opts: Required<TemplateOptions>) {}
+  private constructor(
+    private readonly text: string,
+    private readonly root: ListNode,
+    private readonly opts: Required<TemplateOptions>,
+  ) {}
 
   static parse(text: string, opts: TemplateOptions = {}): GoTemplate {
     const o = { name: opts.name ?? '', missingKeyError: opts.missingKeyError ?? false };

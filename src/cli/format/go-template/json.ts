@@ -19,15 +19,25 @@ function jsonFloat(f: number): string {
 
 export function goJSON(v: unknown): string {
   switch (kindOf(v)) {
-    case 'invalid': case 'nil': return 'null';
-    case 'bool': return String(v);
-    case 'int': return (typeof v === 'bigint' ? v : BigInt(v as number)).toString();
-    case 'float': return jsonFloat(floatValue(v));
-    case 'string': return jsonString(v as string);
-    case 'slice': return `[${(v as unknown[]).map(goJSON).join(',')}]`;
+    case 'invalid':
+    case 'nil':
+      return 'null';
+    case 'bool':
+      return String(v);
+    case 'int':
+      return (typeof v === 'bigint' ? v : BigInt(v as number)).toString();
+    case 'float':
+      return jsonFloat(floatValue(v));
+    case 'string':
+      return jsonString(v as string);
+    case 'slice':
+      return `[${(v as unknown[]).map(goJSON).join(',')}]`;
     case 'map': {
       const m = v as GoMap;
-      return `{${Object.keys(m).filter((k) => m[k] !== undefined).map((k) => `${jsonString(k)}:${goJSON(m[k])}`).join(',')}}`;
+      return `{${Object.keys(m)
+        .filter((k) => m[k] !== undefined)
+        .map((k) => `${jsonString(k)}:${goJSON(m[k])}`)
+        .join(',')}}`;
     }
   }
 }

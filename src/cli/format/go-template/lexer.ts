@@ -7,9 +7,29 @@
 import { goQuote } from './quote.js';
 
 export type TokenType =
-  | 'text' | 'leftDelim' | 'rightDelim' | 'space' | 'pipe' | 'leftParen' | 'rightParen' | 'declare' | 'assign' | 'char'
-  | 'string' | 'rawString' | 'charConstant' | 'number' | 'bool' | 'nil' | 'dot' | 'field' | 'variable' | 'identifier'
-  | 'keyword' | 'error' | 'eof';
+  | 'text'
+  | 'leftDelim'
+  | 'rightDelim'
+  | 'space'
+  | 'pipe'
+  | 'leftParen'
+  | 'rightParen'
+  | 'declare'
+  | 'assign'
+  | 'char'
+  | 'string'
+  | 'rawString'
+  | 'charConstant'
+  | 'number'
+  | 'bool'
+  | 'nil'
+  | 'dot'
+  | 'field'
+  | 'variable'
+  | 'identifier'
+  | 'keyword'
+  | 'error'
+  | 'eof';
 
 export interface Token {
   type: TokenType;
@@ -50,7 +70,10 @@ export function lex(input: string): Token[] {
     start = pos;
   };
   const fail = (msg: string): Token[] => {
-    tokens.push({ type: 'error', val: msg, pos: start, line: lineAt(start) }, { type: 'eof', val: '', pos, line: lineAt(pos) });
+    tokens.push(
+      { type: 'error', val: msg, pos: start, line: lineAt(start) },
+      { type: 'eof', val: '', pos, line: lineAt(pos) },
+    );
     return tokens;
   };
   // " -}}" (space, dash, delimiter) or "}}" at p.
@@ -161,7 +184,15 @@ export function lex(input: string): Token[] {
         while (isAlnum(input[pos])) pos++;
         if (!atTerminator(input, pos)) return fail(`bad character ${goRune(input[pos]!)}`);
         const word = input.slice(start, pos);
-        emit(KEYWORDS.has(word) ? 'keyword' : word === 'true' || word === 'false' ? 'bool' : word === 'nil' ? 'nil' : 'identifier');
+        emit(
+          KEYWORDS.has(word)
+            ? 'keyword'
+            : word === 'true' || word === 'false'
+              ? 'bool'
+              : word === 'nil'
+                ? 'nil'
+                : 'identifier',
+        );
       } else {
         return fail(`unrecognized character in action: ${goRune(c)}`);
       }

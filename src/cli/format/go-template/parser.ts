@@ -3,7 +3,17 @@
  * messages ("template: NAME:LINE: ..."). Variables are checked while parsing (as Go does), and
  * so are function names, against the names the caller will provide at execution.
  */
-import type { ActionNode, ArgNode, CommandNode, ControlNode, ListNode, Node, NumberNode, PipeNode, VariableNode } from './ast.js';
+import type {
+  ActionNode,
+  ArgNode,
+  CommandNode,
+  ControlNode,
+  ListNode,
+  Node,
+  NumberNode,
+  PipeNode,
+  VariableNode,
+} from './ast.js';
 import { nodeString } from './ast.js';
 import { lex, tokenString, type Token, type TokenType } from './lexer.js';
 import { goQuote, goUnquote } from './quote.js';
@@ -13,7 +23,19 @@ type Closer = { kind: 'end'; pos: number } | { kind: 'else'; pos: number };
 type ListItem = Node | Closer;
 
 const closerString = (c: Closer): string => `{{${c.kind}}}`;
-const OPERAND_START = new Set<TokenType>(['bool', 'charConstant', 'dot', 'field', 'identifier', 'number', 'nil', 'rawString', 'string', 'variable', 'leftParen']);
+const OPERAND_START = new Set<TokenType>([
+  'bool',
+  'charConstant',
+  'dot',
+  'field',
+  'identifier',
+  'number',
+  'nil',
+  'rawString',
+  'string',
+  'variable',
+  'leftParen',
+]);
 
 export function parse(text: string, funcs: ReadonlySet<string>, name = ''): ListNode {
   return new Parser(text, funcs, name).parse();
@@ -27,7 +49,11 @@ class Parser {
   private vars = ['$'];
   private rangeDepth = 0;
 
-  constructor(text: string, private readonly funcs: ReadonlySet<string>, private readonly name: string) {
+  constructor(
+    text: string,
+    private readonly funcs: ReadonlySet<string>,
+    private readonly name: string,
+  ) {
     this.tokens = lex(text);
   }
 
@@ -106,10 +132,16 @@ class Parser {
     const t = this.nextNonSpace();
     if (t.type === 'keyword') {
       switch (t.val) {
-        case 'else': return this.elseControl();
-        case 'end': return { kind: 'end', pos: this.expect('rightDelim', 'end').pos };
-        case 'if': case 'with': case 'range': return this.control(t.val);
-        case 'break': case 'continue': {
+        case 'else':
+          return this.elseControl();
+        case 'end':
+          return { kind: 'end', pos: this.expect('rightDelim', 'end').pos };
+        case 'if':
+        case 'with':
+        case 'range':
+          return this.control(t.val);
+        case 'break':
+        case 'continue': {
           const n = this.nextNonSpace();
           if (n.type !== 'rightDelim') this.unexpected(n, `{{${t.val}}}`);
           if (this.rangeDepth === 0) this.errorf(`{{${t.val}}} outside {{range}}`);
@@ -194,7 +226,8 @@ class Parser {
       if (t.type === 'rightDelim' || t.type === 'rightParen') {
         if (pipe.cmds.length === 0) this.errorf(`missing value for ${context}`);
         pipe.cmds.slice(1).forEach((c, i) => {
-          if (['bool', 'dot', 'nil', 'number', 'string'].includes(c.args[0]!.kind)) this.errorf(`non executable command in pipeline stage ${i + 2}`);
+          if (['bool', 'dot', 'nil', 'number', 'string'].includes(c.args[0]!.kind))
+            this.errorf(`non executable command in pipeline stage ${i + 2}`);
         });
         if (t.type === 'rightParen') this.backup();
         return pipe;
@@ -229,11 +262,18 @@ class Parser {
     const fields: string[] = [];
     while (this.peek().type === 'field') fields.push(this.next().val.slice(1));
     switch (node.kind) {
-      case 'field': return { kind: 'field', pos, idents: [...node.idents, ...fields] };
-      case 'variable': return { kind: 'variable', pos, idents: [...node.idents, ...fields] };
-      case 'bool': case 'string': case 'number': case 'nil': case 'dot':
+      case 'field':
+        return { kind: 'field', pos, idents: [...node.idents, ...fields] };
+      case 'variable':
+        return { kind: 'variable', pos, idents: [...node.idents, ...fields] };
+      case 'bool':
+      case 'string':
+      case 'number':
+      case 'nil':
+      case 'dot':
         this.errorf(`unexpected . after term ${goQuote(nodeString(node))}`);
-      default: return { kind: 'chain', pos, node, fields };
+      default:
+        return { kind: 'chain', pos, node, fields };
     }
   }
 
@@ -243,21 +283,28 @@ class Parser {
       case 'identifier':
         if (!this.funcs.has(t.val)) this.errorf(`function ${goQuote(t.val)} not defined`);
         return { kind: 'identifier', pos: t.pos, name: t.val };
-      case 'dot': return { kind: 'dot', pos: t.pos };
-      case 'nil': return { kind: 'nil', pos: t.pos };
+      case 'dot':
+        return { kind: 'dot', pos: t.pos };
+      case 'nil':
+        return { kind: 'nil', pos: t.pos };
       case 'variable':
         if (!this.vars.includes(t.val)) this.errorf(`undefined variable ${goQuote(t.val)}`);
         return { kind: 'variable', pos: t.pos, idents: [t.val] };
-      case 'field': return { kind: 'field', pos: t.pos, idents: [t.val.slice(1)] };
-      case 'bool': return { kind: 'bool', pos: t.pos, value: t.val === 'true' };
-      case 'charConstant': case 'number': return this.number(t);
+      case 'field':
+        return { kind: 'field', pos: t.pos, idents: [t.val.slice(1)] };
+      case 'bool':
+        return { kind: 'bool', pos: t.pos, value: t.val === 'true' };
+      case 'charConstant':
+      case 'number':
+        return this.number(t);
       case 'leftParen': {
         const pipe = this.pipeline('parenthesized pipeline');
         const close = this.next();
         if (close.type !== 'rightParen') this.errorf(`unclosed right paren: unexpected ${tokenString(close)}`);
         return pipe;
       }
-      case 'string': case 'rawString':
+      case 'string':
+      case 'rawString':
         try {
           return { kind: 'string', pos: t.pos, quoted: t.val, text: goUnquote(t.val) };
         } catch (e) {
@@ -288,12 +335,17 @@ class Parser {
     if (m && !/__|_$/.test(text)) {
       const body = m[2]!.replace(/_/g, '');
       const legacyOctal = /^0[0-7]+$/.test(body);
-      const v = BigInt(legacyOctal ? `0o${body.slice(1)}` : body.replace(/^0([XOB])/, (_s, b: string) => `0${b.toLowerCase()}`));
+      const v = BigInt(
+        legacyOctal ? `0o${body.slice(1)}` : body.replace(/^0([XOB])/, (_s, b: string) => `0${b.toLowerCase()}`),
+      );
       node.int = m[1] === '-' ? -v : v;
       node.float = Number(node.int);
       return node;
     }
-    const f = /^[+-]?(\d[\d_]*)?(\.[\d_]*)?([eE][+-]?\d[\d_]*)?$/.test(text) && /\d/.test(text) ? Number(text.replace(/_/g, '')) : NaN;
+    const f =
+      /^[+-]?(\d[\d_]*)?(\.[\d_]*)?([eE][+-]?\d[\d_]*)?$/.test(text) && /\d/.test(text)
+        ? Number(text.replace(/_/g, ''))
+        : NaN;
     if (!Number.isFinite(f)) this.errorf(`illegal number syntax: ${goQuote(text)}`); // out of float64 range too, as ParseFloat fails
     node.float = f;
     node.floatSyntax = true;

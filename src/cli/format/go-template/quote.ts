@@ -1,6 +1,14 @@
 /** Go's strconv.Quote and Unquote, for %q, error messages and string literals in templates. */
 
-const SIMPLE_ESCAPES: Record<string, string> = { '\x07': '\\a', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\v': '\\v' };
+const SIMPLE_ESCAPES: Record<string, string> = {
+  '\x07': '\\a',
+  '\b': '\\b',
+  '\f': '\\f',
+  '\n': '\\n',
+  '\r': '\\r',
+  '\t': '\\t',
+  '\v': '\\v',
+};
 
 /** Whether Go's unicode.IsPrint would keep the rune as is (approximated with Unicode classes). */
 const isPrint = (c: string): boolean => c === ' ' || /^[\p{L}\p{M}\p{N}\p{P}\p{S}]$/u.test(c);
@@ -18,7 +26,8 @@ export function goQuote(s: string, quote = '"'): string {
     else if (isPrint(c)) out += c;
     else {
       const cp = c.codePointAt(0)!;
-      if (cp >= 0xd800 && cp <= 0xdfff) out += '\\ufffd'; // lone surrogate: Go sees invalid UTF-8
+      if (cp >= 0xd800 && cp <= 0xdfff)
+        out += '\\ufffd'; // lone surrogate: Go sees invalid UTF-8
       else if (cp < 0x80) out += `\\x${hex(cp, 2)}`;
       else if (cp < 0x10000) out += `\\u${hex(cp, 4)}`;
       else out += `\\U${hex(cp, 8)}`;
@@ -39,8 +48,20 @@ export function goUnquote(lit: string): string {
       continue;
     }
     const e = lit[++i];
-    const simple: Record<string, string> = { a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\', "'": "'", '"': '"' };
-    if (e !== undefined && simple[e] !== undefined && (e !== "'" || q === "'") && (e !== '"' || q === '"')) out += simple[e];
+    const simple: Record<string, string> = {
+      a: '\x07',
+      b: '\b',
+      f: '\f',
+      n: '\n',
+      r: '\r',
+      t: '\t',
+      v: '\v',
+      '\\': '\\',
+      "'": "'",
+      '"': '"',
+    };
+    if (e !== undefined && simple[e] !== undefined && (e !== "'" || q === "'") && (e !== '"' || q === '"'))
+      out += simple[e];
     else if (e === 'x' || e === 'u' || e === 'U') {
       const n = e === 'x' ? 2 : e === 'u' ? 4 : 8;
       const digits = lit.slice(i + 1, i + 1 + n);

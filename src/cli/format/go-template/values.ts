@@ -22,10 +22,14 @@ export function kindOf(v: unknown): Kind {
   if (v === null) return 'nil';
   if (v instanceof GoFloat) return 'float';
   switch (typeof v) {
-    case 'boolean': return 'bool';
-    case 'bigint': return 'int';
-    case 'number': return Number.isInteger(v) ? 'int' : 'float';
-    case 'string': return 'string';
+    case 'boolean':
+      return 'bool';
+    case 'bigint':
+      return 'int';
+    case 'number':
+      return Number.isInteger(v) ? 'int' : 'float';
+    case 'string':
+      return 'string';
   }
   return Array.isArray(v) ? 'slice' : 'map';
 }
@@ -33,13 +37,21 @@ export function kindOf(v: unknown): Kind {
 /** Go's type name as fmt's %T and error messages print it. */
 export function goTypeName(v: unknown): string {
   switch (kindOf(v)) {
-    case 'invalid': case 'nil': return '<nil>';
-    case 'bool': return 'bool';
-    case 'int': return 'int';
-    case 'float': return 'float64';
-    case 'string': return 'string';
-    case 'slice': return '[]interface {}';
-    case 'map': return 'map[string]interface {}';
+    case 'invalid':
+    case 'nil':
+      return '<nil>';
+    case 'bool':
+      return 'bool';
+    case 'int':
+      return 'int';
+    case 'float':
+      return 'float64';
+    case 'string':
+      return 'string';
+    case 'slice':
+      return '[]interface {}';
+    case 'map':
+      return 'map[string]interface {}';
   }
 }
 
@@ -50,12 +62,20 @@ export function floatValue(v: unknown): number {
 /** Go's template truth: non-zero numbers, non-empty strings/slices/maps, true. */
 export function isTrue(v: unknown): boolean {
   switch (kindOf(v)) {
-    case 'invalid': case 'nil': return false;
-    case 'bool': return v === true;
-    case 'int': case 'float': return floatValue(v) !== 0;
-    case 'string': return (v as string).length > 0;
-    case 'slice': return (v as unknown[]).length > 0;
-    case 'map': return Object.keys(v as GoMap).length > 0;
+    case 'invalid':
+    case 'nil':
+      return false;
+    case 'bool':
+      return v === true;
+    case 'int':
+    case 'float':
+      return floatValue(v) !== 0;
+    case 'string':
+      return (v as string).length > 0;
+    case 'slice':
+      return (v as unknown[]).length > 0;
+    case 'map':
+      return Object.keys(v as GoMap).length > 0;
   }
 }
 

@@ -95,6 +95,7 @@ export function retryFailed(o: RetryInput): void {
  * fresh task there, escaping MaxAttempts). Judged as of when it ended, like replicated services.
  */
 export function givenUp(service: ServiceObject, newest: TaskObject | undefined): boolean {
-  if (!newest || newest.DesiredState !== 'shutdown' || !hasEnded(newest) || newest.Status.State === 'complete') return false;
+  if (!newest || newest.DesiredState !== 'shutdown' || !hasEnded(newest) || newest.Status.State === 'complete')
+    return false;
   return !shouldRestart(service, newest, newest.Status.Timestamp);
 }

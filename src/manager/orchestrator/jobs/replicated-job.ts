@@ -9,7 +9,16 @@ import { promoteWaiting } from '../promotion.js';
 import { groupSlots } from '../slots.js';
 import { newTask } from '../task-factory.js';
 import { replicatedJobLimits } from './job-mode.js';
-import { currentIteration, fresh, givenUp, isLiveJobTask, nodeDownCheck, retireEarlierRuns, retryFailed, type JobInput } from './job-tasks.js';
+import {
+  currentIteration,
+  fresh,
+  givenUp,
+  isLiveJobTask,
+  nodeDownCheck,
+  retireEarlierRuns,
+  retryFailed,
+  type JobInput,
+} from './job-tasks.js';
 
 /** Returns the earliest future time the job needs another look (Infinity if none). */
 export function reconcileReplicatedJob(o: JobInput): number {
@@ -36,7 +45,10 @@ export function reconcileReplicatedJob(o: JobInput): number {
   let completed = 0;
   let active = 0;
   let abandoned = 0;
-  const slots = groupSlots(run.map((t) => fresh(tx, t)), false);
+  const slots = groupSlots(
+    run.map((t) => fresh(tx, t)),
+    false,
+  );
   for (const slot of slots.values()) {
     if (slot.tasks.some((t) => t.Status.State === 'complete')) completed++;
     else if (slot.tasks.some(isLiveJobTask)) active++;
@@ -48,7 +60,10 @@ export function reconcileReplicatedJob(o: JobInput): number {
   for (let i = 0; i < wanted; i++) {
     while (slots.has(String(slot))) slot++;
     slots.set(String(slot), { key: String(slot), slot, tasks: [] });
-    tx.create('task', newTask(service, o.random, { slot, desired: 'complete', now: tx.now, origin: 'slot', jobIteration: iteration }));
+    tx.create(
+      'task',
+      newTask(service, o.random, { slot, desired: 'complete', now: tx.now, origin: 'slot', jobIteration: iteration }),
+    );
   }
   return wake;
 }
