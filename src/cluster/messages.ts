@@ -157,6 +157,7 @@ export const NetworkViewSchema = z.object({
           .min(1)
           .max(2 ** 24 - 1),
         internal: z.boolean(),
+        ingress: z.boolean().optional(),
       }),
     )
     .max(1024),
@@ -186,4 +187,21 @@ export const NetworkViewSchema = z.object({
       }),
     )
     .max(100_000),
+  mesh: z
+    .object({
+      networkId: id,
+      nodeAddress: cidr4,
+      peers: z.array(z.object({ ip: ipv4, hostIp: ipv4 })).max(10_000),
+      ports: z
+        .array(
+          z.object({
+            protocol: z.enum(['tcp', 'udp', 'sctp']),
+            publishedPort: z.number().int().min(1).max(65535),
+            targetPort: z.number().int().min(1).max(65535),
+            backends: z.array(ipv4).max(100_000),
+          }),
+        )
+        .max(10_000),
+    })
+    .optional(),
 });

@@ -12,6 +12,7 @@ export class FakePlumbing implements NetworkPlumbing {
   readonly overlays = new Map<string, OverlaySpec>();
   readonly endpoints = new Map<string, Map<string, RemoteEndpoint>>();
   readonly tables = new Map<string, NftRuleset>();
+  readonly forwardAccepts = new Set<string>();
   readonly calls: string[] = [];
 
   ensureOverlay(spec: OverlaySpec): Promise<OverlayDevices> {
@@ -64,9 +65,20 @@ export class FakePlumbing implements NetworkPlumbing {
     return Promise.resolve();
   }
 
+  setForwardAccept(bridge: string, on: boolean): Promise<void> {
+    this.calls.push(`setForwardAccept ${bridge} ${on}`);
+    if (on) this.forwardAccepts.add(bridge);
+    else this.forwardAccepts.delete(bridge);
+    return Promise.resolve();
+  }
+
   listOwned(): Promise<OwnedObjects> {
     const links = [...this.overlays.keys()].flatMap((id) => [bridgeName(id), vxlanName(id)]).sort();
-    return Promise.resolve({ links, tables: [...this.tables.keys()].sort() });
+    return Promise.resolve({
+      links,
+      tables: [...this.tables.keys()].sort(),
+      forwardAccepts: [...this.forwardAccepts].sort(),
+    });
   }
 
   cleanup(): Promise<void> {
@@ -74,6 +86,7 @@ export class FakePlumbing implements NetworkPlumbing {
     this.overlays.clear();
     this.endpoints.clear();
     this.tables.clear();
+    this.forwardAccepts.clear();
     return Promise.resolve();
   }
 }

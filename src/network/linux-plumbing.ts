@@ -8,6 +8,7 @@ import { invalidArgument, notFound } from '../common/errors.js';
 import { parseCidr, parseIpv4 } from './cidr.js';
 import { CommandError, mustRun, type CommandRunner } from './command-runner.js';
 import { bridgeName, OWNED_LINK, OWNED_TABLE, vxlanName } from './device-names.js';
+import { listForwardAccepts, setForwardAccept } from './forward-accept.js';
 import { isMac, macForIp } from './mac.js';
 import { removeScript, replaceScript, type NftRuleset } from './nft-ruleset.js';
 import {
@@ -198,6 +199,10 @@ export class LinuxPlumbing implements NetworkPlumbing {
     await mustRun(this.runner, 'nft', ['-f', '-'], removeScript('ip', table));
   }
 
+  setForwardAccept(bridge: string, on: boolean): Promise<void> {
+    return setForwardAccept(this.runner, bridge, on);
+  }
+
   async listOwned(): Promise<OwnedObjects> {
     const links = [...(await this.links()).keys()].filter((n) => OWNED_LINK.test(n)).sort();
     const out = parseJson<{ nftables?: { table?: { family: string; name: string } }[] }>(
@@ -211,11 +216,12 @@ export class LinuxPlumbing implements NetworkPlumbing {
       )
       .map((t) => t.name)
       .sort();
-    return { links, tables };
+    return { links, tables, forwardAccepts: await listForwardAccepts(this.runner) };
   }
 
   async cleanup(): Promise<void> {
-    const { links, tables } = await this.listOwned();
+    const { links, tables, forwardAccepts } = await this.listOwned();
+    for (const b of forwardAccepts) await setForwardAccept(this.runner, b, false);
     // VXLAN devices first: deleting a bridge first would leave its ports behind, briefly unbridged.
     for (const l of links.filter((n) => n.startsWith('shv-'))) await this.tolerate('ip', ['link', 'del', l]);
     for (const l of links.filter((n) => n.startsWith('shl-'))) await this.tolerate('ip', ['link', 'del', l]);

@@ -46,6 +46,8 @@ export interface RemoteEndpoint {
 export interface OwnedObjects {
   readonly links: readonly string[];
   readonly tables: readonly string[];
+  /** Bridges with a DOCKER-USER accept rule. */
+  readonly forwardAccepts: readonly string[];
 }
 
 export interface NetworkPlumbing {
@@ -63,6 +65,8 @@ export interface NetworkPlumbing {
   applyRuleset(rs: NftRuleset): Promise<void>;
   /** Removes a shoal nftables table; a no-op when absent. */
   removeRuleset(table: string): Promise<void>;
+  /** Accepts (or stops accepting) DNATed flows through `bridge` in Docker's DOCKER-USER chain. */
+  setForwardAccept(bridge: string, on: boolean): Promise<void>;
   /** Everything shoal made here, found by naming convention. */
   listOwned(): Promise<OwnedObjects>;
   /** Removes everything shoal made here (node leave/removal, crash recovery). */

@@ -101,6 +101,8 @@ export interface NodeObject extends Meta {
   TLSInfo?: TlsInfo;
   /** Where the node serves the cluster port once it is a manager (its join's advertise address and listen port). */
   ClusterAddr?: string;
+  /** The node's own addresses on networks (its ingress address: the routing mesh's SNAT source), as swarmkit's Node.Attachments. */
+  Attachments?: NetworkAttachment[];
 }
 
 // ---------- services ----------

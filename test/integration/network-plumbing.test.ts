@@ -273,7 +273,11 @@ describe('overlay plumbing in network namespaces', { skip: canRun ? false : 'nee
     assert.equal(owned.links.length, 4);
     for (const h of [h1, h2]) {
       await h.plumbing.cleanup();
-      assert.deepEqual(await h.plumbing.listOwned(), { links: [], tables: [] }, `${h.name} is clean`);
+      assert.deepEqual(
+        await h.plumbing.listOwned(),
+        { links: [], tables: [], forwardAccepts: [] },
+        `${h.name} is clean`,
+      );
       await h.plumbing.cleanup();
       await h.plumbing.removeOverlay(NET_A);
     }

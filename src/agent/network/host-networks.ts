@@ -8,9 +8,11 @@
  */
 import { errorMessage } from '../../common/errors.js';
 import type { Logger } from '../../common/logging.js';
+import { hostPart } from '../../network/addresses.js';
 import type { LiveDnsRecords } from '../../network/dns-records.js';
 import { bridgeName } from '../../network/device-names.js';
 import { egressRuleset, EGRESS_TABLE_SUFFIX } from '../../network/egress-rules.js';
+import { MESH_TABLE_SUFFIX, meshRuleset } from '../../network/mesh-rules.js';
 import { replaceScript, ruleset } from '../../network/nft-ruleset.js';
 import type { NetworkPlumbing, RemoteEndpoint } from '../../network/plumbing.js';
 import { vipRuleset, type VipBackends } from '../../network/vip-rules.js';
@@ -40,6 +42,8 @@ export interface HostNetworksOptions {
 
 interface ActiveNetwork {
   readonly net: ViewNetwork;
+  /** This node's own address on the bridge (the ingress network while the mesh runs). */
+  readonly hostAddress: string | undefined;
   /** Remote endpoints programmed, by IP. */
   readonly remotes: Map<string, RemoteEndpoint>;
 }
@@ -59,6 +63,9 @@ export class HostNetworks {
   /** The VIP table text applied per task container (keyed with its PID). */
   private readonly vipApplied = new Map<string, string>();
   private egressApplied = '';
+  /** The mesh table text applied, and the bridge given a DOCKER-USER accept. */
+  private meshApplied = '';
+  private meshBridge: string | undefined;
   private chain: Promise<void> = Promise.resolve();
   private syncQueued = false;
   private firstSync = true;
@@ -84,7 +91,8 @@ export class HostNetworks {
       if (nets.some((n) => !n)) throw new Error(`network of task ${task.ID} is not known on this node yet`);
       for (const n of nets) await this.ensureNetwork(n!);
       await this.program();
-      const first = nets[0];
+      // The ingress network comes first (swarmkit's order) but serves no names: resolve on another.
+      const first = nets.find((n) => !n!.ingress) ?? nets[0];
       const c = task.Spec.ContainerSpec;
       if (!first || !c || c.DNSConfig?.Nameservers?.length) return task;
       return {
@@ -114,6 +122,8 @@ export class HostNetworks {
       await this.o.plumbing.cleanup();
       this.active.clear();
       this.egressApplied = '';
+      this.meshApplied = '';
+      this.meshBridge = undefined;
     });
   }
 
@@ -152,6 +162,8 @@ export class HostNetworks {
   private async sync(): Promise<void> {
     const needed = new Set<string>();
     for (const t of this.tasks) if (needsNetworks(t)) for (const a of t.Networks ?? []) needed.add(a.NetworkID);
+    // Every node runs the mesh while a service publishes through it, with or without a task.
+    if (this.view.mesh) needed.add(this.view.mesh.networkId);
     for (const n of this.view.networks) if (needed.has(n.id)) await this.ensureNetwork(n);
     await this.program();
     let leftover = false;
@@ -168,15 +180,34 @@ export class HostNetworks {
 
   private async ensureNetwork(n: ViewNetwork): Promise<void> {
     const cur = this.active.get(n.id);
-    if (cur && cur.net.vni === n.vni && cur.net.gateway === n.gateway && cur.net.subnet === n.subnet) return;
+    const mesh = this.view.mesh?.networkId === n.id ? this.view.mesh : undefined;
+    const hostAddress = mesh?.nodeAddress ?? cur?.hostAddress;
+    if (
+      cur &&
+      cur.net.vni === n.vni &&
+      cur.net.gateway === n.gateway &&
+      cur.net.subnet === n.subnet &&
+      cur.hostAddress === hostAddress
+    )
+      return;
     const name = bridgeName(n.id);
-    await this.o.plumbing.ensureOverlay({ networkId: n.id, vni: n.vni, localUnderlayIp: this.o.underlayIp });
+    // The mesh's bridge carries the node's ingress address (its MAC derived from it, so peers can
+    // program it like a task) and lets 127.0.0.1-sourced flows out (the mesh from the host itself).
+    const spec = {
+      networkId: n.id,
+      vni: n.vni,
+      localUnderlayIp: this.o.underlayIp,
+      ...(hostAddress ? { hostAddress, routeLocalnet: true } : {}),
+    };
+    await this.o.plumbing.ensureOverlay(spec);
     await this.o.docker.ensure({ name, networkId: n.id, subnet: n.subnet, gateway: n.gateway, internal: n.internal });
+    // Docker's bridge driver replaces a foreign address on a bridge it adopts: put the node's back.
+    if (hostAddress) await this.o.plumbing.ensureOverlay(spec);
     // Docker put the gateway on the bridge: the embedded DNS answers there.
     await this.o.dns.listen(n.gateway).catch((e: unknown) => this.warn('dns listen', n.gateway, e));
     const remotes = new Map<string, RemoteEndpoint>();
     for (const r of await this.o.plumbing.listRemoteEndpoints(n.id)) remotes.set(r.ip, r);
-    this.active.set(n.id, { net: n, remotes });
+    this.active.set(n.id, { net: n, hostAddress, remotes });
   }
 
   /** True when everything of the network is gone from this host. */
@@ -202,6 +233,9 @@ export class HostNetworks {
       for (const e of this.view.endpoints)
         if (e.networkId === id && e.nodeId !== this.o.nodeId && e.hostIp)
           want.set(e.ip, { ip: e.ip, hostIp: e.hostIp });
+      // Other nodes' ingress addresses: replies of local tasks to mesh flows go back to them.
+      if (this.view.mesh?.networkId === id)
+        for (const p of this.view.mesh.peers) if (p.hostIp !== this.o.underlayIp) want.set(p.ip, p);
       for (const [ip, r] of a.remotes) {
         if (want.get(ip)?.hostIp === r.hostIp) continue;
         await this.o.plumbing.removeRemoteEndpoint(id, r);
@@ -234,6 +268,31 @@ export class HostNetworks {
     });
     await this.programVips();
     await this.programEgress();
+    await this.programMesh();
+  }
+
+  /** The mesh table and DOCKER-USER accept while the mesh runs here; neither once it stops. */
+  private async programMesh(): Promise<void> {
+    const mesh = this.view.mesh;
+    const active = mesh && this.active.get(mesh.networkId);
+    if (!mesh || !active) {
+      if (this.meshApplied) await this.o.plumbing.removeRuleset(ruleset(MESH_TABLE_SUFFIX, '').table);
+      if (this.meshBridge) await this.o.plumbing.setForwardAccept(this.meshBridge, false);
+      this.meshApplied = '';
+      this.meshBridge = undefined;
+      return;
+    }
+    const bridge = bridgeName(mesh.networkId);
+    if (this.meshBridge && this.meshBridge !== bridge) await this.o.plumbing.setForwardAccept(this.meshBridge, false);
+    if (this.meshBridge !== bridge) {
+      await this.o.plumbing.setForwardAccept(bridge, true);
+      this.meshBridge = bridge;
+    }
+    const rs = meshRuleset({ ingressBridge: bridge, nodeIngressIp: hostPart(mesh.nodeAddress), ports: mesh.ports });
+    const text = replaceScript(rs);
+    if (text === this.meshApplied) return;
+    await this.o.plumbing.applyRuleset(rs);
+    this.meshApplied = text;
   }
 
   /** Each running local container load-balances the VIPs of the services on its networks. */
@@ -293,6 +352,12 @@ export class HostNetworks {
         await this.o.docker.remove(name).catch((e: unknown) => this.warn('removing leftover docker network', name, e));
     }
     if (this.active.size === 0) await this.o.plumbing.cleanup();
+    else if (!this.meshBridge) {
+      const owned = await this.o.plumbing.listOwned();
+      for (const b of owned.forwardAccepts) await this.o.plumbing.setForwardAccept(b, false);
+      if (owned.tables.includes(ruleset(MESH_TABLE_SUFFIX, '').table))
+        await this.o.plumbing.removeRuleset(ruleset(MESH_TABLE_SUFFIX, '').table);
+    }
   }
 
   private warn(what: string, subject: string, e: unknown): void {

@@ -1,6 +1,7 @@
 /**
  * The allocator: gives services their published ports (ingress ports without a number get one from
- * 30000-32767) and their VIPs on attached overlays, gives new tasks an address on each network they
+ * 30000-32767) and their VIPs on attached overlays (and on ingress when they publish through the
+ * mesh), gives every node its ingress address, gives new tasks an address on each network they
  * attach to, and moves them to PENDING only once that is done (as swarmkit does).
  */
 import { sameValue } from '../../common/canonical.js';
@@ -9,7 +10,7 @@ import type { Logger } from '../../common/logging.js';
 import type { Store } from '../../store/store.js';
 import type { PortConfig, ServiceObject } from '../../store/types.js';
 import { Reconciler } from '../reconciler.js';
-import { AddressBook, serviceVips, taskAttachments } from './network-attachments.js';
+import { AddressBook, nodeAttachments, serviceVips, taskAttachments } from './network-attachments.js';
 
 export const DYNAMIC_PORT_START = 30000;
 export const DYNAMIC_PORT_END = 32767;
@@ -60,7 +61,7 @@ export class Allocator extends Reconciler {
   }
 
   protected override interested(table: string): boolean {
-    return table === 'service' || table === 'task' || table === 'network';
+    return table === 'service' || table === 'task' || table === 'network' || table === 'node';
   }
 
   protected async reconcile(): Promise<void> {
@@ -84,7 +85,11 @@ export class Allocator extends Reconciler {
         }
       }
       const networks = new Map(tx.all('network').map((n) => [n.ID, n]));
-      const book = new AddressBook(tx.all('service'), tx.all('task'));
+      const book = new AddressBook(tx.all('service'), tx.all('task'), tx.all('node'));
+      for (const n of tx.all('node')) {
+        const attachments = nodeAttachments(n, networks, book);
+        if (attachments) tx.update('node', { ...n, Attachments: attachments });
+      }
       for (const s of tx.all('service')) {
         const vips = serviceVips(s, networks, book);
         if (vips) tx.update('service', { ...s, Endpoint: { ...s.Endpoint, VirtualIPs: vips } });
@@ -94,7 +99,7 @@ export class Allocator extends Reconciler {
         const svc = tx.get('service', t.ServiceID);
         if (!svc) continue;
         // A task waits in NEW until every network it attaches to exists and has given it an address.
-        const attachments = taskAttachments(t, networks, book);
+        const attachments = taskAttachments(t, svc, networks, book);
         if (!attachments) continue;
         const ports = structuredClone(svc.Endpoint.Ports ?? []);
         tx.update('task', {

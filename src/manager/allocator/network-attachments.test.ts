@@ -100,3 +100,85 @@ describe('the ingress network', () => {
     assert.deepEqual(ingress.Allocation, { Subnet: '10.20.0.0/26', Gateway: '10.20.0.1', VNI: 4096 });
   });
 });
+
+describe('the routing mesh allocation', () => {
+  it('gives every node an ingress address, a publishing service an ingress VIP first, its tasks an ingress address first; the dispatcher view runs the mesh on every node', async () => {
+    const { networkViewFor } = await import('../dispatcher/network-view.js');
+    const n1 = await h.addNode({ hostname: 'n1' });
+    const n2 = await h.addNode({ hostname: 'n2' });
+    const { id: ingress } = await h.control.createNetwork({ Name: 'ingress', Driver: 'overlay', Ingress: true });
+    const { id: front } = await h.control.createNetwork({ Name: 'front', Driver: 'overlay' });
+    await h.run(200);
+    const nodes = h.store.view((tx) => tx.all('node'));
+    const nodeAddrs = nodes.map((n) => n.Attachments?.[0]?.Addresses[0]).sort();
+    assert.deepEqual(nodeAddrs, ['10.0.0.2/24', '10.0.0.3/24']);
+    assert.ok(nodes.every((n) => n.Attachments?.[0]?.NetworkID === ingress));
+
+    const svc = await h.createService({
+      Name: 'web',
+      Mode: { Replicated: { Replicas: 2 } },
+      TaskTemplate: {
+        ContainerSpec: { Image: 'busybox' },
+        Networks: [{ Target: 'front' }],
+        Placement: { Constraints: ['node.hostname==n1'] },
+      },
+      EndpointSpec: { Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080 }] },
+    });
+    await h.run(1000);
+    const vips = h.service(svc).Endpoint.VirtualIPs ?? [];
+    assert.deepEqual(
+      vips.map((v) => v.NetworkID),
+      [ingress, front],
+      'ingress VIP first, as swarmkit',
+    );
+    for (const t of h.running(svc))
+      assert.deepEqual(
+        t.Networks?.map((a) => a.NetworkID),
+        [ingress, front],
+      );
+
+    const all = h.store.view((tx) => ({
+      tasks: tx.all('task'),
+      services: tx.all('service'),
+      networks: tx.all('network'),
+      nodes: tx.all('node'),
+    }));
+    const idle = networkViewFor(n2, [], all);
+    assert.ok(idle.mesh, 'a node without a task runs the mesh');
+    assert.deepEqual(
+      idle.networks.map((n) => n.id),
+      [ingress],
+    );
+    assert.equal(idle.networks[0]?.ingress, true);
+    const backends = h
+      .running(svc)
+      .map((t) => t.Networks![0]!.Addresses[0]!.split('/')[0]!)
+      .sort();
+    assert.deepEqual(idle.mesh.ports, [{ protocol: 'tcp', publishedPort: 8080, targetPort: 80, backends }]);
+    assert.deepEqual(
+      idle.mesh.peers.map((p) => p.ip),
+      [all.nodes.find((n) => n.ID === n1)!.Attachments![0]!.Addresses[0]!.split('/')[0]],
+    );
+
+    // A task told to shut down gets no new flow.
+    const stopping = h.running(svc)[0]!;
+    await h.store.update((tx) => tx.update('task', { ...tx.get('task', stopping.ID)!, DesiredState: 'shutdown' }));
+    const after = h.store.view((tx) => ({
+      tasks: tx.all('task'),
+      services: tx.all('service'),
+      networks: tx.all('network'),
+      nodes: tx.all('node'),
+    }));
+    assert.equal(networkViewFor(n2, [], after).mesh?.ports[0]?.backends.length, 1);
+
+    await h.control.removeService('web');
+    await h.run(3000);
+    const gone = h.store.view((tx) => ({
+      tasks: tx.all('task'),
+      services: tx.all('service'),
+      networks: tx.all('network'),
+      nodes: tx.all('node'),
+    }));
+    assert.equal(networkViewFor(n2, [], gone).mesh, undefined, 'no publishing service: no mesh');
+  });
+});

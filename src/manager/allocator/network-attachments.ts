@@ -9,7 +9,7 @@
 import { allocateAddress, withPrefixLength } from '../../network/addresses.js';
 import { bridgeName } from '../../network/device-names.js';
 import type { NetworkIpam } from '../../network/network-ipam.js';
-import type { NetworkAttachment, NetworkObject, ServiceObject, TaskObject } from '../../store/types.js';
+import type { NetworkAttachment, NetworkObject, NodeObject, ServiceObject, TaskObject } from '../../store/types.js';
 
 export type VirtualIp = { NetworkID: string; Addr: string };
 
@@ -29,10 +29,12 @@ export function ipamOf(n: NetworkObject): NetworkIpam {
 export class AddressBook {
   private readonly used = new Map<string, string[]>();
 
-  constructor(services: readonly ServiceObject[], tasks: readonly TaskObject[]) {
+  constructor(services: readonly ServiceObject[], tasks: readonly TaskObject[], nodes: readonly NodeObject[] = []) {
     for (const s of services) for (const v of s.Endpoint.VirtualIPs ?? []) this.take(v.NetworkID, v.Addr);
     for (const t of tasks)
       for (const a of t.Networks ?? []) for (const addr of a.Addresses) this.take(a.NetworkID, addr);
+    for (const n of nodes)
+      for (const a of n.Attachments ?? []) for (const addr of a.Addresses) this.take(a.NetworkID, addr);
   }
 
   take(networkId: string, addr: string): void {
@@ -63,9 +65,21 @@ export function attachedNetworks(
   return out;
 }
 
+/** Whether a service publishes a port through the routing mesh (so it lives on the ingress network too). */
+export function publishesIngress(s: ServiceObject): boolean {
+  return (s.Spec.EndpointSpec?.Ports ?? []).some((p) => (p.PublishMode ?? 'ingress') === 'ingress');
+}
+
+/** The routing mesh's network, if the cluster has one. */
+export function ingressNetwork(networks: ReadonlyMap<string, NetworkObject>): NetworkObject | undefined {
+  for (const n of networks.values()) if (n.Spec.Ingress) return n;
+  return undefined;
+}
+
 /**
- * The VIPs a service should hold: one per attached network in vip mode (kept when already there),
- * none in dnsrr mode. Undefined when nothing changes.
+ * The VIPs a service should hold: on the ingress network first when it publishes ingress ports
+ * (as swarmkit does), then one per attached network in vip mode (kept when already there), none
+ * for those in dnsrr mode. Undefined when nothing changes.
  */
 export function serviceVips(
   s: ServiceObject,
@@ -73,8 +87,11 @@ export function serviceVips(
   book: AddressBook,
 ): VirtualIp[] | undefined {
   const current = s.Endpoint.VirtualIPs ?? [];
-  const wanted =
-    (s.Spec.EndpointSpec?.Mode ?? 'vip') === 'vip' ? attachedNetworks(s.Spec.TaskTemplate.Networks, networks) : [];
+  const ingress = ingressNetwork(networks);
+  const wanted = [
+    ...(ingress && publishesIngress(s) ? [ingress] : []),
+    ...((s.Spec.EndpointSpec?.Mode ?? 'vip') === 'vip' ? attachedNetworks(s.Spec.TaskTemplate.Networks, networks) : []),
+  ];
   const next: VirtualIp[] = wanted.map(
     (n) => current.find((v) => v.NetworkID === n.ID) ?? { NetworkID: n.ID, Addr: book.allocate(n) },
   );
@@ -84,15 +101,20 @@ export function serviceVips(
   return same ? undefined : next;
 }
 
-/** A new task's attachments, one address per network of its spec; undefined while a network is missing. */
+/**
+ * A new task's attachments, one address per network of its spec, preceded by the ingress network
+ * when its service publishes through the mesh (swarmkit's order); undefined while a network is missing.
+ */
 export function taskAttachments(
   t: TaskObject,
+  svc: ServiceObject,
   networks: ReadonlyMap<string, NetworkObject>,
   book: AddressBook,
 ): NetworkAttachment[] | undefined {
-  const specs = t.Spec.Networks ?? [];
+  const ingress = ingressNetwork(networks);
+  const specs = [...(ingress && publishesIngress(svc) ? [{ Target: ingress.ID }] : []), ...(t.Spec.Networks ?? [])];
   if (specs.some((a) => !networks.has(a.Target))) return undefined;
-  return specs.map((a) => {
+  return specs.map((a: { Target: string; Aliases?: string[] }) => {
     const n = networks.get(a.Target)!;
     const att: NetworkAttachment = {
       NetworkID: n.ID,
@@ -102,4 +124,27 @@ export function taskAttachments(
     if (a.Aliases?.length) att.Aliases = [...a.Aliases];
     return att;
   });
+}
+
+/**
+ * A node's attachments: an address on the ingress network (the mesh's SNAT source, programmed on
+ * every host like a task), kept once given; attachments to networks that are gone are dropped.
+ * Undefined when nothing changes.
+ */
+export function nodeAttachments(
+  node: NodeObject,
+  networks: ReadonlyMap<string, NetworkObject>,
+  book: AddressBook,
+): NetworkAttachment[] | undefined {
+  const current = node.Attachments ?? [];
+  const ingress = ingressNetwork(networks);
+  const next = current.filter((a) => networks.has(a.NetworkID));
+  if (ingress && !next.some((a) => a.NetworkID === ingress.ID)) {
+    next.unshift({
+      NetworkID: ingress.ID,
+      DockerNetwork: dockerNetworkName(ingress.ID),
+      Addresses: [book.allocate(ingress)],
+    });
+  }
+  return next.length === current.length && next.every((a, i) => a === current[i]) ? undefined : next;
 }

@@ -38,18 +38,30 @@ function nameOf(table: string, o: Named): string {
 }
 
 /** The event one store change makes (Docker's logServiceEvent/logNodeEvent), or undefined. */
-export function swarmEventOf(e: Exclude<StoreEvent, { kind: 'commit' }>, before: unknown, nowMs: number): SwarmEvent | undefined {
+export function swarmEventOf(
+  e: Exclude<StoreEvent, { kind: 'commit' }>,
+  before: unknown,
+  nowMs: number,
+): SwarmEvent | undefined {
   if (!TYPES.has(e.table)) return undefined;
   const o = e.object as unknown as Named;
   const action = e.kind === 'delete' ? 'remove' : e.kind;
   const attributes: Record<string, string> = { name: nameOf(e.table, o) };
   if (action === 'update' && before) {
-    if (e.table === 'service') serviceChanges(before as ServiceObject, e.object as unknown as ServiceObject, attributes);
+    if (e.table === 'service')
+      serviceChanges(before as ServiceObject, e.object as unknown as ServiceObject, attributes);
     if (e.table === 'node') nodeChanges(before as NodeObject, e.object as unknown as NodeObject, attributes);
   }
   // Docker stamps creates and updates with the object's own times, removals with the present.
   const ms = action === 'create' ? o.CreatedAt : action === 'update' ? o.UpdatedAt : nowMs;
-  return { Type: e.table as SwarmEventType, Action: action, Actor: { ID: o.ID, Attributes: attributes }, scope: 'swarm', time: Math.floor(ms / 1000), timeNano: ms * 1e6 };
+  return {
+    Type: e.table as SwarmEventType,
+    Action: action,
+    Actor: { ID: o.ID, Attributes: attributes },
+    scope: 'swarm',
+    time: Math.floor(ms / 1000),
+    timeNano: ms * 1e6,
+  };
 }
 
 function serviceChanges(old: ServiceObject, cur: ServiceObject, a: Record<string, string>): void {

@@ -79,7 +79,7 @@ export const serviceMethods = {
       if (isJob(s)) service.JobStatus = { JobIteration: { Index: 0 }, LastExecution: tx.now };
       tx.create('service', service);
     });
-    return { id, warnings: ingressWarnings(s) };
+    return { id, warnings: [] };
   }),
 
   updateService: write(
@@ -90,7 +90,6 @@ export const serviceMethods = {
       spec: ServiceSpec,
       opts: UpdateServiceOptions,
     ): Promise<{ warnings: string[] }> => {
-      let warnings: string[] = [];
       await storeWrite(ctx, (tx) => {
         const cur = tx.get('service', id);
         if (!cur) throw new ShoalError('not_found', `service ${id} not found`);
@@ -137,9 +136,8 @@ export const serviceMethods = {
           };
         else if (taskChanged || portsChanged || rebalance) delete updated.UpdateStatus;
         tx.update('service', updated);
-        warnings = ingressWarnings(next);
       });
-      return { warnings };
+      return { warnings: [] };
     },
   ),
 
@@ -178,13 +176,4 @@ export function normalizeServiceSpec(spec: ServiceSpec): ServiceSpec {
     p.PublishMode ??= 'ingress';
   }
   return s;
-}
-
-/** Until the routing mesh lands, ingress ports are allocated and shown but not published. */
-function ingressWarnings(spec: ServiceSpec): string[] {
-  const ingress = (spec.EndpointSpec?.Ports ?? []).filter((p) => (p.PublishMode ?? 'ingress') === 'ingress');
-  if (ingress.length === 0) return [];
-  return [
-    `shoal: the routing mesh is not available yet; ingress port(s) ${ingress.map((p) => p.PublishedPort ?? p.TargetPort).join(', ')} are allocated but not published (use mode=host to publish on the node)`,
-  ];
 }

@@ -12,7 +12,7 @@ import {
   type ServiceObject,
   type TaskObject,
 } from '../../store/types.js';
-import type { NetworkView, ViewEndpoint } from './session.js';
+import type { MeshView, NetworkView, ViewEndpoint } from './session.js';
 
 /** Docker's task name, answered by the embedded DNS like a container name. */
 function taskDnsName(t: TaskObject): string {
@@ -40,6 +40,8 @@ export function networkViewFor(
 ): NetworkView {
   const wanted = new Set<string>();
   for (const t of assigned) for (const a of t.Networks ?? []) wanted.add(a.NetworkID);
+  const mesh = meshFor(nodeId, all);
+  if (mesh) wanted.add(mesh.networkId);
   const networks = all.networks.filter((n) => wanted.has(n.ID)).sort((a, b) => a.ID.localeCompare(b.ID));
   const nodeAddr = new Map(all.nodes.map((n) => [n.ID as string, n.Status.Addr]));
   const serviceName = new Map(all.services.map((s) => [s.ID as string, s.Spec.Name]));
@@ -88,8 +90,64 @@ export function networkViewFor(
       gateway: n.Allocation.Gateway,
       vni: n.Allocation.VNI,
       internal: n.Spec.Internal,
+      ...(n.Spec.Ingress ? { ingress: true } : {}),
     })),
     services,
     endpoints,
+    ...(mesh ? { mesh } : {}),
   };
+}
+
+/**
+ * The routing mesh for one node: present on every node (with or without a task) while a service
+ * publishes an ingress port and the node has its ingress address. Backends are the ingress
+ * addresses of the serving tasks (running and meant to run: a task shutting down gets no new flow).
+ */
+function meshFor(
+  nodeId: string,
+  all: {
+    tasks: readonly TaskObject[];
+    services: readonly ServiceObject[];
+    networks: readonly NetworkObject[];
+    nodes: readonly NodeObject[];
+  },
+): MeshView | undefined {
+  const ingress = all.networks.find((n) => n.Spec.Ingress);
+  if (!ingress) return undefined;
+  const addressOf = (n: NodeObject): string | undefined =>
+    n.Attachments?.find((a) => a.NetworkID === ingress.ID)?.Addresses[0];
+  const self = all.nodes.find((n) => n.ID === nodeId);
+  const nodeAddress = self && addressOf(self);
+  if (!nodeAddress) return undefined;
+  const serving = new Map<string, string[]>();
+  for (const t of all.tasks) {
+    if (t.Status.State !== 'running' || t.DesiredState !== 'running') continue;
+    const a = t.Networks?.find((x) => x.NetworkID === ingress.ID)?.Addresses[0];
+    if (!a) continue;
+    const list = serving.get(t.ServiceID) ?? [];
+    list.push(hostPart(a));
+    serving.set(t.ServiceID, list);
+  }
+  const ports = [];
+  for (const s of all.services) {
+    for (const p of s.Endpoint.Ports ?? []) {
+      if (p.PublishMode !== 'ingress' || !p.PublishedPort) continue;
+      ports.push({
+        protocol: p.Protocol ?? 'tcp',
+        publishedPort: p.PublishedPort,
+        targetPort: p.TargetPort,
+        backends: [...(serving.get(s.ID) ?? [])].sort(),
+      });
+    }
+  }
+  if (ports.length === 0) return undefined;
+  ports.sort((a, b) => a.protocol.localeCompare(b.protocol) || a.publishedPort - b.publishedPort);
+  const peers = [];
+  for (const n of all.nodes) {
+    const a = addressOf(n);
+    if (n.ID === nodeId || !a || !n.Status.Addr) continue;
+    peers.push({ ip: hostPart(a), hostIp: n.Status.Addr });
+  }
+  peers.sort((a, b) => a.ip.localeCompare(b.ip));
+  return { networkId: ingress.ID, nodeAddress, peers, ports };
 }

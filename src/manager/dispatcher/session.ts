@@ -18,6 +18,8 @@ export interface ViewNetwork {
   readonly gateway: string;
   readonly vni: number;
   readonly internal: boolean;
+  /** The routing mesh's network (tasks' DNS is never its gateway when they have another). */
+  readonly ingress?: boolean;
 }
 
 /** A task's address on one network, wherever in the cluster the task runs. */
@@ -45,11 +47,36 @@ export interface ViewService {
   readonly aliases: readonly string[];
 }
 
+/** A port every node publishes through the routing mesh. */
+export interface MeshPort {
+  readonly protocol: 'tcp' | 'udp' | 'sctp';
+  readonly publishedPort: number;
+  readonly targetPort: number;
+  /** Ingress addresses of the service's serving tasks, cluster-wide. */
+  readonly backends: readonly string[];
+}
+
+/** Another node's ingress address: mesh replies from this node's tasks go back to it. */
+export interface MeshPeer {
+  readonly ip: string;
+  readonly hostIp: string;
+}
+
+/** The routing mesh as one node runs it: present while some service publishes an ingress port. */
+export interface MeshView {
+  readonly networkId: string;
+  /** This node's ingress address (CIDR), put on its ingress bridge: the SNAT source. */
+  readonly nodeAddress: string;
+  readonly peers: readonly MeshPeer[];
+  readonly ports: readonly MeshPort[];
+}
+
 /** What a node needs of the overlays its tasks use (see dispatcher/network-view.ts). */
 export interface NetworkView {
   readonly networks: readonly ViewNetwork[];
   readonly endpoints: readonly ViewEndpoint[];
   readonly services: readonly ViewService[];
+  readonly mesh?: MeshView;
 }
 
 /** The full set of tasks a node must hold, sent whenever it changes, with the networks they use. */
