@@ -14,6 +14,7 @@ import { normalizeRequestPath, SWARM_PATHS } from './request-path.js';
 import { compareVersions, Router, splitVersion, type Ctx } from './router.js';
 import { networkRoutes } from './routes-networks.js';
 import { nodeRoutes } from './routes-nodes.js';
+import { eventRoutes } from './routes-events.js';
 import { serviceRoutes } from './routes-services.js';
 import { swarmRoutes } from './routes-swarm.js';
 import { swarmInfoWire } from './wire.js';
@@ -25,6 +26,8 @@ export const SHOAL_VERSION = '0.1.0';
 /** What the app needs of the runtime engine: its JSON answers (`/version`, `/info`, its local networks). */
 export interface EngineInfo {
   json<T>(path: string, opts?: { method?: string; body?: unknown }): Promise<T>;
+  /** A streaming answer of the engine (`/events`), line by line; ends when `signal` aborts. */
+  lines(path: string, signal: AbortSignal): AsyncIterable<string>;
 }
 
 export interface ApiAppOptions {
@@ -105,6 +108,7 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
   swarmRoutes(router, o.node, o.cluster);
   nodeRoutes(router, o.cluster);
   serviceRoutes(router, o.node, o.cluster);
+  eventRoutes(router, o.node, o.engine);
   networkRoutes(router, o.node, o.cluster, o.engine);
   for (const kind of ['secrets', 'configs']) {
     const notYet = async (): Promise<void> => {

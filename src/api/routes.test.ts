@@ -51,6 +51,7 @@ const nodeApi: NodeApi = {
     Error: '',
     RemoteManagers: [],
   }),
+  swarmEvents: () => undefined,
   logs: async function* () {
     yield {
       stream: 1,
@@ -112,6 +113,7 @@ describe('Engine API routes, in-process', () => {
       node: nodeApi,
       cluster: localClusterApi({ store, random, logSource: () => undefined, leader: noLeaderHooks }),
       engine: {
+        lines: async function* () {},
         json: async <T>(p: string) =>
           (p === '/version' ? { ApiVersion: '1.41', Version: '20.10.24' } : { Name: 'host' }) as T,
       },

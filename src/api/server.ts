@@ -40,7 +40,10 @@ export function createApiServer(o: ApiServerOptions): ApiServer {
   const app = createApiApp({
     node: o.node,
     cluster: o.cluster,
-    engine: { json: (p, opts) => engine.json(p, { ...opts, timeoutMs: 5000 }) },
+    engine: {
+      json: (p, opts) => engine.json(p, { ...opts, timeoutMs: 5000 }),
+      lines: (p, signal) => engineLines(engine, p, signal),
+    },
   });
 
   const server = http.createServer((req, res) => {
@@ -101,4 +104,20 @@ export function createApiServer(o: ApiServerOptions): ApiServer {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** A streaming engine answer, line by line. */
+async function* engineLines(engine: EngineClient, p: string, signal: AbortSignal): AsyncGenerator<string> {
+  const res = await engine.stream(p, { signal });
+  if ((res.statusCode ?? 0) >= 300) return;
+  let buf = '';
+  for await (const chunk of res) {
+    buf += String(chunk);
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl).trim();
+      buf = buf.slice(nl + 1);
+      if (line) yield line;
+    }
+  }
 }

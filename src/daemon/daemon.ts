@@ -133,6 +133,7 @@ export class ShoalDaemon {
       swarmInfo: async () => this.membership.info(),
       logs: (kind: 'service' | 'task', ref: string, opts: LogOptions): AsyncIterable<LogLine> =>
         this.forwarding.logs(kind, ref, opts),
+      swarmEvents: () => this.host.runtime?.mgr?.events,
     };
   }
 

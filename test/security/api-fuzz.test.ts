@@ -207,9 +207,14 @@ describe('Engine API fuzz', { timeout: 600_000 }, () => {
         Error: '',
         RemoteManagers: [],
       }),
+      swarmEvents: () => undefined,
       logs: async function* () {},
     };
-    const app = createApiApp({ node, cluster, engine: { json: async <T>() => ({ ApiVersion: '1.41' }) as T } });
+    const app = createApiApp({
+      node,
+      cluster,
+      engine: { json: async <T>() => ({ ApiVersion: '1.41' }) as T, lines: async function* () {} },
+    });
     const statuses = new Map<number, number>();
     let count = 0;
     await fc.assert(

@@ -5,6 +5,7 @@
  */
 import type { NodeId } from '../../common/ids.js';
 import type { InitRequest, JoinRequest, LogLine, LogOptions, SwarmInfo } from './api.js';
+import type { SwarmEvent } from './events.js';
 
 export interface NodeApi {
   swarmInit(req: InitRequest): Promise<NodeId>;
@@ -13,4 +14,12 @@ export interface NodeApi {
   swarmUnlock(key: string): Promise<void>;
   swarmInfo(): Promise<SwarmInfo>;
   logs(kind: 'service' | 'task', ref: string, opts: LogOptions): AsyncIterable<LogLine>;
+  /** This manager's swarm events (`docker events`); undefined off a manager, which has none. */
+  swarmEvents(): SwarmEventFeed | undefined;
+}
+
+/** Recent swarm events and the live feed. */
+export interface SwarmEventFeed {
+  since(sinceSec: number): SwarmEvent[];
+  subscribe(listener: (e: SwarmEvent) => void): () => void;
 }
