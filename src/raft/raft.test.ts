@@ -242,6 +242,30 @@ describe('raft: reads and membership', () => {
     c.tickAll(2);
     assert.ok(data(c, 'a').includes('both') && data(c, 'b').includes('both'));
   });
+  it('a membership change stays pending until the wrapper has applied it, not merely handed it out', () => {
+    // A single voter commits a conf entry as soon as it is persisted; the wrapper then holds it in a
+    // Ready while it writes and applies (an await in RaftNode). A second change proposed in that
+    // window must be refused: the leader still runs with the old membership.
+    const l = new Raft({ id: 'a', voters: ['a'], electionTick: 10, heartbeatTick: 1, random: new SeededRandom(1) });
+    l.step({ type: 'timeoutNow', from: 'a', to: 'a', term: 0 });
+    const drain = (): Entry[] => {
+      const out: Entry[] = [];
+      while (l.hasReady()) {
+        const r = l.ready();
+        l.advance(r.entries.at(-1)?.index ?? 0);
+        out.push(...r.committed);
+      }
+      return out;
+    };
+    for (const e of drain()) l.appliedTo(e.index);
+    const first = l.proposeConfChange({ kind: 'addLearner', member: 'b' });
+    const handedOut = drain();
+    assert.ok(handedOut.some((e) => e.index === first), 'the change is committed and handed out');
+    assert.throws(() => l.proposeConfChange({ kind: 'addLearner', member: 'c' }), /already in progress/);
+    l.applyConfChange({ kind: 'addLearner', member: 'b' }, first);
+    l.appliedTo(first);
+    assert.doesNotThrow(() => l.proposeConfChange({ kind: 'addLearner', member: 'c' }));
+  });
 });
 
 describe('raft: removed members', () => {

@@ -84,7 +84,9 @@ export class Raft {
   removed = new Set<MemberId>();
   readonly progress = new Map<MemberId, Progress>();
 
+  /** Entries the wrapper has applied (reported by appliedTo), and entries handed out to apply. */
   private applied = 0;
+  private applying = 0;
   private persistedIndex = 0;
   private electionElapsed = 0;
   private heartbeatElapsed = 0;
@@ -116,6 +118,7 @@ export class Raft {
     this.learners = new Set(config.learners ?? []);
     this.log = new RaftLog(restored?.snapshot?.index ?? 0, restored?.snapshot?.term ?? 0);
     this.applied = restored?.snapshot?.index ?? 0;
+    this.applying = this.applied;
     this.persistedIndex = this.applied;
     const snap = restored?.snapshot;
     if (snap && snap.index > 0) {
@@ -149,6 +152,7 @@ export class Raft {
     if (this.role !== 'leader') throw new NotLeaderError(this.leader);
     if (this.transferee) throw new NotLeaderError('');
     if (type === 'conf') {
+      // Pending until the wrapper has applied it: handed out in a Ready is not yet in force.
       if (this.pendingConfIndex > this.applied) throw new Error('a membership change is already in progress');
       this.pendingConfIndex = this.log.lastIndex + 1;
     }
@@ -319,7 +323,7 @@ export class Raft {
       this.unstable.length > 0 ||
       this.readStates.length > 0 ||
       this.incomingSnapshot !== undefined ||
-      this.commit > this.applied ||
+      this.commit > this.applying ||
       !sameHardState(this.hardState(), this.lastHardState)
     );
   }
@@ -332,7 +336,7 @@ export class Raft {
       ...(this.incomingSnapshot ? { snapshot: this.incomingSnapshot } : {}),
       entries: this.unstable,
       messages: this.msgs,
-      committed: this.log.slice(this.applied + 1, this.commit),
+      committed: this.log.slice(this.applying + 1, this.commit),
       readStates: this.readStates,
     };
     this.msgs = [];
@@ -340,8 +344,17 @@ export class Raft {
     this.readStates = [];
     this.incomingSnapshot = undefined;
     if (changed) this.lastHardState = hs;
-    this.applied = Math.max(this.applied, r.committed.at(-1)?.index ?? this.applied);
+    this.applying = Math.max(this.applying, r.committed.at(-1)?.index ?? this.applying);
     return r;
+  }
+
+  /**
+   * The wrapper applied the committed entries handed out so far up to `index`. Only now do they
+   * count as applied (for the one-membership-change-at-a-time check and for snapshots): a Ready's
+   * entries whose apply failed or has not run yet are not.
+   */
+  appliedTo(index: number): void {
+    this.applied = Math.max(this.applied, Math.min(index, this.applying));
   }
 
   /** The wrapper persisted a Ready's entries up to `index`: the leader may now count itself. */
@@ -569,6 +582,7 @@ export class Raft {
     this.unstable = [];
     this.commit = s.index;
     this.applied = s.index;
+    this.applying = s.index;
     this.persistedIndex = s.index;
     this.voters = new Set(s.voters);
     this.learners = new Set(s.learners);

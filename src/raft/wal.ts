@@ -9,7 +9,7 @@
  * leader always starts a new segment (its log replaces ours). Each segment opens with a plaintext
  * header (format, cipher); every record after it is sealed with the manager's data-encryption key.
  */
-import { mkdir, open, readdir, readFile, rm, truncate, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, truncate } from 'node:fs/promises';
 import path from 'node:path';
 import { syncDir } from '../common/atomic-file.js';
 import { frame, scan } from '../common/record.js';
@@ -17,6 +17,17 @@ import type { DataCipher } from './cipher.js';
 import type { Entry, HardState, MemberId } from './types.js';
 
 export const WAL_FORMAT = 2;
+
+/** The append side of a segment file: the seam where tests inject EIO, ENOSPC and short writes. */
+export interface WalFile {
+  write(buf: Buffer, offset: number, length: number): Promise<{ bytesWritten: number }>;
+  datasync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type OpenWalFile = (file: string, flags: 'a' | 'w') => Promise<WalFile>;
+
+const openFile: OpenWalFile = (file, flags) => open(file, flags, 0o600);
 
 interface SegmentHeader {
   format: number;
@@ -60,7 +71,13 @@ const toWire = (e: Entry): WireEntry => ({ t: e.term, i: e.index, y: e.type, d: 
 const fromWire = (w: WireEntry): Entry => ({ term: w.t, index: w.i, type: w.y, data: new Uint8Array(Buffer.from(w.d, 'base64')) });
 
 export class RaftWal {
-  private fh: FileHandle | undefined;
+  private fh: WalFile | undefined;
+  /**
+   * A write or sync that failed: what reached the file is unknown (a partial record, or a record the
+   * kernel dropped after a failed fsync), so nothing more may go behind it. Only a restart, which
+   * reads the file back and cuts a torn tail, makes the WAL usable again.
+   */
+  private broken: unknown;
   private seq = 0;
   /** Bytes in the current segment. */
   private size = 0;
@@ -70,6 +87,7 @@ export class RaftWal {
     private readonly dir: string,
     private readonly cipher: DataCipher,
     private readonly segmentBytes = SEGMENT_BYTES,
+    private readonly openWal: OpenWalFile = openFile,
   ) {}
 
   async open(): Promise<WalState> {
@@ -115,7 +133,7 @@ export class RaftWal {
       this.size = r.validBytes;
     }
     if (this.seq === 0) await this.newSegment();
-    else this.fh = await open(path.join(this.dir, segName(this.seq)), 'a', 0o600);
+    else this.fh = await this.openWal(path.join(this.dir, segName(this.seq)), 'a');
     return state;
   }
 
@@ -145,13 +163,28 @@ export class RaftWal {
 
   private async write(rec: Record): Promise<void> {
     const bytes = this.sealed(rec);
-    await this.fh!.write(bytes);
-    await this.fh!.datasync();
+    await this.guarded(async (fh) => {
+      await writeAll(fh, bytes);
+      await fh.datasync();
+    });
     this.size += bytes.length;
+  }
+
+  /** Runs a write on the open segment; any failure leaves the WAL refusing every later write. */
+  private async guarded(fn: (fh: WalFile) => Promise<void>): Promise<void> {
+    if (this.broken !== undefined) throw new Error(`raft WAL: an earlier write failed (${String(this.broken)}); nothing more is appended`);
+    if (!this.fh) throw new Error('raft WAL: not open');
+    try {
+      await fn(this.fh);
+    } catch (e) {
+      this.broken = e;
+      throw e;
+    }
   }
 
   /** After a snapshot at `snap`: a new segment holding what comes after it; older segments go. */
   async cut(snap: WalSnapshot, hs: HardState, tail: readonly Entry[]): Promise<void> {
+    if (this.broken !== undefined) throw new Error(`raft WAL: an earlier write failed (${String(this.broken)}); nothing more is appended`);
     const old = this.seq;
     await this.fh?.close();
     await this.newSegment({ snap, hs, entries: tail.map(toWire) });
@@ -168,12 +201,23 @@ export class RaftWal {
   private async newSegment(first?: Record): Promise<void> {
     this.seq++;
     const file = path.join(this.dir, segName(this.seq));
-    this.fh = await open(file, 'w', 0o600);
+    this.fh = await this.openWal(file, 'w');
     const header: SegmentHeader = { format: WAL_FORMAT, cipher: this.cipher.name };
     const bytes = Buffer.concat([frame(Buffer.from(JSON.stringify(header))), ...(first ? [this.sealed(first)] : [])]);
-    await this.fh.write(bytes);
+    await this.guarded(async (fh) => {
+      await writeAll(fh, bytes);
+      await fh.datasync();
+      await syncDir(this.dir);
+    });
     this.size = bytes.length;
-    await this.fh.datasync();
-    await syncDir(this.dir);
+  }
+}
+
+/** write(2) may take only part of a buffer (a filling disk): write the rest, or fail. */
+async function writeAll(fh: WalFile, bytes: Buffer): Promise<void> {
+  for (let off = 0; off < bytes.length; ) {
+    const { bytesWritten } = await fh.write(bytes, off, bytes.length - off);
+    if (bytesWritten <= 0) throw new Error('raft WAL: the disk took no more bytes');
+    off += bytesWritten;
   }
 }

@@ -329,6 +329,7 @@ export class Simulation {
       throw new Error(`state machine safety: index ${e.index} applied as ${seen} and as ${sig} (on ${m.id})`);
     }
     if (e.type === 'conf') m.raft?.applyConfChange(decodeConfChange(e.data));
+    m.raft?.appliedTo(e.index);
     let token = '';
     if (e.type === 'normal') {
       const cmd = JSON.parse(dec.decode(e.data)) as { key: string; value: string; token: string };
