@@ -73,6 +73,11 @@ export interface RaftNodeOptions {
   onFatal?: (err: RaftFatalError) => void;
   /** stop() gives up waiting for a write in progress after this long (a hung disk). Default 5 s. */
   stopTimeoutMs?: number;
+  /**
+   * Cut a WAL damaged before its end at the damage instead of refusing to start (logging what is
+   * dropped). Records dropped may include acknowledged writes: an operator's explicit choice.
+   */
+  repairWal?: boolean;
   /** Opens WAL segment files (tests inject disk faults here). */
   openWalFile?: OpenWalFile;
 }
@@ -137,7 +142,7 @@ export class RaftNode {
       await this.o.sm.restore(reader.meta.index, reader.chunks());
       snapshot = reader.meta;
     }
-    const st = await this.wal.open();
+    const st = await this.wal.open(this.o.repairWal ? (dropped) => this.o.logger.warn('raft: WAL repaired; records dropped', { dropped }) : undefined);
     // A snapshot file newer than the WAL's snapshot record is a crash between writing it and cutting
     // the WAL; its header carries the membership, so it stands on its own.
     const snap = st.snapshot && (!snapshot || st.snapshot.index >= snapshot.index) ? st.snapshot : snapshot;

@@ -90,16 +90,39 @@ export class RaftWal {
     private readonly openWal: OpenWalFile = openFile,
   ) {}
 
-  async open(): Promise<WalState> {
+  /**
+   * Reads the log back. Only the last record of the last segment may be torn (cut off); damage
+   * anywhere else refuses to start, naming the file and offset, unless `repair` is given: then the
+   * log is cut at the damage (later segments removed) and `repair` is told what was dropped.
+   */
+  async open(repair?: (dropped: string) => void): Promise<WalState> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    const segs = (await readdir(this.dir)).filter((f) => /^wal-\d+\.log$/.test(f)).sort();
+    let segs = (await readdir(this.dir)).filter((f) => /^wal-\d+\.log$/.test(f)).sort();
     const state: WalState = { hardState: { term: 0, vote: '', commit: 0 }, entries: [], snapshot: undefined };
     for (const seg of segs) {
       const file = path.join(this.dir, seg);
-      const r = scan(await readFile(file));
-      if (!r.ok) throw new Error(`raft WAL ${file} is corrupt at byte ${r.offset} (${r.reason}); refusing to start`);
-      if (r.tornTail) await truncate(file, r.validBytes);
-      const [head, ...sealed] = r.records;
+      const buf = await readFile(file);
+      const last = seg === segs.at(-1);
+      const r = scan(buf);
+      let records: Buffer[];
+      let validBytes: number;
+      if (r.ok && (!r.tornTail || last)) {
+        records = r.records;
+        validBytes = r.validBytes;
+        if (r.tornTail) await truncate(file, r.validBytes);
+      } else {
+        const offset = r.ok ? r.validBytes : r.offset;
+        const why = r.ok ? 'damaged record at the end of a segment that is not the last' : r.reason;
+        const later = segs.slice(segs.indexOf(seg) + 1);
+        if (!repair) throw new Error(`raft WAL ${file} is corrupt at byte ${offset} (${why}); refusing to start (repairing would drop ${buf.length - offset} bytes from there${later.length ? ` and ${later.length} later segment(s)` : ''})`);
+        repair(`${file}: cut at byte ${offset} (${why}), dropping ${buf.length - offset} bytes${later.length ? ` and segments ${later.join(', ')}` : ''}`);
+        await truncate(file, offset);
+        for (const f of later) await rm(path.join(this.dir, f), { force: true });
+        segs = segs.slice(0, segs.indexOf(seg) + 1);
+        records = r.records;
+        validBytes = offset;
+      }
+      const [head, ...sealed] = records;
       if (!head) {
         // A segment whose header never reached the disk (a crash while cutting): nothing in it.
         if (seg === segs.at(-1)) {
@@ -130,7 +153,8 @@ export class RaftWal {
         }
       }
       this.seq = Math.max(this.seq, Number(seg.slice(4, 20)));
-      this.size = r.validBytes;
+      this.size = validBytes;
+      if (seg === segs.at(-1)) break; // a repair removed the segments after this one
     }
     if (this.seq === 0) await this.newSegment();
     else this.fh = await this.openWal(path.join(this.dir, segName(this.seq)), 'a');
