@@ -13,6 +13,7 @@ import { AesGcmCipher } from './cipher.js';
 import { RaftNode, type StateMachine, type Transport } from './node.js';
 import { ProposalOutcomeUnknownError, RaftFatalError, type Message } from './types.js';
 import type { OpenWalFile, WalFile } from './wal.js';
+import { readSnapshot, snapshotParts, writeSnapshot } from './snapshot-file.js';
 
 const dirs: string[] = [];
 after(async () => {
@@ -52,7 +53,7 @@ class Items implements StateMachine {
 
 /** The real files, with datasync failing or hanging while `mode` says so. */
 class FaultyDisk {
-  mode: 'ok' | 'eio' | 'hang' = 'ok';
+  mode: 'ok' | 'eio' | 'hang' | 'slow' = 'ok';
   readonly open: OpenWalFile = async (file, flags) => {
     const fh = await open(file, flags, 0o600);
     const f: WalFile = {
@@ -60,6 +61,7 @@ class FaultyDisk {
       datasync: async () => {
         if (this.mode === 'eio') throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
         if (this.mode === 'hang') return new Promise<void>(() => undefined);
+        if (this.mode === 'slow') await new Promise((r) => setTimeout(r, 200));
         await fh.datasync();
       },
       close: () => fh.close(),
@@ -213,5 +215,50 @@ describe('raft node: storage and apply faults stop it for good', () => {
     } finally {
       for (const m of members) await m.n.stop();
     }
+  });
+
+  it('a resend of the same snapshot arriving as the first copy is installed does not damage it (staging file per transfer)', async () => {
+    const base = await tempDir();
+    let deliver: ((m: Message) => void) | undefined;
+    const transport: Transport = { send: () => undefined, onMessage: (h) => void (deliver = h) };
+    const sm = new Items();
+    const fatal: RaftFatalError[] = [];
+    const disk = new FaultyDisk();
+    const n = node(path.join(base, 'm2'), { id: 'm2', voters: ['m1', 'm2', 'm3'], sm, disk, transport, onFatal: (e) => fatal.push(e) });
+    await n.start();
+    const meta = { index: 50, term: 5, voters: ['m1', 'm2', 'm3'], learners: [] };
+    const src = path.join(base, 'leader.snap');
+    const items = Array.from({ length: 200 }, (_, i) => `item-${i}`);
+    await writeSnapshot(src, meta, (async function* () {
+      for (let i = 0; i < items.length; i += 10) yield text(JSON.stringify(items.slice(i, i + 10)));
+    })(), cipher);
+    const parts: Uint8Array[] = [];
+    for await (const p of snapshotParts(await readSnapshot(src, cipher), 64)) parts.push(p);
+    // Chunks are JSON arrays: Items.restore needs one array, so join them on restore.
+    sm.restore = async (_i, chunks) => {
+      const all: string[] = [];
+      for await (const c of chunks) all.push(...(JSON.parse(untext(c)) as string[]));
+      sm.items = all;
+    };
+    const send = (i: number): void =>
+      deliver!({ type: 'snapshot', from: 'm1', to: 'm2', term: 5, snapshot: meta, data: parts[i]!, part: i, last: i === parts.length - 1 });
+    // The follower is busy writing its WAL (a new term) while the first copy completes, so the
+    // install waits and the resend's first part arrives before the staged file is moved into place.
+    disk.mode = 'slow';
+    deliver!({ type: 'append', from: 'm1', to: 'm2', term: 5, prevIndex: 0, prevTerm: 0, entries: [], commit: 0 });
+    for (let i = 0; i < parts.length; i++) send(i);
+    await new Promise((r) => setTimeout(r, 50));
+    send(0); // the leader's resend, right behind
+    send(1);
+    await new Promise((r) => setTimeout(r, 300));
+    disk.mode = 'ok';
+    for (let i = 2; i < parts.length; i++) send(i);
+    const end = Date.now() + 5000;
+    while (sm.items.length !== items.length && fatal.length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(fatal.map((e) => e.message), []);
+    assert.deepEqual(sm.items, items);
+    assert.equal(n.progressIndex.applied, 50);
+    await n.stop();
   });
 });

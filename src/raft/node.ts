@@ -117,6 +117,8 @@ export class RaftNode {
   private incoming: IncomingSnapshot | undefined;
   private staged: IncomingSnapshot | undefined;
   private rx: Promise<void> = Promise.resolve();
+  /** Numbers each incoming transfer's staging file: a resend never reuses (or deletes) another's. */
+  private transfers = 0;
   /** Linearizable reads waiting for their ReadIndex to be confirmed (by ctx) and then applied. */
   private reads = new Map<number, Read>();
   private closed = false;
@@ -494,6 +496,7 @@ export class RaftNode {
         await new Promise((r) => setTimeout(r, 5));
       }
       t.send([{ ...m, data, part: part++, last }]);
+      this.raft.reportSnapshotSent(m.to);
     };
     for await (const p of snapshotParts(reader, this.o.snapshotPartBytes ?? SNAPSHOT_PART_BYTES)) {
       if (prev) await send(prev, false);
@@ -507,7 +510,7 @@ export class RaftNode {
     if (this.closed) return;
     if (m.part === 0) {
       await this.incoming?.abort();
-      const file = path.join(this.o.dir, `incoming-${m.snapshot.index}-${m.snapshot.term}.tmp`);
+      const file = path.join(this.o.dir, `incoming-${m.snapshot.index}-${m.snapshot.term}-${++this.transfers}.tmp`);
       this.incoming = await IncomingSnapshot.begin(m.from, m.snapshot, file, this.o.cipher);
     }
     const inc = this.incoming;

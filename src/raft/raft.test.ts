@@ -268,6 +268,36 @@ describe('raft: reads and membership', () => {
   });
 });
 
+describe('raft: snapshots to followers', () => {
+  it('a snapshot still streaming is not sent again; one whose stream ended unanswered is, after an election timeout', () => {
+    const c = new MemCluster(['a', 'b', 'c']);
+    const l = c.elect();
+    const lag = ['a', 'b', 'c'].find((id) => id !== l.id)!;
+    c.down.add(lag);
+    for (let i = 0; i < 10; i++) l.propose(text(`v${i}`));
+    c.stabilize();
+    l.snapshotTaken(l.appliedIndex, 0);
+    let sent = 0;
+    const n = c.node(lag);
+    const step = n.step.bind(n);
+    n.step = (m) => {
+      if (m.type === 'snapshot') sent++; // no payload here: the follower waits for the stream
+      step(m);
+    };
+    c.down.delete(lag);
+    c.tickAll(2);
+    assert.equal(sent, 1, 'the follower is sent the snapshot');
+    // The wrapper streams it for three election timeouts, reporting each part it hands out.
+    for (let i = 0; i < 30; i++) {
+      l.reportSnapshotSent(lag);
+      c.tickAll(1);
+    }
+    assert.equal(sent, 1, 'not resent while it is still streaming');
+    c.tickAll(12);
+    assert.equal(sent, 2, 'resent an election timeout after the stream ended');
+  });
+});
+
 describe('raft: removed members', () => {
   it('a forced sole voter refuses its former members: they learn they were removed and cannot depose it', () => {
     const c = new MemCluster(['a', 'b', 'c']);

@@ -394,6 +394,16 @@ export class Raft {
     return { voters: [...this.voters], learners: [...this.learners], removed: [...this.removed] };
   }
 
+  /**
+   * The wrapper handed (a part of) a snapshot to the transport just now. The resend timeout counts
+   * from here, not from when the message was created: a large snapshot streamed for longer than an
+   * election timeout must not be sent again while it is still going out.
+   */
+  reportSnapshotSent(to: MemberId): void {
+    const pr = this.progress.get(to);
+    if (pr?.state === 'snapshot') pr.snapshotSentTick = this.ticks;
+  }
+
   /** The wrapper could not deliver a snapshot: go back to probing (and send it again). */
   reportSnapshotFailure(to: MemberId): void {
     const pr = this.progress.get(to);
