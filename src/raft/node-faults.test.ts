@@ -11,7 +11,7 @@ import { silentLogger } from '../common/logging.js';
 import { SeededRandom } from '../common/random.js';
 import { AesGcmCipher } from './cipher.js';
 import { RaftNode, type StateMachine, type Transport } from './node.js';
-import { ProposalOutcomeUnknownError, RaftFatalError, type Message } from './types.js';
+import { NotLeaderError, ProposalOutcomeUnknownError, RaftFatalError, type Message } from './types.js';
 import type { OpenWalFile, WalFile } from './wal.js';
 import { readSnapshot, snapshotParts, writeSnapshot } from './snapshot-file.js';
 
@@ -86,7 +86,7 @@ function node(dir: string, o: Opts = {}): RaftNode {
     voters: o.voters ?? ['m1'],
     dir,
     tickMs: 5,
-    electionTick: () => 10,
+    electionTick: () => 30, // 150 ms: no spurious elections on a loaded machine
     heartbeatTick: () => 1,
     snapshotInterval: () => 1000,
     sm: o.sm ?? new Items(),
@@ -260,5 +260,33 @@ describe('raft node: storage and apply faults stop it for good', () => {
     assert.deepEqual(sm.items, items);
     assert.equal(n.progressIndex.applied, 50);
     await n.stop();
+  });
+
+  it('a proposal pending when its leader steps down fails as outcome unknown, not as refused', async () => {
+    const ids = ['m1', 'm2', 'm3'];
+    const handlers = new Map<string, (m: Message) => void>();
+    const cutOff = new Set<string>();
+    const net = (id: string): Transport => ({
+      send: (msgs) => {
+        for (const m of msgs) if (!cutOff.has(m.from) && !cutOff.has(m.to)) setImmediate(() => handlers.get(m.to)?.(m));
+      },
+      onMessage: (h) => void handlers.set(id, h),
+    });
+    const base = await tempDir();
+    const members = ids.map((id, i) => node(path.join(base, id), { id, voters: ids, transport: net(id), seed: i + 7 }));
+    for (const n of members) await n.start();
+    try {
+      const end = Date.now() + 10_000;
+      while (!members.some((n) => n.isLeader) && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+      const leader = members.find((n) => n.isLeader)!;
+      await leader.propose(text('before'));
+      cutOff.add(ids[members.indexOf(leader)]!);
+      // The entry is in the leader's log; check-quorum makes it step down; the others may or may not have it.
+      await assert.rejects(leader.propose(text('during')), ProposalOutcomeUnknownError);
+      // Off the leader, a proposal is refused outright.
+      await assert.rejects(leader.propose(text('after')), NotLeaderError);
+    } finally {
+      for (const n of members) await n.stop();
+    }
   });
 });
