@@ -34,6 +34,8 @@ export interface Transport {
   onMessage(handler: (m: Message) => void): void;
   /** Bytes queued towards a member and not yet sent (for pacing a snapshot transfer). */
   backlog?(to: MemberId): number;
+  /** Resolves true once the bytes queued towards a member fall to `below`; false on close or timeout. */
+  whenDrained?(to: MemberId, below: number, timeoutMs: number): Promise<boolean>;
 }
 
 /** A snapshot goes to a follower in parts of about this size, paced by the transport's backlog. */
@@ -491,10 +493,11 @@ export class RaftNode {
     let prev: Uint8Array | undefined;
     let part = 0;
     const send = async (data: Uint8Array, last: boolean): Promise<void> => {
-      for (let waited = 0; (t.backlog?.(m.to) ?? 0) > SNAPSHOT_MAX_BACKLOG; waited += 5) {
-        if (this.closed || waited > 60_000) throw new Error('the follower does not take the snapshot');
-        await new Promise((r) => setTimeout(r, 5));
+      // Paced by the link: wait for its 'drain' rather than polling the backlog.
+      if ((t.backlog?.(m.to) ?? 0) > SNAPSHOT_MAX_BACKLOG && t.whenDrained && !(await t.whenDrained(m.to, SNAPSHOT_MAX_BACKLOG, 60_000))) {
+        throw new Error('the follower does not take the snapshot');
       }
+      if (this.closed) throw new Error('stopping');
       t.send([{ ...m, data, part: part++, last }]);
       this.raft.reportSnapshotSent(m.to);
     };
