@@ -396,7 +396,8 @@ export class RaftNode {
           this.sendMessages(r.messages.filter((m) => sendableBeforePersist(m, role)));
           if (r.snapshot) await this.installSnapshot(r.snapshot);
           await this.wal.append(r.hardState, r.entries);
-          this.raft.advance(r.entries.at(-1)?.index ?? 0);
+          const last = r.entries.at(-1);
+          this.raft.advance(last?.index ?? 0, last?.term);
           this.sendMessages(r.messages.filter((m) => !sendableBeforePersist(m, role)));
           for (const e of r.committed) {
             this.applyEntry(e);

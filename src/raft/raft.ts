@@ -357,8 +357,13 @@ export class Raft {
     this.applied = Math.max(this.applied, Math.min(index, this.applying));
   }
 
-  /** The wrapper persisted a Ready's entries up to `index`: the leader may now count itself. */
-  advance(persistedUpTo: number): void {
+  /**
+   * The wrapper persisted a Ready's entries up to `index`, the last of which has `term`: the leader
+   * may now count itself. If that entry was replaced meanwhile (a later append truncated it while
+   * the write was in flight), the write no longer vouches for what the log holds there.
+   */
+  advance(persistedUpTo: number, term?: number): void {
+    if (term !== undefined && this.log.termAt(persistedUpTo) !== term) return;
     this.persistedIndex = Math.max(this.persistedIndex, Math.min(persistedUpTo, this.log.lastIndex));
     if (this.role === 'leader') {
       this.progress.get(this.id)?.maybeUpdate(this.persistedIndex);

@@ -81,6 +81,8 @@ interface Member {
   writing: Write[];
   /** A paused process (GC pause, SIGSTOP): no ticks, no processing, messages wait. */
   pausedUntil: number;
+  /** A leader that flaps: it crashes at this tick, soon after it was elected. */
+  crashAt: number | undefined;
   kv: Map<string, string>;
   appliedIndex: number;
   /** Pending client work on this member: proposals by index, reads by ctx. */
@@ -130,6 +132,8 @@ export class Simulation {
    */
   private committedBy = new Map<number, number>();
   private maxLeaderTerm = 0;
+  private faultsOn = true;
+  private leaderCommit = new Map<string, { term: number; commit: number; voters: string }>();
   /** "index:term" -> "prevTerm:type:data" of every entry any member persisted (log matching). */
   private persistedGlobal = new Map<string, string>();
   private stateCache: { index: number; kv: Map<string, string> } | undefined;
@@ -146,6 +150,8 @@ export class Simulation {
   private readonly confRate: number;
   private readonly lostDiskRate: number;
   private readonly pauseRate: number;
+  /** Chance that a newly elected leader crashes within a few ticks (divergent logs, Figure 8). */
+  private readonly flapRate: number;
   /** Readies written at once (1: RaftNode's loop; more: pipelined writes, as etcd's async storage). */
   private readonly pipeline: number;
   private readonly maxEntriesPerMsg: number;
@@ -161,11 +167,13 @@ export class Simulation {
     this.maxDelay = 1 + this.rng.int(storm > 1 ? 12 : 4); // up to longer than an election timeout
     this.crashRate = this.rng.next() * 0.004 * storm;
     this.partitionRate = this.rng.next() * 0.01 * storm;
-    this.maxWriteTicks = this.rng.int(3);
+    // A slow disk: an fsync slower than the network's round trip, so followers answer first.
+    this.maxWriteTicks = this.rng.next() < 0.3 ? 3 + this.rng.int(6) : this.rng.int(3);
     this.fsyncErrorRate = this.rng.next() < 0.3 ? this.rng.next() * 0.003 * storm : 0;
     this.confRate = this.rng.next() < 0.4 ? this.rng.next() * 0.01 : 0;
     this.lostDiskRate = this.rng.next() < 0.2 ? this.rng.next() * 0.001 : 0;
     this.pauseRate = this.rng.next() < 0.4 ? this.rng.next() * 0.01 : 0;
+    this.flapRate = this.rng.next() < 0.3 ? 0.1 + this.rng.next() * 0.3 : 0;
     this.pipeline = this.rng.next() < 0.6 ? 1 : 2 + this.rng.int(2);
     this.maxEntriesPerMsg = [1, 2, 8][this.rng.int(3)]!;
     this.snapshotInterval = this.rng.next() < 0.25 ? 0 : 5 + this.rng.int(40);
@@ -189,7 +197,7 @@ export class Simulation {
 
   private newMember(id: string): Member {
     const disk: Disk = { hardState: { term: 0, vote: '', commit: 0 }, entries: [], snapshot: undefined };
-    return { id, raft: undefined, disk, platter: cloneDisk(disk), stoppedAt: undefined, retired: false, writing: [], pausedUntil: 0, kv: new Map(), appliedIndex: 0, proposals: new Map(), reads: new Map(), readIndexes: [] };
+    return { id, raft: undefined, disk, platter: cloneDisk(disk), stoppedAt: undefined, retired: false, writing: [], pausedUntil: 0, crashAt: undefined, kv: new Map(), appliedIndex: 0, proposals: new Map(), reads: new Map(), readIndexes: [] };
   }
 
   private founders(): string[] {
@@ -222,6 +230,7 @@ export class Simulation {
       this.persist(m, w.ready);
     }
     this.down(m);
+    m.crashAt = undefined;
     if (this.o.mutation === 'lying-fsync') m.disk = cloneDisk(m.platter);
   }
 
@@ -241,6 +250,7 @@ export class Simulation {
 
   /** One unit of virtual time: faults, client ops, ticks, finished writes and deliveries. */
   private step(faults: boolean): void {
+    this.faultsOn = faults;
     this.now++;
     this.stats.ticks++;
     if (faults) this.injectFaults();
@@ -256,7 +266,10 @@ export class Simulation {
   private injectFaults(): void {
     for (const m of this.members) {
       if (m.retired) continue;
-      if (m.raft && this.rng.next() < this.crashRate) this.crash(m);
+      if (m.raft && m.crashAt !== undefined && m.crashAt <= this.now) {
+        m.crashAt = undefined;
+        this.crash(m);
+      } else if (m.raft && this.rng.next() < this.crashRate) this.crash(m);
       else if (!m.raft && m.stoppedAt === undefined && this.rng.next() < 0.05) this.start(m);
       else if (!m.raft && m.stoppedAt !== undefined && this.now - m.stoppedAt > 20) this.start(m); // the supervisor
     }
@@ -466,7 +479,8 @@ export class Simulation {
     this.persist(m, w.ready);
     if (this.o.mutation !== 'lying-fsync' || this.rng.next() < 0.2) m.platter = cloneDisk(m.disk);
     m.writing.shift();
-    r.advance(m.disk.entries.at(-1)?.index ?? m.disk.snapshot?.meta.index ?? 0);
+    const last = w.ready.entries.at(-1);
+    r.advance(last?.index ?? 0, last?.term);
     this.send(m, w.late);
     for (const e of w.ready.committed) this.apply(m, e);
     this.maybeSnapshot(m);
@@ -614,14 +628,43 @@ export class Simulation {
     });
   }
 
+  /** Whether a member's disk holds the entry (index, term), itself or under its snapshot. */
+  private onDisk(m: Member, index: number, term: number): boolean {
+    const snap = m.disk.snapshot?.meta;
+    if (snap && index <= snap.index) return index < snap.index || snap.term === term;
+    const first = m.disk.entries[0]?.index;
+    if (first === undefined) return false;
+    return m.disk.entries[index - first]?.term === term;
+  }
+
   private checkInvariants(): void {
     for (const m of this.members) {
       const r = m.raft;
       if (!r || r.role !== 'leader') continue;
+      const seen = this.leaderCommit.get(r.id);
+      const advanced = seen !== undefined && seen.term === r.term && r.commit > seen.commit;
+      // A leader's new commit point is on the disks of a majority of its voters: what "committed"
+      // means, checked directly (a leader counting itself before its own write breaks it long
+      // before a crash shows it).
+      // (Counted with the voters of the moment: skip an event in which they changed.)
+      if (advanced && seen.voters === [...r.voters].join()) {
+        const term = r.log.termAt(r.commit)!;
+        const holders = [...r.voters].filter((id) => {
+          const v = this.members.find((x) => x.id === id);
+          return v !== undefined && this.onDisk(v, r.commit, term);
+        }).length;
+        if (holders < Math.floor(r.voters.size / 2) + 1) throw new Error(`durability: ${r.id} commits ${r.commit} (term ${term}), which only ${holders} of ${r.voters.size} voters hold on disk`);
+      }
+      // Raft §5.4.2: a leader commits only entries of its own term by counting.
+      if (advanced && r.log.termAt(r.commit) !== r.term) {
+        throw new Error(`${r.id} (term ${r.term}) committed ${r.commit} of term ${r.log.termAt(r.commit)} by counting`);
+      }
+      this.leaderCommit.set(r.id, { term: r.term, commit: r.commit, voters: [...r.voters].join() });
       const prev = this.leadersByTerm.get(r.term);
       if (prev === undefined) {
         this.leadersByTerm.set(r.term, r.id);
         this.maxLeaderTerm = Math.max(this.maxLeaderTerm, r.term);
+        if (this.faultsOn && this.rng.next() < this.flapRate) m.crashAt = this.now + this.rng.int(6);
         this.stats.leaders++;
         // Leader completeness: a new leader holds every entry committed in an earlier term.
         for (const [index, sig] of this.appliedGlobal) {
