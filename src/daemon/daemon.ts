@@ -34,6 +34,10 @@ export interface DaemonOptions {
   hostname?: string;
   /** Raft tick interval; the election timeout is ElectionTick ticks (default 10 × 100 ms). */
   tickMs?: number;
+  /** Cut a damaged Raft WAL at the damage instead of refusing to start. */
+  repairWal?: boolean;
+  /** Raft stopped for good (a disk or apply error): the process must end so a supervisor restarts it from disk. */
+  onFatal(err: Error): void;
   logger: Logger;
 }
 
@@ -64,6 +68,8 @@ export class ShoalDaemon {
         executor: this.executor,
         runtimeUrl: o.runtime,
         tickMs,
+        repairWal: o.repairWal,
+        onFatal: (err) => o.onFatal(err),
         kek: () => this.host.kek,
         onRole: (rt, role) => roles.wanted(rt, role),
         onRemovedBy: (rt, addr) => roles.removedBy(rt, addr),

@@ -3,6 +3,11 @@ import { Command } from 'commander';
 import { consoleLogger } from '../common/logging.js';
 import { ShoalDaemon } from './daemon.js';
 
+/** Exit status after a storage or apply error (EX_SOFTWARE). */
+const EXIT_FATAL = 70;
+/** The longest a SIGTERM/SIGINT may take to end the process. */
+const STOP_TIMEOUT_MS = 30_000;
+
 export async function runDaemon(argv: string[]): Promise<void> {
   const cmd = new Command('shoal daemon')
     .description('Run a shoal node: the Docker Engine API on --host, tasks as containers on --runtime')
@@ -14,6 +19,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
     .option('--hostname <name>', "this node's hostname (default: the host's)")
     .option('--raft-tick <ms>', 'Raft tick interval in ms (election timeout = ElectionTick ticks)', '100')
     .option('--log-level <level>', 'debug, info, warn or error', 'info')
+    .option('--repair-wal', 'cut a damaged Raft WAL at the damage (logging what it drops) instead of refusing to start')
     .exitOverride();
   cmd.parse(argv, { from: 'user' });
   const o = cmd.opts<{
@@ -25,18 +31,35 @@ export async function runDaemon(argv: string[]): Promise<void> {
     hostname?: string;
     raftTick: string;
     logLevel: 'debug' | 'info' | 'warn' | 'error';
+    repairWal?: boolean;
   }>();
   const logger = consoleLogger(o.logLevel);
   const tickMs = Number(o.raftTick);
   if (!Number.isFinite(tickMs) || tickMs < 1)
     throw new Error(`--raft-tick must be a positive number of milliseconds, got ${o.raftTick}`);
-  const daemon = new ShoalDaemon({ ...o, tickMs, logger });
+  const daemon = new ShoalDaemon({
+    ...o,
+    tickMs,
+    logger,
+    // Never carry on after a failed write or apply (fsyncgate): end now; a restart recovers from disk.
+    onFatal: (err) => {
+      logger.error('the raft store failed; shoal daemon stops (restart it to recover from disk)', {
+        error: err.message,
+      });
+      process.exit(EXIT_FATAL);
+    },
+  });
   await daemon.start();
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
     logger.info('stopping', { signal });
+    // A stop that hangs (a disk that never answers) must not keep the process alive.
+    setTimeout(() => {
+      logger.error('stopping took too long; exiting', { afterMs: STOP_TIMEOUT_MS });
+      process.exit(1);
+    }, STOP_TIMEOUT_MS).unref();
     daemon.stop().then(
       () => process.exit(0),
       (e: unknown) => {

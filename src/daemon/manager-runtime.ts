@@ -37,6 +37,10 @@ export interface ManagerDeps {
   tickMs: number;
   /** The key-encryption key the node's key material is wrapped with (autolock). */
   kek(): Buffer | undefined;
+  /** Cut a damaged WAL at the damage instead of refusing to start (`--repair-wal`). */
+  repairWal?: boolean;
+  /** Raft stopped for good after a storage or apply error: the process must end. */
+  onFatal(err: Error): void;
 }
 
 /** The node runtime a manager's parts live in. */
@@ -133,6 +137,8 @@ export async function openManager(
     // Called only once raft.start() runs, after `membership` exists.
     onLeadershipChange: (leading) => membership.leadershipChanged(leading),
     forceNewCluster,
+    repairWal: d.repairWal,
+    onFatal: (err) => d.onFatal(err),
     onRemoved: (by) => {
       const addr = addrOf(by);
       if (addr) rt.removedBy(addr);

@@ -4,7 +4,7 @@
  */
 import { ShoalError } from '../common/errors.js';
 import type { RaftNode, StateMachine } from '../raft/node.js';
-import { NotLeaderError } from '../raft/types.js';
+import { NotLeaderError, ProposalOutcomeUnknownError } from '../raft/types.js';
 import type { StoreAction } from '../store/actions.js';
 import type { Proposer } from '../store/proposer.js';
 import { decodeSnapshot, encodeSnapshot } from '../store/persist/snapshot.js';
@@ -43,6 +43,9 @@ export class RaftProposer implements Proposer {
       return await this.node.propose(enc.encode(JSON.stringify({ actions })));
     } catch (e) {
       if (e instanceof NotLeaderError) throw new ShoalError('unavailable', NO_LEADER);
+      // Not a refusal: the change may still commit under the next leader (swarmkit's wording).
+      if (e instanceof ProposalOutcomeUnknownError)
+        throw new ShoalError('unknown', 'context deadline exceeded', { outcome: 'unknown', index: e.index });
       throw e;
     }
   }

@@ -15,7 +15,7 @@ const NONCE = 12;
 const TAG = 16;
 export const DEK_FORMAT = 1;
 
-export type RecordKind = 'wal' | 'snapshot';
+export type RecordKind = 'wal' | 'snapshot' | 'snapshot-end';
 
 export interface DataCipher {
   readonly name: string;

@@ -154,7 +154,7 @@ describe('raft node on disk (one member)', () => {
         voters: ids,
         dir: path.join(base, id),
         tickMs: 5,
-        electionTick: () => 10,
+        electionTick: () => 40, // 200 ms: no spurious elections on a loaded machine
         heartbeatTick: () => 1,
         snapshotInterval: () => 20,
         keepEntries: () => 0,

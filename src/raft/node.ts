@@ -5,6 +5,7 @@
  * captured and written in the background (Raft keeps running meanwhile); once on disk, the WAL and
  * the in-memory log are cut at that point. Everything on disk is sealed with the data-encryption key.
  */
+import { EventEmitter } from 'node:events';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../common/logging.js';
@@ -23,13 +24,15 @@ import {
 import { syncDir } from '../common/atomic-file.js';
 import {
   NotLeaderError,
+  ProposalOutcomeUnknownError,
+  RaftFatalError,
   type ConfChange,
   type Entry,
   type MemberId,
   type Message,
   type SnapshotMeta,
 } from './types.js';
-import { RaftWal } from './wal.js';
+import { RaftWal, type OpenWalFile } from './wal.js';
 
 export interface StateMachine {
   /** A committed normal entry, in index order. */
@@ -48,6 +51,8 @@ export interface Transport {
   onMessage(handler: (m: Message) => void): void;
   /** Bytes queued towards a member and not yet sent (for pacing a snapshot transfer). */
   backlog?(to: MemberId): number;
+  /** Resolves true once the bytes queued towards a member fall to `below`; false on close or timeout. */
+  whenDrained?(to: MemberId, below: number, timeoutMs: number): Promise<boolean>;
 }
 
 /** A snapshot goes to a follower in parts of about this size, paced by the transport's backlog. */
@@ -79,6 +84,21 @@ export interface RaftNodeOptions {
   forceNewCluster?: boolean;
   /** A peer says this member was removed from its group (the caller checks that peer leads). */
   onRemoved?: (by: MemberId) => void;
+  /**
+   * Called once when the node stops for good after a storage or apply error (the error is a
+   * RaftFatalError). The process should exit non-zero and be restarted from disk: continuing could
+   * acknowledge an entry that is not durable or serve a state that skipped one.
+   */
+  onFatal?: (err: RaftFatalError) => void;
+  /** stop() gives up waiting for a write in progress after this long (a hung disk). Default 5 s. */
+  stopTimeoutMs?: number;
+  /**
+   * Cut a WAL damaged before its end at the damage instead of refusing to start (logging what is
+   * dropped). Records dropped may include acknowledged writes: an operator's explicit choice.
+   */
+  repairWal?: boolean;
+  /** Opens WAL segment files (tests inject disk faults here). */
+  openWalFile?: OpenWalFile;
 }
 
 interface Read {
@@ -115,14 +135,21 @@ export class RaftNode {
   private incoming: IncomingSnapshot | undefined;
   private staged: IncomingSnapshot | undefined;
   private rx: Promise<void> = Promise.resolve();
+  /** Numbers each incoming transfer's staging file: a resend never reuses (or deletes) another's. */
+  private transfers = 0;
   /** Linearizable reads waiting for their ReadIndex to be confirmed (by ctx) and then applied. */
   private reads = new Map<number, Read>();
   private closed = false;
-  /** Observers of this member's state (leader, role, membership, followers' progress). */
-  private readonly observers = new Set<() => void>();
+  /** Set once a storage or apply error stopped the node; every later call fails with it. */
+  private fatal: RaftFatalError | undefined;
+  /** The processing run in progress and the background snapshot write, for stop() to wait on. */
+  private loop: Promise<void> = Promise.resolve();
+  private snapshotJob: Promise<void> = Promise.resolve();
+  /** 'change' after every processing run: role, leader, commit or applied may have moved. */
+  private readonly changes = new EventEmitter().setMaxListeners(0);
 
   constructor(private readonly o: RaftNodeOptions) {
-    this.wal = new RaftWal(path.join(o.dir, 'wal'), o.cipher);
+    this.wal = new RaftWal(path.join(o.dir, 'wal'), o.cipher, undefined, o.openWalFile);
   }
 
   async start(): Promise<void> {
@@ -136,7 +163,11 @@ export class RaftNode {
       await this.o.sm.restore(reader.meta.index, reader.chunks());
       snapshot = reader.meta;
     }
-    const st = await this.wal.open();
+    const st = await this.wal.open(
+      this.o.repairWal
+        ? (dropped) => this.o.logger.warn('raft: WAL repaired; records dropped', { dropped })
+        : undefined,
+    );
     // A snapshot file newer than the WAL's snapshot record is a crash between writing it and cutting
     // the WAL; its header carries the membership, so it stands on its own.
     const snap = st.snapshot && (!snapshot || st.snapshot.index >= snapshot.index) ? st.snapshot : snapshot;
@@ -157,7 +188,9 @@ export class RaftNode {
     );
     // Replay what the log says is committed first: it decides the membership this member starts with.
     await this.process();
+    if (this.fatal) throw this.fatal;
     this.o.transport?.onMessage((m) => {
+      if (this.closed) return;
       if (m.type === 'removed') this.o.onRemoved?.(m.from);
       if (m.type === 'snapshot' && m.part !== undefined) {
         this.rx = this.rx
@@ -188,39 +221,65 @@ export class RaftNode {
     this.kick();
   }
 
+  /**
+   * Stops ticking and processing. Waits for a write in progress, but never longer than
+   * stopTimeoutMs: a hung disk must not keep the process from exiting. Pending proposals end with
+   * ProposalOutcomeUnknownError (they may still commit elsewhere).
+   */
   async stop(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
-    while (this.processing || this.snapshotting) await new Promise((r) => setTimeout(r, 5));
-    await this.pruning;
-    for (const w of this.waiters.values()) w.reject(new NotLeaderError(''));
-    this.waiters.clear();
+    this.rejectWaiters();
     this.failReads(new NotLeaderError(''));
-    await this.wal.close();
+    const bound = this.o.stopTimeoutMs ?? 5000;
+    const idle = Promise.all([this.loop, this.snapshotJob, this.pruning]).then(() => this.wal.close());
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.o.logger.warn('raft: stopping without waiting any longer for the disk', { afterMs: bound });
+        resolve();
+      }, bound);
+    });
+    await Promise.race([idle.catch(() => undefined), late]);
+    clearTimeout(timer);
+    this.changes.emit('change');
   }
 
   /** Resolves true once some member is known to lead, false after the timeout. */
   async waitForLeader(timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.closed && this.leader === '') {
-      if (Date.now() > deadline) return false;
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await this.waitFor(() => this.leader !== '', timeoutMs);
     return this.leader !== '';
   }
 
   /** Resolves once this member leads (a one-member group elects itself at start). */
   async waitForLeadership(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (!this.isLeader) {
-      if (Date.now() > deadline) throw new Error('raft: no leadership within the timeout');
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    if (!(await this.waitFor(() => this.isLeader, timeoutMs)))
+      throw this.fatal ?? new Error('raft: no leadership within the timeout');
     // Everything committed before this leader's term has been applied once its no-op applies.
-    while (this.raft.appliedIndex < this.raft.commit || this.raft.log.termAt(this.raft.commit) !== this.raft.term) {
-      if (Date.now() > deadline) throw new Error('raft: log not caught up within the timeout');
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    const caughtUp = (): boolean =>
+      this.raft.appliedIndex >= this.raft.commit && this.raft.log.termAt(this.raft.commit) === this.raft.term;
+    if (!(await this.waitFor(caughtUp, deadline - Date.now())))
+      throw this.fatal ?? new Error('raft: log not caught up within the timeout');
+  }
+
+  /** Resolves true when `pred` holds (checked after each processing run), false on timeout or stop. */
+  private waitFor(pred: () => boolean, timeoutMs: number): Promise<boolean> {
+    if (pred()) return Promise.resolve(true);
+    if (this.closed) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const done = (ok: boolean): void => {
+        clearTimeout(timer);
+        this.changes.off('change', check);
+        resolve(ok);
+      };
+      const check = (): void => {
+        if (pred()) done(true);
+        else if (this.closed) done(false);
+      };
+      const timer = setTimeout(() => done(pred()), Math.max(0, timeoutMs));
+      this.changes.on('change', check);
+    });
   }
 
   /**
@@ -267,13 +326,19 @@ export class RaftNode {
     };
   }
 
-  /** The member this one believes leads ('' if none known). */
+  /** The member this one believes leads ('' if none known, or this node stopped after a fault). */
   get leader(): MemberId | '' {
+    if (this.fatal) return '';
     return this.raft?.leader ?? '';
   }
 
   get isLeader(): boolean {
-    return this.raft?.role === 'leader';
+    return !this.fatal && this.raft?.role === 'leader';
+  }
+
+  /** The error that stopped this node for good, if one did. */
+  get failure(): RaftFatalError | undefined {
+    return this.fatal;
   }
 
   get stats(): { syncs: number; entries: number; snapshotsInstalled: number } {
@@ -304,29 +369,13 @@ export class RaftNode {
    * members, peers) may have changed. Returns the unsubscribe function.
    */
   observe(observer: () => void): () => void {
-    this.observers.add(observer);
-    return () => this.observers.delete(observer);
+    this.changes.on('change', observer);
+    return () => this.changes.off('change', observer);
   }
 
   /** Resolves true once `condition` holds (checked now and after each pass), false after the timeout or stop. */
   until(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-    if (condition()) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const done = (ok: boolean): void => {
-        clearTimeout(timer);
-        unsubscribe();
-        resolve(ok);
-      };
-      const timer = setTimeout(() => done(false), timeoutMs);
-      const unsubscribe = this.observe(() => {
-        if (this.closed) done(false);
-        else if (condition()) done(true);
-      });
-    });
-  }
-
-  private notifyObservers(): void {
-    for (const o of [...this.observers]) o();
+    return this.waitFor(condition, timeoutMs);
   }
 
   /** The membership this member currently applies. */
@@ -340,7 +389,7 @@ export class RaftNode {
   }
 
   private submit(proposeNow: () => number): Promise<number> {
-    if (this.closed) return Promise.reject(new NotLeaderError(''));
+    if (this.closed) return Promise.reject(this.fatal ?? new NotLeaderError(''));
     let index: number;
     try {
       index = proposeNow();
@@ -361,7 +410,7 @@ export class RaftNode {
    * majority answers in time.
    */
   readBarrier(timeoutMs = 5000): Promise<void> {
-    if (this.closed) return Promise.reject(new NotLeaderError(''));
+    if (this.closed) return Promise.reject(this.fatal ?? new NotLeaderError(''));
     let ctx: number;
     try {
       ctx = this.raft.readIndex();
@@ -397,13 +446,19 @@ export class RaftNode {
   }
 
   private kick(): void {
+    if (this.closed) return;
     if (this.processing) {
       this.again = true;
       return;
     }
-    void this.process();
+    this.loop = this.process();
   }
 
+  /**
+   * Persists, sends and applies every Ready. Any error in here is a storage or apply fault and stops
+   * the node for good: after a failed fsync the kernel may have dropped the pages, and after a failed
+   * apply the state machine no longer matches the log (etcd and PostgreSQL after "fsyncgate").
+   */
   private async process(): Promise<void> {
     this.processing = true;
     try {
@@ -415,9 +470,13 @@ export class RaftNode {
           this.sendMessages(r.messages.filter((m) => sendableBeforePersist(m, role)));
           if (r.snapshot) await this.installSnapshot(r.snapshot);
           await this.wal.append(r.hardState, r.entries);
-          this.raft.advance(r.entries.at(-1)?.index ?? 0);
+          const last = r.entries.at(-1);
+          this.raft.advance(last?.index ?? 0, last?.term);
           this.sendMessages(r.messages.filter((m) => !sendableBeforePersist(m, role)));
-          for (const e of r.committed) this.applyEntry(e);
+          for (const e of r.committed) {
+            this.applyEntry(e);
+            this.raft.appliedTo(e.index);
+          }
           for (const rs of r.readStates) {
             const read = this.reads.get(rs.ctx);
             if (read) read.index = rs.index;
@@ -425,15 +484,41 @@ export class RaftNode {
           this.completeReads();
         }
         this.noticeLeadership();
-        this.notifyObservers();
         if (this.pendingCut) await this.cutAt(this.pendingCut);
         this.maybeSnapshot();
       } while (this.again && !this.closed);
     } catch (e) {
-      this.o.logger.error('raft: processing failed', { error: String(e) });
+      this.fail(e);
     } finally {
       this.processing = false;
+      this.changes.emit('change');
     }
+  }
+
+  /** Stops the node for good after a storage or apply error; the owner is told through onFatal. */
+  private fail(e: unknown): void {
+    if (this.fatal) return;
+    const err = new RaftFatalError(e);
+    this.fatal = err;
+    this.closed = true;
+    clearInterval(this.timer);
+    this.o.logger.error('raft: stopping for good after a storage or apply error; restart to recover from disk', {
+      error: err.message,
+    });
+    for (const w of this.waiters.values()) w.reject(err);
+    this.waiters.clear();
+    this.failReads(err);
+    if (this.wasLeader) {
+      this.wasLeader = false;
+      this.o.onLeadershipChange?.(false);
+    }
+    this.o.onFatal?.(err);
+    this.changes.emit('change');
+  }
+
+  private rejectWaiters(): void {
+    for (const [index, w] of this.waiters) w.reject(new ProposalOutcomeUnknownError(index));
+    this.waiters.clear();
   }
 
   private applyEntry(e: Entry): void {
@@ -453,8 +538,8 @@ export class RaftNode {
     if (leader === this.wasLeader) return;
     this.wasLeader = leader;
     if (!leader) {
-      for (const w of this.waiters.values()) w.reject(new NotLeaderError(this.raft.leader));
-      this.waiters.clear();
+      // Proposals already in the log may still commit under the next leader: their outcome is unknown.
+      this.rejectWaiters();
       this.failReads(new NotLeaderError(this.raft.leader));
     }
     this.o.onLeadershipChange?.(leader);
@@ -485,11 +570,17 @@ export class RaftNode {
     let prev: Uint8Array | undefined;
     let part = 0;
     const send = async (data: Uint8Array, last: boolean): Promise<void> => {
-      for (let waited = 0; (t.backlog?.(m.to) ?? 0) > SNAPSHOT_MAX_BACKLOG; waited += 5) {
-        if (this.closed || waited > 60_000) throw new Error('the follower does not take the snapshot');
-        await new Promise((r) => setTimeout(r, 5));
+      // Paced by the link: wait for its 'drain' rather than polling the backlog.
+      if (
+        (t.backlog?.(m.to) ?? 0) > SNAPSHOT_MAX_BACKLOG &&
+        t.whenDrained &&
+        !(await t.whenDrained(m.to, SNAPSHOT_MAX_BACKLOG, 60_000))
+      ) {
+        throw new Error('the follower does not take the snapshot');
       }
+      if (this.closed) throw new Error('stopping');
       t.send([{ ...m, data, part: part++, last }]);
+      this.raft.reportSnapshotSent(m.to);
     };
     for await (const p of snapshotParts(reader, this.o.snapshotPartBytes ?? SNAPSHOT_PART_BYTES)) {
       if (prev) await send(prev, false);
@@ -503,7 +594,7 @@ export class RaftNode {
     if (this.closed) return;
     if (m.part === 0) {
       await this.incoming?.abort();
-      const file = path.join(this.o.dir, `incoming-${m.snapshot.index}-${m.snapshot.term}.tmp`);
+      const file = path.join(this.o.dir, `incoming-${m.snapshot.index}-${m.snapshot.term}-${++this.transfers}.tmp`);
       this.incoming = await IncomingSnapshot.begin(m.from, m.snapshot, file, this.o.cipher);
     }
     const inc = this.incoming;
@@ -568,13 +659,13 @@ export class RaftNode {
     const chunks = this.o.sm.snapshot(); // captured now, at `applied`
     this.snapshotting = true;
     const file = path.join(this.o.dir, snapshotFileName(meta.index, meta.term));
-    writeSnapshot(file, meta, chunks, this.o.cipher)
+    this.snapshotJob = writeSnapshot(file, meta, chunks, this.o.cipher)
       .then(
         () => {
           this.pendingCut = meta;
           this.kick();
         },
-        (e: unknown) => this.o.logger.error('raft: writing a snapshot failed', { index: meta.index, error: String(e) }),
+        (e: unknown) => this.fail(new Error(`writing snapshot ${meta.index} failed: ${String(e)}`)),
       )
       .finally(() => {
         this.snapshotting = false;

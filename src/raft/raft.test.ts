@@ -302,6 +302,63 @@ describe('raft: reads and membership', () => {
     c.tickAll(2);
     assert.ok(data(c, 'a').includes('both') && data(c, 'b').includes('both'));
   });
+  it('a membership change stays pending until the wrapper has applied it, not merely handed it out', () => {
+    // A single voter commits a conf entry as soon as it is persisted; the wrapper then holds it in a
+    // Ready while it writes and applies (an await in RaftNode). A second change proposed in that
+    // window must be refused: the leader still runs with the old membership.
+    const l = new Raft({ id: 'a', voters: ['a'], electionTick: 10, heartbeatTick: 1, random: new SeededRandom(1) });
+    l.step({ type: 'timeoutNow', from: 'a', to: 'a', term: 0 });
+    const drain = (): Entry[] => {
+      const out: Entry[] = [];
+      while (l.hasReady()) {
+        const r = l.ready();
+        l.advance(r.entries.at(-1)?.index ?? 0);
+        out.push(...r.committed);
+      }
+      return out;
+    };
+    for (const e of drain()) l.appliedTo(e.index);
+    const first = l.proposeConfChange({ kind: 'addLearner', member: 'b' });
+    const handedOut = drain();
+    assert.ok(
+      handedOut.some((e) => e.index === first),
+      'the change is committed and handed out',
+    );
+    assert.throws(() => l.proposeConfChange({ kind: 'addLearner', member: 'c' }), /already in progress/);
+    l.applyConfChange({ kind: 'addLearner', member: 'b' }, first);
+    l.appliedTo(first);
+    assert.doesNotThrow(() => l.proposeConfChange({ kind: 'addLearner', member: 'c' }));
+  });
+});
+
+describe('raft: snapshots to followers', () => {
+  it('a snapshot still streaming is not sent again; one whose stream ended unanswered is, after an election timeout', () => {
+    const c = new MemCluster(['a', 'b', 'c']);
+    const l = c.elect();
+    const lag = ['a', 'b', 'c'].find((id) => id !== l.id)!;
+    c.down.add(lag);
+    for (let i = 0; i < 10; i++) l.propose(text(`v${i}`));
+    c.stabilize();
+    l.snapshotTaken(l.appliedIndex, 0);
+    let sent = 0;
+    const n = c.node(lag);
+    const step = n.step.bind(n);
+    n.step = (m) => {
+      if (m.type === 'snapshot') sent++; // no payload here: the follower waits for the stream
+      step(m);
+    };
+    c.down.delete(lag);
+    c.tickAll(2);
+    assert.equal(sent, 1, 'the follower is sent the snapshot');
+    // The wrapper streams it for three election timeouts, reporting each part it hands out.
+    for (let i = 0; i < 30; i++) {
+      l.reportSnapshotSent(lag);
+      c.tickAll(1);
+    }
+    assert.equal(sent, 1, 'not resent while it is still streaming');
+    c.tickAll(12);
+    assert.equal(sent, 2, 'resent an election timeout after the stream ended');
+  });
 });
 
 describe('raft: removed members', () => {

@@ -91,7 +91,9 @@ export class Raft {
   removed = new Set<MemberId>();
   readonly progress = new Map<MemberId, Progress>();
 
+  /** Entries the wrapper has applied (reported by appliedTo), and entries handed out to apply. */
   private applied = 0;
+  private applying = 0;
   private persistedIndex = 0;
   private electionElapsed = 0;
   private heartbeatElapsed = 0;
@@ -123,6 +125,7 @@ export class Raft {
     this.learners = new Set(config.learners ?? []);
     this.log = new RaftLog(restored?.snapshot?.index ?? 0, restored?.snapshot?.term ?? 0);
     this.applied = restored?.snapshot?.index ?? 0;
+    this.applying = this.applied;
     this.persistedIndex = this.applied;
     const snap = restored?.snapshot;
     if (snap && snap.index > 0) {
@@ -156,6 +159,7 @@ export class Raft {
     if (this.role !== 'leader') throw new NotLeaderError(this.leader);
     if (this.transferee) throw new NotLeaderError('');
     if (type === 'conf') {
+      // Pending until the wrapper has applied it: handed out in a Ready is not yet in force.
       if (this.pendingConfIndex > this.applied) throw new ConfChangeInProgressError();
       this.pendingConfIndex = this.log.lastIndex + 1;
     }
@@ -342,7 +346,7 @@ export class Raft {
       this.unstable.length > 0 ||
       this.readStates.length > 0 ||
       this.incomingSnapshot !== undefined ||
-      this.commit > this.applied ||
+      this.commit > this.applying ||
       !sameHardState(this.hardState(), this.lastHardState)
     );
   }
@@ -355,7 +359,7 @@ export class Raft {
       ...(this.incomingSnapshot ? { snapshot: this.incomingSnapshot } : {}),
       entries: this.unstable,
       messages: this.msgs,
-      committed: this.log.slice(this.applied + 1, this.commit),
+      committed: this.log.slice(this.applying + 1, this.commit),
       readStates: this.readStates,
     };
     this.msgs = [];
@@ -363,12 +367,26 @@ export class Raft {
     this.readStates = [];
     this.incomingSnapshot = undefined;
     if (changed) this.lastHardState = hs;
-    this.applied = Math.max(this.applied, r.committed.at(-1)?.index ?? this.applied);
+    this.applying = Math.max(this.applying, r.committed.at(-1)?.index ?? this.applying);
     return r;
   }
 
-  /** The wrapper persisted a Ready's entries up to `index`: the leader may now count itself. */
-  advance(persistedUpTo: number): void {
+  /**
+   * The wrapper applied the committed entries handed out so far up to `index`. Only now do they
+   * count as applied (for the one-membership-change-at-a-time check and for snapshots): a Ready's
+   * entries whose apply failed or has not run yet are not.
+   */
+  appliedTo(index: number): void {
+    this.applied = Math.max(this.applied, Math.min(index, this.applying));
+  }
+
+  /**
+   * The wrapper persisted a Ready's entries up to `index`, the last of which has `term`: the leader
+   * may now count itself. If that entry was replaced meanwhile (a later append truncated it while
+   * the write was in flight), the write no longer vouches for what the log holds there.
+   */
+  advance(persistedUpTo: number, term?: number): void {
+    if (term !== undefined && this.log.termAt(persistedUpTo) !== term) return;
     this.persistedIndex = Math.max(this.persistedIndex, Math.min(persistedUpTo, this.log.lastIndex));
     if (this.role === 'leader') {
       this.progress.get(this.id)?.maybeUpdate(this.persistedIndex);
@@ -402,6 +420,16 @@ export class Raft {
   /** Membership now, to be stored with a snapshot. */
   confState(): { voters: MemberId[]; learners: MemberId[]; removed: MemberId[] } {
     return { voters: [...this.voters], learners: [...this.learners], removed: [...this.removed] };
+  }
+
+  /**
+   * The wrapper handed (a part of) a snapshot to the transport just now. The resend timeout counts
+   * from here, not from when the message was created: a large snapshot streamed for longer than an
+   * election timeout must not be sent again while it is still going out.
+   */
+  reportSnapshotSent(to: MemberId): void {
+    const pr = this.progress.get(to);
+    if (pr?.state === 'snapshot') pr.snapshotSentTick = this.ticks;
   }
 
   /** The wrapper could not deliver a snapshot: go back to probing (and send it again). */
@@ -620,6 +648,7 @@ export class Raft {
     this.unstable = [];
     this.commit = s.index;
     this.applied = s.index;
+    this.applying = s.index;
     this.persistedIndex = s.index;
     this.voters = new Set(s.voters);
     this.learners = new Set(s.learners);

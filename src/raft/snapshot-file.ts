@@ -1,9 +1,12 @@
 /**
  * Raft snapshot files: a plaintext header record (format, the snapshot point and its membership, the
  * cipher) followed by the state machine's chunks, each sealed with the data-encryption key and
- * framed with a CRC. Written atomically (temp file, fsync, rename, fsync of the directory) one
- * chunk at a time; read back as a stream of chunks, so no step holds the whole state in one string.
+ * framed with a CRC, and an end marker (chunk count and SHA-256 of the chunks, sealed), so a file cut
+ * at a record boundary is refused instead of restoring a smaller state. Written atomically (temp
+ * file, fsync, rename, fsync of the directory) one chunk at a time; read back as a stream of chunks,
+ * so no step holds the whole state in one string.
  */
+import { createHash, type Hash } from 'node:crypto';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -12,7 +15,43 @@ import { frame, HEADER, scan } from '../common/record.js';
 import type { DataCipher } from './cipher.js';
 import type { SnapshotMeta } from './types.js';
 
-export const SNAPSHOT_FILE_FORMAT = 1;
+/** 2: with the end marker. Format 1 files (no marker) are still read. */
+export const SNAPSHOT_FILE_FORMAT = 2;
+
+/** Counts and hashes the plaintext chunks on their way into a file, for the end marker. */
+class EndMarker {
+  private count = 0;
+  private readonly hash: Hash = createHash('sha256');
+
+  add(chunk: Uint8Array): void {
+    this.count++;
+    this.hash.update(chunk);
+  }
+
+  /** The sealed marker record. */
+  seal(cipher: DataCipher): Buffer {
+    return frame(
+      cipher.seal('snapshot-end', Buffer.from(JSON.stringify({ count: this.count, sha256: this.hash.digest('hex') }))),
+    );
+  }
+
+  /** Throws unless `sealed` is the marker of exactly the chunks seen. */
+  check(file: string, cipher: DataCipher, sealed: Buffer | undefined): void {
+    if (!sealed) throw new Error(`snapshot ${file} has no end marker (cut short); refusing to use it`);
+    let end: { count?: unknown; sha256?: unknown };
+    try {
+      end = JSON.parse(cipher.open('snapshot-end', sealed).toString('utf8')) as typeof end;
+    } catch {
+      throw new Error(`snapshot ${file} has no valid end marker (cut short or tampered); refusing to use it`);
+    }
+    const digest = this.hash.digest('hex');
+    if (end.count !== this.count || end.sha256 !== digest) {
+      throw new Error(
+        `snapshot ${file} holds ${this.count} chunks but its end marker says ${String(end.count)} (or another digest); refusing to use it`,
+      );
+    }
+  }
+}
 
 interface Header {
   format: number;
@@ -45,9 +84,14 @@ export async function writeSnapshot(
   };
   const tmp = `${file}.tmp`;
   const fh = await open(tmp, 'w', 0o600);
+  const end = new EndMarker();
   try {
     await fh.write(frame(Buffer.from(JSON.stringify(header))));
-    for await (const c of chunks) await fh.write(frame(cipher.seal('snapshot', c)));
+    for await (const c of chunks) {
+      end.add(c);
+      await fh.write(frame(cipher.seal('snapshot', c)));
+    }
+    await fh.write(end.seal(cipher));
     await fh.sync();
   } finally {
     await fh.close();
@@ -93,7 +137,9 @@ export async function readSnapshot(file: string, cipher: DataCipher): Promise<Sn
   await records.return(undefined); // closes the file; chunks() reads it again from the start
   if (first.done) throw new Error(`snapshot ${file} is empty`);
   const header = JSON.parse(first.value.toString('utf8')) as Header;
-  if (header.format !== SNAPSHOT_FILE_FORMAT) throw new Error(`snapshot ${file}: unsupported format ${header.format}`);
+  if (header.format !== SNAPSHOT_FILE_FORMAT && header.format !== 1)
+    throw new Error(`snapshot ${file}: unsupported format ${header.format}`);
+  const marked = header.format >= 2;
   if (header.cipher !== cipher.name)
     throw new Error(`snapshot ${file} is sealed with ${header.cipher}, this manager uses ${cipher.name}`);
   return {
@@ -105,21 +151,36 @@ export async function readSnapshot(file: string, cipher: DataCipher): Promise<Sn
       removed: header.removed ?? [],
     },
     async *chunks() {
+      const open = (rec: Buffer): Buffer => {
+        try {
+          return cipher.open('snapshot', rec);
+        } catch {
+          throw new Error(`snapshot ${file}: a chunk fails authentication (wrong key or tampered); refusing to use it`);
+        }
+      };
+      const end = new EndMarker();
       let skippedHeader = false;
+      // One record behind: the last one is the end marker, not a chunk.
+      let held: Buffer | undefined;
       for await (const rec of readRecords(file)) {
         if (!skippedHeader) {
           skippedHeader = true;
           continue;
         }
-        let plain: Buffer;
-        try {
-          plain = cipher.open('snapshot', rec);
-        } catch {
-          throw new Error(`snapshot ${file}: a chunk fails authentication (wrong key or tampered); refusing to use it`);
+        if (!marked) {
+          yield open(rec);
+          await yieldToLoop();
+          continue;
         }
-        yield plain;
-        await yieldToLoop();
+        if (held) {
+          const plain = open(held);
+          end.add(plain);
+          yield plain;
+          await yieldToLoop();
+        }
+        held = rec;
       }
+      if (marked) end.check(file, cipher, held);
     },
   };
 }
@@ -136,6 +197,7 @@ export async function* payloadChunks(payload: Uint8Array): AsyncGenerator<Uint8A
 /** A snapshot arriving in parts from the leader, sealed with this member's key as it comes. */
 export class IncomingSnapshot {
   private fh: FileHandle | undefined;
+  private readonly end = new EndMarker();
   private next = 0;
   private chain: Promise<void> = Promise.resolve();
   private failed: unknown;
@@ -172,7 +234,10 @@ export class IncomingSnapshot {
     if (part !== this.next || this.failed) return false;
     this.next++;
     this.chain = this.chain.then(async () => {
-      for await (const c of payloadChunks(payload)) await this.fh!.write(frame(this.cipher.seal('snapshot', c)));
+      for await (const c of payloadChunks(payload)) {
+        this.end.add(c);
+        await this.fh!.write(frame(this.cipher.seal('snapshot', c)));
+      }
     });
     this.chain.catch((e: unknown) => (this.failed = e));
     return true;
@@ -182,6 +247,7 @@ export class IncomingSnapshot {
   async finish(): Promise<void> {
     await this.chain;
     if (this.failed) throw this.failed;
+    await this.fh!.write(this.end.seal(this.cipher));
     await this.fh!.sync();
     await this.fh!.close();
     this.fh = undefined;

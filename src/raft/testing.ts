@@ -122,6 +122,7 @@ export class MemCluster {
     for (const e of r.committed) {
       this.applied.get(id)!.push(e);
       if (e.type === 'conf') n.applyConfChange(decodeConfChange(e.data));
+      n.appliedTo(e.index);
     }
     this.reads.get(id)!.push(...r.readStates);
     this.queue.push(...r.messages);

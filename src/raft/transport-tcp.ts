@@ -106,6 +106,27 @@ class Peer {
     return this.socket?.writableLength ?? 0;
   }
 
+  /** Resolves true once the queued bytes fall to `below` (on 'drain'), false on close or timeout. */
+  whenDrained(below: number, timeoutMs: number): Promise<boolean> {
+    const s = this.socket;
+    if (!s || s.writableLength <= below) return Promise.resolve(s !== undefined);
+    return new Promise((resolve) => {
+      const done = (ok: boolean): void => {
+        clearTimeout(timer);
+        s.off('drain', onDrain);
+        s.off('close', onClose);
+        resolve(ok);
+      };
+      const onDrain = (): void => {
+        if (s.writableLength <= below) done(true);
+      };
+      const onClose = (): void => done(false);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      s.on('drain', onDrain);
+      s.once('close', onClose);
+    });
+  }
+
   close(): void {
     this.closed = true;
     clearTimeout(this.timer);
@@ -176,6 +197,10 @@ export class TcpTransport implements Transport {
 
   backlog(to: MemberId): number {
     return this.peers.get(to)?.backlog() ?? 0;
+  }
+
+  whenDrained(to: MemberId, below: number, timeoutMs: number): Promise<boolean> {
+    return this.peers.get(to)?.whenDrained(below, timeoutMs) ?? Promise.resolve(false);
   }
 
   async close(): Promise<void> {

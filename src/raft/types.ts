@@ -123,3 +123,28 @@ export class NotLeaderError extends Error {
     this.name = 'NotLeaderError';
   }
 }
+
+/**
+ * The proposal left this leader but it lost leadership (or stopped) before the entry was applied:
+ * the entry may still commit under the next leader, or be replaced. Unlike NotLeaderError (refused,
+ * nothing happened), a client must not assume either outcome; swarmkit surfaces this case as
+ * "context deadline exceeded".
+ */
+export class ProposalOutcomeUnknownError extends Error {
+  constructor(readonly index: number) {
+    super(`context deadline exceeded: leadership was lost before entry ${index} was applied; it may or may not commit`);
+    this.name = 'ProposalOutcomeUnknownError';
+  }
+}
+
+/**
+ * The node stopped for good after a storage or apply error (a failed WAL write or fsync, a failed
+ * snapshot install, a throwing state machine). Carrying on could acknowledge what is not on disk or
+ * serve state that skipped an entry; the process should exit and restart from disk.
+ */
+export class RaftFatalError extends Error {
+  constructor(readonly reason: unknown) {
+    super(`raft stopped after a storage or apply error: ${reason instanceof Error ? reason.message : String(reason)}`);
+    this.name = 'RaftFatalError';
+  }
+}

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { appendFile, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { appendFile, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { AesGcmCipher } from './cipher.js';
 import type { Entry } from './types.js';
-import { RaftWal } from './wal.js';
+import { RaftWal, type OpenWalFile } from './wal.js';
 
 const dirs: string[] = [];
 after(async () => {
@@ -88,6 +88,119 @@ describe('raft WAL', () => {
     assert.deepEqual(
       st.entries.map((e) => e.index),
       [1, 2, 3, 4, 5],
+    );
+  });
+});
+
+describe('raft WAL damage', () => {
+  const fill = async (dir: string, n: number, segmentBytes?: number): Promise<void> => {
+    const wal = new RaftWal(dir, cipher, segmentBytes);
+    await wal.open();
+    for (let i = 1; i <= n; i++) await wal.append(i === 1 ? hs : undefined, [entry(i)]);
+    await wal.close();
+  };
+  const recordStarts = (buf: Buffer): number[] => {
+    const out: number[] = [];
+    for (let off = 0; off < buf.length; off += 8 + buf.readUInt32BE(off)) out.push(off);
+    return out;
+  };
+
+  it('a bad length field in the middle of a segment refuses to start, naming file and offset; nothing is truncated', async () => {
+    const dir = await walDir();
+    await fill(dir, 6);
+    const file = path.join(dir, (await segments(dir))[0]!);
+    const buf = await readFile(file);
+    const at = recordStarts(buf)[3]!; // the third entry's record
+    buf.writeUInt32BE(0x00ffffff, at);
+    await writeFile(file, buf);
+    await assert.rejects(
+      new RaftWal(dir, cipher).open(),
+      new RegExp(`${file.replace(/[/.]/g, '\\$&')} is corrupt at byte ${at} .*refusing to start`),
+    );
+    assert.equal((await readFile(file)).length, buf.length, 'the synced records behind the damage are still there');
+  });
+
+  it('an explicit repair cuts at the damage and reports what it dropped', async () => {
+    const dir = await walDir();
+    await fill(dir, 6);
+    const file = path.join(dir, (await segments(dir))[0]!);
+    const buf = await readFile(file);
+    const at = recordStarts(buf)[3]!;
+    buf[at + 12]! ^= 0x10;
+    await writeFile(file, buf);
+    const dropped: string[] = [];
+    const st = await new RaftWal(dir, cipher).open((d) => dropped.push(d));
+    assert.deepEqual(
+      st.entries.map((e) => e.index),
+      [1, 2],
+    );
+    assert.equal(dropped.length, 1);
+    assert.match(dropped[0]!, new RegExp(`cut at byte ${at}`));
+  });
+
+  it('a zero-filled tail (power loss) is a torn tail: cut off, the log before it stands', async () => {
+    const dir = await walDir();
+    await fill(dir, 4);
+    const file = path.join(dir, (await segments(dir))[0]!);
+    await appendFile(file, Buffer.alloc(8192));
+    const wal = new RaftWal(dir, cipher);
+    const st = await wal.open();
+    assert.deepEqual(
+      st.entries.map((e) => e.index),
+      [1, 2, 3, 4],
+    );
+    await wal.append(undefined, [entry(5)]);
+    await wal.close();
+    assert.deepEqual(
+      (await new RaftWal(dir, cipher).open()).entries.map((e) => e.index),
+      [1, 2, 3, 4, 5],
+    );
+  });
+
+  it('a torn record at the end of a segment that is not the last refuses to start', async () => {
+    const dir = await walDir();
+    const wal = new RaftWal(dir, cipher, 256);
+    await wal.open();
+    for (let i = 1; i <= 8; i++) await wal.append(i === 1 ? hs : undefined, [entry(i)]);
+    // Keep the old segment (a crash between creating the new one and removing the old): copy it back.
+    const [first] = await segments(dir);
+    const old = await readFile(path.join(dir, first!));
+    await wal.snapshotTaken({ index: 6, term: 1, voters: ['m1'] }, hs, [7, 8].map(entry));
+    await wal.close();
+    await writeFile(path.join(dir, first!), old.subarray(0, old.length - 3));
+    await assert.rejects(
+      new RaftWal(dir, cipher).open(),
+      /is corrupt at byte \d+ \(damaged record at the end of a segment that is not the last\)/,
+    );
+  });
+
+  it('after a short write fails (ENOSPC), nothing more is appended; a restart cuts the partial record', async () => {
+    const dir = await walDir();
+    let full = false;
+    const openWal: OpenWalFile = async (file, flags) => {
+      const fh = await open(file, flags, 0o600);
+      return {
+        write: async (b, o, l) => {
+          if (!full) return fh.write(b, o, l);
+          if (l > 10) return fh.write(b, o, 10); // the disk takes a few bytes, then none
+          throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+        },
+        datasync: () => fh.datasync(),
+        close: () => fh.close(),
+      };
+    };
+    const wal = new RaftWal(dir, cipher, undefined, openWal);
+    await wal.open();
+    for (let i = 1; i <= 3; i++) await wal.append(i === 1 ? hs : undefined, [entry(i)]);
+    full = true;
+    await assert.rejects(wal.append(undefined, [entry(4)]), /ENOSPC/);
+    full = false;
+    await assert.rejects(wal.append(undefined, [entry(4)]), /an earlier write failed/);
+    await wal.close();
+    const st = await new RaftWal(dir, cipher).open();
+    assert.deepEqual(
+      st.entries.map((e) => e.index),
+      [1, 2, 3],
     );
   });
 });

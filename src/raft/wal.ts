@@ -9,7 +9,7 @@
  * leader always starts a new segment (its log replaces ours). Each segment opens with a plaintext
  * header (format, cipher); every record after it is sealed with the manager's data-encryption key.
  */
-import { mkdir, open, readdir, readFile, rm, truncate, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, truncate } from 'node:fs/promises';
 import path from 'node:path';
 import { syncDir } from '../common/atomic-file.js';
 import { frame, scan } from '../common/record.js';
@@ -17,6 +17,17 @@ import type { DataCipher } from './cipher.js';
 import type { Entry, HardState, MemberId } from './types.js';
 
 export const WAL_FORMAT = 2;
+
+/** The append side of a segment file: the seam where tests inject EIO, ENOSPC and short writes. */
+export interface WalFile {
+  write(buf: Buffer, offset: number, length: number): Promise<{ bytesWritten: number }>;
+  datasync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type OpenWalFile = (file: string, flags: 'a' | 'w') => Promise<WalFile>;
+
+const openFile: OpenWalFile = (file, flags) => open(file, flags, 0o600);
 
 interface SegmentHeader {
   format: number;
@@ -70,7 +81,13 @@ const fromWire = (w: WireEntry): Entry => ({
 });
 
 export class RaftWal {
-  private fh: FileHandle | undefined;
+  private fh: WalFile | undefined;
+  /**
+   * A write or sync that failed: what reached the file is unknown (a partial record, or a record the
+   * kernel dropped after a failed fsync), so nothing more may go behind it. Only a restart, which
+   * reads the file back and cuts a torn tail, makes the WAL usable again.
+   */
+  private broken: unknown;
   private seq = 0;
   /** Bytes in the current segment. */
   private size = 0;
@@ -80,18 +97,47 @@ export class RaftWal {
     private readonly dir: string,
     private readonly cipher: DataCipher,
     private readonly segmentBytes = SEGMENT_BYTES,
+    private readonly openWal: OpenWalFile = openFile,
   ) {}
 
-  async open(): Promise<WalState> {
+  /**
+   * Reads the log back. Only the last record of the last segment may be torn (cut off); damage
+   * anywhere else refuses to start, naming the file and offset, unless `repair` is given: then the
+   * log is cut at the damage (later segments removed) and `repair` is told what was dropped.
+   */
+  async open(repair?: (dropped: string) => void): Promise<WalState> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    const segs = (await readdir(this.dir)).filter((f) => /^wal-\d+\.log$/.test(f)).sort();
+    let segs = (await readdir(this.dir)).filter((f) => /^wal-\d+\.log$/.test(f)).sort();
     const state: WalState = { hardState: { term: 0, vote: '', commit: 0 }, entries: [], snapshot: undefined };
     for (const seg of segs) {
       const file = path.join(this.dir, seg);
-      const r = scan(await readFile(file));
-      if (!r.ok) throw new Error(`raft WAL ${file} is corrupt at byte ${r.offset} (${r.reason}); refusing to start`);
-      if (r.tornTail) await truncate(file, r.validBytes);
-      const [head, ...sealed] = r.records;
+      const buf = await readFile(file);
+      const last = seg === segs.at(-1);
+      const r = scan(buf);
+      let records: Buffer[];
+      let validBytes: number;
+      if (r.ok && (!r.tornTail || last)) {
+        records = r.records;
+        validBytes = r.validBytes;
+        if (r.tornTail) await truncate(file, r.validBytes);
+      } else {
+        const offset = r.ok ? r.validBytes : r.offset;
+        const why = r.ok ? 'damaged record at the end of a segment that is not the last' : r.reason;
+        const later = segs.slice(segs.indexOf(seg) + 1);
+        if (!repair)
+          throw new Error(
+            `raft WAL ${file} is corrupt at byte ${offset} (${why}); refusing to start (repairing would drop ${buf.length - offset} bytes from there${later.length ? ` and ${later.length} later segment(s)` : ''})`,
+          );
+        repair(
+          `${file}: cut at byte ${offset} (${why}), dropping ${buf.length - offset} bytes${later.length ? ` and segments ${later.join(', ')}` : ''}`,
+        );
+        await truncate(file, offset);
+        for (const f of later) await rm(path.join(this.dir, f), { force: true });
+        segs = segs.slice(0, segs.indexOf(seg) + 1);
+        records = r.records;
+        validBytes = offset;
+      }
+      const [head, ...sealed] = records;
       if (!head) {
         // A segment whose header never reached the disk (a crash while cutting): nothing in it.
         if (seg === segs.at(-1)) {
@@ -125,10 +171,11 @@ export class RaftWal {
         }
       }
       this.seq = Math.max(this.seq, Number(seg.slice(4, 20)));
-      this.size = r.validBytes;
+      this.size = validBytes;
+      if (seg === segs.at(-1)) break; // a repair removed the segments after this one
     }
     if (this.seq === 0) await this.newSegment();
-    else this.fh = await open(path.join(this.dir, segName(this.seq)), 'a', 0o600);
+    else this.fh = await this.openWal(path.join(this.dir, segName(this.seq)), 'a');
     return state;
   }
 
@@ -158,13 +205,30 @@ export class RaftWal {
 
   private async write(rec: Record): Promise<void> {
     const bytes = this.sealed(rec);
-    await this.fh!.write(bytes);
-    await this.fh!.datasync();
+    await this.guarded(async (fh) => {
+      await writeAll(fh, bytes);
+      await fh.datasync();
+    });
     this.size += bytes.length;
+  }
+
+  /** Runs a write on the open segment; any failure leaves the WAL refusing every later write. */
+  private async guarded(fn: (fh: WalFile) => Promise<void>): Promise<void> {
+    if (this.broken !== undefined)
+      throw new Error(`raft WAL: an earlier write failed (${String(this.broken)}); nothing more is appended`);
+    if (!this.fh) throw new Error('raft WAL: not open');
+    try {
+      await fn(this.fh);
+    } catch (e) {
+      this.broken = e;
+      throw e;
+    }
   }
 
   /** After a snapshot at `snap`: a new segment holding what comes after it; older segments go. */
   async cut(snap: WalSnapshot, hs: HardState, tail: readonly Entry[]): Promise<void> {
+    if (this.broken !== undefined)
+      throw new Error(`raft WAL: an earlier write failed (${String(this.broken)}); nothing more is appended`);
     const old = this.seq;
     await this.fh?.close();
     await this.newSegment({ snap, hs, entries: tail.map(toWire) });
@@ -181,12 +245,23 @@ export class RaftWal {
   private async newSegment(first?: Record): Promise<void> {
     this.seq++;
     const file = path.join(this.dir, segName(this.seq));
-    this.fh = await open(file, 'w', 0o600);
+    this.fh = await this.openWal(file, 'w');
     const header: SegmentHeader = { format: WAL_FORMAT, cipher: this.cipher.name };
     const bytes = Buffer.concat([frame(Buffer.from(JSON.stringify(header))), ...(first ? [this.sealed(first)] : [])]);
-    await this.fh.write(bytes);
+    await this.guarded(async (fh) => {
+      await writeAll(fh, bytes);
+      await fh.datasync();
+      await syncDir(this.dir);
+    });
     this.size = bytes.length;
-    await this.fh.datasync();
-    await syncDir(this.dir);
+  }
+}
+
+/** write(2) may take only part of a buffer (a filling disk): write the rest, or fail. */
+async function writeAll(fh: WalFile, bytes: Buffer): Promise<void> {
+  for (let off = 0; off < bytes.length;) {
+    const { bytesWritten } = await fh.write(bytes, off, bytes.length - off);
+    if (bytesWritten <= 0) throw new Error('raft WAL: the disk took no more bytes');
+    off += bytesWritten;
   }
 }

@@ -42,6 +42,8 @@ export class Store {
   private lastIndex = 0;
   private watchers = new Set<Watcher>();
   private writeQueue: Promise<unknown> = Promise.resolve();
+  /** Entries refused at apply because an expected version no longer held, for their writer to see. */
+  private refused = new Map<number, string>();
 
   constructor(
     private readonly proposer: Proposer,
@@ -84,6 +86,14 @@ export class Store {
         return [...out.values()];
       };
       const now = this.clock.now();
+      // The first action on an object carries the committed version it was read at.
+      const touched = new Set<string>();
+      const expect = (table: Table, id: string): { expect?: number } => {
+        const k = key(table, id);
+        if (touched.has(k)) return {};
+        touched.add(k);
+        return { expect: base.get(table, id)?.Version.Index ?? 0 };
+      };
       const tx: WriteTx = {
         now,
         get: getCur,
@@ -95,8 +105,9 @@ export class Store {
           o.CreatedAt = now;
           o.UpdatedAt = now;
           o.Version = { Index: 0 };
+          const ex = expect(table, o.ID);
           overlay.set(key(table, o.ID), o);
-          actions.push({ kind: 'create', table, object: o } as StoreAction);
+          actions.push({ kind: 'create', table, object: o, ...ex } as StoreAction);
         },
         update: (table, object) => {
           const cur = getCur(table, object.ID);
@@ -104,21 +115,37 @@ export class Store {
           if (cur.Version.Index !== object.Version.Index) throw new ShoalError('unknown', 'update out of sequence');
           const o = clone(object);
           o.UpdatedAt = now;
+          const ex = expect(table, o.ID);
           overlay.set(key(table, o.ID), o);
           // Within one transaction later updates replace earlier ones of the same object.
           const prior = actions.findIndex((a) => a.table === table && a.object.ID === o.ID && a.kind !== 'delete');
-          if (prior >= 0) actions[prior] = { kind: actions[prior]!.kind, table, object: o } as StoreAction;
-          else actions.push({ kind: 'update', table, object: o } as StoreAction);
+          if (prior >= 0) {
+            const p = actions[prior]!;
+            actions[prior] = {
+              kind: p.kind,
+              table,
+              object: o,
+              ...(p.expect !== undefined ? { expect: p.expect } : {}),
+            } as StoreAction;
+          } else actions.push({ kind: 'update', table, object: o, ...ex } as StoreAction);
         },
         delete: (table, id) => {
           const cur = getCur(table, id);
           if (!cur) throw new ShoalError('not_found', `${table} ${id} not found`);
+          const ex = expect(table, id);
           overlay.set(key(table, id), null);
-          actions.push({ kind: 'delete', table, object: cur } as StoreAction);
+          actions.push({ kind: 'delete', table, object: cur, ...ex } as StoreAction);
         },
       };
       const result = fn(tx);
-      if (actions.length > 0) await this.proposer.propose(actions);
+      if (actions.length > 0) {
+        const index = await this.proposer.propose(actions);
+        const why = this.refused.get(index);
+        if (why !== undefined) {
+          this.refused.delete(index);
+          throw new ShoalError('unknown', 'update out of sequence', { index, reason: why });
+        }
+      }
       return result;
     };
     const p = this.writeQueue.then(run, run);
@@ -130,6 +157,15 @@ export class Store {
   apply(index: number, actions: readonly StoreAction[]): void {
     if (index <= this.lastIndex) return; // replayed entry already applied
     const events: StoreEvent[] = [];
+    const stale = this.staleExpectation(actions);
+    if (stale !== undefined) {
+      // Refused the same way on every member: the entry applies as nothing.
+      this.refused.set(index, stale);
+      for (const i of this.refused.keys()) if (i < index - 10_000) this.refused.delete(i);
+      this.lastIndex = index;
+      this.publish([{ kind: 'commit', index }]);
+      return;
+    }
     for (const a of actions) {
       const map = this.tables[a.table] as Map<string, AnyObject>;
       if (a.kind === 'delete') {
@@ -144,6 +180,21 @@ export class Store {
     }
     this.lastIndex = index;
     events.push({ kind: 'commit', index });
+    this.publish(events);
+  }
+
+  /** Why an action's expected version does not hold in the committed state, if one does not. */
+  private staleExpectation(actions: readonly StoreAction[]): string | undefined {
+    for (const a of actions) {
+      if (a.expect === undefined) continue;
+      const cur = (this.tables[a.table] as Map<string, AnyObject>).get(a.object.ID);
+      const have = cur?.Version.Index ?? 0;
+      if (have !== a.expect) return `${a.table} ${a.object.ID} is at version ${have}, the write expected ${a.expect}`;
+    }
+    return undefined;
+  }
+
+  private publish(events: readonly StoreEvent[]): void {
     for (const w of this.watchers) {
       try {
         w(events);
@@ -168,8 +219,7 @@ export class Store {
   restore(index: number, objects: Iterable<{ table: Table; object: AnyObject }>): void {
     const tables = emptyTables();
     for (const { table, object } of objects) (tables[table] as Map<string, AnyObject>).set(object.ID, object);
-    this.tables = tables;
-    this.lastIndex = index;
+    this.swapIn(index, tables);
   }
 
   /** The same, from batches arriving over time: the new state is built aside and swapped in at once. */
@@ -180,8 +230,31 @@ export class Store {
     const tables = emptyTables();
     for await (const batch of batches)
       for (const { table, object } of batch) (tables[table] as Map<string, AnyObject>).set(object.ID, object);
+    this.swapIn(index, tables);
+  }
+
+  /**
+   * Installs restored tables and tells watchers what changed, as ordinary events plus a commit
+   * marker, so they reconcile with what a snapshot brought (the same as if the entries had been
+   * applied one by one). An object whose Version.Index is unchanged is the same object.
+   */
+  private swapIn(index: number, tables: Tables): void {
+    const old = this.tables;
     this.tables = tables;
     this.lastIndex = index;
+    const events: StoreEvent[] = [];
+    for (const t of TABLES) {
+      const before = old[t] as Map<string, AnyObject>;
+      const after = tables[t] as Map<string, AnyObject>;
+      for (const [id, o] of after) {
+        const prev = before.get(id);
+        if (!prev) events.push({ kind: 'create', table: t, object: o, index });
+        else if (prev.Version.Index !== o.Version.Index) events.push({ kind: 'update', table: t, object: o, index });
+      }
+      for (const [id, o] of before) if (!after.has(id)) events.push({ kind: 'delete', table: t, object: o, index });
+    }
+    events.push({ kind: 'commit', index });
+    this.publish(events);
   }
 
   private reader(tables: Tables): ReadTx {

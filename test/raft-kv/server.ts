@@ -16,7 +16,7 @@ import { cryptoRandom } from '../../src/common/random.js';
 import { loadOrCreateDek } from '../../src/raft/cipher.js';
 import { RaftNode, type StateMachine } from '../../src/raft/node.js';
 import { TcpTransport, type PeerAddress } from '../../src/raft/transport-tcp.js';
-import { NotLeaderError } from '../../src/raft/types.js';
+import { NotLeaderError, ProposalOutcomeUnknownError } from '../../src/raft/types.js';
 
 const arg = (name: string, d?: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -92,6 +92,11 @@ async function main(): Promise<void> {
     random: cryptoRandom,
     logger,
     transport,
+    // A storage or apply error: exit at once and non-zero, as a manager does; restart recovers from disk.
+    onFatal: (e) => {
+      process.stderr.write(`${id}: ${e.message}\n`);
+      process.exit(70);
+    },
   });
   await node.start();
 
@@ -145,6 +150,8 @@ async function main(): Promise<void> {
             res
               .writeHead(421, { 'Content-Type': 'application/json' })
               .end(JSON.stringify({ leader: e.leader || node.leader }));
+          } else if (e instanceof ProposalOutcomeUnknownError) {
+            res.writeHead(504).end(e.message); // may still commit: neither acknowledged nor refused
           } else {
             res.writeHead(500).end(String(e));
           }

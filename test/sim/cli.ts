@@ -1,7 +1,9 @@
 /**
- * `npm run sim -- --seed S --steps N [--nodes 3|5|7]` runs one seed; `--seeds A..B` sweeps.
- * A failing seed prints the command that replays it; the last line is `N passed, N failed`.
+ * `npm run sim -- --seed S --steps N [--nodes 3|5|7] [--mutation NAME]` runs one seed; `--seeds A..B`
+ * sweeps. A failing seed prints the command that replays it; the last line is `N passed, N failed`.
+ * `--mutation` plants one of the bugs in mutations.ts (a sweep with one should fail).
  */
+import { isMutation, plant } from './mutations.js';
 import { replayCommand, Simulation } from './simulator.js';
 
 function arg(name: string): string | undefined {
@@ -19,12 +21,16 @@ if (seedsArg) {
 } else {
   seeds = [Number(arg('seed') ?? 1)];
 }
+const mutationArg = arg('mutation');
+if (mutationArg !== undefined && !isMutation(mutationArg)) throw new Error(`unknown mutation ${mutationArg}`);
+const mutation = mutationArg;
+if (mutation) plant(mutation);
 let passed = 0;
 let failed = 0;
 const t0 = Date.now();
 for (const seed of seeds) {
   const nodes = nodesArg ? Number(nodesArg) : [3, 5, 7][seed % 3]!;
-  const opts = { seed, steps, nodes };
+  const opts = { seed, steps, nodes, ...(mutation ? { mutation } : {}) };
   const r = new Simulation(opts).run();
   if (r.ok) passed++;
   else {
