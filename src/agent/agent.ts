@@ -5,10 +5,18 @@
  */
 import { errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/logging.js';
-import type { AgentSession, Assignments, DispatcherEndpoint, TaskStatusUpdate } from '../manager/dispatcher/session.js';
+import type {
+  AgentSession,
+  AssignedPayload,
+  Assignments,
+  DispatcherEndpoint,
+  TaskStatusUpdate,
+} from '../manager/dispatcher/session.js';
 import type { TaskObject, TaskStatus } from '../store/types.js';
 import type { Executor } from './executor/executor.js';
 import type { HostNetworks } from './network/host-networks.js';
+import type { PayloadDirs } from './secrets/payload-dirs.js';
+import { payloadFilesOf, withPayloadMounts } from './secrets/task-payloads.js';
 import { Semaphore } from './semaphore.js';
 import { TaskRunner } from './task-runner.js';
 
@@ -24,6 +32,8 @@ export interface AgentOptions {
   onRole?: (role: 'manager' | 'worker') => void;
   /** The overlays on this host (none in unit tests that do not exercise networking). */
   networks?: HostNetworks;
+  /** Where tasks' secrets and configs are put (per-task tmpfs); without it a task using one fails. */
+  payloadDirs?: PayloadDirs;
 }
 
 const BACKOFF_MIN_MS = 100;
@@ -47,6 +57,8 @@ export class Agent {
   private assigned = new Set<string>();
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweepDelayMs = SWEEP_RETRY_MS;
+  /** The secrets and configs this node may hold now, in memory only (`kind:id` → data). */
+  private held = new Map<string, AssignedPayload>();
 
   constructor(private readonly o: AgentOptions) {}
 
@@ -155,12 +167,17 @@ export class Agent {
     for (const [id, r] of this.runners) {
       if (seen.has(id)) continue;
       this.runners.delete(id);
-      void r.dispose().catch((e: unknown) => {
-        this.o.logger.warn('removing task container failed; will retry', { task: id, error: errorMessage(e) });
-        this.scheduleSweep();
-      });
+      void r
+        .dispose()
+        .then(() => this.o.payloadDirs?.release(id))
+        .catch((e: unknown) => {
+          this.o.logger.warn('removing task container failed; will retry', { task: id, error: errorMessage(e) });
+          this.scheduleSweep();
+        });
     }
     this.assigned = seen;
+    // The set is complete: a secret no task of ours needs any more is forgotten here.
+    this.held = new Map(a.payloads.map((p) => [`${p.kind}:${p.id}`, p]));
     this.o.networks?.update(a.networks, a.tasks);
     if (!this.gotFullSet) {
       this.gotFullSet = true;
@@ -190,11 +207,14 @@ export class Agent {
         try {
           await this.o.executor.stop(c.id, 1000);
           await this.o.executor.remove(c.id);
+          await this.o.payloadDirs?.release(c.taskId);
         } catch (e) {
           failed = true;
           this.o.logger.warn('removing orphan container failed', { container: c.id, error: errorMessage(e) });
         }
       }
+      // Secret tmpfs left by a crash, or by a task whose container is already gone.
+      if (!failed) await this.o.payloadDirs?.sweep(new Set([...this.assigned, ...this.runners.keys()]));
     } catch (e) {
       failed = true;
       this.o.logger.warn('orphan cleanup failed', { error: errorMessage(e) });
@@ -215,8 +235,17 @@ export class Agent {
       this.limit,
       this.o.logger.child('task'),
       this.o.now ?? Date.now,
-      this.o.networks ? (task) => this.o.networks!.prepare(task) : undefined,
+      (task) => this.prepareTask(task),
     );
+  }
+
+  /** The task as its container is created: networks plumbed, secrets and configs mounted. */
+  private async prepareTask(task: TaskObject): Promise<TaskObject> {
+    const t = this.o.networks ? await this.o.networks.prepare(task) : task;
+    const files = payloadFilesOf(t, this.held);
+    if (files.length === 0) return t;
+    if (!this.o.payloadDirs) throw new Error('this node cannot hold secrets or configs (no secrets directory)');
+    return withPayloadMounts(t, await this.o.payloadDirs.prepare(t.ID, files), files);
   }
 
   private reportStatus(taskId: string, status: TaskStatus): void {

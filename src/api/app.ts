@@ -15,6 +15,7 @@ import { compareVersions, Router, splitVersion, type Ctx } from './router.js';
 import { networkRoutes } from './routes-networks.js';
 import { nodeRoutes } from './routes-nodes.js';
 import { eventRoutes } from './routes-events.js';
+import { payloadRoutes } from './routes-payloads.js';
 import { serviceRoutes } from './routes-services.js';
 import { swarmRoutes } from './routes-swarm.js';
 import { swarmInfoWire } from './wire.js';
@@ -110,17 +111,7 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
   serviceRoutes(router, o.node, o.cluster);
   eventRoutes(router, o.node, o.engine);
   networkRoutes(router, o.node, o.cluster, o.engine);
-  for (const kind of ['secrets', 'configs']) {
-    const notYet = async (): Promise<void> => {
-      await o.cluster.getCluster();
-      throw new ShoalError('unimplemented', `${kind} are not implemented yet in shoal`);
-    };
-    router.on('GET', `/${kind}`, notYet);
-    router.on('GET', `/${kind}/{id}`, notYet);
-    router.on('POST', `/${kind}/create`, notYet);
-    router.on('POST', `/${kind}/{id}/update`, notYet);
-    router.on('DELETE', `/${kind}/{id}`, notYet);
-  }
+  payloadRoutes(router, o.cluster);
 
   return {
     async handle(req: ApiRequest, res: Reply): Promise<Handled> {

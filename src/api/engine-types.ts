@@ -241,3 +241,15 @@ export const NETWORK_CREATE = struct('types.NetworkCreateRequest', {
   Options: stringMap,
   Labels: stringMap,
 });
+
+/** `secret create` and stack deploy's secret updates; Data is []byte (base64 on the wire). */
+export const SECRET_SPEC = struct('swarm.SecretSpec', {
+  Name: str,
+  Labels: stringMap,
+  Data: str,
+  Driver: driver,
+  Templating: driver,
+});
+
+/** Configs have no Driver field in Go: one sent is dropped, as Go's decoder drops unknown fields. */
+export const CONFIG_SPEC = struct('swarm.ConfigSpec', { Name: str, Labels: stringMap, Data: str, Templating: driver });

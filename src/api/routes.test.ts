@@ -64,6 +64,13 @@ const nodeApi: NodeApi = {
   },
 };
 
+const b64 = (s: string): string => Buffer.from(s).toString('base64');
+const withSecret = (name: string, ref: Record<string, unknown>): unknown => ({
+  Name: name,
+  TaskTemplate: { ContainerSpec: { Image: 'busybox:1', Secrets: [ref] } },
+  Mode: { Replicated: { Replicas: 1 } },
+});
+
 const spec = (name: string, image = 'busybox:1'): unknown => ({
   Name: name,
   TaskTemplate: { ContainerSpec: { Image: image } },
@@ -87,14 +94,17 @@ describe('Engine API routes, in-process', () => {
   let app: ApiApp;
   let webId = '';
   let webVersion = 0;
+  let store: Store | undefined;
+  const secretVersion = (): number => store!.view((tx) => tx.all('secret'))[0]!.Version.Index;
 
   before(async () => {
     const clock = new VirtualClock(1_700_000_000_000);
     const proposer = new MemoryProposer();
-    const store = new Store(proposer, clock);
-    proposer.bind((i, a) => store.apply(i, a));
+    const st = new Store(proposer, clock);
+    store = st;
+    proposer.bind((i, a) => st.apply(i, a));
     const random = new SeededRandom(1);
-    await store.update((tx) => {
+    await st.update((tx) => {
       tx.create('cluster', initialCluster({ clusterId: 'c1', req: {}, ca: { certPem: 'CERT' }, now: tx.now, random }));
       tx.create(
         'node',
@@ -111,7 +121,7 @@ describe('Engine API routes, in-process', () => {
     });
     app = createApiApp({
       node: nodeApi,
-      cluster: localClusterApi({ store, random, logSource: () => undefined, leader: noLeaderHooks }),
+      cluster: localClusterApi({ store: st, random, logSource: () => undefined, leader: noLeaderHooks }),
       engine: {
         lines: async function* () {},
         json: async <T>(p: string) =>
@@ -313,11 +323,171 @@ describe('Engine API routes, in-process', () => {
       message: 'task nope not found',
     },
     {
-      name: 'secrets are not there yet',
+      name: 'secret create',
+      method: 'POST',
+      url: '/v1.41/secrets/create',
+      body: { Name: 'my-pw', Labels: { a: 'b' }, Data: b64('Aa123456\n') },
+      status: 201,
+    },
+    {
+      name: 'secret create, duplicate',
+      method: 'POST',
+      url: '/v1.41/secrets/create',
+      body: { Name: 'my-pw', Data: b64('x') },
+      status: 409,
+      message: 'rpc error: code = AlreadyExists desc = secret my-pw already exists',
+    },
+    {
+      name: 'secret create, bad name',
+      method: 'POST',
+      url: '/v1.41/secrets/create',
+      body: { Name: '-pw', Data: b64('x') },
+      status: 400,
+      message:
+        'rpc error: code = InvalidArgument desc = invalid name, only 64 [a-zA-Z0-9-_.] characters allowed, and the start and end character must be [a-zA-Z0-9]',
+    },
+    {
+      name: 'secret create, too large',
+      method: 'POST',
+      url: '/v1.41/secrets/create',
+      body: { Name: 'big', Data: Buffer.alloc(500 * 1024, 'a').toString('base64') },
+      status: 400,
+      message: 'rpc error: code = InvalidArgument desc = secret data must be larger than 0 and less than 512000 bytes',
+    },
+    {
+      name: 'secret create with a driver',
+      method: 'POST',
+      url: '/v1.41/secrets/create',
+      body: { Name: 'ext', Driver: { Name: 'vault' } },
+      status: 400,
+      message:
+        'rpc error: code = InvalidArgument desc = secret drivers are not supported by shoal (--driver vault): the data must be given at create',
+    },
+    {
+      name: 'secret ls never shows data',
       method: 'GET',
       url: '/v1.41/secrets',
-      status: 501,
-      message: 'secrets are not implemented yet in shoal',
+      status: 200,
+      shape: (b) =>
+        assert.deepEqual(
+          (b as { Spec: unknown }[]).map((x) => x.Spec),
+          [{ Name: 'my-pw', Labels: { a: 'b' } }],
+        ),
+    },
+    {
+      name: 'secret ls by label',
+      method: 'GET',
+      url: `/v1.41/secrets?filters=${encodeURIComponent('{"label":{"a=c":true}}')}`,
+      status: 200,
+      shape: (b) => assert.deepEqual(b, []),
+    },
+    {
+      name: 'secret ls by name prefix',
+      method: 'GET',
+      url: `/v1.41/secrets?filters=${encodeURIComponent('{"name":{"my":true}}')}`,
+      status: 200,
+      shape: (b) => assert.equal((b as unknown[]).length, 1),
+    },
+    {
+      name: 'secret inspect by name, no data',
+      method: 'GET',
+      url: '/v1.41/secrets/my-pw',
+      status: 200,
+      shape: (b) => assert.equal(JSON.stringify(b).includes(b64('Aa123456\n')), false),
+    },
+    {
+      name: 'secret data update',
+      method: 'POST',
+      url: () => `/v1.41/secrets/my-pw/update?version=${secretVersion()}`,
+      body: { Name: 'my-pw', Data: b64('other') },
+      status: 400,
+      message: 'rpc error: code = InvalidArgument desc = only updates to Labels are allowed',
+    },
+    {
+      name: 'secret label update',
+      method: 'POST',
+      url: () => `/v1.41/secrets/my-pw/update?version=${secretVersion()}`,
+      body: { Name: 'my-pw', Labels: { a: 'c' }, Data: b64('Aa123456\n') },
+      status: 200,
+    },
+    {
+      name: 'config create',
+      method: 'POST',
+      url: '/v1.41/configs/create',
+      body: { Name: 'conf', Data: b64('k=v') },
+      status: 201,
+    },
+    {
+      name: 'config inspect shows data',
+      method: 'GET',
+      url: '/v1.41/configs/conf',
+      status: 200,
+      shape: (b) => assert.equal((b as { Spec: { Data: string } }).Spec.Data, b64('k=v')),
+    },
+    {
+      name: 'a service with an unknown secret',
+      method: 'POST',
+      url: '/v1.41/services/create',
+      body: withSecret('s1', {
+        SecretID: 'nope',
+        SecretName: 'nope',
+        File: { Name: 'nope', UID: '0', GID: '0', Mode: 292 },
+      }),
+      status: 400,
+      message: 'rpc error: code = InvalidArgument desc = secret not found: nope',
+    },
+    {
+      name: 'a secret target outside /run/secrets',
+      method: 'POST',
+      url: '/v1.41/services/create',
+      body: withSecret('s2', { SecretName: 'my-pw', File: { Name: '../etc/passwd', UID: '0', GID: '0', Mode: 292 } }),
+      status: 400,
+      message:
+        'rpc error: code = InvalidArgument desc = malformed file secret reference, invalid target file name provided',
+    },
+    {
+      name: 'a secret with a malformed uid',
+      method: 'POST',
+      url: '/v1.41/services/create',
+      body: withSecret('s3', { SecretName: 'my-pw', File: { Name: 'pw', UID: 'root', GID: '0', Mode: 292 } }),
+      status: 400,
+      message:
+        'rpc error: code = InvalidArgument desc = malformed secret reference: invalid UID "root": must be a number between 0 and 4294967295',
+    },
+    {
+      name: 'a service using the secret',
+      method: 'POST',
+      url: '/v1.41/services/create',
+      body: withSecret('client', { SecretName: 'my-pw' }),
+      status: 201,
+    },
+    {
+      name: 'the reference is resolved',
+      method: 'GET',
+      url: '/v1.41/services/client',
+      status: 200,
+      shape: (b) =>
+        assert.deepEqual(
+          (b as { Spec: { TaskTemplate: { ContainerSpec: { Secrets: { File: unknown }[] } } } }).Spec.TaskTemplate
+            .ContainerSpec.Secrets[0]!.File,
+          { Name: 'my-pw', UID: '0', GID: '0', Mode: 292 },
+        ),
+    },
+    {
+      name: 'secret rm while in use',
+      method: 'DELETE',
+      url: '/v1.41/secrets/my-pw',
+      status: 400,
+      message: "rpc error: code = InvalidArgument desc = secret 'my-pw' is in use by the following service: client",
+    },
+    { name: 'service rm of the user', method: 'DELETE', url: '/v1.41/services/client', status: 200 },
+    { name: 'secret rm', method: 'DELETE', url: '/v1.41/secrets/my-pw', status: 204 },
+    {
+      name: 'secret inspect after rm',
+      method: 'GET',
+      url: '/v1.41/secrets/my-pw',
+      status: 404,
+      message: 'secret my-pw not found',
     },
     {
       name: 'an unknown swarm path',

@@ -205,3 +205,17 @@ export const NetworkViewSchema = z.object({
     })
     .optional(),
 });
+
+/** base64 of at most a config's 1000 KiB (the larger of the two limits). */
+const payloadData = z
+  .string()
+  .max(Math.ceil((1000 * 1024) / 3) * 4)
+  .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64');
+
+/**
+ * The secrets and configs part of a node's assignments (manager → agent): the complete set the node
+ * may hold now. Their bytes end up in files on the node, so kind, id and encoding are checked first.
+ */
+export const AssignedPayloadsSchema = z
+  .array(z.object({ kind: z.enum(['secret', 'config']), id, data: payloadData }))
+  .max(1024);

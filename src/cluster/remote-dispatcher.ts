@@ -19,6 +19,7 @@ import type { ClusterClient } from './client.js';
 import type { LogBroker, LogControlMessage, LogPublisher } from './log-broker.js';
 import type { CallContext, ClusterPort } from './port.js';
 import {
+  AssignedPayloadsSchema,
   NetworkViewSchema,
   schemaProblem,
   PublishCallSchema,
@@ -46,7 +47,7 @@ const SESSION_OPEN_TIMEOUT_MS = 15_000;
 
 type SessionMessage =
   | { session: { id: string; heartbeatPeriodMs: number; managers: ManagerAddr[] } }
-  | { assignments: TaskObject[]; networks?: unknown }
+  | { assignments: TaskObject[]; networks?: unknown; payloads?: unknown }
   | LogControlMessage;
 
 export interface RemoteDispatcherOptions {
@@ -124,7 +125,12 @@ export class RemoteDispatcher implements DispatcherEndpoint {
               this.o.logger.warn('assignment networks refused', { problem: schemaProblem(networks.error) });
               return;
             }
-            const next: Assignments = { tasks: m.assignments, networks: networks.data };
+            const payloads = AssignedPayloadsSchema.safeParse(m.payloads ?? []);
+            if (!payloads.success) {
+              this.o.logger.warn('assignment secrets refused', { problem: schemaProblem(payloads.error) });
+              return;
+            }
+            const next: Assignments = { tasks: m.assignments, networks: networks.data, payloads: payloads.data };
             latest = next;
             for (const cb of listeners) cb(next);
           } else {
@@ -213,7 +219,7 @@ export function serveDispatcher(
           resolve();
         });
         s.onAssignments((a) => {
-          if (!send({ assignments: a.tasks, networks: a.networks })) s.close();
+          if (!send({ assignments: a.tasks, networks: a.networks, payloads: a.payloads })) s.close();
         });
       });
     } finally {

@@ -8,12 +8,16 @@ import type { Logger } from '../common/logging.js';
 import type { NodeRole } from '../common/node-role.js';
 import { Agent } from '../agent/agent.js';
 import { linuxHostNetworks } from '../agent/network/linux-host-networks.js';
+import { TmpfsPayloadDirs } from '../agent/secrets/payload-dirs.js';
 import { ClusterClient } from '../cluster/client.js';
 import { LogPublisher } from '../cluster/log-broker.js';
 import { RemoteDispatcher, type ManagerAddr } from '../cluster/remote-dispatcher.js';
 import { openManager, type ManagerDeps, type ManagerParts } from './manager-runtime.js';
 import { loadNodeTls, type NodeTls } from './node-certs.js';
 import type { NodeState } from './node-state.js';
+
+/** Tasks' secrets and configs live in tmpfs mounts here (memory only, never the data root). */
+const SECRETS_ROOT = '/run/shoal/secrets';
 
 export type { ManagerParts };
 
@@ -92,6 +96,8 @@ export async function openRuntime(
     dispatcher: () => (mgr?.manager.isLeader ? mgr.manager.dispatcher : remote),
     onRole: (role) => d.onRole(self(), role),
     logger: d.logger.child('agent'),
+    // Per node, so several daemons on one host (labs, tests) never sweep each other's.
+    payloadDirs: new TmpfsPayloadDirs(path.join(SECRETS_ROOT, state.nodeId)),
     networks: linuxHostNetworks({
       nodeId: state.nodeId,
       advertiseAddr: state.advertiseAddr,

@@ -27,7 +27,15 @@ export interface WriteTx extends ReadTx {
 type Tables = { [T in Table]: Map<string, ObjectTypes[T]> };
 
 function emptyTables(): Tables {
-  return { cluster: new Map(), node: new Map(), service: new Map(), task: new Map(), network: new Map() };
+  return {
+    cluster: new Map(),
+    node: new Map(),
+    service: new Map(),
+    task: new Map(),
+    network: new Map(),
+    secret: new Map(),
+    config: new Map(),
+  };
 }
 
 /** Deep copy, so nobody mutates committed state through a reference. */

@@ -154,6 +154,8 @@ export interface ContainerSpec {
   CapabilityAdd?: string[];
   CapabilityDrop?: string[];
   Isolation?: string;
+  Secrets?: SecretReference[];
+  Configs?: ConfigReference[];
   [extra: string]: unknown;
 }
 
@@ -397,6 +399,46 @@ export interface NetworkObject extends Meta {
   Allocation: NetworkAllocation;
 }
 
+// ---------- secrets and configs ----------
+
+/**
+ * A secret's or config's spec. Data is base64 (as the Engine API carries it) and lives only here, in
+ * the Raft store, whose log and snapshots are encrypted; no answer of the API ever shows a secret's.
+ */
+export interface SecretSpec {
+  Name: string;
+  Labels: Labels;
+  Data: string;
+}
+
+export interface SecretObject extends Meta {
+  Spec: SecretSpec;
+}
+
+export interface ConfigObject extends Meta {
+  Spec: SecretSpec;
+}
+
+/** Where a referenced secret or config appears in the container (Docker's File target). */
+export interface FileTarget {
+  Name: string;
+  UID: string;
+  GID: string;
+  Mode: number;
+}
+
+export interface SecretReference {
+  File: FileTarget;
+  SecretID: string;
+  SecretName: string;
+}
+
+export interface ConfigReference {
+  File: FileTarget;
+  ConfigID: string;
+  ConfigName: string;
+}
+
 // ---------- the store's tables ----------
 
 export interface ObjectTypes {
@@ -405,7 +447,9 @@ export interface ObjectTypes {
   service: ServiceObject;
   task: TaskObject;
   network: NetworkObject;
+  secret: SecretObject;
+  config: ConfigObject;
 }
 export type Table = keyof ObjectTypes;
-export const TABLES: readonly Table[] = ['cluster', 'node', 'service', 'task', 'network'];
+export const TABLES: readonly Table[] = ['cluster', 'node', 'service', 'task', 'network', 'secret', 'config'];
 export type AnyObject = ObjectTypes[Table];

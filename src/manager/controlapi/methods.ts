@@ -6,9 +6,11 @@
  */
 import type { ControlContext } from './context.js';
 import { clusterMethods } from './cluster.js';
+import { configMethods } from './config.js';
 import type { Method } from './method.js';
 import { networkMethods } from './network.js';
 import { nodeMethods } from './node.js';
+import { secretMethods } from './secret.js';
 import { serviceMethods } from './service.js';
 import { taskMethods } from './task.js';
 
@@ -18,6 +20,8 @@ export const controlMethods = {
   ...serviceMethods,
   ...taskMethods,
   ...networkMethods,
+  ...secretMethods,
+  ...configMethods,
 };
 
 type Table = typeof controlMethods;

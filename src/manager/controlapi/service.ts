@@ -12,6 +12,7 @@ import { storeWrite } from './context.js';
 import { read, write } from './method.js';
 import { randomName } from './names.js';
 import { resolveServiceNetworks } from './network.js';
+import { resolveReferences } from './references.js';
 import { resolveRef } from './resolve.js';
 import { rpcError } from './rpc-errors.js';
 import { modeName, validateServiceSpec } from './service-validation.js';
@@ -61,6 +62,7 @@ export const serviceMethods = {
     const id = newId<ServiceId>(ctx.random);
     await storeWrite(ctx, (tx) => {
       resolveServiceNetworks(s, tx.all('network'));
+      resolveReferences(s, tx.all('secret'), tx.all('config'));
       if (tx.all('service').some((o) => o.Spec.Name === s.Name)) {
         throw rpcError('already_exists', `name conflicts with an existing object: service ${s.Name} already exists`);
       }
@@ -104,6 +106,8 @@ export const serviceMethods = {
           validateServiceSpec(next);
           resolveServiceNetworks(next, tx.all('network'));
         }
+        // A rollback's spec is checked too: a secret it names may have been removed since.
+        resolveReferences(next, tx.all('secret'), tx.all('config'));
         const previous = structuredClone(cur.Spec);
         if (next.Name !== cur.Spec.Name) throw rpcError('unimplemented', 'renaming services is not supported');
         if (modeName(next) !== modeName(cur.Spec))

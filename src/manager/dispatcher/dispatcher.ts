@@ -9,10 +9,11 @@ import { ShoalError } from '../../common/errors.js';
 import { newId } from '../../common/ids.js';
 import type { Logger } from '../../common/logging.js';
 import type { Random } from '../../common/random.js';
-import type { Store } from '../../store/store.js';
+import type { ReadTx, Store } from '../../store/store.js';
 import { Reconciler } from '../reconciler.js';
 import { stateRank, type NodeObject, type TaskObject } from '../../store/types.js';
 import { networkViewFor } from './network-view.js';
+import { payloadsFor, payloadsKey, type PayloadSources } from './payload-view.js';
 import type { AgentSession, Assignments, DispatcherEndpoint, SessionRequest, TaskStatusUpdate } from './session.js';
 
 export const DEFAULT_HEARTBEAT_PERIOD_MS = 5000;
@@ -44,19 +45,25 @@ class AssignmentFanout extends Reconciler {
   }
 
   protected override interested(table: string): boolean {
-    return table === 'task' || table === 'cluster' || table === 'service' || table === 'network' || table === 'node';
+    return (
+      table === 'task' ||
+      table === 'cluster' ||
+      table === 'service' ||
+      table === 'network' ||
+      table === 'node' ||
+      table === 'secret' ||
+      table === 'config'
+    );
   }
 
   protected async reconcile(): Promise<void> {
-    const all = this.store.view((tx) => ({
-      tasks: tx.all('task'),
-      services: tx.all('service'),
-      networks: tx.all('network'),
-      nodes: tx.all('node'),
-    }));
+    const all = this.store.view(clusterView);
     for (const s of this.sessions()) {
       const a = assignmentsOf(s.nodeId, all);
-      const key = a.tasks.map((t) => `${t.ID}:${t.Version.Index}`).join(',') + JSON.stringify(a.networks);
+      const key =
+        a.tasks.map((t) => `${t.ID}:${t.Version.Index}`).join(',') +
+        JSON.stringify(a.networks) +
+        payloadsKey(a.payloads);
       if (key === s.lastSent) continue;
       s.lastSent = key;
       for (const cb of s.listeners) cb(a);
@@ -64,11 +71,22 @@ class AssignmentFanout extends Reconciler {
   }
 }
 
-type ClusterView = Parameters<typeof networkViewFor>[2];
+type ClusterView = Parameters<typeof networkViewFor>[2] & PayloadSources;
+
+function clusterView(tx: ReadTx): ClusterView {
+  return {
+    tasks: tx.all('task'),
+    services: tx.all('service'),
+    networks: tx.all('network'),
+    nodes: tx.all('node'),
+    secrets: tx.all('secret'),
+    configs: tx.all('config'),
+  };
+}
 
 function assignmentsOf(nodeId: string, all: ClusterView): Assignments {
   const tasks = assignmentsFor(nodeId, all.tasks);
-  return { tasks, networks: networkViewFor(nodeId, tasks, all) };
+  return { tasks, networks: networkViewFor(nodeId, tasks, all), payloads: payloadsFor(tasks, all) };
 }
 
 /** Tasks a node must see: assigned to it and past scheduling. */
@@ -220,14 +238,7 @@ export class Dispatcher implements DispatcherEndpoint {
   }
 
   private currentAssignments(nodeId: string): Assignments {
-    return this.store.view((tx) =>
-      assignmentsOf(nodeId, {
-        tasks: tx.all('task'),
-        services: tx.all('service'),
-        networks: tx.all('network'),
-        nodes: tx.all('node'),
-      }),
-    );
+    return this.store.view((tx) => assignmentsOf(nodeId, clusterView(tx)));
   }
 
   private updateStatus(s: NodeSession, updates: readonly TaskStatusUpdate[]): Promise<void> {

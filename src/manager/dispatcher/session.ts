@@ -79,10 +79,22 @@ export interface NetworkView {
   readonly mesh?: MeshView;
 }
 
-/** The full set of tasks a node must hold, sent whenever it changes, with the networks they use. */
+/**
+ * A secret's or config's data, sent to a node only while one of its tasks references it. The set in
+ * each Assignments message is complete: what is missing from it, the node forgets.
+ */
+export interface AssignedPayload {
+  readonly kind: 'secret' | 'config';
+  readonly id: string;
+  /** base64, as the store keeps it. */
+  readonly data: string;
+}
+
+/** The full set of tasks a node must hold, sent whenever it changes, with the networks and secrets they use. */
 export interface Assignments {
   readonly tasks: readonly TaskObject[];
   readonly networks: NetworkView;
+  readonly payloads: readonly AssignedPayload[];
 }
 
 export interface SessionRequest {
