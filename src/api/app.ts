@@ -8,12 +8,15 @@ import type { ClusterApi } from '../manager/controlapi/methods.js';
 import type { NodeApi } from '../manager/controlapi/node-api.js';
 import { writeJson } from './errors.js';
 import type { Reply } from './reply.js';
+
+export type { EngineInfo } from './engine-info.js';
 import { decodeGo } from './go-json/decode.js';
 import type { GoType } from './go-json/go-type.js';
 import { normalizeRequestPath, SWARM_PATHS } from './request-path.js';
 import { compareVersions, Router, splitVersion, type Ctx } from './router.js';
 import { networkRoutes } from './routes-networks.js';
 import { nodeRoutes } from './routes-nodes.js';
+import type { EngineInfo } from './engine-info.js';
 import { eventRoutes } from './routes-events.js';
 import { payloadRoutes } from './routes-payloads.js';
 import { serviceRoutes } from './routes-services.js';
@@ -23,13 +26,6 @@ import { swarmInfoWire } from './wire.js';
 /** The highest Engine API version shoal implements. */
 export const SHOAL_MAX_API = '1.41';
 export const SHOAL_VERSION = '0.1.0';
-
-/** What the app needs of the runtime engine: its JSON answers (`/version`, `/info`, its local networks). */
-export interface EngineInfo {
-  json<T>(path: string, opts?: { method?: string; body?: unknown }): Promise<T>;
-  /** A streaming answer of the engine (`/events`), line by line; ends when `signal` aborts. */
-  lines(path: string, signal: AbortSignal): AsyncIterable<string>;
-}
 
 export interface ApiAppOptions {
   /** This node's own membership operations and log streams. */

@@ -5,7 +5,7 @@
  */
 import type { SwarmEvent } from '../manager/controlapi/events.js';
 import type { NodeApi } from '../manager/controlapi/node-api.js';
-import type { EngineInfo } from './app.js';
+import type { EngineInfo } from './engine-info.js';
 import { badRequest } from './errors.js';
 import { parseFilters, type Filters } from './filters.js';
 import type { Router } from './router.js';
