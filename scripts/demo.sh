@@ -36,15 +36,24 @@ if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" != "active" ]; then
   shoal swarm init --advertise-addr 127.0.0.1
 fi
 if ! shoal service inspect web >/dev/null 2>&1; then
-  shoal service create --name web --replicas 3 shoal-test/busybox:1 httpd -f -p 80 -h /var/www
+  # Each replica answers with its own container's hostname; the routing mesh publishes port 8080.
+  shoal service create --name web --replicas 3 --publish 8080:80 shoal-test/busybox:1 \
+    sh -c 'mkdir -p /www; hostname > /www/index.html; exec httpd -f -p 80 -h /www'
 fi
 echo; echo "\$ docker node ls"; docker node ls
 echo; echo "\$ docker service ls"; docker service ls
 echo; echo "\$ docker service ps web"; docker service ps web
+fetch() {
+  if command -v curl >/dev/null 2>&1; then curl -s --max-time 3 "$1"; else busybox timeout 3 busybox wget -qO- "$1"; fi
+}
+echo; echo "\$ for i in 1 2 3 4 5 6; do curl http://127.0.0.1:8080; done    # the routing mesh, round robin"
+for _ in $(seq 1 30); do fetch http://127.0.0.1:8080/ >/dev/null 2>&1 && break; sleep 1; done
+for _ in 1 2 3 4 5 6; do fetch http://127.0.0.1:8080/ || echo "(no answer)"; done
 cat <<TXT
 
 shoal is running (pid $(cat "$PIDFILE" 2>/dev/null || echo '?'), log $LOG). Drive it with the docker CLI:
     export DOCKER_HOST=unix://$SOCK
     docker service scale web=5
+    curl http://127.0.0.1:8080/        # any replica answers, through the routing mesh
 Stop it with: bash scripts/demo.sh --down
 TXT
