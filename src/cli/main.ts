@@ -10,6 +10,7 @@ import { LabError } from './lab/sys.js';
 import { infoCommand } from './commands/info.js';
 import { labCommand } from './commands/lab.js';
 import { networkCommand } from './commands/network.js';
+import { payloadCommand } from './commands/payload.js';
 import { nodeCommand } from './commands/node.js';
 import { serviceCommand } from './commands/service.js';
 import { swarmCommand } from './commands/swarm.js';
@@ -32,6 +33,8 @@ export async function main(argv: string[]): Promise<void> {
   program.addCommand(nodeCommand(api));
   program.addCommand(serviceCommand(api));
   program.addCommand(networkCommand(api));
+  program.addCommand(payloadCommand('secret', api));
+  program.addCommand(payloadCommand('config', api));
   program.addCommand(infoCommand(api));
   program.addCommand(labCommand());
   program.command('daemon').description('Run a shoal node (see `shoal daemon --help`)').allowUnknownOption();

@@ -1,6 +1,7 @@
 /** Building and changing a service spec from docker's `service create/update` flags. */
 import type { ServiceSpec, UpdateConfig } from '../../store/types.js';
 import { CliError } from '../client.js';
+import { parseConfigRef, parseSecretRef } from './payload.js';
 import { serviceModeFromFlags } from './service-mode.js';
 import { parseCpus, parseDuration, parseKeyValues, parseMemory, parseMount, parsePublish } from '../opts.js';
 
@@ -14,6 +15,8 @@ export interface SpecFlags {
   containerLabel?: string[];
   publish?: string[];
   mount?: string[];
+  secret?: string[];
+  config?: string[];
   constraint?: string[];
   placementPref?: string[];
   replicasMaxPerNode?: string;
@@ -138,6 +141,8 @@ export function specFromCreateFlags(f: SpecFlags, image: string, args: string[])
   if (args.length) c.Args = args;
   if (f.env?.length) c.Env = f.env;
   if (f.mount?.length) c.Mounts = f.mount.map(parseMount);
+  if (f.secret?.length) c.Secrets = f.secret.map((v) => parseSecretRef(v));
+  if (f.config?.length) c.Configs = f.config.map((v) => parseConfigRef(v));
   if (f.constraint?.length) spec.TaskTemplate.Placement!.Constraints = f.constraint;
   if (f.placementPref?.length) spec.TaskTemplate.Placement!.Preferences = f.placementPref.map(pref);
   if (f.publish?.length) spec.EndpointSpec = { Mode: 'vip', Ports: f.publish.map(parsePublish) };

@@ -5,6 +5,7 @@ import { CliError, filtersParam, parseFilterFlags, type ApiClient } from '../cli
 import { goDuration } from '../format/humanize.js';
 import { renderTable } from '../format/table.js';
 import { formatList, renderTemplate } from '../format/template.js';
+import { parseConfigRef, parseSecretRef } from './payload.js';
 import { collect, parseKeyValues, parseMount, parsePublish } from '../opts.js';
 import { waitForConvergence } from '../progress.js';
 import { modeColumn, replicasColumn } from './service-mode.js';
@@ -104,6 +105,8 @@ export function serviceCommand(api: Api): Command {
       .option('-l, --label <k=v>', 'service labels', collect, [])
       .option('-p, --publish <port>', 'publish a port as a node port', collect, [])
       .option('--mount <mount>', 'attach a filesystem mount to the service', collect, [])
+      .option('--secret <secret>', 'specify secrets to expose to the service', collect, [])
+      .option('--config <config>', 'specify configurations to expose to the service', collect, [])
       .option('--constraint <expr>', 'placement constraints', collect, [])
       .option('--placement-pref <pref>', 'placement preferences', collect, [])
       .option('--network <net>', 'network attachments', collect, []),
@@ -263,6 +266,10 @@ export function serviceCommand(api: Api): Command {
       .option('--placement-pref-rm <pref>', 'remove a placement preference', collect, [])
       .option('--mount-add <mount>', 'add or update a mount on a service', collect, [])
       .option('--mount-rm <target>', 'remove a mount by its target path', collect, [])
+      .option('--secret-add <secret>', 'add or update a secret on a service', collect, [])
+      .option('--secret-rm <secret>', 'remove a secret', collect, [])
+      .option('--config-add <config>', 'add or update a config file on a service', collect, [])
+      .option('--config-rm <config>', 'remove a configuration file', collect, [])
       .option('--publish-add <port>', 'add or update a published port', collect, [])
       .option('--publish-rm <port>', 'remove a published port by its target port', collect, []),
   ).action(async (ref: string, f: SpecFlags & UpdateFlags) => {
@@ -353,6 +360,10 @@ interface UpdateFlags {
   placementPrefRm: string[];
   mountAdd: string[];
   mountRm: string[];
+  secretAdd?: string[];
+  secretRm?: string[];
+  configAdd?: string[];
+  configRm?: string[];
   publishAdd: string[];
   publishRm: string[];
   detach?: boolean;
@@ -406,6 +417,31 @@ export function applyUpdateFlags(spec: ServiceSpec, f: SpecFlags & UpdateFlags):
     const add = f.mountAdd.map(parseMount);
     c.Mounts = [
       ...(c.Mounts ?? []).filter((m) => !f.mountRm.includes(m.Target) && !add.some((a) => a.Target === m.Target)),
+      ...add,
+    ];
+  }
+  const [secretAdd, secretRm, configAdd, configRm] = [
+    f.secretAdd ?? [],
+    f.secretRm ?? [],
+    f.configAdd ?? [],
+    f.configRm ?? [],
+  ];
+  if (secretAdd.length || secretRm.length) {
+    // As docker: removal by name; an added reference replaces one with the same target.
+    const add = secretAdd.map((v) => parseSecretRef(v, '--secret-add'));
+    c.Secrets = [
+      ...(c.Secrets ?? []).filter(
+        (r) => !secretRm.includes(r.SecretName) && !add.some((a) => a.File.Name === r.File.Name),
+      ),
+      ...add,
+    ];
+  }
+  if (configAdd.length || configRm.length) {
+    const add = configAdd.map((v) => parseConfigRef(v, '--config-add'));
+    c.Configs = [
+      ...(c.Configs ?? []).filter(
+        (r) => !configRm.includes(r.ConfigName) && !add.some((a) => a.File.Name === r.File.Name),
+      ),
       ...add,
     ];
   }
