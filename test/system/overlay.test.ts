@@ -5,9 +5,10 @@
  * scale (the delay is printed), and removing everything leaves nothing behind on any host.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { ClusterClient } from '../../src/cluster/client.js';
 import { ok, ROOT, run, waitFor } from '../integration/support.js';
 
 const NAME = `ov${process.pid % 100000}`;
@@ -247,5 +248,87 @@ describe('overlay networks in a 3-host lab', { timeout: 900_000 }, () => {
     );
     assert.deepEqual(completeOn(), ['manager1', 'worker1', 'worker2', 'worker2']);
     on('manager1', ['docker', 'service', 'rm', 'once']);
+  });
+
+  // Shares this lab (issue 14): a secret reaches only the node whose task uses it.
+  it('hands a secret only to the node whose task uses it, and worker2 cannot fetch it', async () => {
+    const value = `lab-secret-${process.pid}-${Date.now()}`;
+    on('manager1', ['sh', '-c', `printf %s ${value} | docker secret create labpw -`]);
+    on('manager1', [
+      'docker',
+      'service',
+      'create',
+      '-d',
+      '--name',
+      'reader',
+      '--secret',
+      'labpw',
+      '--constraint',
+      'node.hostname==worker1',
+      IMAGE,
+      'sh',
+      '-c',
+      'cat /run/secrets/labpw; echo; sleep 3600',
+    ]);
+    await converged('reader', 1);
+    await waitFor(
+      'the value in the logs',
+      () => on('manager1', ['docker', 'service', 'logs', 'reader']).includes(value),
+      60_000,
+      500,
+    );
+    // worker2 never received it: nothing of it in its shoal data root or its engine's data root.
+    const grep = (host: string, dir: string): string =>
+      run('grep', ['-rl', value, `/var/lib/shoal-lab/${NAME}/${host}/${dir}`]).stdout.trim();
+    assert.equal(grep('worker2', 'shoal'), '', "worker2's data root");
+    assert.equal(grep('worker2', 'docker'), '', "worker2's engine");
+    assert.equal(grep('worker1', 'shoal'), '', "not even worker1's data root (the secret lives in a tmpfs)");
+    // With worker2's own certificate, its dispatcher session carries no secret at all.
+    const certs = `/var/lib/shoal-lab/${NAME}/worker2/shoal/certificates`;
+    const tls = {
+      key: readFileSync(`${certs}/swarm-node.key`, 'utf8'),
+      cert: readFileSync(`${certs}/swarm-node.crt`, 'utf8'),
+      ca: readFileSync(`${certs}/swarm-root-ca.crt`, 'utf8'),
+    };
+    const managerAddr = on('manager1', ['docker', 'info', '--format', '{{.Swarm.NodeAddr}}']).trim();
+    const messages: unknown[] = [];
+    const client = new ClusterClient(() => tls);
+    const ac = new AbortController();
+    const stream = client
+      .stream(
+        `${managerAddr}:2377`,
+        '/dispatcher/session',
+        {
+          description: {
+            Hostname: 'worker2',
+            Platform: { Architecture: 'x86_64', OS: 'linux' },
+            Resources: { NanoCPUs: 1e9, MemoryBytes: 2 ** 30 },
+            Engine: { EngineVersion: '20.10', Plugins: [] },
+          },
+          addr: '',
+        },
+        (m) => void messages.push(m),
+        ac.signal,
+      )
+      .catch(() => undefined);
+    await waitFor(
+      'the first assignments',
+      () => messages.some((m) => typeof m === 'object' && m !== null && 'assignments' in m),
+      20_000,
+      100,
+    );
+    ac.abort();
+    await stream;
+    client.closeAll();
+    assert.doesNotMatch(JSON.stringify(messages), new RegExp(Buffer.from(value).toString('base64').slice(0, 16)));
+    assert.doesNotMatch(JSON.stringify(messages), new RegExp(value));
+    on('manager1', ['docker', 'service', 'rm', 'reader']);
+    await waitFor(
+      'reader gone',
+      () => on('worker1', ['docker', 'ps', '-aq', '--filter', 'name=reader']).trim() === '',
+      60_000,
+      500,
+    );
+    on('manager1', ['docker', 'secret', 'rm', 'labpw']);
   });
 });
