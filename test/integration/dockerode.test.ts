@@ -199,6 +199,51 @@ describe('dockerode against shoal', { timeout: 300_000 }, () => {
     await docker.getService('dockerode-job').remove();
   });
 
+  it('creates, lists, updates (labels, with versions) and removes secrets and configs', async () => {
+    const secret = (await docker.createSecret({
+      Name: 'dockerode-pw',
+      Data: Buffer.from('Aa123456').toString('base64'),
+    } as never)) as unknown as Docker.Secret;
+    const config = (await docker.createConfig({
+      Name: 'dockerode-conf',
+      Data: Buffer.from('x=1').toString('base64'),
+    } as never)) as unknown as Docker.Config;
+    for (let i = 0; i < 3; i++) {
+      const s = (await secret.inspect()) as { Version: { Index: number }; Spec: { Name: string } };
+      await sleep(100);
+      await secret.update({ version: s.Version.Index, Name: s.Spec.Name, Labels: { round: String(i) } } as never);
+      const c = (await config.inspect()) as { Version: { Index: number }; Spec: { Name: string; Data: string } };
+      await sleep(100);
+      await config.update({ version: c.Version.Index, ...c.Spec, Labels: { round: String(i) } } as never);
+    }
+    const s = (await secret.inspect()) as { Spec: { Labels: Record<string, string>; Data?: string } };
+    assert.deepEqual(s.Spec.Labels, { round: '2' });
+    assert.equal(s.Spec.Data, undefined, 'a secret never shows its data');
+    const c = (await config.inspect()) as { Spec: { Data: string } };
+    assert.equal(Buffer.from(c.Spec.Data, 'base64').toString(), 'x=1', 'a config does');
+    const listed = (await docker.listSecrets({ filters: { name: ['dockerode-pw'] } } as never)) as unknown as unknown[];
+    assert.equal(listed.length, 1);
+    await secret.remove();
+    await config.remove();
+    assert.deepEqual(await docker.listConfigs({ filters: { name: ['dockerode-conf'] } } as never), []);
+  });
+
+  it('creates, inspects, lists and removes an overlay network', async () => {
+    const net = (await docker.createNetwork({
+      Name: 'dockerode-net',
+      Driver: 'overlay',
+      Attachable: true,
+      Labels: { a: 'b' },
+    } as never)) as unknown as Docker.Network;
+    const n = (await net.inspect()) as { Name: string; Scope: string; Driver: string; Labels: Record<string, string> };
+    assert.deepEqual([n.Name, n.Scope, n.Driver, n.Labels], ['dockerode-net', 'swarm', 'overlay', { a: 'b' }]);
+    const listed = (await docker.listNetworks({ filters: { driver: ['overlay'] } } as never)) as unknown as {
+      Name: string;
+    }[];
+    assert.ok(listed.some((x) => x.Name === 'dockerode-net'));
+    await net.remove();
+  });
+
   it('removes the service and leaves the swarm', async () => {
     await docker.getService(SERVICE).remove();
     await waitFor('no service', () => shoal.docker(['service', 'ls', '-q']).trim() === '', 30_000);
