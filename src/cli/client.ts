@@ -93,3 +93,21 @@ export function parseFilterFlags(flags: string[]): Record<string, string[]> {
   }
   return out;
 }
+
+/**
+ * `docker X rm A B C`: removes each object in turn, printing its name when it goes and Docker's
+ * error line when it does not; the exit status is 1 if any failed.
+ */
+export async function removeEach(api: ApiClient, collection: string, refs: readonly string[]): Promise<void> {
+  let failed = false;
+  for (const ref of refs) {
+    try {
+      await api.del(`/${collection}/${encodeURIComponent(ref)}`);
+      process.stdout.write(`${ref}\n`);
+    } catch (e) {
+      failed = true;
+      process.stderr.write(`Error response from daemon: ${(e as Error).message}\n`);
+    }
+  }
+  if (failed) process.exitCode = 1;
+}

@@ -1,6 +1,6 @@
 /** `shoal network ...`: create, ls, inspect, rm — docker's output (`docker network` against the same API). */
 import { Command } from 'commander';
-import { CliError, filtersParam, parseFilterFlags, type ApiClient } from '../client.js';
+import { CliError, filtersParam, parseFilterFlags, removeEach, type ApiClient } from '../client.js';
 import { renderTable } from '../format/table.js';
 import { formatList, renderTemplate } from '../format/template.js';
 import { collect, parseKeyValues } from '../opts.js';
@@ -133,19 +133,7 @@ export function networkCommand(api: Api): Command {
     .alias('remove')
     .description('Remove one or more networks')
     .argument('<network...>')
-    .action(async (refs: string[]) => {
-      let failed = false;
-      for (const ref of refs) {
-        try {
-          await api().del(`/networks/${encodeURIComponent(ref)}`);
-          out(`${ref}\n`);
-        } catch (e) {
-          failed = true;
-          process.stderr.write(`Error response from daemon: ${(e as Error).message}\n`);
-        }
-      }
-      if (failed) process.exitCode = 1;
-    });
+    .action((refs: string[]) => removeEach(api(), 'networks', refs));
 
   return cmd;
 }

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import type { ConfigReference, SecretReference } from '../../store/types.js';
-import { CliError, filtersParam, parseFilterFlags, type ApiClient } from '../client.js';
+import { CliError, filtersParam, parseFilterFlags, removeEach, type ApiClient } from '../client.js';
 import { humanDuration } from '../format/humanize.js';
 import { renderTable } from '../format/table.js';
 import { formatList, renderTemplate } from '../format/template.js';
@@ -125,19 +125,7 @@ export function payloadCommand(kind: Kind, api: Api): Command {
     .alias('remove')
     .description(`Remove one or more ${plural}`)
     .argument('<name...>')
-    .action(async (refs: string[]) => {
-      let failed = false;
-      for (const ref of refs) {
-        try {
-          await api().del(`/${plural}/${encodeURIComponent(ref)}`);
-          out(`${ref}\n`);
-        } catch (e) {
-          failed = true;
-          process.stderr.write(`Error response from daemon: ${(e as Error).message}\n`);
-        }
-      }
-      if (failed) process.exitCode = 1;
-    });
+    .action((refs: string[]) => removeEach(api(), plural, refs));
 
   return cmd;
 }

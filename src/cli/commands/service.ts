@@ -1,7 +1,7 @@
 /** `shoal service ...`: create, ls, ps, inspect, logs, scale, update, rollback, rm. */
 import { Command, Option } from 'commander';
 import type { ServiceSpec } from '../../store/types.js';
-import { CliError, filtersParam, parseFilterFlags, type ApiClient } from '../client.js';
+import { CliError, filtersParam, parseFilterFlags, removeEach, type ApiClient } from '../client.js';
 import { goDuration } from '../format/humanize.js';
 import { renderTable } from '../format/table.js';
 import { formatList, renderTemplate } from '../format/template.js';
@@ -326,19 +326,7 @@ export function serviceCommand(api: Api): Command {
     .alias('remove')
     .description('Remove one or more services')
     .argument('<service...>')
-    .action(async (refs: string[]) => {
-      let failed = false;
-      for (const ref of refs) {
-        try {
-          await api().del(`/services/${encodeURIComponent(ref)}`);
-          out(`${ref}\n`);
-        } catch (e) {
-          failed = true;
-          process.stderr.write(`Error response from daemon: ${(e as Error).message}\n`);
-        }
-      }
-      if (failed) process.exitCode = 1;
-    });
+    .action((refs: string[]) => removeEach(api(), 'services', refs));
 
   return cmd;
 }
