@@ -159,6 +159,7 @@ export const SERVICE_SPEC = struct('swarm.ServiceSpec', {
   }),
   // shoal's extensions (docs/api-extensions.md).
   Rebalance: uint64,
+  DependsOn: sliceOf(struct('shoal.ServiceDependency', { Service: str, Condition: str })),
 });
 
 export const CLUSTER_SPEC = struct('swarm.Spec', {

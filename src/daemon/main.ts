@@ -1,5 +1,5 @@
 /** `shoal daemon`: parse flags, start the daemon, stop cleanly on SIGINT/SIGTERM. */
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { consoleLogger } from '../common/logging.js';
 import { ShoalDaemon } from './daemon.js';
 
@@ -21,7 +21,16 @@ export async function runDaemon(argv: string[]): Promise<void> {
     .option('--log-level <level>', 'debug, info, warn or error', 'info')
     .option('--repair-wal', 'cut a damaged Raft WAL at the damage (logging what it drops) instead of refusing to start')
     .exitOverride();
-  cmd.parse(argv, { from: 'user' });
+  try {
+    cmd.parse(argv, { from: 'user' });
+  } catch (e) {
+    // --help and flag errors: commander already printed what to say.
+    if (e instanceof CommanderError) {
+      process.exitCode = e.exitCode;
+      return;
+    }
+    throw e;
+  }
   const o = cmd.opts<{
     dataRoot: string;
     host: string;

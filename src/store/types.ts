@@ -231,12 +231,25 @@ export interface ServiceSpec {
    * service's tasks evenly over its eligible nodes, under the update policy (`shoal service rebalance`).
    */
   Rebalance?: number;
+  /**
+   * shoal extension: start order across the cluster (compose `depends_on`, honoured by `shoal stack
+   * deploy`). No task of this service starts until every named service meets its condition.
+   */
+  DependsOn?: ServiceDependency[];
   Labels?: Labels;
   TaskTemplate: TaskSpec;
   Mode: ServiceMode;
   UpdateConfig?: UpdateConfig;
   RollbackConfig?: UpdateConfig;
   EndpointSpec?: EndpointSpec;
+}
+
+export type DependencyCondition = 'service_started' | 'service_healthy' | 'service_completed_successfully';
+
+export interface ServiceDependency {
+  /** Full service name (e.g. `wp_mysql`). */
+  Service: string;
+  Condition: DependencyCondition;
 }
 
 export type UpdateState =

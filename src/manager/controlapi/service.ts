@@ -175,9 +175,17 @@ export function normalizeServiceSpec(spec: ServiceSpec): ServiceSpec {
   }
   const job = replicatedJobLimits(s);
   if (job) s.Mode = { ReplicatedJob: { MaxConcurrent: job.maxConcurrent, TotalCompletions: job.totalCompletions } };
+  // An empty enum string means the default, as it does once Docker turns the spec into gRPC enums
+  // (`docker stack deploy` sends `"Order": ""` for an update_config without `order`).
+  if ((s.EndpointSpec.Mode as string) === '') s.EndpointSpec.Mode = 'vip';
   for (const p of s.EndpointSpec.Ports ?? []) {
-    p.Protocol ??= 'tcp';
-    p.PublishMode ??= 'ingress';
+    if (!p.Protocol) p.Protocol = 'tcp';
+    if (!p.PublishMode) p.PublishMode = 'ingress';
+  }
+  for (const u of [s.UpdateConfig, s.RollbackConfig]) {
+    if (!u) continue;
+    if ((u.Order as string) === '') u.Order = 'stop-first';
+    if ((u.FailureAction as string) === '') u.FailureAction = 'pause';
   }
   return s;
 }
