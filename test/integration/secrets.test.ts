@@ -259,16 +259,16 @@ describe('secrets through the docker CLI (one manager)', { timeout: 600_000 }, (
     assert.ok(engine(['exec', cid, 'cat', '/etc/app/leak']) === probe);
   });
 
-  it('after service rm the task tmpfs is unmounted and gone', async () => {
+  it('after service rm the task tmpfs is unmounted and gone, and so is the node folder', async () => {
     const dir = `/run/shoal/secrets/${nodeId}`;
     assert.ok(existsSync(dir) && readdirSync(dir).length >= 1);
     shoal.docker(['service', 'rm', 'client', 'leak']);
     await waitFor(
-      'the task tmpfs gone',
-      () => readdirSync(dir).length === 0,
+      'the task tmpfs and the node folder gone',
+      () => !existsSync(dir),
       60_000,
       500,
-      () => readdirSync(dir).join(', '),
+      () => (existsSync(dir) ? readdirSync(dir).join(', ') : ''),
     );
     const mounts = run('grep', ['-c', dir, '/proc/self/mountinfo']).stdout.trim();
     assert.equal(mounts, '0');

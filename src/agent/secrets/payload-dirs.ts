@@ -4,7 +4,7 @@
  * the data root or the engine's. Unmounted and removed with the task's container; whatever a crash
  * left behind is swept once the agent knows its assignments.
  */
-import { chmod, chown, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CommandError, hostRunner, type CommandRunner } from '../../network/command-runner.js';
 import type { PayloadFile } from './task-payloads.js';
@@ -62,6 +62,9 @@ export class TmpfsPayloadDirs implements PayloadDirs {
       }
     }
     await rm(dir, { recursive: true, force: true });
+    // The node's own folder goes with its last task (a node that left leaves nothing behind); a
+    // folder still holding another task's tmpfs refuses, which is the point.
+    await rmdir(this.root).catch(() => undefined);
   }
 
   async sweep(keep: ReadonlySet<string>): Promise<void> {
