@@ -78,88 +78,117 @@ export function slotStates(
     .map(([key, t]) => ({ key, state: t.Status.State, err: t.Status.Err }));
 }
 
+/** What one service's progress remembers between polls. */
+export interface ConvergenceState {
+  convergedAt?: number;
+  rollback: boolean;
+}
+
+export interface ConvergenceStep {
+  lines: string[];
+  done: boolean;
+  /** Set when the update or rollback paused: the service will not converge on its own. */
+  failure?: string;
+}
+
+/** One poll's worth of a service's progress: its lines and whether it converged (and was verified). */
+export async function convergenceStep(
+  api: ApiClient,
+  serviceId: string,
+  label: string,
+  st: ConvergenceState,
+  now: number,
+): Promise<ConvergenceStep> {
+  const service = await api.get<WireService>(`/services/${serviceId}?insertDefaults=false`);
+  const tasks = await api.get<WireTask[]>(`/tasks?${filtersParam({ '_up-to-date': ['true'], service: [serviceId] })}`);
+  const nodes = await api.get<WireNode[]>('/nodes');
+  if (service.JobStatus) {
+    // Jobs are not verified: done once every expected task completed.
+    const job = jobProgress(service, tasks);
+    return job.done ? { lines: [...job.lines, 'job complete'], done: true } : { lines: job.lines, done: false };
+  }
+  const us = service.UpdateStatus;
+  if (us?.State.startsWith('rollback')) st.rollback = true;
+  if (us?.State === 'paused' || us?.State === 'rollback_paused') {
+    return {
+      lines: [],
+      done: false,
+      failure: `${us.State === 'paused' ? 'update' : 'rollback'} paused: ${us.Message ?? ''}`,
+    };
+  }
+  const states = slotStates(service, tasks, nodes);
+  const global = Boolean(service.Spec.Mode.Global);
+  const want = global ? states.length : (service.Spec.Mode.Replicated?.Replicas ?? 0);
+  const running = states.filter((s) => s.state === 'running').length;
+  const lines: string[] = [];
+  if (st.rollback) lines.push(`rollback: ${us?.Message ?? 'rollback in progress'}`);
+  lines.push(`overall progress: ${Math.min(running, want)} out of ${want} tasks`);
+  const shown = global
+    ? states
+    : Array.from(
+        { length: want },
+        (_, i) => states.find((s) => s.key === String(i + 1)) ?? { key: String(i + 1), state: '' },
+      );
+  shown.forEach((s, i) => {
+    const name = global ? s.key.slice(0, 12) : `${i + 1}/${want}`;
+    const detail = s.err && rank(s.state) > RUNNING ? s.err : s.state;
+    lines.push(`${name}: ${detail.padEnd(9)} ${s.state ? bar(s.state) : ''}`.trimEnd());
+  });
+  const done = running >= want && (want > 0 || states.length === 0);
+  const completed = us?.State === 'completed' || us?.State === 'rollback_completed';
+  if (!done && !completed) {
+    st.convergedAt = undefined;
+    return { lines, done: false };
+  }
+  st.convergedAt ??= now;
+  const monitorMs = Math.floor((service.Spec.UpdateConfig?.Monitor ?? 5e9) / 1e6);
+  const left = Math.ceil((st.convergedAt + monitorMs - now) / 1000);
+  if (left > 0 && !completed) {
+    lines.push(`verify: Waiting ${left} seconds to verify that tasks are stable...`);
+    return { lines, done: false };
+  }
+  lines.push(`verify: Service ${label} converged`);
+  return { lines, done: true };
+}
+
+/** Redraws a block of lines in place on a terminal; elsewhere prints only the lines that changed. */
+export function progressDrawer(io: ProgressIo): { draw(lines: string[]): void; last(): string[] } {
+  let lastText = '';
+  let drawnLines = 0;
+  return {
+    draw(lines: string[]): void {
+      const text = lines.join('\n');
+      if (text === lastText) return;
+      if (io.isTTY) {
+        if (drawnLines) io.write(`\x1b[${drawnLines}A`);
+        io.write(lines.map((l) => `\x1b[2K${l}\n`).join(''));
+        drawnLines = lines.length;
+      } else {
+        const old = new Set(lastText.split('\n'));
+        for (const l of lines) if (!old.has(l)) io.write(`${l}\n`);
+      }
+      lastText = text;
+    },
+    last: () => lastText.split('\n').filter(Boolean),
+  };
+}
+
 export async function waitForConvergence(
   api: ApiClient,
   serviceId: string,
   label: string,
   io: ProgressIo = realIo,
 ): Promise<void> {
-  let lastText = '';
-  let drawnLines = 0;
-  let convergedAt: number | undefined;
-  let rollback = false;
-  const draw = (lines: string[]): void => {
-    const text = lines.join('\n');
-    if (text === lastText) return;
-    if (io.isTTY) {
-      if (drawnLines) io.write(`\x1b[${drawnLines}A`);
-      io.write(lines.map((l) => `\x1b[2K${l}\n`).join(''));
-      drawnLines = lines.length;
-    } else {
-      const old = new Set(lastText.split('\n'));
-      for (const l of lines) if (!old.has(l)) io.write(`${l}\n`);
-    }
-    lastText = text;
-  };
+  const drawer = progressDrawer(io);
+  const st: ConvergenceState = { rollback: false };
   for (;;) {
-    const service = await api.get<WireService>(`/services/${serviceId}?insertDefaults=false`);
-    const tasks = await api.get<WireTask[]>(
-      `/tasks?${filtersParam({ '_up-to-date': ['true'], service: [serviceId] })}`,
-    );
-    const nodes = await api.get<WireNode[]>('/nodes');
-    if (service.JobStatus) {
-      // Jobs are not verified: done once every expected task completed.
-      const job = jobProgress(service, tasks);
-      if (job.done) {
-        draw([...job.lines, 'job complete']);
-        return;
-      }
-      draw(job.lines);
-      await io.sleep(200);
-      continue;
+    const step = await convergenceStep(api, serviceId, label, st, io.now());
+    if (step.failure) {
+      drawer.draw(drawer.last());
+      throw new CliError(step.failure);
     }
-    const us = service.UpdateStatus;
-    if (us?.State.startsWith('rollback')) rollback = true;
-    if (us?.State === 'paused' || us?.State === 'rollback_paused') {
-      draw([...lastText.split('\n').filter(Boolean)]);
-      throw new CliError(`${us.State === 'paused' ? 'update' : 'rollback'} paused: ${us.Message ?? ''}`);
-    }
-    const states = slotStates(service, tasks, nodes);
-    const global = Boolean(service.Spec.Mode.Global);
-    const want = global ? states.length : (service.Spec.Mode.Replicated?.Replicas ?? 0);
-    const running = states.filter((s) => s.state === 'running').length;
-    const lines: string[] = [];
-    if (rollback) lines.push(`rollback: ${us?.Message ?? 'rollback in progress'}`);
-    lines.push(`overall progress: ${Math.min(running, want)} out of ${want} tasks`);
-    const shown = global
-      ? states
-      : Array.from(
-          { length: want },
-          (_, i) => states.find((s) => s.key === String(i + 1)) ?? { key: String(i + 1), state: '' },
-        );
-    shown.forEach((s, i) => {
-      const name = global ? s.key.slice(0, 12) : `${i + 1}/${want}`;
-      const detail = s.err && rank(s.state) > RUNNING ? s.err : s.state;
-      lines.push(`${name}: ${detail.padEnd(9)} ${s.state ? bar(s.state) : ''}`.trimEnd());
-    });
-    const done = running >= want && (want > 0 || states.length === 0);
-    const completed = us?.State === 'completed' || us?.State === 'rollback_completed';
-    if (done || completed) {
-      convergedAt ??= io.now();
-      const monitorMs = Math.floor((service.Spec.UpdateConfig?.Monitor ?? 5e9) / 1e6);
-      const left = Math.ceil((convergedAt + monitorMs - io.now()) / 1000);
-      if (left > 0 && !completed) {
-        lines.push(`verify: Waiting ${left} seconds to verify that tasks are stable...`);
-        draw(lines);
-      } else {
-        lines.push(`verify: Service ${label} converged`);
-        draw(lines);
-        return;
-      }
-    } else {
-      convergedAt = undefined;
-      draw(lines);
-    }
+    drawer.draw(step.lines);
+    if (step.done) return;
     await io.sleep(200);
   }
 }

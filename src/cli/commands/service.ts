@@ -3,15 +3,14 @@ import { Command, Option } from 'commander';
 import type { ServiceSpec } from '../../store/types.js';
 import { CliError, filtersParam, parseFilterFlags, removeEach, type ApiClient } from '../client.js';
 import { goDuration } from '../format/humanize.js';
-import { renderTable } from '../format/table.js';
-import { formatList, renderTemplate } from '../format/template.js';
+import { renderTemplate } from '../format/template.js';
 import { parseConfigRef, parseSecretRef } from './payload.js';
 import { collect, parseKeyValues, parseMount, parsePublish } from '../opts.js';
 import { waitForConvergence } from '../progress.js';
-import { modeColumn, replicasColumn } from './service-mode.js';
 import { applyCommonFlags, pref, specFromCreateFlags, type SpecFlags } from './service-spec.js';
+import { serviceList } from './service-table.js';
 import { renderTasks } from './task-table.js';
-import { portText, type WNode, type WService, type WTask } from './wire-types.js';
+import type { WNode, WService, WTask } from './wire-types.js';
 import { streamServiceLogs } from './service-logs.js';
 
 type Api = () => ApiClient;
@@ -131,39 +130,7 @@ export function serviceCommand(api: Api): Command {
     .action(async (o: { quiet?: boolean; filter: string[]; format?: string }) => {
       const q = filtersParam(parseFilterFlags(o.filter));
       const services = await api().get<WService[]>(`/services?${o.quiet ? '' : 'status=true'}${q ? `&${q}` : ''}`);
-      services.sort((a, b) => (a.Spec.Name < b.Spec.Name ? -1 : 1));
-      if (o.quiet) return out(services.map((s) => `${s.ID}\n`).join(''));
-      const rows = services.map((s) => {
-        const st = s.ServiceStatus ?? { RunningTasks: 0, DesiredTasks: 0 };
-        return {
-          ID: s.ID.slice(0, 12),
-          Name: s.Spec.Name,
-          Mode: modeColumn(s.Spec.Mode),
-          Replicas: replicasColumn(s.Spec.Mode, st, s.Spec.TaskTemplate.Placement?.MaxReplicas),
-          Image: (s.Spec.TaskTemplate.ContainerSpec?.Image ?? '').replace(/@sha256:[0-9a-f]+$/, ''),
-          Ports: (s.Endpoint?.Ports ?? [])
-            .filter((p) => p.PublishMode !== 'host')
-            .map(portText)
-            .join(', '),
-        };
-      });
-      if (o.format)
-        return out(
-          formatList(o.format, rows, {
-            ID: 'ID',
-            Name: 'NAME',
-            Mode: 'MODE',
-            Replicas: 'REPLICAS',
-            Image: 'IMAGE',
-            Ports: 'PORTS',
-          }),
-        );
-      out(
-        renderTable([
-          ['ID', 'NAME', 'MODE', 'REPLICAS', 'IMAGE', 'PORTS'],
-          ...rows.map((r) => [r.ID, r.Name, r.Mode, r.Replicas, r.Image, r.Ports]),
-        ]),
-      );
+      out(serviceList(services, o));
     });
 
   cmd
