@@ -4,6 +4,7 @@
 #   shoal-test/busybox:1  busybox applets (sh, sleep, httpd, nc, wget, nslookup, ...)
 #   shoal-test/busybox:2  the same plus /VERSION containing 2 (so it differs from :1)
 #   shoal-test/fail:1     default command exits 1 at once
+#   shoal-test/httpd:1    default command serves /var/www on port 80 (a server that stops on SIGTERM)
 set -euo pipefail
 DOCKER_HOST="${RUNTIME_HOST:-unix:///var/run/docker.sock}"
 export DOCKER_HOST
@@ -37,3 +38,5 @@ build() { # name version cmd
 build shoal-test/busybox:1 "" '["sh"]'
 build shoal-test/busybox:2 "2" '["sh"]'
 build shoal-test/fail:1 "" '["false"]'
+# PID 1 gets no default signal actions: the shell traps TERM so a stop is as quick as nginx's.
+build shoal-test/httpd:1 "" '["sh","-c","trap \"exit 0\" TERM; httpd -f -p 80 -h /var/www & wait"]'

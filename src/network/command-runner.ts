@@ -48,6 +48,9 @@ export const hostRunner: CommandRunner = {
           });
         },
       );
+      // A command that exits before reading its input (nsenter into a namespace that just went away)
+      // closes the pipe: that EPIPE is not ours to throw — the exit code already says it failed.
+      child.stdin?.on('error', () => undefined);
       if (input !== undefined) child.stdin?.end(input);
       else child.stdin?.end();
     });

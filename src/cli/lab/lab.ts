@@ -24,7 +24,7 @@ import {
 const RUN_ROOT = '/run/shoal-lab';
 const DATA_ROOT = '/var/lib/shoal-lab';
 const SHOAL_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../bin/shoal');
-export const TEST_IMAGES = ['shoal-test/busybox:1', 'shoal-test/busybox:2', 'shoal-test/fail:1'];
+export const TEST_IMAGES = ['shoal-test/busybox:1', 'shoal-test/busybox:2', 'shoal-test/fail:1', 'shoal-test/httpd:1'];
 
 export interface LabHost {
   name: string;
