@@ -17,6 +17,8 @@ export interface LoadOptions {
   env: Record<string, string | undefined>;
   /** Reads `env_file`, secret/config `file:` and `.env` contents; paths are absolute. */
   readFile(path: string): string;
+  /** Directory a relative compose file path is relative to (default `/`); the CLI passes its cwd. */
+  cwd?: string;
 }
 
 /** `POST /networks/create` body for a network the stack owns. */
