@@ -22,11 +22,10 @@ import type {
 import type { KeyPath } from './errors.js';
 import type { Lookup } from './interpolate.js';
 import { isMap, type Raw, type RawMap, type Reader } from './raw.js';
+import { IMAGE_LABEL, NAMESPACE_LABEL } from './stack-api.js';
 import type { StackNetwork, StackPayload } from './types.js';
 import { parseBytes, parseCpus, parseDuration } from './units.js';
 
-export const NAMESPACE_LABEL = 'com.docker.stack.namespace';
-export const IMAGE_LABEL = 'com.docker.stack.image';
 
 /** Everything a service conversion looks up besides the service itself. */
 export interface ConvertContext {
