@@ -53,10 +53,10 @@ describe('DependsOn on a real engine', { timeout: 300_000 }, () => {
     assert.equal(r.status, 200, r.body);
     return JSON.parse(r.body) as ApiTask[];
   };
-  const spec = (name: string, command: string, extra: Record<string, unknown> = {}) => ({
+  const spec = (name: string, command: string, extra: Record<string, unknown> = {}, container = {}) => ({
     Name: name,
     TaskTemplate: {
-      ContainerSpec: { Image: IMAGE, Command: ['sh', '-c', command], StopGracePeriod: 1e9 },
+      ContainerSpec: { Image: IMAGE, Command: ['sh', '-c', command], StopGracePeriod: 1e9, ...container },
     },
     Mode: { Replicated: { Replicas: 1 } },
     ...extra,
@@ -87,17 +87,15 @@ describe('DependsOn on a real engine', { timeout: 300_000 }, () => {
   });
 
   it('holds web Pending until db is healthy, then starts it', async () => {
-    const db = spec('db', 'sleep 3; touch /tmp/ok; exec sleep 3600');
-    db.TaskTemplate.ContainerSpec = {
-      ...db.TaskTemplate.ContainerSpec,
-      Healthcheck: {
-        Test: ['CMD-SHELL', 'test -f /tmp/ok'],
-        Interval: 300e6,
-        Timeout: 1e9,
-        Retries: 3,
-        StartPeriod: 60e9,
-      },
-    } as typeof db.TaskTemplate.ContainerSpec;
+    // Healthy only after about 3 s; the start period keeps the early failed checks from counting.
+    const healthcheck = {
+      Test: ['CMD-SHELL', 'test -f /tmp/ok'],
+      Interval: 300e6,
+      Timeout: 1e9,
+      Retries: 3,
+      StartPeriod: 60e9,
+    };
+    const db = spec('db', 'sleep 3; touch /tmp/ok; exec sleep 3600', {}, { Healthcheck: healthcheck });
     const created = await api('POST', '/services/create', db);
     assert.equal(created.status, 201, created.body);
     const web = await api(
