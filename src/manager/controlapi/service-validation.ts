@@ -4,6 +4,7 @@
  */
 import type { Mount, PortConfig, ServiceSpec, UpdateConfig } from '../../store/types.js';
 import { parseConstraints } from '../scheduler/constraint.js';
+import { validateDependsOn } from './dependencies.js';
 import { rpcError } from './rpc-errors.js';
 
 const NAME_RE = /^[a-zA-Z0-9](?:[-_]*[A-Za-z0-9]+)*$/;
@@ -143,6 +144,7 @@ export function validateServiceSpec(spec: ServiceSpec): void {
     throw invalid(`EndpointSpec: invalid endpoint mode ${spec.EndpointSpec.Mode}`);
   }
   validatePorts(spec.EndpointSpec?.Ports, spec.EndpointSpec?.Mode);
+  validateDependsOn(spec);
 }
 
 export function modeName(spec: ServiceSpec): string {

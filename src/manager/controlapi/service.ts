@@ -9,6 +9,7 @@ import { tasksToRebalance } from '../orchestrator/rebalance.js';
 import { jobServiceStatus } from './job-status.js';
 import type { ServiceStatus, UpdateServiceOptions } from './api.js';
 import { storeWrite } from './context.js';
+import { checkDependencyCycle } from './dependencies.js';
 import { read, write } from './method.js';
 import { randomName } from './names.js';
 import { resolveServiceNetworks } from './network.js';
@@ -66,6 +67,7 @@ export const serviceMethods = {
       if (tx.all('service').some((o) => o.Spec.Name === s.Name)) {
         throw rpcError('already_exists', `name conflicts with an existing object: service ${s.Name} already exists`);
       }
+      checkDependencyCycle(s, tx.all('service'));
       // Without published ports the allocator has nothing to add: the endpoint is complete now, so
       // the service is not rewritten (and its version does not move) right after it is created.
       const endpoint = s.EndpointSpec?.Ports?.length ? {} : structuredClone(s.EndpointSpec ?? {});
@@ -116,6 +118,13 @@ export const serviceMethods = {
         const portsChanged = !sameValue(next.EndpointSpec ?? {}, cur.Spec.EndpointSpec ?? {});
         // Clients that do not know the extension (the docker CLI) drop it: keep the current value.
         if (next.Rebalance === undefined && cur.Spec.Rebalance !== undefined) next.Rebalance = cur.Spec.Rebalance;
+        // The same for DependsOn (an explicit [] clears it); a rollback returns to the previous spec's.
+        if (!opts.rollback && next.DependsOn === undefined && cur.Spec.DependsOn !== undefined)
+          next.DependsOn = structuredClone(cur.Spec.DependsOn);
+        checkDependencyCycle(
+          next,
+          tx.all('service').filter((o) => o.ID !== cur.ID),
+        );
         const rebalance = !opts.rollback && (next.Rebalance ?? 0) > (cur.Spec.Rebalance ?? 0);
         const updated: ServiceObject = {
           ...cur,

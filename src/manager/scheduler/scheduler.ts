@@ -1,12 +1,14 @@
 /**
  * The scheduler of the leader: watches for tasks in PENDING without a node and assigns them, in one
  * store transaction per pass. Passes are debounced so a burst of new tasks is placed together.
+ * A task whose service depends on others (`DependsOn`) is held back first, by the dependency gate.
  */
 import type { Clock } from '../../common/clock.js';
 import type { Logger } from '../../common/logging.js';
 import type { NodeId } from '../../common/ids.js';
 import type { Store } from '../../store/store.js';
 import type { TaskObject } from '../../store/types.js';
+import { DependencyGate } from './dependencies.js';
 import { schedule } from './pipeline.js';
 import { Reconciler } from '../reconciler.js';
 
@@ -16,7 +18,8 @@ export class Scheduler extends Reconciler {
   }
 
   protected override interested(table: string): boolean {
-    return table === 'task' || table === 'node';
+    // Services too: a dependency created, removed or scaled, or DependsOn changed, can release a task.
+    return table === 'task' || table === 'node' || table === 'service';
   }
 
   protected async reconcile(): Promise<void> {
@@ -26,7 +29,20 @@ export class Scheduler extends Reconciler {
         .filter((t) => t.Status.State === 'pending' && t.DesiredState !== 'remove' && t.DesiredState !== 'shutdown')
         .sort((a, b) => a.CreatedAt - b.CreatedAt || a.Slot - b.Slot);
       if (unassigned.length === 0) return;
-      for (const d of schedule(tx.all('node'), tasks, unassigned)) {
+      const nodes = tx.all('node');
+      const gate = new DependencyGate(tx.all('service'), tasks, nodes);
+      const free: TaskObject[] = [];
+      for (const t of unassigned) {
+        const wait = gate.waitReason(t.ServiceID);
+        if (wait === undefined) free.push(t);
+        else if (t.Status.Err !== wait)
+          tx.update('task', {
+            ...t,
+            Status: { ...t.Status, Message: 'waiting for dependencies', Err: wait, Timestamp: tx.now },
+          });
+      }
+      if (free.length === 0) return;
+      for (const d of schedule(nodes, tasks, free)) {
         const cur = tx.get('task', d.task.ID);
         if (!cur) continue;
         if (d.kind === 'assign') {
