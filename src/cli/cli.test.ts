@@ -102,6 +102,14 @@ describe('output formatting', () => {
       ]),
       'ID        NAME\nabc       web\n',
     );
+    // An empty last cell still pads the one before it, as docker's tabwriter does.
+    assert.equal(
+      renderTable([
+        ['ID', 'PORTS'],
+        ['abc', ''],
+      ]),
+      'ID        PORTS\nabc       \n',
+    );
   });
 
   it('evaluates --format templates', () => {

@@ -13,6 +13,7 @@ import { networkCommand } from './commands/network.js';
 import { payloadCommand } from './commands/payload.js';
 import { nodeCommand } from './commands/node.js';
 import { serviceCommand } from './commands/service.js';
+import { stackCommand } from './commands/stack.js';
 import { swarmCommand } from './commands/swarm.js';
 
 export async function main(argv: string[]): Promise<void> {
@@ -32,6 +33,7 @@ export async function main(argv: string[]): Promise<void> {
   program.addCommand(swarmCommand(api));
   program.addCommand(nodeCommand(api));
   program.addCommand(serviceCommand(api));
+  program.addCommand(stackCommand(api));
   program.addCommand(networkCommand(api));
   program.addCommand(payloadCommand('secret', api));
   program.addCommand(payloadCommand('config', api));

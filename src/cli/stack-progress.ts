@@ -42,8 +42,7 @@ export async function waitForStack(
     if (finished.size === services.length) {
       if (!failures.size) lines.push(`verify: Stack ${namespace} converged`);
       drawer.draw(lines);
-      if (failures.size)
-        throw new CliError([...failures].map(([name, why]) => `service ${name}: ${why}`).join('\n'));
+      if (failures.size) throw new CliError([...failures].map(([name, why]) => `service ${name}: ${why}`).join('\n'));
       return;
     }
     drawer.draw(lines);

@@ -26,7 +26,6 @@ import { IMAGE_LABEL, NAMESPACE_LABEL } from './stack-api.js';
 import type { StackNetwork, StackPayload } from './types.js';
 import { parseBytes, parseCpus, parseDuration } from './units.js';
 
-
 /** Everything a service conversion looks up besides the service itself. */
 export interface ConvertContext {
   namespace: string;

@@ -65,27 +65,38 @@ function unresolvedImageWarning(image: string): string {
   );
 }
 
-/** Key-sorted JSON without undefined members: two specs that mean the same compare equal. */
+/** Members whose empty value still says something (`Mode: { Global: {} }`). */
+const MEANINGFUL_WHEN_EMPTY = new Set(['Global', 'GlobalJob']);
+
+function isEmpty(x: unknown): boolean {
+  if (Array.isArray(x)) return x.length === 0;
+  return typeof x === 'object' && x !== null && Object.keys(x).length === 0;
+}
+
+/**
+ * Key-sorted JSON where absent, null, `{}` and `[]` members are all the same: two specs that mean
+ * the same compare equal (docker's CLI sends `Privileges: {}` and `Placement: {}`, shoal's none).
+ */
 function canonical(v: unknown): string {
-  return JSON.stringify(v, (_k, x: unknown) => {
-    if (x && typeof x === 'object' && !Array.isArray(x)) {
-      const o = x as Record<string, unknown>;
-      return Object.fromEntries(
-        Object.keys(o)
-          .sort()
-          .filter((k) => o[k] !== undefined)
-          .map((k) => [k, o[k]]),
-      );
+  const strip = (x: unknown): unknown => {
+    if (Array.isArray(x)) return x.map(strip);
+    if (x && typeof x === 'object') {
+      const out: Record<string, unknown> = {};
+      for (const k of Object.keys(x).sort()) {
+        const m = strip((x as Record<string, unknown>)[k]);
+        if (m === undefined || m === null || (isEmpty(m) && !MEANINGFUL_WHEN_EMPTY.has(k))) continue;
+        out[k] = m;
+      }
+      return out;
     }
     return x;
-  });
+  };
+  return JSON.stringify(strip(v));
 }
 
 /** The spec as it will be stored, so an unchanged service compares equal to what the daemon holds. */
 function comparable(spec: ServiceSpec): string {
-  const s = normalizeServiceSpec(spec);
-  if (!s.DependsOn?.length) delete s.DependsOn;
-  return canonical(s);
+  return canonical(normalizeServiceSpec(spec));
 }
 
 async function checkManager(api: StackApi): Promise<void> {
@@ -209,8 +220,7 @@ export async function deployStack(api: StackApi, stack: Stack, o: DeployOptions)
   const existing = new Map(
     (await api.get<WireService[]>(`/services?${labelFilter(stack.namespace)}`)).map((s) => [s.Spec.Name, s]),
   );
-  const generation =
-    Math.max(0, ...[...existing.values()].map((s) => generationOf(s.Spec))) + 1;
+  const generation = Math.max(0, ...[...existing.values()].map((s) => generationOf(s.Spec))) + 1;
   const deployed: DeployedService[] = [];
   const services = [...stack.services].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const s of services) {

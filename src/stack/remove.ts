@@ -22,7 +22,11 @@ const nameOf = (o: Named): string => o.Spec?.Name ?? o.Name ?? '';
 const idOf = (o: Named): string => o.ID ?? o.Id ?? '';
 const byName = (a: Named, b: Named): number => (nameOf(a) < nameOf(b) ? -1 : nameOf(a) > nameOf(b) ? 1 : 0);
 
-export async function removeStack(api: StackApi, namespace: string, out: (line: string) => void): Promise<RemoveResult> {
+export async function removeStack(
+  api: StackApi,
+  namespace: string,
+  out: (line: string) => void,
+): Promise<RemoveResult> {
   const q = labelFilter(namespace);
   const [services, networks, secrets, configs] = await Promise.all([
     api.get<Named[]>(`/services?${q}`),

@@ -50,7 +50,7 @@ describe('bin/shoal against shoal (one manager)', { timeout: 600_000 }, () => {
     assert.equal(containersOf('web').length, 3);
     assert.match(
       shoal.shoal(['service', 'ls']),
-      /^ID\s+NAME\s+MODE\s+REPLICAS\s+IMAGE\s+PORTS\n[a-z0-9]{12}\s+web\s+replicated\s+3\/3\s+shoal-test\/busybox:1\n$/,
+      /^ID\s+NAME\s+MODE\s+REPLICAS\s+IMAGE\s+PORTS\n[a-z0-9]{12}\s+web\s+replicated\s+3\/3\s+shoal-test\/busybox:1 {3}\n$/,
     );
     const ps = shoal.shoal(['service', 'ps', 'web']).trim().split('\n');
     assert.equal(ps.length, 4);

@@ -193,8 +193,9 @@ export function normalizeServiceSpec(spec: ServiceSpec): ServiceSpec {
   }
   for (const u of [s.UpdateConfig, s.RollbackConfig]) {
     if (!u) continue;
-    if ((u.Order as string) === '') u.Order = 'stop-first';
-    if ((u.FailureAction as string) === '') u.FailureAction = 'pause';
+    // Swarmkit's enums always have a value: inspect shows the defaults, given or not.
+    if (!u.Order) u.Order = 'stop-first';
+    if (!u.FailureAction) u.FailureAction = 'pause';
   }
   return s;
 }

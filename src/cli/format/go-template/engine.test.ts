@@ -104,7 +104,7 @@ describe('formatList', () => {
   it('keeps a header that fails part-way, as docker does', () => {
     // The header's .Labels is the string "LABELS", so .Labels.a fails there (and only there).
     const withLabels = [{ Name: 'web', Labels: { a: '1' } }];
-    assert.equal(formatList('table {{.Name}}\\t{{.Labels.a}}', withLabels, headers), 'NAME\nweb       1\n');
+    assert.equal(formatList('table {{.Name}}\\t{{.Labels.a}}', withLabels, headers), 'NAME      \nweb       1\n');
   });
 
   it('gives every known column for a bare "table", and JSON lines for "json"', () => {
