@@ -1,19 +1,22 @@
 /**
  * The seeds' stacks in a real lab (1 manager, 2 workers), from the files as the seeds print them
- * (test/system/fixtures/stacks; images replaced by a second -c file or a local retag):
- * - seed 002's wordpress + mysql, with the unmodified docker CLI and again with `shoal stack deploy`:
- *   mysql runs once, on the manager only; web reaches `mysql` by name over the stack's overlay and
- *   reads its password from /run/secrets/my-pw, seen through the routing mesh on 8080;
- *   `docker service scale wordpress_web=5` converges; `stack rm` leaves nothing.
- * - seed 004's wordpress + db with `shoal stack deploy`: `depends_on` orders the start.
- * - seed 004's update stacks with the docker CLI: a bad image pauses the update (failure_action
- *   pause), and with failure_action rollback the service returns to the previous image.
+ * (test/system/fixtures/stacks; images replaced by a second -c file or a local retag), each with
+ * the unmodified docker CLI and with `shoal stack deploy`:
+ * - seed 002's wordpress + mysql: mysql runs once, on the manager only; web reaches `mysql` by name
+ *   over the stack's overlay and reads its password from /run/secrets/my-pw, seen through the
+ *   routing mesh on 8080; `docker service scale wordpress_web=5` converges; `stack rm` leaves nothing.
+ * - seed 004's wordpress + db: with shoal, `depends_on` holds wordpress back until db is healthy
+ *   (asserted from the task and container timestamps); with docker it is ignored.
+ * - seed 004's endpoint_mode (vip and dnsrr) and max_replicas_per_node stacks.
+ * - seed 004's update stacks: a bad image pauses the update (failure_action pause), and with
+ *   failure_action rollback the service returns to the previous image.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { ApiClient } from '../../src/cli/client.js';
 import { ok, ROOT, run, waitFor } from '../integration/support.js';
 
 const NAME = `stk${process.pid % 100000}`;
@@ -164,87 +167,203 @@ describe('stacks in a 3-host lab', { timeout: 1_800_000 }, () => {
     await nothingLeft('wp');
   });
 
-  it("seed 004's wordpress stack: with shoal, depends_on holds wordpress back until db is healthy", async () => {
-    const args = ['-c', fixture('seed004-wordpress.yml'), '-c', fixture('seed004-wordpress-override.yml')];
-    const out = shoalOn('manager1', ['stack', 'deploy', ...args, '--resolve-image', 'never', 'wordpress']);
-    assert.match(out, /Creating network wordpress_overlay\n/);
-    await waitFor(
-      'wordpress tasks waiting for db',
-      () => /waiting for wordpress_db/.test(on('manager1', ['docker', 'stack', 'ps', '--no-trunc', 'wordpress'])),
-      60_000,
-      200,
-    );
-    await converged('wordpress_db', 1);
-    await converged('wordpress_wordpress', 3);
-    assert.deepEqual(
-      running('wordpress_db').map((t) => t.split('|')[0]),
-      ['manager1'],
-    );
-    await waitFor(
-      'wordpress answering with what db serves, through the mesh on port 80',
-      async () => (await httpGet(addrs.worker2!, 80).catch(() => '')) === 'db-ready\n',
-      120_000,
-      1000,
-    );
-    shoalOn('manager1', ['stack', 'rm', 'wordpress']);
-    await nothingLeft('wordpress');
-  });
+  for (const cli of ['shoal', 'docker'] as const) {
+    it(`seed 004's wordpress stack with ${cli === 'shoal' ? 'shoal stack deploy: depends_on holds wordpress back until db is healthy' : 'the docker CLI (depends_on ignored, as docker does)'}`, async () => {
+      const args = ['-c', fixture('seed004-wordpress.yml'), '-c', fixture('seed004-wordpress-override.yml')];
+      const out =
+        cli === 'shoal'
+          ? shoalOn('manager1', ['stack', 'deploy', ...args, '--resolve-image', 'never', 'wordpress'])
+          : on('manager1', ['docker', 'stack', 'deploy', ...args, 'wordpress']);
+      assert.match(out, /Creating network wordpress_overlay\n/);
+      if (cli === 'shoal') {
+        await waitFor(
+          'wordpress tasks waiting for db',
+          () => /waiting for wordpress_db/.test(on('manager1', ['docker', 'stack', 'ps', '--no-trunc', 'wordpress'])),
+          60_000,
+          200,
+        );
+      }
+      await converged('wordpress_db', 1);
+      await converged('wordpress_wordpress', 3);
+      assert.deepEqual(
+        running('wordpress_db').map((t) => t.split('|')[0]),
+        ['manager1'],
+      );
+      if (cli === 'shoal') {
+        // Every wordpress container (on whichever host) was created after db's task turned Running,
+        // which a task with a healthcheck does only once healthy.
+        const api = new ApiClient(`unix:///run/shoal-lab/${NAME}/manager1/shoal.sock`);
+        const q = (f: Record<string, Record<string, boolean>>): string => encodeURIComponent(JSON.stringify(f));
+        const db = await api.get<{ Status: { State: string; Timestamp: string } }[]>(
+          `/tasks?filters=${q({ service: { wordpress_db: true }, 'desired-state': { running: true } })}`,
+        );
+        const healthyAt = Date.parse(db.find((t) => t.Status.State === 'running')!.Status.Timestamp);
+        let seen = 0;
+        for (const h of HOSTS) {
+          const ids = on(h, [
+            'docker',
+            'ps',
+            '-q',
+            '--filter',
+            'label=com.docker.swarm.service.name=wordpress_wordpress',
+          ])
+            .trim()
+            .split('\n')
+            .filter(Boolean);
+          for (const id of ids) {
+            const created = Date.parse(on(h, ['docker', 'inspect', '--format', '{{.Created}}', id]).trim());
+            assert.ok(
+              created >= healthyAt,
+              `${h}: wordpress container created ${created} before db was healthy ${healthyAt}`,
+            );
+            seen++;
+          }
+        }
+        assert.equal(seen, 3);
+      }
+      await waitFor(
+        'wordpress answering with what db serves, through the mesh on port 80',
+        async () => (await httpGet(addrs.worker2!, 80).catch(() => '')) === 'db-ready\n',
+        120_000,
+        1000,
+      );
+      on('manager1', ['docker', 'stack', 'rm', 'wordpress']);
+      await nothingLeft('wordpress');
+    });
+  }
 
-  it("seed 004's update stacks: a bad image pauses the update; with failure_action rollback it rolls back", async () => {
-    for (const h of HOSTS)
-      for (const tag of ['nginx:1.13-alpine', 'nginx:latest']) on(h, ['docker', 'tag', 'shoal-test/httpd:1', tag]);
-    on('manager1', ['docker', 'stack', 'deploy', '-c', fixture('seed004-restart.yml'), 'web']);
-    await converged('web_web', 7);
-    on('manager1', ['docker', 'stack', 'deploy', '-c', fixture('seed004-update.yml'), 'web']);
-    await waitFor(
-      'the update paused',
-      () =>
-        on('manager1', ['docker', 'service', 'inspect', '--format', '{{.UpdateStatus.State}}', 'web_web']).trim() ===
-        'paused',
-      180_000,
-      500,
-    );
-    const ps = on('manager1', ['docker', 'stack', 'ps', '--no-trunc', 'web']);
-    assert.match(ps, /nginx:aaaa .*Rejected .*"No such image: nginx:aaaa/);
-    // Most replicas still run the old image: the pause stopped the update.
-    assert.ok(running('web_web').length >= 3);
-
-    on('manager1', ['docker', 'stack', 'deploy', '-c', fixture('seed004-rollback.yml'), 'web']);
-    await waitFor(
-      'the update to nginx:latest completed',
-      () =>
-        on('manager1', ['docker', 'service', 'inspect', '--format', '{{.UpdateStatus.State}}', 'web_web']).trim() ===
-        'completed',
+  it("seed 004's endpoint_mode and max_replicas_per_node stacks", async () => {
+    shoalOn(
+      'manager1',
+      [
+        'stack',
+        'deploy',
+        '-c',
+        fixture('seed004-endpoint.yml'),
+        '-c',
+        fixture('seed004-endpoint-override.yml'),
+        '--detach=false',
+        '--quiet',
+        'ep',
+      ],
       300_000,
-      500,
     );
-    await converged('web_web', 7);
-    // The seed's next step: the same file with the image changed to one that does not exist.
-    const broken = `/tmp/${NAME}-rollback-aaaa.yml`;
-    writeFileSync(broken, readFileSync(fixture('seed004-rollback.yml'), 'utf8').replace('nginx:latest', 'nginx:aaaa'));
-    on('manager1', ['docker', 'stack', 'deploy', '-c', broken, 'web']);
-    await waitFor(
-      'the failed update rolled back',
-      () =>
-        on('manager1', ['docker', 'service', 'inspect', '--format', '{{.UpdateStatus.State}}', 'web_web']).trim() ===
-        'rollback_completed',
-      300_000,
-      500,
-    );
+    on('manager1', [
+      'docker',
+      'stack',
+      'deploy',
+      '-c',
+      fixture('seed004-max-replicas.yml'),
+      '-c',
+      fixture('seed004-max-replicas-override.yml'),
+      'mr',
+    ]);
+    await converged('ep_wordpress', 2);
+    await converged('ep_mysql', 2);
+    // vip: one address for the name; dnsrr: one address per task.
+    const t = running('ep_wordpress')[0]!.split('|');
+    const id = on(t[0]!, ['docker', 'ps', '-q', '--filter', `name=${t[1]}.`])
+      .trim()
+      .split('\n')[0]!;
+    const lookup = (name: string): string[] =>
+      on(t[0]!, ['docker', 'exec', id, 'nslookup', name])
+        .split('\n')
+        .filter((l) => /^Address: 10\./.test(l));
+    await waitFor('mysql resolving to its 2 tasks (dnsrr)', () => lookup('mysql').length === 2, 60_000, 500);
+    assert.equal(lookup('wordpress').length, 1);
     assert.equal(
-      on('manager1', [
-        'docker',
-        'service',
-        'inspect',
-        '--format',
-        '{{.Spec.TaskTemplate.ContainerSpec.Image}}',
-        'web_web',
-      ]).trim(),
-      'nginx:latest',
+      on('manager1', ['docker', 'service', 'inspect', '--format', '{{.Spec.EndpointSpec.Mode}}', 'ep_mysql']).trim(),
+      'dnsrr',
     );
-    await converged('web_web', 7);
-    rmSync(broken, { force: true });
-    on('manager1', ['docker', 'stack', 'rm', 'web']);
-    await nothingLeft('web');
+    // max_replicas_per_node 1 on 3 nodes: 3 run, 3 wait with the scheduler's reason.
+    await converged('mr_worker', 3);
+    await waitFor(
+      '3 mr_worker tasks pending on the per-node limit',
+      () =>
+        on('manager1', [
+          'docker',
+          'service',
+          'ps',
+          '--no-trunc',
+          '--format',
+          '{{.CurrentState}}|{{.Error}}',
+          'mr_worker',
+        ])
+          .split('\n')
+          .filter((l) => /^Pending.*max replicas per node limit exceed/.test(l)).length === 3,
+      60_000,
+      500,
+    );
+    assert.match(on('manager1', ['docker', 'stack', 'services', 'mr']), /replicated\s+3\/6 \(max 1 per node\)/);
+    shoalOn('manager1', ['stack', 'rm', 'ep', 'mr']);
+    await nothingLeft('ep');
+    await nothingLeft('mr');
   });
+
+  for (const cli of ['docker', 'shoal'] as const) {
+    it(`seed 004's update stacks with ${cli}: a bad image pauses the update; with failure_action rollback it rolls back`, async () => {
+      const deploy = (file: string): string =>
+        cli === 'shoal'
+          ? shoalOn('manager1', ['stack', 'deploy', '-c', file, 'web'])
+          : on('manager1', ['docker', 'stack', 'deploy', '-c', file, 'web']);
+      for (const h of HOSTS)
+        for (const tag of ['nginx:1.13-alpine', 'nginx:latest']) on(h, ['docker', 'tag', 'shoal-test/httpd:1', tag]);
+      deploy(fixture('seed004-restart.yml'));
+      await converged('web_web', 7);
+      deploy(fixture('seed004-update.yml'));
+      await waitFor(
+        'the update paused',
+        () =>
+          on('manager1', ['docker', 'service', 'inspect', '--format', '{{.UpdateStatus.State}}', 'web_web']).trim() ===
+          'paused',
+        180_000,
+        500,
+      );
+      const ps = on('manager1', ['docker', 'stack', 'ps', '--no-trunc', 'web']);
+      assert.match(ps, /nginx:aaaa .*Rejected .*"No such image: nginx:aaaa/);
+      // Most replicas still run the old image: the pause stopped the update.
+      assert.ok(running('web_web').length >= 3);
+
+      deploy(fixture('seed004-rollback.yml'));
+      await waitFor(
+        'the update to nginx:latest completed',
+        () =>
+          on('manager1', ['docker', 'service', 'inspect', '--format', '{{.UpdateStatus.State}}', 'web_web']).trim() ===
+          'completed',
+        300_000,
+        500,
+      );
+      await converged('web_web', 7);
+      // The seed's next step: the same file with the image changed to one that does not exist.
+      const broken = `/tmp/${NAME}-${cli}-rollback-aaaa.yml`;
+      writeFileSync(
+        broken,
+        readFileSync(fixture('seed004-rollback.yml'), 'utf8').replace('nginx:latest', 'nginx:aaaa'),
+      );
+      deploy(broken);
+      await waitFor(
+        'the failed update rolled back',
+        () =>
+          on('manager1', ['docker', 'service', 'inspect', '--format', '{{.UpdateStatus.State}}', 'web_web']).trim() ===
+          'rollback_completed',
+        300_000,
+        500,
+      );
+      assert.equal(
+        on('manager1', [
+          'docker',
+          'service',
+          'inspect',
+          '--format',
+          '{{.Spec.TaskTemplate.ContainerSpec.Image}}',
+          'web_web',
+        ]).trim(),
+        'nginx:latest',
+      );
+      await converged('web_web', 7);
+      rmSync(broken, { force: true });
+      on('manager1', ['docker', 'stack', 'rm', 'web']);
+      await nothingLeft('web');
+    });
+  }
 });
