@@ -102,6 +102,8 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
     // No registry is contacted: the CLI only warns that the digest could not be recorded.
     throw new ShoalError('unavailable', 'shoal does not contact image registries; the image digest was not resolved');
   });
+  const debugVars = o.node.debugVars?.bind(o.node);
+  if (debugVars) router.on('GET', '/debug/vars', async (c) => writeJson(c.res, 200, debugVars()));
   swarmRoutes(router, o.node, o.cluster);
   nodeRoutes(router, o.cluster);
   serviceRoutes(router, o.node, o.cluster);

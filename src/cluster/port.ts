@@ -77,6 +77,8 @@ export interface WireError {
 /** Body limits: routes open to anyone (joining) read little; nodes' calls more. */
 const MAX_OPEN_BODY = 64 * 1024;
 const MAX_NODE_BODY = 1024 * 1024;
+/** HTTP/2 flow-control window per stream towards this port (window updates keep large bodies flowing). */
+const STREAM_WINDOW = 256 * 1024;
 /** Concurrent streams per HTTP/2 session: a node's session, heartbeats, status, logs; a joiner needs two. */
 const MAX_STREAMS = 128;
 const MAX_STREAMS_WITHOUT_CERT = 4;
@@ -104,7 +106,9 @@ export class ClusterPort {
   private readonly routes = new Map<string, Route>();
   private raftHandler: ((socket: tls.TLSSocket, peer: Peer) => void) | undefined;
   private readonly h2 = http2.createServer({
-    settings: { initialWindowSize: 4 * 1024 * 1024, maxConcurrentStreams: MAX_STREAMS },
+    // What a caller may send on a stream before this end has read it: bounded, so a refused body
+    // (or many at once) is not decrypted and parsed in full on the event loop that ticks Raft.
+    settings: { initialWindowSize: STREAM_WINDOW, maxConcurrentStreams: MAX_STREAMS },
   });
   private sessions = 0;
   /** Open streams by the caller's node ID, so a demotion or removal can end them at once. */
@@ -281,7 +285,11 @@ export class ClusterPort {
       const body: WireError = { code: se.code, message: se.message };
       if (stream.destroyed) return;
       if (!stream.headersSent) stream.respond({ ':status': httpStatus(se.code), 'content-type': 'application/json' });
-      stream.end(JSON.stringify(body));
+      // The answer is complete: the caller is told to stop sending the rest of its body (RFC 9113
+      // §8.1, RST_STREAM with NO_ERROR), instead of this end reading it only to throw it away.
+      stream.end(JSON.stringify(body), () => {
+        if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+      });
     };
     if (!route || headers[':method'] !== 'POST') return fail(new ShoalError('not_found', `no cluster route ${path}`));
     const peer = peerOf(stream.session!.socket as tls.TLSSocket);

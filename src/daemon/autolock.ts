@@ -1,13 +1,15 @@
 /**
  * Autolock on a manager: its key material (the TLS key and Raft's data-encryption key) is wrapped
  * with the swarm's unlock key while autolock is on. Every manager follows the cluster object and
- * rewraps when the key changes; a manager restarted locked waits for `swarm unlock`.
+ * rewraps when the key changes; a manager restarted locked waits for `swarm unlock`. When autolock
+ * comes on, the DEK that was on disk in the clear is replaced: Raft rewrites its data under a new one
+ * (as swarmkit rotates the DEK on unlocked → locked; a change of unlock key only rewraps).
  */
 import { ShoalError, errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/logging.js';
 import { parseUnlockKey } from '../manager/ca/unlock-key.js';
 import type { NodeHost } from './host.js';
-import { INVALID_UNLOCK_KEY, loadDek, rewrapKeys, sameKek } from './key-wrap.js';
+import { applyKek, INVALID_UNLOCK_KEY, loadDek, promotePending, sameKek } from './key-wrap.js';
 import type { ClusterRuntime } from './runtime.js';
 
 export class Autolock {
@@ -55,13 +57,21 @@ export class Autolock {
     if (!cluster) return;
     const want = cluster.UnlockKey ? parseUnlockKey(cluster.UnlockKey) : undefined;
     this.work = this.work.then(async () => {
-      if (this.host.runtime !== rt || sameKek(want, this.host.kek)) return;
+      if (this.host.runtime !== rt) return;
       try {
-        await rewrapKeys(this.host.dataRoot, this.host.kek, want);
+        // Checked against what is on disk, not only against the last KEK: a crash between the writes
+        // of an earlier run is finished here.
+        let pending = await applyKek(this.host.dataRoot, this.host.kek, want);
+        if (!sameKek(want, this.host.kek))
+          this.logger.info(
+            want ? 'autolock: key material wrapped with the unlock key' : 'autolock off: key material stored unwrapped',
+          );
         this.host.kek = want;
-        this.logger.info(
-          want ? 'autolock: key material wrapped with the unlock key' : 'autolock off: key material stored unwrapped',
-        );
+        while (pending && rt.mgr && this.host.runtime === rt) {
+          await rt.mgr.raft.rotateDataKey(pending);
+          pending = await promotePending(this.host.dataRoot, this.host.kek, pending);
+          this.logger.info('autolock: Raft data rewritten under a new data-encryption key; the old key is gone');
+        }
       } catch (e) {
         this.logger.warn('rewrapping key material failed', { error: errorMessage(e) });
       }

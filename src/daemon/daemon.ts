@@ -140,6 +140,17 @@ export class ShoalDaemon {
       logs: (kind: 'service' | 'task', ref: string, opts: LogOptions): AsyncIterable<LogLine> =>
         this.forwarding.logs(kind, ref, opts),
       swarmEvents: () => this.host.runtime?.mgr?.events,
+      debugVars: () => {
+        const raft = this.host.runtime?.mgr?.raft;
+        if (!raft) return {};
+        const { role, term, commit, applied } = raft.debugState();
+        // The last minute of tick lateness: a blocked event loop shows here before an election does.
+        const since = Date.now() - 60_000;
+        return {
+          raft: { role, term, leader: raft.leader, commit, applied, tickLagMs: raft.ticks.summary(since) },
+          raftTicks: raft.ticks.samples(since),
+        };
+      },
     };
   }
 

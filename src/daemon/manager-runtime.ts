@@ -19,7 +19,7 @@ import { Store } from '../store/store.js';
 import type { ClusterObject, NodeObject } from '../store/types.js';
 import { CaServer } from './ca-server.js';
 import { serveClusterRoutes } from './cluster-routes.js';
-import { loadDek } from './key-wrap.js';
+import { loadDataKeys } from './key-wrap.js';
 import { RaftMembership } from './raft-membership.js';
 import { RaftProposer, StoreStateMachine } from './raft-store.js';
 import type { Logger } from '../common/logging.js';
@@ -117,6 +117,7 @@ export async function openManager(
       checkDemote: (n): void => membership.checkDemote(n),
     },
   });
+  const keys = await loadDataKeys(d.dataRoot, d.kek());
   const raft = new RaftNode({
     id: state.nodeId,
     // The first manager starts as the group; a joined one learns the membership from the leader.
@@ -129,8 +130,10 @@ export async function openManager(
     keepEntries: () => raftSpec().LogEntriesForSlowFollowers ?? 500,
     keepOldSnapshots: () => raftSpec().KeepOldSnapshots ?? 0,
     sm: new StoreStateMachine(() => store),
-    // The data-encryption key lives with the node's key material (autolock wraps it).
-    cipher: await loadDek(d.dataRoot, d.kek()),
+    // The data-encryption key lives with the node's key material (autolock wraps it). While it is
+    // being replaced, Raft writes with the pending key and still reads with the current one.
+    cipher: keys.pending ?? keys.current,
+    retiredCiphers: keys.pending ? [keys.current] : [],
     random: cryptoRandom,
     logger: d.logger.child('raft'),
     transport,

@@ -54,6 +54,69 @@ export class AesGcmCipher implements DataCipher {
   }
 }
 
+/**
+ * The keys of one member while its data-encryption key is replaced: new records are sealed with the
+ * active key only; records written before the switch still open with the older keys until the member
+ * has rewritten everything under the active one (a snapshot and a fresh WAL segment) and forgets them.
+ */
+export class KeyRing implements DataCipher {
+  private older: DataCipher[];
+
+  constructor(
+    private current: DataCipher,
+    older: readonly DataCipher[] = [],
+  ) {
+    if (older.some((c) => c.name !== current.name)) throw new Error('raft: every key of a ring uses one algorithm');
+    this.older = [...older];
+  }
+
+  get name(): string {
+    return this.current.name;
+  }
+
+  /** The key new records are sealed with. */
+  get active(): DataCipher {
+    return this.current;
+  }
+
+  /** Keys still accepted for reading that the member no longer writes with. */
+  get retired(): readonly DataCipher[] {
+    return this.older;
+  }
+
+  /** From now on records are sealed with `next`; the key used so far is kept for reading. */
+  use(next: DataCipher): void {
+    if (next === this.current) return;
+    if (next.name !== this.current.name) throw new Error('raft: every key of a ring uses one algorithm');
+    this.older = [this.current, ...this.older.filter((c) => c !== next)];
+    this.current = next;
+  }
+
+  /** Nothing on disk needs the older keys any more. */
+  forgetRetired(): void {
+    this.older = [];
+  }
+
+  seal(kind: RecordKind, plain: Uint8Array): Buffer {
+    return this.current.seal(kind, plain);
+  }
+
+  open(kind: RecordKind, sealed: Uint8Array): Buffer {
+    try {
+      return this.current.open(kind, sealed);
+    } catch (e) {
+      for (const c of this.older) {
+        try {
+          return c.open(kind, sealed);
+        } catch {
+          // the next key, then
+        }
+      }
+      throw e;
+    }
+  }
+}
+
 /** No encryption: for unit tests of pure storage logic only. */
 export const plainCipher: DataCipher = {
   name: 'none',

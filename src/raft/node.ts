@@ -10,7 +10,7 @@ import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../common/logging.js';
 import type { Random } from '../common/random.js';
-import type { DataCipher } from './cipher.js';
+import { KeyRing, type DataCipher } from './cipher.js';
 import { decodeConfChange, Raft, sendableBeforePersist } from './raft.js';
 import {
   IncomingSnapshot,
@@ -33,6 +33,7 @@ import {
   type SnapshotMeta,
 } from './types.js';
 import { RaftWal, type OpenWalFile } from './wal.js';
+import { TickMeter } from './tick-meter.js';
 
 export interface StateMachine {
   /** A committed normal entry, in index order. */
@@ -76,6 +77,11 @@ export interface RaftNodeOptions {
   sm: StateMachine;
   /** Seals the WAL and snapshots (the manager's data-encryption key). */
   cipher: DataCipher;
+  /**
+   * Keys that may still have sealed some of what is on disk (a key replacement cut short by a
+   * crash): read with, never written with. Call reseal() to rewrite everything under `cipher`.
+   */
+  retiredCiphers?: readonly DataCipher[];
   random: Random;
   logger: Logger;
   transport?: Transport;
@@ -114,6 +120,17 @@ interface Waiter {
   term: number;
 }
 
+interface ResealWaiter {
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+/** A snapshot on disk the WAL has not been cut at yet; a reseal's snapshot carries its waiters. */
+interface PendingCut {
+  meta: SnapshotMeta;
+  reseal?: { waiters: ResealWaiter[]; keys: number };
+}
+
 export class RaftNode {
   private raft!: Raft;
   private wal: RaftWal;
@@ -124,7 +141,13 @@ export class RaftNode {
   private snapshotIndex = 0;
   private snapshotting = false;
   /** A snapshot written in the background, waiting for the processing loop to cut the WAL at it. */
-  private pendingCut: SnapshotMeta | undefined;
+  private pendingCut: PendingCut | undefined;
+  /** The data-encryption keys: new records are sealed with the active one. */
+  private readonly ring: KeyRing;
+  /** Counts key switches: a reseal is complete only if no other switch happened meanwhile. */
+  private keySwitches = 0;
+  /** Callers of reseal() waiting for the next reseal snapshot to start. */
+  private resealWaiters: ResealWaiter[] = [];
   /** Old snapshot files being removed (off the append path; one removal at a time). */
   private pruning: Promise<void> = Promise.resolve();
   private wasLeader = false;
@@ -145,11 +168,15 @@ export class RaftNode {
   /** The processing run in progress and the background snapshot write, for stop() to wait on. */
   private loop: Promise<void> = Promise.resolve();
   private snapshotJob: Promise<void> = Promise.resolve();
+  /** How late each tick fired (a blocked event loop), for diagnostics and the flood tests. */
+  readonly ticks: TickMeter;
   /** 'change' after every processing run: role, leader, commit or applied may have moved. */
   private readonly changes = new EventEmitter().setMaxListeners(0);
 
   constructor(private readonly o: RaftNodeOptions) {
-    this.wal = new RaftWal(path.join(o.dir, 'wal'), o.cipher, undefined, o.openWalFile);
+    this.ring = new KeyRing(o.cipher, o.retiredCiphers ?? []);
+    this.ticks = new TickMeter(o.tickMs);
+    this.wal = new RaftWal(path.join(o.dir, 'wal'), this.ring, undefined, o.openWalFile);
   }
 
   async start(): Promise<void> {
@@ -159,7 +186,7 @@ export class RaftNode {
     const latest = (await readdir(this.o.dir)).filter(isSnapshotFile).sort().at(-1);
     let snapshot: SnapshotMeta | undefined;
     if (latest) {
-      const reader = await readSnapshot(path.join(this.o.dir, latest), this.o.cipher);
+      const reader = await readSnapshot(path.join(this.o.dir, latest), this.ring);
       await this.o.sm.restore(reader.meta.index, reader.chunks());
       snapshot = reader.meta;
     }
@@ -202,6 +229,7 @@ export class RaftNode {
       this.kick();
     });
     this.timer = setInterval(() => {
+      this.ticks.tick(performance.now(), Date.now());
       this.raft.tick();
       this.kick();
     }, this.o.tickMs);
@@ -231,6 +259,7 @@ export class RaftNode {
     clearInterval(this.timer);
     this.rejectWaiters();
     this.failReads(new NotLeaderError(''));
+    this.failReseals(new Error('raft: stopped before the data was resealed'));
     const bound = this.o.stopTimeoutMs ?? 5000;
     const idle = Promise.all([this.loop, this.snapshotJob, this.pruning]).then(() => this.wal.close());
     let timer: NodeJS.Timeout | undefined;
@@ -356,6 +385,37 @@ export class RaftNode {
    */
   changeMembership(cc: ConfChange): Promise<number> {
     return this.submit(() => this.raft.proposeConfChange(cc));
+  }
+
+  /**
+   * Replaces the data-encryption key (autolock turned on: the old key was on disk in the clear).
+   * Records are sealed with `next` from now on; resolves once nothing on disk needs any other key
+   * (see reseal). Until then a restart must be given both keys.
+   */
+  rotateDataKey(next: DataCipher): Promise<void> {
+    if (next !== this.ring.active) {
+      this.ring.use(next);
+      this.keySwitches++;
+    }
+    return this.reseal();
+  }
+
+  /**
+   * Rewrites what this member keeps on disk under the active key: a snapshot of the applied state,
+   * a fresh WAL segment holding the entries after it, and no older snapshot file. Resolves once that
+   * is durable; the retired keys are then forgotten. Needed after a restart with retired keys.
+   */
+  reseal(): Promise<void> {
+    if (this.closed) return Promise.reject(this.fatal ?? new Error('raft: stopped'));
+    return new Promise<void>((resolve, reject) => {
+      this.resealWaiters.push({ resolve, reject });
+      this.kick();
+    });
+  }
+
+  private failReseals(e: unknown): void {
+    for (const w of this.resealWaiters.splice(0)) w.reject(e);
+    for (const w of this.pendingCut?.reseal?.waiters.splice(0) ?? []) w.reject(e);
   }
 
   /** Hands leadership to a caught-up voter (a demoted or leaving leader); no-op off the leader. */
@@ -508,6 +568,7 @@ export class RaftNode {
     for (const w of this.waiters.values()) w.reject(err);
     this.waiters.clear();
     this.failReads(err);
+    this.failReseals(err);
     if (this.wasLeader) {
       this.wasLeader = false;
       this.o.onLeadershipChange?.(false);
@@ -566,7 +627,7 @@ export class RaftNode {
   private async streamSnapshot(t: Transport, m: Extract<Message, { type: 'snapshot' }>): Promise<void> {
     const file = path.join(this.o.dir, snapshotFileName(m.snapshot.index, m.snapshot.term));
     // Plaintext on the wire (the link is TLS): the follower seals it with its own key.
-    const reader = await readSnapshot(file, this.o.cipher);
+    const reader = await readSnapshot(file, this.ring);
     let prev: Uint8Array | undefined;
     let part = 0;
     const send = async (data: Uint8Array, last: boolean): Promise<void> => {
@@ -595,7 +656,8 @@ export class RaftNode {
     if (m.part === 0) {
       await this.incoming?.abort();
       const file = path.join(this.o.dir, `incoming-${m.snapshot.index}-${m.snapshot.term}-${++this.transfers}.tmp`);
-      this.incoming = await IncomingSnapshot.begin(m.from, m.snapshot, file, this.o.cipher);
+      // One key for the whole transfer: installing it under a newer key rewrites it (installSnapshot).
+      this.incoming = await IncomingSnapshot.begin(m.from, m.snapshot, file, this.ring.active);
     }
     const inc = this.incoming;
     if (!inc || !inc.matches(m.from, m.snapshot)) return;
@@ -634,38 +696,58 @@ export class RaftNode {
     if (staged && staged.meta.index === s.index && staged.meta.term === s.term) {
       // Streamed in parts and already sealed on disk: move it into place.
       this.staged = undefined;
-      await rename(staged.file, file);
-      await syncDir(this.o.dir);
+      if (staged.cipher === this.ring.active) {
+        await rename(staged.file, file);
+        await syncDir(this.o.dir);
+      } else {
+        // Received while the key was replaced: rewritten under the key in use now.
+        const old = await readSnapshot(staged.file, staged.cipher);
+        await writeSnapshot(file, meta, old.chunks(), this.ring);
+        await rm(staged.file, { force: true });
+      }
     } else {
-      await writeSnapshot(file, meta, payloadChunks(s.data ?? new Uint8Array()), this.o.cipher);
+      await writeSnapshot(file, meta, payloadChunks(s.data ?? new Uint8Array()), this.ring);
     }
-    const reader = await readSnapshot(file, this.o.cipher);
+    const reader = await readSnapshot(file, this.ring);
     await this.o.sm.restore(s.index, reader.chunks());
     await this.wal.cut(meta, this.raft.hardState(), []);
     this.snapshotIndex = s.index;
+    // A reseal whose snapshot this one overtook takes another snapshot, so no older file is left.
+    this.resealWaiters.push(...(this.pendingCut?.reseal?.waiters ?? []));
     this.pendingCut = undefined;
     this.installed++;
     await this.pruneSnapshots();
   }
 
-  /** Starts a snapshot of the applied state when due; it is written while Raft keeps running. */
+  /**
+   * Starts a snapshot of the applied state when due, or when a reseal waits for one; it is written
+   * while Raft keeps running.
+   */
   private maybeSnapshot(): void {
     const applied = this.raft.appliedIndex;
-    if (this.closed || this.snapshotting || this.pendingCut || applied - this.snapshotIndex < this.o.snapshotInterval())
-      return;
+    if (this.closed || this.snapshotting || this.pendingCut) return;
+    const reseal = this.resealWaiters.length > 0;
+    if (!reseal && applied - this.snapshotIndex < this.o.snapshotInterval()) return;
     const term = this.raft.log.termAt(applied);
     if (term === undefined) return;
     const meta: SnapshotMeta = { index: applied, term, ...this.raft.confState() };
     const chunks = this.o.sm.snapshot(); // captured now, at `applied`
     this.snapshotting = true;
+    const cut: PendingCut = {
+      meta,
+      reseal: reseal ? { waiters: this.resealWaiters.splice(0), keys: this.keySwitches } : undefined,
+    };
     const file = path.join(this.o.dir, snapshotFileName(meta.index, meta.term));
-    this.snapshotJob = writeSnapshot(file, meta, chunks, this.o.cipher)
+    this.snapshotJob = writeSnapshot(file, meta, chunks, this.ring)
       .then(
         () => {
-          this.pendingCut = meta;
+          this.pendingCut = cut;
           this.kick();
         },
-        (e: unknown) => this.fail(new Error(`writing snapshot ${meta.index} failed: ${String(e)}`)),
+        (e: unknown) => {
+          for (const w of cut.reseal?.waiters ?? []) w.reject(e);
+          this.fail(new Error(`writing snapshot ${meta.index} failed: ${String(e)}`));
+        },
       )
       .finally(() => {
         this.snapshotting = false;
@@ -676,8 +758,9 @@ export class RaftNode {
    * The snapshot at `meta` is on disk: tell the WAL and drop the log before it. This runs between
    * appends, so it does only what must be ordered with them; old snapshot files go in the background.
    */
-  private async cutAt(meta: SnapshotMeta): Promise<void> {
+  private async cutAt({ meta, reseal }: PendingCut): Promise<void> {
     this.pendingCut = undefined;
+    if (reseal) return this.resealAt(meta, reseal);
     if (meta.index <= this.snapshotIndex) return; // a snapshot from the leader got there first
     const tail = this.raft.log.slice(meta.index + 1, this.raft.log.lastIndex);
     await this.wal.snapshotTaken(meta, this.raft.hardState(), tail);
@@ -688,10 +771,33 @@ export class RaftNode {
       .catch((e: unknown) => this.o.logger.warn('raft: removing old snapshots failed', { error: String(e) }));
   }
 
-  /** Keeps the newest snapshot plus KeepOldSnapshots older ones. */
-  private async pruneSnapshots(): Promise<void> {
+  /**
+   * The reseal snapshot at `meta` is on disk under the active key: a fresh WAL segment starts there
+   * (the older segments, sealed with older keys, go), then every older snapshot file. Only then are
+   * the retired keys forgotten and the waiters told; a key switch meanwhile means another round.
+   */
+  private async resealAt(meta: SnapshotMeta, reseal: NonNullable<PendingCut['reseal']>): Promise<void> {
+    // A snapshot installed from the leader after the switch already started a segment under the new key.
+    if (meta.index >= this.snapshotIndex) {
+      const tail = this.raft.log.slice(meta.index + 1, this.raft.log.lastIndex);
+      await this.wal.cut(meta, this.raft.hardState(), tail);
+      if (meta.index > this.snapshotIndex) this.raft.snapshotTaken(meta.index, this.o.keepEntries?.() ?? 500);
+      this.snapshotIndex = meta.index;
+    }
+    await this.pruning;
+    await this.pruneSnapshots(0);
+    if (reseal.keys !== this.keySwitches) {
+      this.resealWaiters.push(...reseal.waiters);
+      return;
+    }
+    this.ring.forgetRetired();
+    for (const w of reseal.waiters) w.resolve();
+  }
+
+  /** Keeps the newest snapshot plus KeepOldSnapshots older ones (or `older`). */
+  private async pruneSnapshots(older?: number): Promise<void> {
     const snaps = (await readdir(this.o.dir)).filter(isSnapshotFile).sort();
-    const keep = 1 + Math.max(0, this.o.keepOldSnapshots?.() ?? 0);
+    const keep = 1 + Math.max(0, older ?? this.o.keepOldSnapshots?.() ?? 0);
     for (const f of snaps.slice(0, Math.max(0, snaps.length - keep)))
       await rm(path.join(this.o.dir, f), { force: true });
   }

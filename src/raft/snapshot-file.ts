@@ -206,7 +206,8 @@ export class IncomingSnapshot {
     readonly from: string,
     readonly meta: SnapshotMeta,
     readonly file: string,
-    private readonly cipher: DataCipher,
+    /** The key this transfer is sealed with, whole. */
+    readonly cipher: DataCipher,
   ) {}
 
   static async begin(from: string, meta: SnapshotMeta, file: string, cipher: DataCipher): Promise<IncomingSnapshot> {

@@ -5,17 +5,23 @@
  * ends by printing `N attacks tried, N held`.
  */
 import assert from 'node:assert/strict';
-import { readFile, stat } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import http from 'node:http';
 import http2 from 'node:http2';
 import path from 'node:path';
+import type tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { ClusterClient } from '../../src/cluster/client.js';
 import { requestJoin } from '../../src/cluster/join.js';
 import type { NodeTls } from '../../src/cluster/node-tls.js';
-import { ShoalProcess, waitFor } from '../integration/support.js';
+import { DOCKER, run, ShoalProcess, waitFor } from '../integration/support.js';
+import { scan } from '../../src/common/record.js';
+import { AesGcmCipher } from '../../src/raft/cipher.js';
 
-const PORT = 23771;
+// Not the default cluster port: other daemons may run beside this test.
+const PORT = 4421;
 const ADDR = `127.0.0.1:${PORT}`;
 const description = {
   Hostname: 'intruder',
@@ -76,6 +82,87 @@ function anonymous(pathName: string, body: string | Buffer, identity?: NodeTls):
     req.on('error', () => undefined);
     req.end(body);
   });
+}
+
+interface DebugVars {
+  raft?: { role: string; term: number; leader: string };
+  raftTicks?: [number, number][];
+}
+
+/**
+ * A bystander process ticking every 100 ms for `ms`: how late its timer fires is what the machine
+ * itself (other processes, the flood's client) costs any process, to set the daemon's figure against.
+ */
+function canary(ms: number): Promise<[number, number][]> {
+  const script = `const s=[];let p=performance.now();const t=setInterval(()=>{const n=performance.now();s.push([Date.now(),Math.max(0,n-p-100)]);p=n},100);setTimeout(()=>{clearInterval(t);process.stdout.write(JSON.stringify(s))},${ms})`;
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, ['-e', script], (err, stdout) =>
+      err ? reject(err) : resolve(JSON.parse(stdout) as [number, number][]),
+    );
+  });
+}
+
+/** Quantiles of tick lateness samples (ms). */
+function lagOf(samples: readonly [number, number][]): { count: number; p50: number; p99: number; max: number } {
+  const sorted = samples.map(([, l]) => l).sort((a, b) => a - b);
+  const at = (q: number): number => sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] ?? 0;
+  return { count: sorted.length, p50: at(0.5), p99: at(0.99), max: sorted.at(-1) ?? 0 };
+}
+
+/**
+ * For `ms`, many connections at once: certificate-less ones opening streams with 2 MiB bodies on the
+ * open routes, and a worker's opening hundreds of streams with oversized status reports. Each
+ * connection starts over as soon as its streams end (refused, reset or answered).
+ */
+async function flood(ms: number, worker: NodeTls): Promise<{ streams: number; refused: number }> {
+  const deadline = Date.now() + ms;
+  const big = Buffer.alloc(2 * 1024 * 1024, 0x20);
+  let streams = 0;
+  let refused = 0;
+  const stream = (session: http2.ClientHttp2Session, p: string): Promise<void> =>
+    new Promise((resolve) => {
+      if (Date.now() >= deadline) {
+        resolve();
+        return;
+      }
+      let req: http2.ClientHttp2Stream;
+      try {
+        req = session.request({ ':method': 'POST', ':path': p });
+      } catch {
+        refused++;
+        resolve();
+        return;
+      }
+      streams++;
+      req.on('response', (h) => {
+        if (Number(h[':status']) >= 400) refused++;
+      });
+      req.on('error', () => refused++);
+      req.on('close', () => resolve());
+      req.setTimeout(Math.max(1, Math.min(2000, deadline - Date.now())), () => req.close());
+      req.resume();
+      req.end(big);
+    });
+  const connection = async (tlsOptions: tls.ConnectionOptions, p: string, perSession: number): Promise<void> => {
+    while (Date.now() < deadline) {
+      const session = http2.connect(`https://${ADDR}`, tlsOptions);
+      session.on('error', () => undefined);
+      // A session the port does not take (too many without a certificate) may never connect: it is
+      // given up at the deadline, which closes its streams.
+      const giveUp = setTimeout(() => session.destroy(), Math.max(1, deadline - Date.now()));
+      await Promise.all(Array.from({ length: perSession }, () => stream(session, p)));
+      clearTimeout(giveUp);
+      session.destroy();
+    }
+  };
+  const asWorker = { key: worker.key, cert: worker.cert, ca: worker.ca, checkServerIdentity: () => undefined };
+  await Promise.all([
+    ...Array.from({ length: 12 }, (_, i) =>
+      connection({ rejectUnauthorized: false }, i % 2 ? '/ca/join' : '/ca/root', 8),
+    ),
+    ...Array.from({ length: 4 }, () => connection(asWorker, '/dispatcher/status', 150)),
+  ]);
+  return { streams, refused };
 }
 
 describe('hostile input', { timeout: 600_000 }, () => {
@@ -173,6 +260,37 @@ describe('hostile input', { timeout: 600_000 }, () => {
     assert.ok(apiMs < 10_000, 'the API stays responsive');
   });
 
+  attack('a flood of sessions, streams and oversized bodies leaves the Raft tick on time', async () => {
+    const vars = async (): Promise<DebugVars> =>
+      JSON.parse((await api(shoal.socket, 'GET', '/debug/vars')).body) as DebugVars;
+    const before = await vars();
+    assert.equal(before.raft?.role, 'leader');
+    const t0 = Date.now();
+    const [sent, bystander] = await Promise.all([flood(10_000, worker), canary(10_000)]);
+    const t1 = Date.now();
+    const machine = lagOf(bystander);
+    const after = await vars();
+    const during = lagOf((after.raftTicks ?? []).filter(([at]) => at >= t0 && at <= t1));
+    const quiet = lagOf((before.raftTicks ?? []).filter(([at]) => at >= t0 - 10_000));
+    console.log(
+      `# raft tick lag during a ${t1 - t0} ms flood (${sent.streams} streams, ${sent.refused} refused): ` +
+        `p50 ${during.p50} ms, p99 ${during.p99} ms, max ${during.max} ms over ${during.count} ticks ` +
+        `(before it: p50 ${quiet.p50} ms, p99 ${quiet.p99} ms, max ${quiet.max} ms; ` +
+        `a bystander process meanwhile: p50 ${machine.p50.toFixed(2)} ms, p99 ${machine.p99.toFixed(2)} ms, max ${machine.max.toFixed(2)} ms)`,
+    );
+    assert.ok(sent.streams > 1000, `the flood opened ${sent.streams} streams`);
+    // The ticker kept running: about one tick per 100 ms period.
+    assert.ok(during.count >= ((t1 - t0) / 100) * 0.7, `${during.count} ticks in ${t1 - t0} ms`);
+    // The election timeout is 10 ticks (1 s); a follower would start an election after that long.
+    // Generous: p99 under half of it, no tick as late as all of it.
+    assert.ok(during.p99 < 500, `tick p99 lag ${during.p99} ms`);
+    assert.ok(during.max < 1000, `tick max lag ${during.max} ms`);
+    // No election: still the leader, in the same term.
+    assert.equal(after.raft?.role, 'leader');
+    assert.equal(after.raft?.term, before.raft?.term);
+    await stillConverges('after-flood');
+  });
+
   attack('a status update nested 6,000 levels deep is refused and blocks nobody', async () => {
     const deep = '['.repeat(6000) + ']'.repeat(6000);
     const a = await anonymous('/dispatcher/status', `{"sessionId":"x","updates":[${deep}]}`, worker);
@@ -247,6 +365,82 @@ describe('hostile input', { timeout: 600_000 }, () => {
       shoal.docker(['swarm', 'update', '--autolock=false']);
     }
   });
+
+  attack(
+    'turning autolock on replaces the Raft data key; a restart needs the unlock key and reads everything',
+    async () => {
+      const data = path.join(shoal.dir, 'data');
+      const dekFile = path.join(data, 'certificates', 'raft-dek.json');
+      // An earlier attack turned autolock on and off: its key replacement ends first.
+      const before = await waitFor(
+        'the DEK in the clear (autolock off)',
+        () => {
+          const d = JSON.parse(readFileSync(dekFile, 'utf8')) as { key?: string; pending?: unknown };
+          return d.key && d.pending === undefined ? d.key : undefined;
+        },
+        30_000,
+      );
+      const oldDek = new AesGcmCipher(Buffer.from(before, 'base64'));
+      const secret = (name: string): string =>
+        run('sh', ['-c', `printf s3cret | ${DOCKER} secret create ${name} -`], shoal.env()).stdout.trim();
+      assert.ok(secret('before-lock'));
+      shoal.docker(['swarm', 'update', '--autolock=true']);
+      const key = shoal.docker(['swarm', 'unlock-key', '-q']).trim();
+      try {
+        await waitFor(
+          'the new DEK promoted',
+          () => {
+            const d = JSON.parse(readFileSync(dekFile, 'utf8')) as { wrapped?: unknown; pending?: unknown };
+            return Boolean(d.wrapped) && d.pending === undefined;
+          },
+          30_000,
+        );
+        assert.ok(secret('after-lock'));
+        // Not one record of any WAL segment or snapshot opens with the DEK that was on disk in the clear.
+        const raftDir = path.join(data, 'raft');
+        const files = [
+          ...(await readdir(raftDir)).filter((f) => f.endsWith('.snap')).map((f) => path.join(raftDir, f)),
+          ...(await readdir(path.join(raftDir, 'wal'))).map((f) => path.join(raftDir, 'wal', f)),
+        ];
+        let records = 0;
+        for (const f of files) {
+          const r = scan(await readFile(f));
+          assert.ok(r.ok);
+          for (const rec of r.records.slice(1)) {
+            records++;
+            for (const kind of ['wal', 'snapshot', 'snapshot-end'] as const)
+              assert.throws(() => oldDek.open(kind, rec), Error, `${f}: a record opens with the old DEK`);
+          }
+        }
+        assert.ok(records > 0 && files.some((f) => f.endsWith('.snap')), `${records} records, ${files.join(', ')}`);
+        // A crash and a restart: locked until given the key, then everything is there.
+        await shoal.kill9();
+        await shoal.start();
+        assert.equal(shoal.docker(['info', '--format', '{{.Swarm.LocalNodeState}}']).trim(), 'locked');
+        const unlock = run('sh', ['-c', `echo ${key} | ${DOCKER} swarm unlock`], shoal.env());
+        assert.equal(unlock.code, 0, unlock.stderr);
+        const names = await waitFor(
+          'the secrets after unlocking',
+          () => {
+            const r = shoal.dockerRaw(['secret', 'ls', '--format', '{{.Name}}']);
+            return r.code === 0 && r.stdout;
+          },
+          30_000,
+        );
+        assert.deepEqual(
+          names
+            .trim()
+            .split('\n')
+            .filter((n) => n.endsWith('-lock'))
+            .sort(),
+          ['after-lock', 'before-lock'],
+        );
+      } finally {
+        shoal.dockerRaw(['swarm', 'update', '--autolock=false']);
+        shoal.dockerRaw(['secret', 'rm', 'before-lock', 'after-lock']);
+      }
+    },
+  );
 
   attack('a node can only renew its own certificate, for the role the store gives it', async () => {
     const c = new ClusterClient(() => worker);

@@ -16,6 +16,8 @@ export interface NodeApi {
   logs(kind: 'service' | 'task', ref: string, opts: LogOptions): AsyncIterable<LogLine>;
   /** This manager's swarm events (`docker events`); undefined off a manager, which has none. */
   swarmEvents(): SwarmEventFeed | undefined;
+  /** Diagnostics for `GET /debug/vars` (Raft term and tick lateness on a manager), as dockerd's expvar. */
+  debugVars?(): Record<string, unknown>;
 }
 
 /** Recent swarm events and the live feed. */

@@ -22,6 +22,18 @@ import { groupSlots, hasEnded, isRunnable, type Slot } from './slots.js';
 import { newTask } from './task-factory.js';
 import { rollOut } from './updater.js';
 
+/**
+ * At most this many tasks are created (or marked for removal) by one orchestrator transaction: a
+ * service asking for many replicas is brought up over several Raft entries, so neither the leader's
+ * memory nor an entry's size grows with the replica count, and every later leader does the same.
+ */
+export const MAX_TASK_WRITES_PER_TX = 500;
+
+/** How many scaling writes the current transaction may still make. */
+interface Budget {
+  left: number;
+}
+
 export function isGlobal(s: ServiceObject): boolean {
   return 'Global' in s.Spec.Mode;
 }
@@ -62,7 +74,9 @@ export class Orchestrator extends Reconciler {
 
   protected async reconcile(): Promise<void> {
     let wake = Infinity;
+    const budget: Budget = { left: MAX_TASK_WRITES_PER_TX };
     await this.store.update((tx) => {
+      budget.left = MAX_TASK_WRITES_PER_TX; // a retried transaction starts afresh
       const nodes = new Map(tx.all('node').map((n) => [n.ID as string, n]));
       const tasksByService = new Map<string, TaskObject[]>();
       for (const t of tx.all('task')) {
@@ -75,9 +89,11 @@ export class Orchestrator extends Reconciler {
         const job = { tx, service, tasks, nodes, random: this.random };
         if ('ReplicatedJob' in service.Spec.Mode) wake = Math.min(wake, reconcileReplicatedJob(job));
         else if ('GlobalJob' in service.Spec.Mode) wake = Math.min(wake, reconcileGlobalJob(job));
-        else wake = Math.min(wake, this.reconcileService(tx, service, tasks, nodes));
+        else wake = Math.min(wake, this.reconcileService(tx, service, tasks, nodes, budget));
       }
     });
+    // The batch is committed; the next one goes in its own transaction.
+    if (budget.left <= 0) this.kick(0);
     this.armWake(wake);
   }
 
@@ -98,6 +114,7 @@ export class Orchestrator extends Reconciler {
     service: ServiceObject,
     tasks: TaskObject[],
     nodes: Map<string, NodeObject>,
+    budget: Budget,
   ): number {
     const global = isGlobal(service);
     const slots = groupSlots(tasks, global);
@@ -171,11 +188,11 @@ export class Orchestrator extends Reconciler {
 
     // 4. Scale: add missing slots, remove surplus ones.
     if (global) this.reconcileGlobal(tx, service, slots, nodes);
-    else this.reconcileReplicated(tx, service, slots);
+    else this.reconcileReplicated(tx, service, slots, budget);
     return wake;
   }
 
-  private reconcileReplicated(tx: WriteTx, service: ServiceObject, slots: Map<string, Slot>): void {
+  private reconcileReplicated(tx: WriteTx, service: ServiceObject, slots: Map<string, Slot>, budget: Budget): void {
     const want = replicasOf(service);
     const occupied = [...slots.values()].filter((s) => {
       if (s.tasks.some(isRunnable)) return true;
@@ -192,7 +209,7 @@ export class Orchestrator extends Reconciler {
     if (occupied.length < want) {
       const used = new Set(occupied.map((s) => s.slot));
       let next = 1;
-      for (let i = occupied.length; i < want; i++) {
+      for (let i = occupied.length; i < want && budget.left > 0; i++, budget.left--) {
         while (used.has(next)) next++;
         used.add(next);
         tx.create(
@@ -204,7 +221,8 @@ export class Orchestrator extends Reconciler {
       const isRunning = (s: Slot): boolean => s.tasks.some((t) => isRunnable(t) && t.Status.State === 'running');
       const victims = [...occupied]
         .sort((a, b) => Number(isRunning(a)) - Number(isRunning(b)) || b.slot - a.slot)
-        .slice(0, occupied.length - want);
+        .slice(0, Math.min(occupied.length - want, Math.max(0, budget.left)));
+      budget.left -= victims.length;
       for (const s of victims) {
         for (const t of s.tasks)
           if (t.DesiredState !== 'remove')
