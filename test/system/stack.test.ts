@@ -34,6 +34,7 @@ const argv = (args: string[]): string[] => [
 ];
 const lab = (args: string[], timeoutMs = 300_000): string => ok(process.execPath, argv(args), {}, timeoutMs);
 const on = (host: string, cmd: string[], timeoutMs?: number): string => lab(['exec', host, '--', ...cmd], timeoutMs);
+const tryOn = (host: string, cmd: string[]) => run(process.execPath, argv(['exec', host, '--', ...cmd]), {}, 60_000);
 const shoalOn = (host: string, args: string[], timeoutMs?: number): string =>
   on(host, [process.execPath, path.join(ROOT, 'bin/shoal'), ...args], timeoutMs);
 
@@ -71,7 +72,13 @@ function running(service: string): string[] {
 }
 
 async function converged(service: string, n: number): Promise<void> {
-  await waitFor(`${n} running tasks of ${service}`, () => running(service).length === n, 180_000, 500);
+  await waitFor(
+    `${n} running tasks of ${service}`,
+    () => running(service).length === n,
+    180_000,
+    500,
+    () => tryOn('manager1', ['docker', 'service', 'ps', '--no-trunc', service]).stdout,
+  );
 }
 
 /** Nothing of stack NS is left: no object with its label on the manager, no container on any host. */
@@ -172,7 +179,16 @@ describe('stacks in a 3-host lab', { timeout: 1_800_000 }, () => {
       const args = ['-c', fixture('seed004-wordpress.yml'), '-c', fixture('seed004-wordpress-override.yml')];
       const out =
         cli === 'shoal'
-          ? shoalOn('manager1', ['stack', 'deploy', ...args, '--resolve-image', 'never', 'wordpress'])
+          ? shoalOn('manager1', [
+              'stack',
+              'deploy',
+              ...args,
+              '-c',
+              fixture('seed004-wordpress-order.yml'),
+              '--resolve-image',
+              'never',
+              'wordpress',
+            ])
           : on('manager1', ['docker', 'stack', 'deploy', ...args, 'wordpress']);
       assert.match(out, /Creating network wordpress_overlay\n/);
       if (cli === 'shoal') {
