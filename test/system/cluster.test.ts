@@ -6,24 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { signedBy } from '../../src/cluster/node-tls.js';
-import { ok, ROOT, run, waitFor } from '../integration/support.js';
+import { run, waitFor } from '../integration/support.js';
+import { LabClient } from './lab-client.js';
 
 const NAME = `c${process.pid % 100000}`;
-const argv = (args: string[]): string[] => [
-  path.join(ROOT, 'bin/shoal'),
-  'lab',
-  args[0]!,
-  '--name',
-  NAME,
-  ...args.slice(1),
-];
-const lab = (args: string[], timeoutMs = 300_000): string => ok(process.execPath, argv(args), {}, timeoutMs);
-const labRaw = (args: string[], timeoutMs = 120_000) => run(process.execPath, argv(args), {}, timeoutMs);
-const on = (host: string, cmd: string[]): string => lab(['exec', host, '--', ...cmd]);
-const tryOn = (host: string, cmd: string[], timeoutMs = 60_000) => labRaw(['exec', host, '--', ...cmd], timeoutMs);
+const L = new LabClient(NAME);
+const { lab, labRaw, on, tryOn } = L;
 
 const NO_LEADER =
   "The swarm does not have a leader. It's possible that too few managers are online. Make sure more than half of the managers are online.";

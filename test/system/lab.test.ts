@@ -4,23 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ok, ROOT, run, waitFor } from '../integration/support.js';
+import { run, waitFor } from '../integration/support.js';
+import { LabClient } from './lab-client.js';
 
 const NAME = `t${process.pid % 100000}`;
-// `--name` goes right after the subcommand, before anything `exec` passes on.
-const argv = (args: string[]): string[] => [
-  path.join(ROOT, 'bin/shoal'),
-  'lab',
-  args[0]!,
-  '--name',
-  NAME,
-  ...args.slice(1),
-];
-const lab = (args: string[], timeoutMs = 300_000): string => ok(process.execPath, argv(args), {}, timeoutMs);
-const labRaw = (args: string[]) => run(process.execPath, argv(args));
-const on = (host: string, cmd: string[]): string => lab(['exec', host, '--', ...cmd]);
+const L = new LabClient(NAME);
+const { lab, labRaw, on } = L;
 
 function labProcesses(): string[] {
   return readdirSync('/proc')

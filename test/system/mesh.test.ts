@@ -8,14 +8,16 @@
  */
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import http from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ok, ROOT, run, waitFor } from '../integration/support.js';
+import { httpGet as get, LabClient } from './lab-client.js';
 
 const NAME = `mesh${process.pid % 100000}`;
+const L = new LabClient(NAME);
+const { lab, on, tryOn } = L;
 const HOSTS = ['manager1', 'worker1', 'worker2'];
 const IMAGE = 'shoal-test/busybox:1';
 const UDP_IMAGE = 'shoal-test/udp-hostname:1';
@@ -24,33 +26,10 @@ const HTTPD = ['sh', '-c', 'mkdir -p /www; hostname > /www/index.html; exec http
 /** Tasks only on manager1 and worker1: worker2 serves through the mesh alone. */
 const PLACE = ['--constraint', 'node.hostname!=worker2'];
 
-const argv = (args: string[]): string[] => [
-  path.join(ROOT, 'bin/shoal'),
-  'lab',
-  args[0]!,
-  '--name',
-  NAME,
-  ...args.slice(1),
-];
-const lab = (args: string[], timeoutMs = 300_000): string => ok(process.execPath, argv(args), {}, timeoutMs);
-const on = (host: string, cmd: string[], timeoutMs?: number): string => lab(['exec', host, '--', ...cmd], timeoutMs);
-const tryOn = (host: string, cmd: string[]) => run(process.execPath, argv(['exec', host, '--', ...cmd]), {}, 60_000);
-
 let addrs: Record<string, string> = {};
 
 /** One HTTP request on a fresh connection (so each one is a new flow for the mesh). */
-function httpGet(host: string, port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host, port, path: '/', agent: false, timeout: 3000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve(body.trim()));
-    });
-    req.on('timeout', () => req.destroy(new Error(`timeout to ${host}:${port}`)));
-    req.on('error', reject);
-  });
-}
+const httpGet = async (host: string, port: number): Promise<string> => (await get(host, port)).trim();
 
 /** One datagram from a fresh socket (a new source port: a new UDP flow), and its answer. */
 function udpAsk(host: string, port: number): Promise<string> {
@@ -172,7 +151,7 @@ describe('the routing mesh in a 3-host lab', { timeout: 900_000 }, () => {
     );
   });
   after(() => {
-    if (existsSync(`/run/shoal-lab/${NAME}/state.json`)) run(process.execPath, argv(['down']), {}, 300_000);
+    L.down();
   });
 
   it('publishes 8080 on every host, each request going round-robin to every task (seed 000)', async () => {

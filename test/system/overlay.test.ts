@@ -5,29 +5,19 @@
  * scale (the delay is printed), and removing everything leaves nothing behind on any host.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { ClusterClient } from '../../src/cluster/client.js';
-import { ok, ROOT, run, waitFor } from '../integration/support.js';
+import { run, waitFor } from '../integration/support.js';
+import { LabClient } from './lab-client.js';
 
 const NAME = `ov${process.pid % 100000}`;
+const L = new LabClient(NAME);
+const { lab, on, tryOn } = L;
 const HOSTS = ['manager1', 'worker1', 'worker2'];
 const IMAGE = 'shoal-test/busybox:1';
 /** An HTTP server answering with its container's hostname. */
 const HTTPD = ['sh', '-c', 'mkdir -p /www; hostname > /www/index.html; exec httpd -f -p 80 -h /www'];
-
-const argv = (args: string[]): string[] => [
-  path.join(ROOT, 'bin/shoal'),
-  'lab',
-  args[0]!,
-  '--name',
-  NAME,
-  ...args.slice(1),
-];
-const lab = (args: string[], timeoutMs = 300_000): string => ok(process.execPath, argv(args), {}, timeoutMs);
-const on = (host: string, cmd: string[]): string => lab(['exec', host, '--', ...cmd]);
-const tryOn = (host: string, cmd: string[]) => run(process.execPath, argv(['exec', host, '--', ...cmd]), {}, 60_000);
 
 /** Where a service's running tasks are, and one container of it to run commands in. */
 function runningTasks(service: string): { node: string; name: string }[] {
@@ -79,7 +69,7 @@ describe('overlay networks in a 3-host lab', { timeout: 900_000 }, () => {
     assert.match(lab(['up', '--managers', '1', '--workers', '2']), new RegExp(`lab ${NAME} is up: 3 hosts`));
   });
   after(() => {
-    if (existsSync(`/run/shoal-lab/${NAME}/state.json`)) run(process.execPath, argv(['down']), {}, 300_000);
+    L.down();
   });
 
   it('connects two services on one overlay by name (vip and dnsrr) and isolates a third on another overlay', async () => {

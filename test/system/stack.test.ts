@@ -12,46 +12,21 @@
  *   failure_action rollback the service returns to the previous image.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ApiClient } from '../../src/cli/client.js';
-import { ok, ROOT, run, waitFor } from '../integration/support.js';
+import { ROOT, waitFor } from '../integration/support.js';
+import { httpGet, LabClient } from './lab-client.js';
 
 const NAME = `stk${process.pid % 100000}`;
 const HOSTS = ['manager1', 'worker1', 'worker2'];
 const FIXTURES = path.join(ROOT, 'test/system/fixtures/stacks');
 const fixture = (f: string): string => path.join(FIXTURES, f);
-
-const argv = (args: string[]): string[] => [
-  path.join(ROOT, 'bin/shoal'),
-  'lab',
-  args[0]!,
-  '--name',
-  NAME,
-  ...args.slice(1),
-];
-const lab = (args: string[], timeoutMs = 300_000): string => ok(process.execPath, argv(args), {}, timeoutMs);
-const on = (host: string, cmd: string[], timeoutMs?: number): string => lab(['exec', host, '--', ...cmd], timeoutMs);
-const tryOn = (host: string, cmd: string[]) => run(process.execPath, argv(['exec', host, '--', ...cmd]), {}, 60_000);
-const shoalOn = (host: string, args: string[], timeoutMs?: number): string =>
-  on(host, [process.execPath, path.join(ROOT, 'bin/shoal'), ...args], timeoutMs);
+const L = new LabClient(NAME);
+const { lab, on, tryOn, shoalOn } = L;
 
 let addrs: Record<string, string> = {};
-
-function httpGet(host: string, port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host, port, path: '/', agent: false, timeout: 3000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve(body));
-    });
-    req.on('timeout', () => req.destroy(new Error(`timeout to ${host}:${port}`)));
-    req.on('error', reject);
-  });
-}
 
 /** Running tasks of a service: `node|name`. */
 function running(service: string): string[] {
@@ -135,14 +110,10 @@ async function seed002(ns: string): Promise<void> {
 describe('stacks in a 3-host lab', { timeout: 1_800_000 }, () => {
   before(() => {
     assert.match(lab(['up', '--managers', '1', '--workers', '2']), new RegExp(`lab ${NAME} is up: 3 hosts`));
-    addrs = Object.fromEntries(
-      HOSTS.map((h) => [h, on(h, ['sh', '-c', "ip -4 -o addr show dev eth0 | awk '{print $4}' | cut -d/ -f1"]).trim()]),
-    );
+    addrs = L.addresses(HOSTS);
     on('manager1', ['sh', '-c', 'printf my-wordpress-pw\\\\n | docker secret create my-pw -']);
   });
-  after(() => {
-    if (existsSync(`/run/shoal-lab/${NAME}/state.json`)) run(process.execPath, argv(['down']), {}, 300_000);
-  });
+  after(() => L.down());
 
   it("seed 002's wordpress stack with the docker CLI", async () => {
     const args = ['-c', fixture('seed002-wordpress.yml'), '-c', fixture('seed002-override.yml')];
