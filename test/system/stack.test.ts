@@ -7,7 +7,7 @@
  *   routing mesh on 8080; `docker service scale wordpress_web=5` converges; `stack rm` leaves nothing.
  * - seed 004's wordpress + db: with shoal, `depends_on` holds wordpress back until db is healthy
  *   (asserted from the task and container timestamps); with docker it is ignored.
- * - seed 004's endpoint_mode (vip and dnsrr) and max_replicas_per_node stacks.
+ * - seed 004's endpoint_mode (vip and dnsrr), max_replicas_per_node, healthcheck and resources stacks.
  * - seed 004's update stacks: a bad image pauses the update (failure_action pause), and with
  *   failure_action rollback the service returns to the previous image.
  */
@@ -285,6 +285,50 @@ describe('stacks in a 3-host lab', { timeout: 1_800_000 }, () => {
     shoalOn('manager1', ['stack', 'rm', 'ep', 'mr']);
     await nothingLeft('ep');
     await nothingLeft('mr');
+  });
+
+  it("seed 004's healthcheck and resources stacks", async () => {
+    for (const h of HOSTS) on(h, ['docker', 'tag', 'shoal-test/httpd:1', 'nginx:1.13-alpine']);
+    on('manager1', ['docker', 'stack', 'deploy', '-c', fixture('seed004-healthcheck.yml'), 'hc']);
+    shoalOn('manager1', [
+      'stack',
+      'deploy',
+      '-c',
+      fixture('seed004-resources.yml'),
+      '-c',
+      fixture('seed004-resources-override.yml'),
+      'res',
+    ]);
+    await converged('hc_web', 7);
+    // Running means healthy: the agent reports a task with a healthcheck running once it passes.
+    const healthy = HOSTS.map(
+      (h) =>
+        on(h, ['docker', 'ps', '--filter', 'label=com.docker.swarm.service.name=hc_web', '--format', '{{.Status}}'])
+          .split('\n')
+          .filter((l) => l.includes('(healthy)')).length,
+    ).reduce((a, b) => a + b, 0);
+    assert.equal(healthy, 7);
+    await converged('res_redis', 1);
+    const [node, name] = running('res_redis')[0]!.split('|');
+    const id = on(node!, ['docker', 'ps', '-q', '--filter', `name=${name}.`]).trim();
+    assert.equal(
+      on(node!, ['docker', 'inspect', '--format', '{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}', id]).trim(),
+      `${50 * 1024 * 1024} 500000000`,
+    );
+    assert.equal(
+      on('manager1', [
+        'docker',
+        'service',
+        'inspect',
+        '--format',
+        '{{.Spec.TaskTemplate.Resources.Reservations.MemoryBytes}} {{.Spec.TaskTemplate.Resources.Reservations.NanoCPUs}}',
+        'res_redis',
+      ]).trim(),
+      `${20 * 1024 * 1024} 250000000`,
+    );
+    on('manager1', ['docker', 'stack', 'rm', 'hc', 'res']);
+    await nothingLeft('hc');
+    await nothingLeft('res');
   });
 
   for (const cli of ['docker', 'shoal'] as const) {
