@@ -15,7 +15,7 @@ shoal() { node bin/shoal "$@"; }
 
 if [ "${1:-}" = "--down" ]; then
   if [ -S "$SOCK" ]; then
-    shoal service rm web >/dev/null 2>&1 || true
+    shoal stack rm demo >/dev/null 2>&1 || true
     shoal swarm leave --force >/dev/null 2>&1 || true
   fi
   if [ -f "$PIDFILE" ]; then kill "$(cat "$PIDFILE")" 2>/dev/null || true; rm -f "$PIDFILE"; fi
@@ -35,14 +35,11 @@ fi
 if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" != "active" ]; then
   shoal swarm init --advertise-addr 127.0.0.1
 fi
-if ! shoal service inspect web >/dev/null 2>&1; then
-  # Each replica answers with its own container's hostname; the routing mesh publishes port 8080.
-  shoal service create --name web --replicas 3 --publish 8080:80 shoal-test/busybox:1 \
-    sh -c 'mkdir -p /www; hostname > /www/index.html; exec httpd -f -p 80 -h /www'
-fi
+echo; echo "\$ shoal stack deploy -c examples/demo-stack.yml --detach=false demo"
+shoal stack deploy -c examples/demo-stack.yml --resolve-image never --detach=false demo
 echo; echo "\$ docker node ls"; docker node ls
-echo; echo "\$ docker service ls"; docker service ls
-echo; echo "\$ docker service ps web"; docker service ps web
+echo; echo "\$ docker stack services demo"; docker stack services demo
+echo; echo "\$ docker stack ps demo"; docker stack ps demo
 fetch() {
   if command -v curl >/dev/null 2>&1; then curl -s --max-time 3 "$1"; else busybox timeout 3 busybox wget -qO- "$1"; fi
 }
@@ -53,7 +50,8 @@ cat <<TXT
 
 shoal is running (pid $(cat "$PIDFILE" 2>/dev/null || echo '?'), log $LOG). Drive it with the docker CLI:
     export DOCKER_HOST=unix://$SOCK
-    docker service scale web=5
+    docker service scale demo_web=5
     curl http://127.0.0.1:8080/        # any replica answers, through the routing mesh
+    docker stack ps demo
 Stop it with: bash scripts/demo.sh --down
 TXT

@@ -83,15 +83,24 @@ export class DnsTable implements DnsRecordSource {
     }
     const serving = (net: string, svc: string): string[] =>
       snapshot.endpoints.filter((e) => e.networkId === net && e.serviceName === svc && e.serving).map((e) => e.ip);
+    // A service's aliases are names of the service, as Docker's resolver has them: the VIP (or the
+    // task addresses in dnsrr mode), and `tasks.ALIAS` for the task addresses.
+    const serviceAliases = new Set<string>();
     for (const s of snapshot.services) {
       const ips = s.mode === 'vip' ? (s.vip ? [s.vip] : []) : serving(s.networkId, s.name);
-      for (const n of [s.name, ...(s.aliases ?? [])]) this.add(n, s.networkId, ips);
-      this.add(`tasks.${s.name}`, s.networkId, serving(s.networkId, s.name));
+      for (const n of [s.name, ...(s.aliases ?? [])]) {
+        this.add(n, s.networkId, ips);
+        this.add(`tasks.${n}`, s.networkId, serving(s.networkId, s.name));
+      }
+      for (const a of s.aliases ?? []) serviceAliases.add(`${s.networkId}|${s.name}|${normalizeName(a)}`);
     }
     for (const e of snapshot.endpoints) {
       // A stopped task's own name still exists (it is NXDOMAIN for nobody) but has no address.
       const ips = e.serving ? [e.ip] : [];
-      for (const n of [e.taskName, ...(e.aliases ?? [])]) if (n) this.add(n, e.networkId, ips);
+      if (e.taskName) this.add(e.taskName, e.networkId, ips);
+      // Tasks carry their service's aliases in their attachments; those stay the service's.
+      for (const a of e.aliases ?? [])
+        if (!serviceAliases.has(`${e.networkId}|${e.serviceName}|${normalizeName(a)}`)) this.add(a, e.networkId, ips);
     }
   }
 

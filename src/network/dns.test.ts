@@ -23,8 +23,23 @@ const snapshot: DnsSnapshot = {
     { networkId: 'other', name: 'lonely', mode: 'vip', vip: '10.0.3.2' },
   ],
   endpoints: [
-    { networkId: 'front', ip: '10.0.1.3', owner: 'c-web1', taskName: 'web.1.aaa', serviceName: 'web', serving: true },
-    { networkId: 'front', ip: '10.0.1.4', owner: 'c-web2', taskName: 'web.2.bbb', serviceName: 'web', serving: false },
+    {
+      networkId: 'front',
+      ip: '10.0.1.3',
+      owner: 'c-web1',
+      taskName: 'web.1.aaa',
+      serviceName: 'web',
+      serving: true,
+      aliases: ['www'],
+    },
+    {
+      networkId: 'front',
+      ip: '10.0.1.4',
+      owner: 'c-web2',
+      taskName: 'web.2.bbb',
+      serviceName: 'web',
+      serving: false,
+    },
     { networkId: 'front', ip: '10.0.1.6', owner: 'c-api1', taskName: 'api.1.ccc', serviceName: 'api', serving: true },
     { networkId: 'back', ip: '10.0.2.6', owner: 'c-api1', taskName: 'api.1.ccc', serviceName: 'api', serving: true },
     {
@@ -60,7 +75,12 @@ describe('DNS records', () => {
 
   it('answers VIPs, dnsrr task addresses, tasks.NAME, aliases and task names', () => {
     assert.deepEqual(t.resolve('web', ['front']), { kind: 'answer', ips: ['10.0.1.2'] });
-    assert.deepEqual(t.resolve('WWW.', ['front']), { kind: 'answer', ips: ['10.0.1.2'] });
+    assert.deepEqual(
+      t.resolve('WWW.', ['front']),
+      { kind: 'answer', ips: ['10.0.1.2'] },
+      'a service alias: the VIP only',
+    );
+    assert.deepEqual(t.resolve('tasks.www', ['front']), { kind: 'answer', ips: ['10.0.1.3'] });
     assert.deepEqual(t.resolve('tasks.web', ['front']), { kind: 'answer', ips: ['10.0.1.3'] }, 'only serving tasks');
     assert.deepEqual(t.resolve('db', ['back']), { kind: 'answer', ips: ['10.0.2.7', '10.0.2.8'] });
     assert.deepEqual(t.resolve('mysql', ['back']), { kind: 'answer', ips: ['10.0.2.7'] });
