@@ -60,6 +60,11 @@ export class Agent {
   /** The secrets and configs this node may hold now, in memory only (`kind:id` → data). */
   private held = new Map<string, AssignedPayload>();
 
+  /** This host's overlays (absent in tests without networking). */
+  get networks(): HostNetworks | undefined {
+    return this.o.networks;
+  }
+
   constructor(private readonly o: AgentOptions) {}
 
   start(): void {

@@ -18,6 +18,7 @@ import { networkRoutes } from './routes-networks.js';
 import { nodeRoutes } from './routes-nodes.js';
 import type { EngineInfo } from './engine-info.js';
 import { eventRoutes } from './routes-events.js';
+import { containerRoutes, type LocalAttachments } from './routes-containers.js';
 import { payloadRoutes } from './routes-payloads.js';
 import { serviceRoutes } from './routes-services.js';
 import { swarmRoutes } from './routes-swarm.js';
@@ -33,6 +34,8 @@ export interface ApiAppOptions {
   /** The cluster-level calls (run on the leader). */
   cluster: ClusterApi;
   engine: EngineInfo;
+  /** This node's side of attachable overlays; absent: container calls are all proxied. */
+  attachments?: LocalAttachments;
 }
 
 export interface ApiRequest {
@@ -108,6 +111,7 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
   nodeRoutes(router, o.cluster);
   serviceRoutes(router, o.node, o.cluster);
   eventRoutes(router, o.node, o.engine);
+  if (o.attachments) containerRoutes(router, o.node, o.cluster, o.engine, o.attachments);
   networkRoutes(router, o.node, o.cluster, o.engine);
   payloadRoutes(router, o.cluster);
 
@@ -135,6 +139,7 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
         path: p,
         version,
         json: async <T>(type: GoType) => decodeGo<T>((body ??= await req.body()), type),
+        raw: async () => (body ??= await req.body()),
       };
       // A handler answers false when the request turns out to be the runtime engine's (a local network).
       const answered = (await m.handler(ctx)) !== false;

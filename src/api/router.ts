@@ -17,6 +17,8 @@ export interface Ctx {
   readonly version: string | undefined;
   /** The JSON body decoded as the Go type `type` (Docker's decoding: see go-json/decode.ts). */
   json<T>(type: GoType): Promise<T>;
+  /** The JSON body as sent (for a request relayed to the engine unchanged). */
+  raw(): Promise<unknown>;
 }
 
 /** Resolves false to hand the request to the runtime engine instead (nothing written, body unread). */

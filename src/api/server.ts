@@ -14,6 +14,7 @@ import type { NodeApi } from '../manager/controlapi/node-api.js';
 import { createApiApp } from './app.js';
 import { writeError } from './errors.js';
 import { EngineProxy } from './proxy.js';
+import { releaseOnDestroy, type LocalAttachments } from './routes-containers.js';
 import { normalizeRequestPath, mayUpgrade, SWARM_PATHS } from './request-path.js';
 import { readJsonBody, splitVersion } from './router.js';
 
@@ -27,6 +28,8 @@ export interface ApiServerOptions {
   cluster: ClusterApi;
   runtimeUrl: string;
   logger: Logger;
+  /** This node's side of attachable overlays (`docker run --network` on a swarm overlay). */
+  attachments?: LocalAttachments;
 }
 
 export interface ApiServer {
@@ -44,7 +47,18 @@ export function createApiServer(o: ApiServerOptions): ApiServer {
       json: (p, opts) => engine.json(p, { ...opts, timeoutMs: 5000 }),
       lines: (p, signal) => engineLines(engine, p, signal),
     },
+    ...(o.attachments ? { attachments: o.attachments } : {}),
   });
+  const stopReleasing = new AbortController();
+  if (o.attachments) {
+    void releaseOnDestroy(
+      { lines: (p, signal) => engineLines(engine, p, signal) },
+      o.cluster,
+      o.attachments,
+      stopReleasing.signal,
+      (e) => o.logger.warn('releasing network attachments', { error: String(e) }),
+    );
+  }
 
   const server = http.createServer((req, res) => {
     app
@@ -100,6 +114,7 @@ export function createApiServer(o: ApiServerOptions): ApiServer {
       await chmod(socketPath, 0o660);
     },
     async close(): Promise<void> {
+      stopReleasing.abort();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

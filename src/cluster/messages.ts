@@ -170,9 +170,10 @@ export const NetworkViewSchema = z.object({
         hostIp: z.union([ipv4, z.literal('')]),
         taskId: id,
         taskName: dnsName,
-        serviceName: dnsName,
+        serviceName: z.union([dnsName, z.literal('')]),
         aliases: z.array(dnsName).max(64),
         serving: z.boolean(),
+        attachment: z.literal(true).optional(),
       }),
     )
     .max(100_000),

@@ -7,6 +7,7 @@
  */
 import { chmod, mkdir } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
+import type { NodeId } from '../common/ids.js';
 import type { Logger } from '../common/logging.js';
 import { DockerExecutor } from '../agent/executor/docker-executor.js';
 import type { ManagerAddr } from '../cluster/remote-dispatcher.js';
@@ -118,6 +119,16 @@ export class ShoalDaemon {
       cluster: clusterApi((m, args) => this.forwarding.invoke(m, args)),
       runtimeUrl: this.o.runtime,
       logger: this.o.logger.child('api'),
+      attachments: {
+        // Attaching goes through the control API, which only a manager reaches (see docs).
+        nodeId: () => (this.host.runtime?.mgr ? (this.host.runtime.state.nodeId as NodeId) : undefined),
+        whenNetworkReady: async (id, ms) => {
+          const networks = this.host.runtime?.agent.networks;
+          if (!networks) throw new Error('this node has no overlay networking');
+          await networks.whenNetworkReady(id, ms);
+        },
+        containerStarted: (ips, pid) => this.host.runtime?.agent.networks?.containerStarted(ips, pid),
+      },
     });
     await this.api.listen(socketPath(this.o.host));
     this.o.logger.info('shoal daemon listening', { host: this.o.host, inSwarm: Boolean(state) });

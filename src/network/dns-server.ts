@@ -38,6 +38,11 @@ export class DnsServer {
     private readonly records: DnsRecordSource,
     private readonly upstream: Upstream,
     private readonly logger: Logger,
+    /**
+     * Awaited before a client's question is answered: a container that has just started may ask
+     * before its VIP table is in its namespace (an attachable container's first `wget SERVICE`).
+     */
+    private readonly clientGate?: (clientIp: string) => Promise<void>,
   ) {}
 
   /** Answers one raw query from `clientIp` that arrived on `localAddress`; undefined: drop it. */
@@ -56,6 +61,7 @@ export class DnsServer {
     if (packet.type !== 'query') return undefined;
     const question = packet.questions?.[0];
     if (!question) return this.reply(packet, RCODE_FORMERR, [], tcp);
+    if (this.clientGate) await this.clientGate(clientIp);
     const networks = this.records.clientNetworks(clientIp, localAddress);
     const res = this.records.resolve(question.name, networks);
     switch (res.kind) {

@@ -103,6 +103,23 @@ export interface NodeObject extends Meta {
   ClusterAddr?: string;
   /** The node's own addresses on networks (its ingress address: the routing mesh's SNAT source), as swarmkit's Node.Attachments. */
   Attachments?: NetworkAttachment[];
+  /**
+   * Plain containers on this node attached to attachable overlays (`docker run --network NAME`): the
+   * address the leader allocated for each, kept until the node reports the container gone. swarmkit
+   * records these as "network attachment" tasks; shoal keeps them beside the node, which owns them.
+   */
+  ContainerAttachments?: ContainerAttachment[];
+}
+
+/** One plain container's address on an attachable overlay (swarmkit's attachment task). */
+export interface ContainerAttachment {
+  /** Chosen by the node before the container exists; the container carries it as a label. */
+  readonly ID: string;
+  readonly NetworkID: string;
+  readonly Addresses: string[];
+  /** Known when the container existed first (`docker network connect`). */
+  readonly ContainerID?: string;
+  readonly Aliases?: string[];
 }
 
 // ---------- services ----------

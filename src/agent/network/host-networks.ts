@@ -50,6 +50,8 @@ interface ActiveNetwork {
 
 const EMPTY: NetworkView = { networks: [], endpoints: [], services: [] };
 const RETRY_MS = 2000;
+/** How long a just-started attachable container's DNS question waits for its VIP table. */
+const CLIENT_GATE_MS = 3000;
 
 /** A task whose container may be on its networks now or soon. */
 function needsNetworks(t: TaskObject): boolean {
@@ -71,8 +73,67 @@ export class HostNetworks {
   private firstSync = true;
   private retry: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Started attachable containers' PIDs, by their address on an overlay (`containerStarted`). */
+  private readonly attachedPids = new Map<string, number>();
+  /** Addresses of attachable containers that have their VIP table (or need none). */
+  private readonly attachedReady = new Set<string>();
+  /** Woken after each sync or programming pass. */
+  private waiters: (() => void)[] = [];
 
   constructor(private readonly o: HostNetworksOptions) {}
+
+  /**
+   * An attachable container here has started (the Engine API saw its start): its namespace gets the
+   * VIP tables of the services on its networks, as a task's does.
+   */
+  containerStarted(addresses: readonly string[], pid: number): void {
+    for (const ip of addresses) {
+      this.attachedPids.set(ip, pid);
+      this.attachedReady.delete(ip);
+    }
+    this.kick();
+  }
+
+  /** Resolves once the overlay is plumbed here with its Docker network (an attachment arrived). */
+  async whenNetworkReady(networkId: string, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.active.has(networkId)) {
+      const left = deadline - Date.now();
+      if (left <= 0 || this.closed) throw new Error(`network ${networkId} was not set up on this node in time`);
+      await this.nextPass(left);
+    }
+  }
+
+  /**
+   * For the embedded DNS: a local attachable container that has started but has no VIP table yet is
+   * answered once it has one (bounded), so its first connection to a VIP is load-balanced.
+   */
+  async clientGate(clientIp: string): Promise<void> {
+    const deadline = Date.now() + CLIENT_GATE_MS;
+    for (;;) {
+      const e = this.view.endpoints.find((x) => x.attachment && x.nodeId === this.o.nodeId && x.ip === clientIp);
+      if (!e || this.attachedReady.has(clientIp) || this.closed) return;
+      const left = deadline - Date.now();
+      if (left <= 0) return;
+      await this.nextPass(left);
+    }
+  }
+
+  private nextPass(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, Math.min(timeoutMs, 500));
+      this.waiters.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
 
   /** A new assignment set: reconcile the host with it (coalesced). */
   update(view: NetworkView, tasks: readonly TaskObject[]): void {
@@ -146,6 +207,8 @@ export class HostNetworks {
       } catch (e) {
         this.warn('overlay sync', '', e);
         this.scheduleRetry();
+      } finally {
+        this.wake();
       }
     });
   }
@@ -162,6 +225,15 @@ export class HostNetworks {
   private async sync(): Promise<void> {
     const needed = new Set<string>();
     for (const t of this.tasks) if (needsNetworks(t)) for (const a of t.Networks ?? []) needed.add(a.NetworkID);
+    // Attachable containers of this node (their attachments are in the store until they go).
+    const attached = new Set<string>();
+    for (const e of this.view.endpoints)
+      if (e.attachment && e.nodeId === this.o.nodeId) {
+        needed.add(e.networkId);
+        attached.add(e.ip);
+      }
+    for (const ip of [...this.attachedPids.keys()]) if (!attached.has(ip)) this.attachedPids.delete(ip);
+    for (const ip of [...this.attachedReady]) if (!attached.has(ip)) this.attachedReady.delete(ip);
     // Every node runs the mesh while a service publishes through it, with or without a task.
     if (this.view.mesh) needed.add(this.view.mesh.networkId);
     for (const n of this.view.networks) if (needed.has(n.id)) await this.ensureNetwork(n);
@@ -298,10 +370,27 @@ export class HostNetworks {
   /** Each running local container load-balances the VIPs of the services on its networks. */
   private async programVips(): Promise<void> {
     const live = new Set<string>();
+    const clients: { id: string; pid: number; nets: Set<string>; attachment: boolean }[] = [];
     for (const t of this.tasks) {
       const pid = t.Status.ContainerStatus?.PID ?? 0;
       if (t.Status.State !== 'running' || pid <= 0) continue;
-      const nets = new Set((t.Networks ?? []).map((a) => a.NetworkID));
+      clients.push({ id: t.ID, pid, nets: new Set((t.Networks ?? []).map((a) => a.NetworkID)), attachment: false });
+    }
+    // An attachable container with several attachments shares one namespace: one table for all.
+    const byPid = new Map<number, { ids: string[]; nets: Set<string> }>();
+    for (const e of this.view.endpoints) {
+      const pid = e.attachment && e.nodeId === this.o.nodeId ? this.attachedPids.get(e.ip) : undefined;
+      if (!pid) continue;
+      const c = byPid.get(pid) ?? { ids: [], nets: new Set<string>() };
+      c.ids.push(e.ip);
+      c.nets.add(e.networkId);
+      byPid.set(pid, c);
+    }
+    for (const [pid, c] of byPid) clients.push({ id: c.ids.join(','), pid, nets: c.nets, attachment: true });
+    for (const { id, pid, nets, attachment } of clients) {
+      const ready = (): void => {
+        if (attachment) for (const a of id.split(',')) this.attachedReady.add(a);
+      };
       const vips: VipBackends[] = this.view.services
         .filter((s) => nets.has(s.networkId) && s.mode === 'vip' && s.vip)
         .map((s) => ({
@@ -310,18 +399,25 @@ export class HostNetworks {
             .filter((e) => e.networkId === s.networkId && e.serviceName === s.name && e.serving)
             .map((e) => e.ip),
         }));
-      if (vips.length === 0) continue;
-      live.add(t.ID);
+      if (vips.length === 0) {
+        ready();
+        continue;
+      }
+      live.add(id);
       const rs = vipRuleset(vips);
       const key = `${pid}\n${replaceScript(rs)}`;
-      if (this.vipApplied.get(t.ID) === key) continue;
+      if (this.vipApplied.get(id) === key) {
+        ready();
+        continue;
+      }
       try {
         await this.o.inContainer(pid).applyRuleset(rs);
-        this.vipApplied.set(t.ID, key);
+        this.vipApplied.set(id, key);
       } catch (e) {
         // The container may just have exited; the next assignment says so.
-        this.warn('VIP table', t.ID, e);
+        this.warn('VIP table', id, e);
       }
+      ready();
     }
     for (const id of [...this.vipApplied.keys()]) if (!live.has(id)) this.vipApplied.delete(id);
   }

@@ -28,14 +28,17 @@ function resolvConf(): string {
 export function linuxHostNetworks(o: LinuxHostNetworksOptions): HostNetworks {
   const records = new LiveDnsRecords();
   const logger = o.logger.child('network');
-  return new HostNetworks({
+  // Called only once a DNS query arrives, long after `host` exists.
+  const gate = (clientIp: string): Promise<void> => host.clientGate(clientIp);
+  const host: HostNetworks = new HostNetworks({
     nodeId: o.nodeId,
     underlayIp: o.advertiseAddr.replace(/:\d+$/, ''),
     plumbing: new LinuxPlumbing(hostRunner),
     inContainer: (pid) => new LinuxPlumbing(netnsRunner(`/proc/${pid}/ns/net`)),
     docker: new EngineDockerNetworks(o.runtimeUrl),
     records,
-    dns: new DnsServer(records, UpstreamForwarder.fromResolvConf(resolvConf()), logger.child('dns')),
+    dns: new DnsServer(records, UpstreamForwarder.fromResolvConf(resolvConf()), logger.child('dns'), gate),
     logger,
   });
+  return host;
 }

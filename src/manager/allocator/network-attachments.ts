@@ -34,7 +34,8 @@ export class AddressBook {
     for (const t of tasks)
       for (const a of t.Networks ?? []) for (const addr of a.Addresses) this.take(a.NetworkID, addr);
     for (const n of nodes)
-      for (const a of n.Attachments ?? []) for (const addr of a.Addresses) this.take(a.NetworkID, addr);
+      for (const a of [...(n.Attachments ?? []), ...(n.ContainerAttachments ?? [])])
+        for (const addr of a.Addresses) this.take(a.NetworkID, addr);
   }
 
   take(networkId: string, addr: string): void {
@@ -43,10 +44,11 @@ export class AddressBook {
     this.used.set(networkId, list);
   }
 
-  /** A fresh address on `n`, recorded as taken. */
-  allocate(n: NetworkObject): string {
+  /** A fresh address on `n` (or the `preferred` one, refused when taken), recorded as taken. */
+  allocate(n: NetworkObject, preferred?: string): string {
     const ipam = ipamOf(n);
-    const ip = withPrefixLength(ipam, allocateAddress(ipam, this.used.get(n.ID) ?? []));
+    const taken = this.used.get(n.ID) ?? [];
+    const ip = withPrefixLength(ipam, allocateAddress(ipam, taken, preferred ? { preferred } : {}));
     this.take(n.ID, ip);
     return ip;
   }

@@ -9,6 +9,7 @@ import { clusterMethods } from './cluster.js';
 import { configMethods } from './config.js';
 import type { Method } from './method.js';
 import { networkMethods } from './network.js';
+import { networkAttachmentMethods } from './network-attachment.js';
 import { nodeMethods } from './node.js';
 import { secretMethods } from './secret.js';
 import { serviceMethods } from './service.js';
@@ -20,6 +21,7 @@ export const controlMethods = {
   ...serviceMethods,
   ...taskMethods,
   ...networkMethods,
+  ...networkAttachmentMethods,
   ...secretMethods,
   ...configMethods,
 };

@@ -163,6 +163,10 @@ export const networkMethods = {
           throw rpcError('failed_precondition', `network ${network.ID} is in use by task ${t.ID}`);
         }
       }
+      for (const n of tx.all('node')) {
+        const a = (n.ContainerAttachments ?? []).find((x) => x.NetworkID === network.ID);
+        if (a) throw rpcError('failed_precondition', `network ${network.ID} is in use by task ${a.ID}`);
+      }
       tx.delete('network', network.ID);
     });
   }),

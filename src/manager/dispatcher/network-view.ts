@@ -40,6 +40,8 @@ export function networkViewFor(
 ): NetworkView {
   const wanted = new Set<string>();
   for (const t of assigned) for (const a of t.Networks ?? []) wanted.add(a.NetworkID);
+  const self = all.nodes.find((n) => n.ID === nodeId);
+  for (const a of self?.ContainerAttachments ?? []) wanted.add(a.NetworkID);
   const mesh = meshFor(nodeId, all);
   if (mesh) wanted.add(mesh.networkId);
   const networks = all.networks.filter((n) => wanted.has(n.ID)).sort((a, b) => a.ID.localeCompare(b.ID));
@@ -62,6 +64,24 @@ export function networkViewFor(
         serviceName: serviceName.get(t.ServiceID) ?? t.ServiceAnnotations.Name,
         aliases: a.Aliases ?? [],
         serving: t.Status.State === 'running' && t.DesiredState === 'running',
+      });
+    }
+  }
+  for (const n of all.nodes) {
+    for (const a of n.ContainerAttachments ?? []) {
+      if (!wanted.has(a.NetworkID) || !a.Addresses[0]) continue;
+      if (!n.Status.Addr && n.ID !== nodeId) continue;
+      endpoints.push({
+        networkId: a.NetworkID,
+        ip: hostPart(a.Addresses[0]),
+        nodeId: n.ID,
+        hostIp: n.Status.Addr,
+        taskId: a.ID,
+        taskName: a.ID,
+        serviceName: '',
+        aliases: a.Aliases ?? [],
+        serving: false,
+        attachment: true,
       });
     }
   }

@@ -36,6 +36,11 @@ export interface ViewEndpoint {
   readonly aliases: readonly string[];
   /** Running and meant to run: answered by DNS and load-balanced to. */
   readonly serving: boolean;
+  /**
+   * A plain container on an attachable overlay (`docker run --network`): taskId is the attachment's
+   * id, serviceName is empty. Its node plumbs the network for it.
+   */
+  readonly attachment?: true;
 }
 
 /** A service on one network: how its name resolves there. */
