@@ -107,7 +107,8 @@ describe('dockerode against shoal', { timeout: 300_000 }, () => {
     const id = created.id ?? created.ID ?? '';
     const s = (await docker.getService(id).inspect()) as { Spec: { Mode: unknown; RollbackConfig: unknown } };
     assert.deepEqual(s.Spec.Mode, { Replicated: { Replicas: 2 } });
-    assert.deepEqual(s.Spec.RollbackConfig, { Order: 'start-first' });
+    // Swarmkit's enums always hold a value: the failure action shows its default, as with docker.
+    assert.deepEqual(s.Spec.RollbackConfig, { Order: 'start-first', FailureAction: 'pause' });
     await waitFor(
       '2 running tasks',
       () =>
