@@ -25,6 +25,8 @@ export interface ManagerOptions {
   logSource: LogSource;
   /** What the Raft leader adds (reachability) and checks (quorum on demote); none in tests. */
   leader?: LeaderHooks;
+  /** Told how late each agent heartbeat came, in seconds (monitoring). */
+  heartbeatLateness?: (seconds: number) => void;
 }
 
 export class Manager {
@@ -44,7 +46,7 @@ export class Manager {
       leader: o.leader ?? noLeaderHooks,
     };
     this.control = localClusterApi(this.controlContext);
-    this.dispatcher = new Dispatcher(o.store, o.clock, o.random, o.logger.child('dispatcher'));
+    this.dispatcher = new Dispatcher(o.store, o.clock, o.random, o.logger.child('dispatcher'), o.heartbeatLateness);
     this.rotation = new RootRotationReconciler(o.store, o.clock, o.random, o.logger.child('ca'));
     this.components = [
       this.dispatcher,
