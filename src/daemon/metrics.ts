@@ -202,7 +202,7 @@ export class DaemonMetrics {
     disk('shoal_raft_snapshot_bytes', 'Bytes of Raft snapshot files on disk.', () => this.raftDir, isSnapshotFile);
     const leaderChanges = new Counter({
       name: 'shoal_raft_leader_changes_total',
-      help: 'Times the leader this manager knows changed to another member.',
+      help: 'Times this manager learned of a new leader (the first after starting included).',
       registers,
     });
     const proposals = new Histogram({

@@ -8,7 +8,7 @@ export interface RaftInstruments {
   walSync?(seconds: number, entries: number): void;
   /** A proposal of this member was committed and applied here, `seconds` after it was proposed. */
   proposalApplied?(seconds: number): void;
-  /** The member this one knows as leader changed to another one (not to "none"). */
+  /** This member learned of a new leader (the first one after starting included; losing one is not counted). */
   leaderChanged?(): void;
   /** A Raft tick fired `seconds` later than its period (a blocked event loop). */
   tickLateness?(seconds: number): void;
