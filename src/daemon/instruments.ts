@@ -11,4 +11,6 @@ export interface NodeInstruments {
   readonly agent: AgentInstruments;
   /** How late an agent heartbeat came to this manager's dispatcher, in seconds. */
   heartbeatLateness(seconds: number): void;
+  /** How long a task waited from its creation to its assignment to a node, in seconds. */
+  schedulingDelay(seconds: number): void;
 }

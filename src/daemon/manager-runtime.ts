@@ -120,6 +120,7 @@ export async function openManager(
       checkDemote: (n): void => membership.checkDemote(n),
     },
     heartbeatLateness: d.instruments?.heartbeatLateness,
+    schedulingDelay: d.instruments?.schedulingDelay,
   });
   const keys = await loadDataKeys(d.dataRoot, d.kek());
   const raft = new RaftNode({

@@ -61,6 +61,7 @@ describe('daemon metrics', () => {
     m.instruments.agent.containerStarted?.(0.2);
     m.instruments.agent.taskFailed?.('rejected');
     m.instruments.heartbeatLateness(0);
+    m.instruments.schedulingDelay(0.05);
     const f = await parseMetrics((await m.scrape()).body);
 
     assert.equal(sampleValue(f, 'shoal_nodes', { state: 'ready', role: 'manager', availability: 'active' }), 1);
@@ -88,6 +89,7 @@ describe('daemon metrics', () => {
     assert.equal(sampleValue(f, 'shoal_raft_tick_lateness_seconds'), 1);
     assert.equal(sampleValue(f, 'shoal_dispatcher_sessions'), 2);
     assert.equal(sampleValue(f, 'shoal_dispatcher_heartbeat_lateness_seconds'), 1);
+    assert.equal(sampleValue(f, 'shoal_scheduler_delay_seconds'), 1);
     assert.equal(sampleValue(f, 'shoal_agent_container_start_duration_seconds'), 1);
     assert.equal(sampleValue(f, 'shoal_agent_task_failures_total', { state: 'rejected' }), 1);
     assert.equal(sampleValue(f, 'shoal_agent_task_failures_total', { state: 'failed' }), 0);

@@ -126,6 +126,12 @@ export class DaemonMetrics {
         }
       },
     });
+    const schedulingDelay = new Histogram({
+      name: 'shoal_scheduler_delay_seconds',
+      help: 'From a task created to its assignment to a node by the scheduler (on the leader).',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
     const updates: Gauge<'state'> = new Gauge({
       name: 'shoal_service_updates',
       help: 'Services by the state of their last rolling update or rollback (UpdateStatus.State).',
@@ -278,6 +284,7 @@ export class DaemonMetrics {
         taskFailed: (state) => failures.inc({ state }),
       },
       heartbeatLateness: (s) => heartbeats.observe(s),
+      schedulingDelay: (s) => schedulingDelay.observe(s),
     };
   }
 

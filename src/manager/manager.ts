@@ -27,6 +27,8 @@ export interface ManagerOptions {
   leader?: LeaderHooks;
   /** Told how late each agent heartbeat came, in seconds (monitoring). */
   heartbeatLateness?: (seconds: number) => void;
+  /** Told each task's delay from creation to assignment, in seconds (monitoring). */
+  schedulingDelay?: (seconds: number) => void;
 }
 
 export class Manager {
@@ -51,7 +53,7 @@ export class Manager {
     this.components = [
       this.dispatcher,
       new Allocator(o.store, o.clock, o.logger.child('allocator')),
-      new Scheduler(o.store, o.clock, o.logger.child('scheduler')),
+      new Scheduler(o.store, o.clock, o.logger.child('scheduler'), o.schedulingDelay),
       new Orchestrator(o.store, o.clock, o.random, o.logger.child('orchestrator')),
       new TaskReaper(o.store, o.clock, o.logger.child('taskreaper')),
       this.rotation,

@@ -103,6 +103,7 @@ describe('metrics of a real daemon', { timeout: 300_000 }, () => {
     assert.ok(sampleValue(f, 'shoal_raft_applied_index')! > 0);
     assert.equal(sampleValue(f, 'shoal_raft_peers', { reachable: 'true' }), 1);
     assert.ok(sampleValue(f, 'shoal_agent_container_start_duration_seconds')! >= 2);
+    assert.equal(sampleValue(f, 'shoal_scheduler_delay_seconds'), 2, 'both tasks scheduled once');
     assert.ok(sampleValue(f, 'shoal_raft_tick_lateness_seconds')! > 0, 'ticks measured');
     const proposals = sampleValue(f, 'shoal_raft_proposal_commit_duration_seconds')!;
 
