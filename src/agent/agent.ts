@@ -14,6 +14,7 @@ import type {
 } from '../manager/dispatcher/session.js';
 import type { TaskObject, TaskStatus } from '../store/types.js';
 import type { Executor } from './executor/executor.js';
+import type { AgentInstruments } from './instruments.js';
 import type { HostNetworks } from './network/host-networks.js';
 import type { PayloadDirs } from './secrets/payload-dirs.js';
 import { payloadFilesOf, withPayloadMounts } from './secrets/task-payloads.js';
@@ -34,6 +35,8 @@ export interface AgentOptions {
   networks?: HostNetworks;
   /** Where tasks' secrets and configs are put (per-task tmpfs); without it a task using one fails. */
   payloadDirs?: PayloadDirs;
+  /** Measurements for monitoring (container start latency, task failures). */
+  instruments?: AgentInstruments;
 }
 
 const BACKOFF_MIN_MS = 100;
@@ -241,6 +244,7 @@ export class Agent {
       this.o.logger.child('task'),
       this.o.now ?? Date.now,
       (task) => this.prepareTask(task),
+      this.o.instruments,
     );
   }
 

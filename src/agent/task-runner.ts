@@ -6,6 +6,7 @@ import { errorMessage, ShoalError } from '../common/errors.js';
 import type { Logger } from '../common/logging.js';
 import type { TaskObject, TaskState, TaskStatus } from '../store/types.js';
 import type { ContainerObservation, Executor } from './executor/executor.js';
+import type { AgentInstruments } from './instruments.js';
 import type { Semaphore } from './semaphore.js';
 import { nextStep, type ContainerView, type Step } from './transition.js';
 
@@ -28,6 +29,7 @@ export class TaskRunner {
     private readonly now: () => number,
     /** Makes the task's networks exist here; returns the task to create (with its resolver filled). */
     private readonly prepareNetworks?: (task: TaskObject) => Promise<TaskObject>,
+    private readonly instruments?: AgentInstruments,
   ) {
     this.reported = task.Status;
     this.done = this.loop();
@@ -97,6 +99,8 @@ export class TaskRunner {
   }
 
   private setStatus(state: TaskState, message: string, err: string | undefined, c: ContainerView): void {
+    if ((state === 'failed' || state === 'rejected') && this.reported.State !== state)
+      this.instruments?.taskFailed?.(state);
     const status: TaskStatus = { Timestamp: this.now(), State: state, Message: message };
     if (err) status.Err = err;
     if (c.kind === 'present')
@@ -143,7 +147,14 @@ export class TaskRunner {
         return;
       }
       case 'start':
-        if (c.kind === 'present') await this.limit.run(() => this.executor.start(c.id));
+        if (c.kind === 'present') {
+          const id = c.id;
+          await this.limit.run(async () => {
+            const t0 = performance.now();
+            await this.executor.start(id);
+            this.instruments?.containerStarted?.((performance.now() - t0) / 1000);
+          });
+        }
         return;
       case 'stop':
         if (c.kind === 'present') await this.limit.run(() => this.executor.stop(c.id, this.graceMs()));

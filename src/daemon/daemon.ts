@@ -7,6 +7,7 @@
  */
 import { chmod, mkdir } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
+import path from 'node:path';
 import type { NodeId } from '../common/ids.js';
 import type { Logger } from '../common/logging.js';
 import { DockerExecutor } from '../agent/executor/docker-executor.js';
@@ -20,6 +21,8 @@ import { CertificateRenewal } from './certificate-renewal.js';
 import { ControlForwarding } from './control-forwarding.js';
 import { NodeHost } from './host.js';
 import { isLocked } from './key-wrap.js';
+import { DaemonMetrics } from './metrics.js';
+import { serveMetrics, type MetricsServer } from './metrics-server.js';
 import { loadNodeState, saveNodeState } from './node-state.js';
 import { RoleSwitch } from './role-switch.js';
 import type { ClusterRuntime } from './runtime.js';
@@ -37,6 +40,8 @@ export interface DaemonOptions {
   tickMs?: number;
   /** Cut a damaged Raft WAL at the damage instead of refusing to start. */
   repairWal?: boolean;
+  /** `ADDR:PORT` to serve Prometheus metrics on (GET /metrics); off when unset. */
+  metricsAddr?: string;
   /** Raft stopped for good (a disk or apply error): the process must end so a supervisor restarts it from disk. */
   onFatal(err: Error): void;
   logger: Logger;
@@ -52,10 +57,15 @@ export class ShoalDaemon {
   private readonly autolock: Autolock;
   private readonly forwarding: ControlForwarding;
   private api: ApiServer | undefined;
+  private readonly metrics: DaemonMetrics | undefined;
+  private metricsServer: MetricsServer | undefined;
 
   constructor(private readonly o: DaemonOptions) {
     const logger = o.logger;
     const tickMs = o.tickMs ?? 100;
+    this.metrics = o.metricsAddr
+      ? new DaemonMetrics(() => this.host.runtime?.mgr, path.join(o.dataRoot, 'raft'))
+      : undefined;
     this.executor = new DockerExecutor({
       runtimeUrl: o.runtime,
       hostname: o.hostname ?? osHostname(),
@@ -70,6 +80,7 @@ export class ShoalDaemon {
         runtimeUrl: o.runtime,
         tickMs,
         repairWal: o.repairWal,
+        instruments: this.metrics?.instruments,
         onFatal: (err) => o.onFatal(err),
         kek: () => this.host.kek,
         onRole: (rt, role) => roles.wanted(rt, role),
@@ -131,10 +142,18 @@ export class ShoalDaemon {
       },
     });
     await this.api.listen(socketPath(this.o.host));
+    if (this.metrics && this.o.metricsAddr)
+      this.metricsServer = await serveMetrics(this.metrics, this.o.metricsAddr, this.o.logger.child('metrics'));
     this.o.logger.info('shoal daemon listening', { host: this.o.host, inSwarm: Boolean(state) });
   }
 
+  /** Where `--metrics-addr` listens (its port filled in when 0 was asked); undefined when off. */
+  get metricsAddress(): { host: string; port: number } | undefined {
+    return this.metricsServer?.address;
+  }
+
   async stop(): Promise<void> {
+    await this.metricsServer?.close();
     await this.api?.close();
     const rt = this.host.runtime;
     if (rt) await this.host.close(rt);

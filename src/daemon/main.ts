@@ -19,6 +19,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
     .option('--hostname <name>', "this node's hostname (default: the host's)")
     .option('--raft-tick <ms>', 'Raft tick interval in ms (election timeout = ElectionTick ticks)', '100')
     .option('--log-level <level>', 'debug, info, warn or error', 'info')
+    .option('--metrics-addr <addr>', 'serve Prometheus metrics on ADDR:PORT at /metrics (off unless set)')
     .option('--repair-wal', 'cut a damaged Raft WAL at the damage (logging what it drops) instead of refusing to start')
     .exitOverride();
   try {
@@ -41,6 +42,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
     raftTick: string;
     logLevel: 'debug' | 'info' | 'warn' | 'error';
     repairWal?: boolean;
+    metricsAddr?: string;
   }>();
   const logger = consoleLogger(o.logLevel);
   const tickMs = Number(o.raftTick);

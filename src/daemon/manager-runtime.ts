@@ -25,6 +25,7 @@ import { RaftProposer, StoreStateMachine } from './raft-store.js';
 import type { Logger } from '../common/logging.js';
 import type { DockerExecutor } from '../agent/executor/docker-executor.js';
 import type { ClusterClient } from '../cluster/client.js';
+import type { NodeInstruments } from './instruments.js';
 import type { NodeTls } from './node-certs.js';
 import type { NodeState } from './node-state.js';
 
@@ -41,6 +42,8 @@ export interface ManagerDeps {
   repairWal?: boolean;
   /** Raft stopped for good after a storage or apply error: the process must end. */
   onFatal(err: Error): void;
+  /** Measurements for `--metrics-addr` (none when metrics are off). */
+  instruments?: NodeInstruments;
 }
 
 /** The node runtime a manager's parts live in. */
@@ -116,6 +119,8 @@ export async function openManager(
       decorate: (n): NodeObject => membership.decorate(n),
       checkDemote: (n): void => membership.checkDemote(n),
     },
+    heartbeatLateness: d.instruments?.heartbeatLateness,
+    schedulingDelay: d.instruments?.schedulingDelay,
   });
   const keys = await loadDataKeys(d.dataRoot, d.kek());
   const raft = new RaftNode({
@@ -141,6 +146,7 @@ export async function openManager(
     onLeadershipChange: (leading) => membership.leadershipChanged(leading),
     forceNewCluster,
     repairWal: d.repairWal,
+    instruments: d.instruments?.raft,
     onFatal: (err) => d.onFatal(err),
     onRemoved: (by) => {
       const addr = addrOf(by);

@@ -98,6 +98,7 @@ export async function openRuntime(
     logger: d.logger.child('agent'),
     // Per node, so several daemons on one host (labs, tests) never sweep each other's.
     payloadDirs: new TmpfsPayloadDirs(path.join(SECRETS_ROOT, state.nodeId)),
+    instruments: d.instruments?.agent,
     networks: linuxHostNetworks({
       nodeId: state.nodeId,
       advertiseAddr: state.advertiseAddr,

@@ -25,6 +25,10 @@ export interface ManagerOptions {
   logSource: LogSource;
   /** What the Raft leader adds (reachability) and checks (quorum on demote); none in tests. */
   leader?: LeaderHooks;
+  /** Told how late each agent heartbeat came, in seconds (monitoring). */
+  heartbeatLateness?: (seconds: number) => void;
+  /** Told each task's delay from creation to assignment, in seconds (monitoring). */
+  schedulingDelay?: (seconds: number) => void;
 }
 
 export class Manager {
@@ -44,12 +48,12 @@ export class Manager {
       leader: o.leader ?? noLeaderHooks,
     };
     this.control = localClusterApi(this.controlContext);
-    this.dispatcher = new Dispatcher(o.store, o.clock, o.random, o.logger.child('dispatcher'));
+    this.dispatcher = new Dispatcher(o.store, o.clock, o.random, o.logger.child('dispatcher'), o.heartbeatLateness);
     this.rotation = new RootRotationReconciler(o.store, o.clock, o.random, o.logger.child('ca'));
     this.components = [
       this.dispatcher,
       new Allocator(o.store, o.clock, o.logger.child('allocator')),
-      new Scheduler(o.store, o.clock, o.logger.child('scheduler')),
+      new Scheduler(o.store, o.clock, o.logger.child('scheduler'), o.schedulingDelay),
       new Orchestrator(o.store, o.clock, o.random, o.logger.child('orchestrator')),
       new TaskReaper(o.store, o.clock, o.logger.child('taskreaper')),
       this.rotation,

@@ -33,6 +33,7 @@ import {
   type SnapshotMeta,
 } from './types.js';
 import { RaftWal, type OpenWalFile } from './wal.js';
+import type { RaftInstruments } from './instruments.js';
 import { TickMeter } from './tick-meter.js';
 
 export interface StateMachine {
@@ -105,6 +106,8 @@ export interface RaftNodeOptions {
   repairWal?: boolean;
   /** Opens WAL segment files (tests inject disk faults here). */
   openWalFile?: OpenWalFile;
+  /** Measurements for monitoring (WAL syncs, proposal latency, leader changes, tick lateness). */
+  instruments?: RaftInstruments;
 }
 
 interface Read {
@@ -118,6 +121,8 @@ interface Waiter {
   resolve: (index: number) => void;
   reject: (e: unknown) => void;
   term: number;
+  /** performance.now() when proposed. */
+  at: number;
 }
 
 interface ResealWaiter {
@@ -151,6 +156,8 @@ export class RaftNode {
   /** Old snapshot files being removed (off the append path; one removal at a time). */
   private pruning: Promise<void> = Promise.resolve();
   private wasLeader = false;
+  /** The last leader known (for counting leader changes). */
+  private lastLeader = '';
   private installed = 0;
   /** Followers a snapshot is being streamed to right now. */
   private streaming = new Set<MemberId>();
@@ -229,7 +236,8 @@ export class RaftNode {
       this.kick();
     });
     this.timer = setInterval(() => {
-      this.ticks.tick(performance.now(), Date.now());
+      const late = this.ticks.tick(performance.now(), Date.now());
+      if (late !== undefined) this.o.instruments?.tickLateness?.(late / 1000);
       this.raft.tick();
       this.kick();
     }, this.o.tickMs);
@@ -457,7 +465,7 @@ export class RaftNode {
       return Promise.reject(e);
     }
     const p = new Promise<number>((resolve, reject) =>
-      this.waiters.set(index, { resolve, reject, term: this.raft.term }),
+      this.waiters.set(index, { resolve, reject, term: this.raft.term, at: performance.now() }),
     );
     this.kick();
     return p;
@@ -529,7 +537,10 @@ export class RaftNode {
           const role = this.raft.role;
           this.sendMessages(r.messages.filter((m) => sendableBeforePersist(m, role)));
           if (r.snapshot) await this.installSnapshot(r.snapshot);
+          const syncStart = performance.now();
           await this.wal.append(r.hardState, r.entries);
+          if (r.hardState || r.entries.length)
+            this.o.instruments?.walSync?.((performance.now() - syncStart) / 1000, r.entries.length);
           const last = r.entries.at(-1);
           this.raft.advance(last?.index ?? 0, last?.term);
           this.sendMessages(r.messages.filter((m) => !sendableBeforePersist(m, role)));
@@ -551,6 +562,7 @@ export class RaftNode {
       this.fail(e);
     } finally {
       this.processing = false;
+      this.noticeLeaderChange();
       this.changes.emit('change');
     }
   }
@@ -589,9 +601,19 @@ export class RaftNode {
     if (w) {
       this.waiters.delete(e.index);
       // An entry of another term at our index means our proposal was overwritten.
-      if (e.term === w.term) w.resolve(e.index);
-      else w.reject(new NotLeaderError(this.raft.leader));
+      if (e.term === w.term) {
+        this.o.instruments?.proposalApplied?.((performance.now() - w.at) / 1000);
+        w.resolve(e.index);
+      } else w.reject(new NotLeaderError(this.raft.leader));
     }
+  }
+
+  /** Counts changes of the known leader (to another member, not to none) for monitoring. */
+  private noticeLeaderChange(): void {
+    const leader = this.leader;
+    if (leader === '' || leader === this.lastLeader) return;
+    this.lastLeader = leader;
+    this.o.instruments?.leaderChanged?.();
   }
 
   private noticeLeadership(): void {

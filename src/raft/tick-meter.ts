@@ -35,15 +35,21 @@ export class TickMeter {
     this.lag = new Float64Array(capacity);
   }
 
-  /** A tick fired: `monotonicMs` for the interval, `wallMs` to place it in time. */
-  tick(monotonicMs: number, wallMs: number): void {
+  /**
+   * A tick fired: `monotonicMs` for the interval, `wallMs` to place it in time. Returns its lateness
+   * in ms (undefined for the first tick, which has no interval).
+   */
+  tick(monotonicMs: number, wallMs: number): number | undefined {
+    let late: number | undefined;
     if (this.prev !== undefined) {
+      late = Math.max(0, monotonicMs - this.prev - this.periodMs);
       this.at[this.next] = wallMs;
-      this.lag[this.next] = Math.max(0, monotonicMs - this.prev - this.periodMs);
+      this.lag[this.next] = late;
       this.next = (this.next + 1) % this.at.length;
       this.filled = Math.min(this.filled + 1, this.at.length);
     }
     this.prev = monotonicMs;
+    return late;
   }
 
   /** The samples taken at or after `sinceWallMs`, oldest first: [wall-clock ms, lateness ms]. */

@@ -72,6 +72,8 @@ export class ShoalProcess {
   readonly socket: string;
   readonly host: string;
   log = '';
+  /** More `shoal daemon` flags (e.g. --listen-addr, --metrics-addr). */
+  extraArgs: string[] = [];
 
   constructor(
     readonly dir: string,
@@ -102,6 +104,7 @@ export class ShoalProcess {
         this.hostname,
         '--advertise-addr',
         '127.0.0.1',
+        ...this.extraArgs,
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );

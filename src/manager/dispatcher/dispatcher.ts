@@ -31,6 +31,8 @@ interface NodeSession {
   lastSent: string;
   cancelExpiry: (() => void) | undefined;
   closed: boolean;
+  /** When the session started or last heartbeat arrived (clock ms). */
+  lastBeat: number;
 }
 
 /** Sends every session its assignments when tasks (or the cluster) change, batched over a short window. */
@@ -107,6 +109,8 @@ export class Dispatcher implements DispatcherEndpoint {
     private readonly clock: Clock,
     private readonly random: Random,
     private readonly logger: Logger,
+    /** Told how late each heartbeat came (seconds past the period since the previous one; 0 if on time). */
+    private readonly observeHeartbeat?: (lateSeconds: number) => void,
   ) {
     this.fanout = new AssignmentFanout(store, clock, logger, () => this.sessions.values());
   }
@@ -126,6 +130,11 @@ export class Dispatcher implements DispatcherEndpoint {
     for (const s of this.sessions.values()) this.endSession(s, 'dispatcher stopped');
     for (const c of this.expiries.values()) c();
     this.expiries.clear();
+  }
+
+  /** Agent sessions open on this dispatcher now. */
+  get sessionCount(): number {
+    return this.sessions.size;
   }
 
   heartbeatPeriodMs(): number {
@@ -156,6 +165,7 @@ export class Dispatcher implements DispatcherEndpoint {
       lastSent: '',
       cancelExpiry: undefined,
       closed: false,
+      lastBeat: this.clock.now(),
     };
     this.sessions.set(s.id, s);
     this.armExpiry(req.nodeId, s);
@@ -171,6 +181,9 @@ export class Dispatcher implements DispatcherEndpoint {
       updateStatus: (updates) => this.updateStatus(s, updates),
       heartbeat: async () => {
         if (s.closed) throw new ShoalError('unavailable', 'session closed');
+        const now = this.clock.now();
+        this.observeHeartbeat?.(Math.max(0, now - s.lastBeat - this.heartbeatPeriodMs()) / 1000);
+        s.lastBeat = now;
         this.armExpiry(s.nodeId, s);
         await this.markReady(s.nodeId);
         const role = this.store.view((tx) => tx.get('node', s.nodeId))?.Spec.Role;

@@ -13,7 +13,13 @@ import { schedule } from './pipeline.js';
 import { Reconciler } from '../reconciler.js';
 
 export class Scheduler extends Reconciler {
-  constructor(store: Store, clock: Clock, logger: Logger) {
+  constructor(
+    store: Store,
+    clock: Clock,
+    logger: Logger,
+    /** Told, once a pass is committed, each assigned task's delay from creation to assignment (seconds). */
+    private readonly observeDelay?: (seconds: number) => void,
+  ) {
     super('scheduler', store, clock, logger, 20);
   }
 
@@ -23,7 +29,9 @@ export class Scheduler extends Reconciler {
   }
 
   protected async reconcile(): Promise<void> {
+    const delays: number[] = [];
     await this.store.update((tx) => {
+      delays.length = 0;
       const tasks = tx.all('task');
       const unassigned = tasks
         .filter((t) => t.Status.State === 'pending' && t.DesiredState !== 'remove' && t.DesiredState !== 'shutdown')
@@ -58,6 +66,7 @@ export class Scheduler extends Reconciler {
             },
           };
           tx.update('task', next);
+          delays.push(Math.max(0, tx.now - cur.CreatedAt) / 1000);
         } else if (cur.Status.Err !== d.reason) {
           tx.update('task', {
             ...cur,
@@ -66,5 +75,6 @@ export class Scheduler extends Reconciler {
         }
       }
     });
+    if (this.observeDelay) for (const d of delays) this.observeDelay(d);
   }
 }
