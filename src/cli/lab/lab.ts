@@ -278,6 +278,8 @@ async function startHost(s: LabState, h: LabHost, started: () => void): Promise<
       'daemon',
       ...['--data-root', path.join(h.data, 'shoal'), '--host', shoalHost(h), '--runtime', dockerHost(h)],
       ...['--hostname', h.name, '--advertise-addr', h.ip, '--listen-addr', `${h.ip}:2377`],
+      // Each host's Prometheus metrics on its own address (docs/monitoring.md).
+      ...['--metrics-addr', `${h.ip}:9323`],
     ]),
     path.join(h.data, 'shoal.log'),
   );
