@@ -76,6 +76,8 @@ describe('stacks on one manager', { timeout: 900_000 }, () => {
     shoal.rememberNodeId();
   });
   after(async () => {
+    // The daemon's log, for whoever reads a failure.
+    writeFileSync(path.join(tmpdir(), 'shoal-stack-test-daemon.log'), shoal.log);
     await shoal.cleanup();
     rmSync(dir, { recursive: true, force: true });
   });
