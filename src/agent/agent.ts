@@ -63,6 +63,11 @@ export class Agent {
   /** The secrets and configs this node may hold now, in memory only (`kind:id` → data). */
   private held = new Map<string, AssignedPayload>();
 
+  /** Which secrets and configs this node holds in memory now (`secret:ID`, never their data). */
+  heldPayloads(): string[] {
+    return [...this.held.keys()].sort();
+  }
+
   /** This host's overlays (absent in tests without networking). */
   get networks(): HostNetworks | undefined {
     return this.o.networks;

@@ -171,12 +171,15 @@ export class ShoalDaemon {
         this.forwarding.logs(kind, ref, opts),
       swarmEvents: () => this.host.runtime?.mgr?.events,
       debugVars: () => {
+        // What the agent holds in memory: shows a secret never reached a node without a task using it.
+        const agent = this.host.runtime ? { agent: { payloads: this.host.runtime.agent.heldPayloads() } } : {};
         const raft = this.host.runtime?.mgr?.raft;
-        if (!raft) return {};
+        if (!raft) return agent;
         const { role, term, commit, applied } = raft.debugState();
         // The last minute of tick lateness: a blocked event loop shows here before an election does.
         const since = Date.now() - 60_000;
         return {
+          ...agent,
           raft: { role, term, leader: raft.leader, commit, applied, tickLagMs: raft.ticks.summary(since) },
           raftTicks: raft.ticks.samples(since),
         };

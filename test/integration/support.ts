@@ -40,7 +40,7 @@ export function engine(args: string[]): string {
 
 export async function waitFor<T>(
   what: string,
-  fn: () => T | undefined | false,
+  fn: () => T | undefined | false | Promise<T | undefined | false>,
   timeoutMs = 120_000,
   everyMs = 250,
   explain?: () => string,
@@ -49,7 +49,8 @@ export async function waitFor<T>(
   let last: unknown;
   for (;;) {
     try {
-      const v = fn();
+      // Awaited: an async check's promise is not its answer.
+      const v = await fn();
       if (v) return v;
     } catch (e) {
       last = e;

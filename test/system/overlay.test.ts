@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { ApiClient } from '../../src/cli/client.js';
 import { ClusterClient } from '../../src/cluster/client.js';
 import { run, waitFor } from '../integration/support.js';
 import { LabClient } from './lab-client.js';
@@ -241,7 +242,7 @@ describe('overlay networks in a 3-host lab', { timeout: 900_000 }, () => {
   });
 
   // Shares this lab (issue 14): a secret reaches only the node whose task uses it.
-  it('hands a secret only to the node whose task uses it, and worker2 cannot fetch it', async () => {
+  it("seed 002's secrets: a secret reaches only the node whose task uses it; ls, inspect, rm refused while used, rotation", async () => {
     const value = `lab-secret-${process.pid}-${Date.now()}`;
     on('manager1', ['sh', '-c', `printf %s ${value} | docker secret create labpw -`]);
     on('manager1', [
@@ -267,6 +268,26 @@ describe('overlay networks in a 3-host lab', { timeout: 900_000 }, () => {
       60_000,
       500,
     );
+    // Seed 002's commands: ls and inspect show it, never its data; a used secret cannot go.
+    assert.match(on('manager1', ['docker', 'secret', 'ls']), / labpw /);
+    const inspect = on('manager1', ['docker', 'secret', 'inspect', 'labpw']);
+    assert.ok(!inspect.includes('"Data"') && !inspect.includes(value), 'inspect never shows the data');
+    const refused = tryOn('manager1', ['docker', 'secret', 'rm', 'labpw']);
+    assert.notEqual(refused.code, 0);
+    assert.match(
+      refused.stderr,
+      /rpc error: code = InvalidArgument desc = secret 'labpw' is in use by the following service: reader/,
+    );
+    // The agents' memory: worker1 (whose task uses it) holds it, worker2 never received it.
+    const secretId = on('manager1', ['docker', 'secret', 'inspect', '--format', '{{.ID}}', 'labpw']).trim();
+    const held = async (host: string): Promise<string[]> =>
+      (
+        await new ApiClient(`unix:///run/shoal-lab/${NAME}/${host}/shoal.sock`).get<{ agent?: { payloads: string[] } }>(
+          '/debug/vars',
+        )
+      ).agent?.payloads ?? [];
+    assert.deepEqual(await held('worker1'), [`secret:${secretId}`]);
+    assert.deepEqual(await held('worker2'), []);
     // worker2 never received it: nothing of it in its shoal data root or its engine's data root.
     const grep = (host: string, dir: string): string =>
       run('grep', ['-rl', value, `/var/lib/shoal-lab/${NAME}/${host}/${dir}`]).stdout.trim();
@@ -312,13 +333,41 @@ describe('overlay networks in a 3-host lab', { timeout: 900_000 }, () => {
     client.closeAll();
     assert.doesNotMatch(JSON.stringify(messages), new RegExp(Buffer.from(value).toString('base64').slice(0, 16)));
     assert.doesNotMatch(JSON.stringify(messages), new RegExp(value));
+    // Docker's rotation recipe: a new secret under the same target, then the old one can go, with no
+    // failed task on the way.
+    const value2 = `${value}-v2`;
+    on('manager1', ['sh', '-c', `printf %s ${value2} | docker secret create labpw.v2 -`]);
+    on(
+      'manager1',
+      ['docker', 'service', 'update', '--secret-rm', 'labpw', '--secret-add', 'source=labpw.v2,target=labpw', 'reader'],
+      300_000,
+    );
+    on('manager1', ['docker', 'secret', 'rm', 'labpw']);
+    await waitFor(
+      'the new value in the logs',
+      () => on('manager1', ['docker', 'service', 'logs', 'reader']).includes(value2),
+      60_000,
+      500,
+    );
+    const states = on('manager1', ['docker', 'service', 'ps', 'reader', '--format', '{{.CurrentState}}'])
+      .trim()
+      .split('\n');
+    assert.ok(!states.some((st) => /^(Failed|Rejected)/.test(st)), states.join('\n'));
+    const v2Id = on('manager1', ['docker', 'secret', 'inspect', '--format', '{{.ID}}', 'labpw.v2']).trim();
+    await waitFor(
+      'worker1 holding only the new secret',
+      async () => (await held('worker1')).join() === `secret:${v2Id}`,
+      60_000,
+      500,
+    );
     on('manager1', ['docker', 'service', 'rm', 'reader']);
+    await waitFor('worker1 holding no secret', async () => (await held('worker1')).length === 0, 60_000, 500);
     await waitFor(
       'reader gone',
       () => on('worker1', ['docker', 'ps', '-aq', '--filter', 'name=reader']).trim() === '',
       60_000,
       500,
     );
-    on('manager1', ['docker', 'secret', 'rm', 'labpw']);
+    on('manager1', ['docker', 'secret', 'rm', 'labpw.v2']);
   });
 });
