@@ -16,6 +16,11 @@ shoal() { node bin/shoal "$@"; }
 if [ "${1:-}" = "--down" ]; then
   if [ -S "$SOCK" ]; then
     shoal stack rm demo >/dev/null 2>&1 || true
+    # Let the tasks go (their containers and secret tmpfs mounts) before the daemon does.
+    for _ in $(seq 1 60); do
+      [ -z "$(DOCKER_HOST=unix:///var/run/docker.sock docker ps -aq --filter label=com.docker.stack.namespace=demo)" ] && break
+      sleep 0.5
+    done
     shoal swarm leave --force >/dev/null 2>&1 || true
   fi
   if [ -f "$PIDFILE" ]; then kill "$(cat "$PIDFILE")" 2>/dev/null || true; rm -f "$PIDFILE"; fi

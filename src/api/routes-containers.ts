@@ -215,14 +215,19 @@ export function containerRoutes(
     c.res.writeHead(204).end();
   });
 
+  /** A `network connect|disconnect` body and the container it names, as the engine knows it. */
+  const namedContainer = async (c: Ctx): Promise<{ req: Record<string, unknown>; ct: ContainerJson }> => {
+    const req = await c.raw();
+    if (!isObject(req) || typeof req.Container !== 'string')
+      throw new ShoalError('invalid_argument', 'invalid JSON: Container is required');
+    return { req, ct: await engine.json<ContainerJson>(`/containers/${encodeURIComponent(req.Container)}/json`) };
+  };
+
   r.on('POST', '/networks/{id}/connect', async (c) => {
     const nodeId = await self();
     const ref = c.params.id!;
     if (!nodeId || !(await isSwarmNetwork(ref))) return false;
-    const req = await c.raw();
-    if (!isObject(req) || typeof req.Container !== 'string')
-      throw new ShoalError('invalid_argument', 'invalid JSON: Container is required');
-    const ct = await engine.json<ContainerJson>(`/containers/${encodeURIComponent(req.Container)}/json`);
+    const { req, ct } = await namedContainer(c);
     const settings = isObject(req.EndpointConfig) ? (req.EndpointConfig as EndpointSettings) : undefined;
     const { result, id } = await attach(nodeId, ref, settings, ct.Id);
     try {
@@ -242,11 +247,8 @@ export function containerRoutes(
     const nodeId = await self();
     const ref = c.params.id!;
     if (!nodeId || !(await isSwarmNetwork(ref))) return false;
-    const req = await c.raw();
-    if (!isObject(req) || typeof req.Container !== 'string')
-      throw new ShoalError('invalid_argument', 'invalid JSON: Container is required');
     const network = await control.getNetwork(ref);
-    const ct = await engine.json<ContainerJson>(`/containers/${encodeURIComponent(req.Container)}/json`);
+    const { req, ct } = await namedContainer(c);
     await engine.json(enginePath(c, `/networks/${dockerNetworkName(network.ID)}/disconnect`), {
       method: 'POST',
       body: { Container: ct.Id, Force: Boolean(req.Force) },

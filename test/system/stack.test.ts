@@ -56,6 +56,13 @@ async function converged(service: string, n: number): Promise<void> {
   );
 }
 
+/** Waits until web_web's update reaches a state (`paused`, `completed`, `rollback_completed`). */
+async function updateState(state: string, what: string, timeoutMs: number): Promise<void> {
+  const current = (): string =>
+    on('manager1', ['docker', 'service', 'inspect', '--format', '{{.UpdateStatus.State}}', 'web_web']).trim();
+  await waitFor(what, () => current() === state, timeoutMs, 500);
+}
+
 /** Nothing of stack NS is left: no object with its label on the manager, no container on any host. */
 async function nothingLeft(ns: string): Promise<void> {
   const label = `label=com.docker.stack.namespace=${ns}`;
@@ -349,40 +356,14 @@ describe('stacks in a 3-host lab', { timeout: 1_800_000 }, () => {
         deploy(fixture('seed004-restart.yml'));
         await converged('web_web', 7);
         deploy(fixture('seed004-update.yml'));
-        await waitFor(
-          'the update paused',
-          () =>
-            on('manager1', [
-              'docker',
-              'service',
-              'inspect',
-              '--format',
-              '{{.UpdateStatus.State}}',
-              'web_web',
-            ]).trim() === 'paused',
-          180_000,
-          500,
-        );
+        await updateState('paused', 'the update paused', 180_000);
         const ps = on('manager1', ['docker', 'stack', 'ps', '--no-trunc', 'web']);
         assert.match(ps, /nginx:aaaa .*Rejected .*"No such image: nginx:aaaa/);
         // Most replicas still run the old image: the pause stopped the update.
         assert.ok(running('web_web').length >= 3);
 
         deploy(fixture('seed004-rollback.yml'));
-        await waitFor(
-          'the update to nginx:latest completed',
-          () =>
-            on('manager1', [
-              'docker',
-              'service',
-              'inspect',
-              '--format',
-              '{{.UpdateStatus.State}}',
-              'web_web',
-            ]).trim() === 'completed',
-          300_000,
-          500,
-        );
+        await updateState('completed', 'the update to nginx:latest completed', 300_000);
         await converged('web_web', 7);
         // The seed's next step: the same file with the image changed to one that does not exist.
         const broken = `/tmp/${NAME}-${cli}-rollback-aaaa.yml`;
@@ -391,20 +372,7 @@ describe('stacks in a 3-host lab', { timeout: 1_800_000 }, () => {
           readFileSync(fixture('seed004-rollback.yml'), 'utf8').replace('nginx:latest', 'nginx:aaaa'),
         );
         deploy(broken);
-        await waitFor(
-          'the failed update rolled back',
-          () =>
-            on('manager1', [
-              'docker',
-              'service',
-              'inspect',
-              '--format',
-              '{{.UpdateStatus.State}}',
-              'web_web',
-            ]).trim() === 'rollback_completed',
-          300_000,
-          500,
-        );
+        await updateState('rollback_completed', 'the failed update rolled back', 300_000);
         assert.equal(
           on('manager1', [
             'docker',
