@@ -339,56 +339,48 @@ describe('stacks in a 3-host lab', { timeout: 1_800_000 }, () => {
   });
 
   for (const cli of ['docker', 'shoal'] as const) {
-    // Known orchestrator bug (session note of 2026-12-02): after the paused update and the next one,
-    // a slot can end with two running tasks (8 of 7; CI showed slot 3 twice on nginx:latest). The
-    // test still runs and reports; it is marked todo until the updater/restart race is fixed.
-    const todo = 'a slot can keep two running tasks after a paused update is followed by another';
-    it(
-      `seed 004's update stacks with ${cli}: a bad image pauses the update; with failure_action rollback it rolls back`,
-      { todo },
-      async () => {
-        const deploy = (file: string): string =>
-          cli === 'shoal'
-            ? shoalOn('manager1', ['stack', 'deploy', '-c', file, 'web'])
-            : on('manager1', ['docker', 'stack', 'deploy', '-c', file, 'web']);
-        for (const h of HOSTS)
-          for (const tag of ['nginx:1.13-alpine', 'nginx:latest']) on(h, ['docker', 'tag', 'shoal-test/httpd:1', tag]);
-        deploy(fixture('seed004-restart.yml'));
-        await converged('web_web', 7);
-        deploy(fixture('seed004-update.yml'));
-        await updateState('paused', 'the update paused', 180_000);
-        const ps = on('manager1', ['docker', 'stack', 'ps', '--no-trunc', 'web']);
-        assert.match(ps, /nginx:aaaa .*Rejected .*"No such image: nginx:aaaa/);
-        // Most replicas still run the old image: the pause stopped the update.
-        assert.ok(running('web_web').length >= 3);
+    it(`seed 004's update stacks with ${cli}: a bad image pauses the update; with failure_action rollback it rolls back`, async () => {
+      const deploy = (file: string): string =>
+        cli === 'shoal'
+          ? shoalOn('manager1', ['stack', 'deploy', '-c', file, 'web'])
+          : on('manager1', ['docker', 'stack', 'deploy', '-c', file, 'web']);
+      for (const h of HOSTS)
+        for (const tag of ['nginx:1.13-alpine', 'nginx:latest']) on(h, ['docker', 'tag', 'shoal-test/httpd:1', tag]);
+      deploy(fixture('seed004-restart.yml'));
+      await converged('web_web', 7);
+      deploy(fixture('seed004-update.yml'));
+      await updateState('paused', 'the update paused', 180_000);
+      const ps = on('manager1', ['docker', 'stack', 'ps', '--no-trunc', 'web']);
+      assert.match(ps, /nginx:aaaa .*Rejected .*"No such image: nginx:aaaa/);
+      // Most replicas still run the old image: the pause stopped the update.
+      assert.ok(running('web_web').length >= 3);
 
-        deploy(fixture('seed004-rollback.yml'));
-        await updateState('completed', 'the update to nginx:latest completed', 300_000);
-        await converged('web_web', 7);
-        // The seed's next step: the same file with the image changed to one that does not exist.
-        const broken = `/tmp/${NAME}-${cli}-rollback-aaaa.yml`;
-        writeFileSync(
-          broken,
-          readFileSync(fixture('seed004-rollback.yml'), 'utf8').replace('nginx:latest', 'nginx:aaaa'),
-        );
-        deploy(broken);
-        await updateState('rollback_completed', 'the failed update rolled back', 300_000);
-        assert.equal(
-          on('manager1', [
-            'docker',
-            'service',
-            'inspect',
-            '--format',
-            '{{.Spec.TaskTemplate.ContainerSpec.Image}}',
-            'web_web',
-          ]).trim(),
-          'nginx:latest',
-        );
-        await converged('web_web', 7);
-        rmSync(broken, { force: true });
-        on('manager1', ['docker', 'stack', 'rm', 'web']);
-        await nothingLeft('web');
-      },
-    );
+      deploy(fixture('seed004-rollback.yml'));
+      await updateState('completed', 'the update to nginx:latest completed', 300_000);
+      await converged('web_web', 7);
+      // The seed's next step: the same file with the image changed to one that does not exist.
+      const broken = `/tmp/${NAME}-${cli}-rollback-aaaa.yml`;
+      writeFileSync(
+        broken,
+        readFileSync(fixture('seed004-rollback.yml'), 'utf8').replace('nginx:latest', 'nginx:aaaa'),
+      );
+      deploy(broken);
+      await updateState('rollback_completed', 'the failed update rolled back', 300_000);
+      assert.equal(
+        on('manager1', [
+          'docker',
+          'service',
+          'inspect',
+          '--format',
+          '{{.Spec.TaskTemplate.ContainerSpec.Image}}',
+          'web_web',
+        ]).trim(),
+        'nginx:latest',
+      );
+      await converged('web_web', 7);
+      rmSync(broken, { force: true });
+      on('manager1', ['docker', 'stack', 'rm', 'web']);
+      await nothingLeft('web');
+    });
   }
 });

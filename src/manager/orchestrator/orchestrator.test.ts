@@ -703,3 +703,48 @@ describe('which predecessor a replacement waits for', () => {
     assert.equal(h.running(id).length, 4);
   });
 });
+
+describe('one runnable task per slot', () => {
+  const runnablePerSlot = (id: string): Map<number, string[]> => {
+    const bySlot = new Map<number, string[]>();
+    for (const t of h.tasks(id))
+      if (t.DesiredState === 'running' || t.DesiredState === 'ready')
+        bySlot.set(t.Slot, [...(bySlot.get(t.Slot) ?? []), `${t.ID} ${t.Origin} v${t.SpecVersion}`]);
+    return bySlot;
+  };
+
+  // Seed 004 in the lab (CI, 2026-12-02): a retry of the paused update's missing image was rejected
+  // just as the next update arrived; the restart logic replaced it with the new spec and the updater,
+  // reading the slot as the pass began, replaced it again — two running tasks in one slot.
+  it('a task that ends as a new spec arrives is replaced once, not by both the restart logic and the updater', async () => {
+    await h.addNode({ hostname: 'n1' });
+    const id = await h.createService({
+      Name: 'web',
+      Mode: { Replicated: { Replicas: 3 } },
+      TaskTemplate: {
+        ContainerSpec: { Image: 'img:1' },
+        RestartPolicy: { Condition: 'on-failure', Delay: 10e9, MaxAttempts: 3 },
+      },
+      UpdateConfig: { Parallelism: 2, Monitor: 0.5e9 },
+    });
+    await h.run(500);
+    const [victim] = h.running(id);
+    // One commit: the service moves to a new spec and one of its tasks fails.
+    await h.store.update((tx) => {
+      const s = tx.get('service', id)!;
+      const spec = structuredClone(s.Spec);
+      spec.TaskTemplate.ContainerSpec = { Image: 'img:2' };
+      const { UpdateStatus: _u, ...rest } = s;
+      tx.update('service', { ...rest, Spec: spec, PreviousSpec: s.Spec, SpecVersion: s.SpecVersion + 1 });
+      const t = tx.get('task', victim!.ID)!;
+      tx.update('task', { ...t, Status: { ...t.Status, State: 'failed', Timestamp: tx.now } });
+    });
+    for (let i = 0; i < 200; i++) {
+      await h.run(50);
+      for (const [slot, tasks] of runnablePerSlot(id))
+        assert.equal(tasks.length, 1, `slot ${slot} at step ${i}: ${tasks.join(', ')}`);
+    }
+    assert.equal(h.service(id).UpdateStatus?.State, 'completed');
+    assert.equal(h.running(id).filter((t) => t.Spec.ContainerSpec?.Image === 'img:2').length, 3);
+  });
+});

@@ -62,11 +62,23 @@ export function rollOut(o: RolloutInput): number {
     }
   }
   for (const slot of slots.values()) {
-    for (const t of slot.tasks) {
+    // The slot as this transaction sees it: the restart step of this same pass may have shut a task
+    // down and given the slot a replacement of the current spec already.
+    const current = slot.tasks.map((t) => tx.get('task', t.ID) ?? t);
+    const hasCurrent = current.some(
+      (t) => isRunnable(t) && !hasEnded(t) && t.SpecVersion === service.SpecVersion && !beingReplaced.has(t.ID),
+    );
+    for (const t of current) {
       // A waiting restart replacement ('ready') of an older spec is as dirty as a running task: a
       // rollback must not leave a slot waiting out a restart delay for an image it abandoned.
       const live = t.DesiredState === 'running' || t.DesiredState === 'ready';
       if (!live || t.SpecVersion === service.SpecVersion || beingReplaced.has(t.ID)) continue;
+      if (hasCurrent) {
+        // The slot already runs (or waits to run) the current spec: an older task beside it is
+        // surplus, never a reason for a second replacement.
+        tx.update('task', { ...t, DesiredState: 'shutdown' });
+        continue;
+      }
       const node = t.NodeID ? nodes.get(t.NodeID) : undefined;
       if (!isDirty(t, service, node)) {
         tx.update('task', {
