@@ -43,11 +43,13 @@ const action: fc.Arbitrary<Action> = fc.oneof(
   fc.record({ kind: fc.constant('rollback' as const) }),
 );
 
+/** Replicated slots by number, global ones by node. */
 function doubledSlot(tasks: readonly TaskObject[]): string | undefined {
-  const bySlot = new Map<number, TaskObject[]>();
+  const bySlot = new Map<string, TaskObject[]>();
   for (const t of tasks) {
     if (t.DesiredState !== 'running' && t.DesiredState !== 'ready') continue;
-    bySlot.set(t.Slot, [...(bySlot.get(t.Slot) ?? []), t]);
+    const key = t.Slot > 0 ? String(t.Slot) : `node ${t.NodeID ?? t.ID}`;
+    bySlot.set(key, [...(bySlot.get(key) ?? []), t]);
   }
   for (const [slot, list] of bySlot) {
     if (list.length > 1)
@@ -93,66 +95,69 @@ async function apply(h: Harness, id: string, a: Action): Promise<void> {
 }
 
 describe('slot invariant under random histories', () => {
-  it('never two runnable tasks in a slot; converges once faults stop', async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(fc.tuple(action, fc.integer({ min: 0, max: 12_000 })), { minLength: 1, maxLength: 8 }),
-        async (history) => {
-          const h = new Harness();
-          await h.start();
-          try {
-            for (const n of NODES) await h.addNode({ hostname: n });
-            h.missingImages.add('missing:1');
-            h.failAfter.set('crashy:1', 300);
-            h.slowStop.set('good:1', 2_000);
-            const spec: Partial<ServiceSpec> & { Name: string } = {
-              Name: 'web',
-              Mode: { Replicated: { Replicas: 4 } },
-              TaskTemplate: {
-                ContainerSpec: { Image: 'good:1' },
-                RestartPolicy: { Condition: 'on-failure', Delay: 1e9, MaxAttempts: 3, Window: 20e9 },
-              },
-            };
-            const id = await h.createService(spec);
-            await h.run(1_000);
-            const check = (when: string): void => {
-              const d = doubledSlot(h.tasks(id));
-              assert.equal(d, undefined, `${when}: ${d}`);
-            };
-            for (const [i, [a, wait]] of history.entries()) {
-              // A refused update (out of sequence, a rollback with no previous spec) changes nothing.
-              await apply(h, id, a).catch(() => undefined);
-              for (let t = 0; t <= wait; t += 100) {
-                await h.run(100);
-                check(`after action ${i} (${JSON.stringify(a)}) +${t} ms`);
+  for (const mode of ['replicated', 'global'] as const)
+    it(`${mode}: never two runnable tasks in a slot; converges once faults stop`, async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.tuple(action, fc.integer({ min: 0, max: 12_000 })), { minLength: 1, maxLength: 8 }),
+          async (history) => {
+            const h = new Harness();
+            await h.start();
+            try {
+              for (const n of NODES) await h.addNode({ hostname: n });
+              h.missingImages.add('missing:1');
+              h.failAfter.set('crashy:1', 300);
+              h.slowStop.set('good:1', 2_000);
+              const spec: Partial<ServiceSpec> & { Name: string } = {
+                Name: 'web',
+                // A scale action on the global service is refused (a mode change) and changes nothing.
+                Mode: mode === 'global' ? { Global: {} } : { Replicated: { Replicas: 4 } },
+                TaskTemplate: {
+                  ContainerSpec: { Image: 'good:1' },
+                  RestartPolicy: { Condition: 'on-failure', Delay: 1e9, MaxAttempts: 3, Window: 20e9 },
+                },
+              };
+              const id = await h.createService(spec);
+              await h.run(1_000);
+              const check = (when: string): void => {
+                const d = doubledSlot(h.tasks(id));
+                assert.equal(d, undefined, `${when}: ${d}`);
+              };
+              for (const [i, [a, wait]] of history.entries()) {
+                // A refused update (out of sequence, a rollback with no previous spec) changes nothing.
+                await apply(h, id, a).catch(() => undefined);
+                for (let t = 0; t <= wait; t += 100) {
+                  await h.run(100);
+                  check(`after action ${i} (${JSON.stringify(a)}) +${t} ms`);
+                }
               }
-            }
-            // Faults stop: every node back, a good image, the update resumed if it paused.
-            for (const n of NODES)
-              await h.setNode(`node-${n}`, (x) => ({
-                ...x,
-                Status: { ...x.Status, State: 'ready' },
-                Spec: { ...x.Spec, Availability: 'active' },
+              // Faults stop: every node back, a good image, the update resumed if it paused.
+              for (const n of NODES)
+                await h.setNode(`node-${n}`, (x) => ({
+                  ...x,
+                  Status: { ...x.Status, State: 'ready' },
+                  Spec: { ...x.Spec, Availability: 'active' },
+                }));
+              await h.updateService(id, (sp) => ({
+                ...sp,
+                TaskTemplate: { ...sp.TaskTemplate, ContainerSpec: { Image: 'good:3' } },
+                UpdateConfig: { Parallelism: 0, FailureAction: 'continue', Monitor: 1e9 },
               }));
-            await h.updateService(id, (sp) => ({
-              ...sp,
-              TaskTemplate: { ...sp.TaskTemplate, ContainerSpec: { Image: 'good:3' } },
-              UpdateConfig: { Parallelism: 0, FailureAction: 'continue', Monitor: 1e9 },
-            }));
-            for (let t = 0; t < 30_000; t += 100) {
-              await h.run(100);
-              check(`settling +${t} ms`);
+              for (let t = 0; t < 30_000; t += 100) {
+                await h.run(100);
+                check(`settling +${t} ms`);
+              }
+              const m = h.service(id).Spec.Mode;
+              const want = 'Replicated' in m ? (m.Replicated.Replicas ?? 1) : NODES.length;
+              const running = h.running(id);
+              assert.equal(running.length, want, `running ${running.length} of ${want}`);
+              assert.ok(running.every((t) => t.Spec.ContainerSpec?.Image === 'good:3'));
+            } finally {
+              h.stop();
             }
-            const want = (h.service(id).Spec.Mode as { Replicated: { Replicas: number } }).Replicated.Replicas;
-            const running = h.running(id);
-            assert.equal(running.length, want, `running ${running.length} of ${want}`);
-            assert.ok(running.every((t) => t.Spec.ContainerSpec?.Image === 'good:3'));
-          } finally {
-            h.stop();
-          }
-        },
-      ),
-      { numRuns: Number(process.env.SLOT_RUNS ?? 30), seed: Number(process.env.SLOT_SEED ?? 20261202) },
-    );
-  });
+          },
+        ),
+        { numRuns: Number(process.env.SLOT_RUNS ?? 30), seed: Number(process.env.SLOT_SEED ?? 20261202) },
+      );
+    });
 });
