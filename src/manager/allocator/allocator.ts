@@ -6,7 +6,9 @@
  */
 import { sameValue } from '../../common/canonical.js';
 import type { Clock } from '../../common/clock.js';
+import { ShoalError } from '../../common/errors.js';
 import type { Logger } from '../../common/logging.js';
+import { noAvailableIps } from '../../network/ipam-errors.js';
 import type { Store } from '../../store/store.js';
 import type { PortConfig, ServiceObject } from '../../store/types.js';
 import { Reconciler } from '../reconciler.js';
@@ -51,6 +53,16 @@ export function allocatePorts(service: ServiceObject, taken: Set<string>): PortC
   return ports;
 }
 
+/** The result of an allocation, or the error when a network has no address left for it. */
+function orExhausted<T>(allocate: () => T): T | ShoalError {
+  try {
+    return allocate();
+  } catch (e) {
+    if (e instanceof ShoalError && e.message === noAvailableIps().message) return e;
+    throw e;
+  }
+}
+
 function samePorts(a: PortConfig[] | undefined, b: PortConfig[]): boolean {
   return sameValue(a ?? [], b);
 }
@@ -87,26 +99,42 @@ export class Allocator extends Reconciler {
       const networks = new Map(tx.all('network').map((n) => [n.ID, n]));
       const book = new AddressBook(tx.all('service'), tx.all('task'), tx.all('node'));
       for (const n of tx.all('node')) {
-        const attachments = nodeAttachments(n, networks, book);
-        if (attachments) tx.update('node', { ...n, Attachments: attachments });
+        const attachments = orExhausted(() => nodeAttachments(n, networks, book));
+        if (attachments instanceof ShoalError) this.logger.warn('no ingress address for node', { node: n.ID });
+        else if (attachments) tx.update('node', { ...n, Attachments: attachments });
       }
+      // A service without its VIPs holds its new tasks back, so they never start unreachable by name.
+      const noVip = new Map<string, ShoalError>();
       for (const s of tx.all('service')) {
-        const vips = serviceVips(s, networks, book);
-        if (vips) tx.update('service', { ...s, Endpoint: { ...s.Endpoint, VirtualIPs: vips } });
+        const vips = orExhausted(() => serviceVips(s, networks, book));
+        if (vips instanceof ShoalError) noVip.set(s.ID, vips);
+        else if (vips) tx.update('service', { ...s, Endpoint: { ...s.Endpoint, VirtualIPs: vips } });
       }
       for (const t of tx.all('task')) {
         if (t.Status.State !== 'new') continue;
         const svc = tx.get('service', t.ServiceID);
         if (!svc) continue;
-        // A task waits in NEW until every network it attaches to exists and has given it an address.
-        const attachments = taskAttachments(t, svc, networks, book);
+        // A task waits in NEW until every network it attaches to exists and has given it an address;
+        // one whose network is out of addresses says so and waits (swarmkit retries it the same way).
+        const attachments = noVip.get(svc.ID) ?? orExhausted(() => taskAttachments(t, svc, networks, book));
+        if (attachments instanceof ShoalError) {
+          if (t.Status.Err !== attachments.message)
+            tx.update('task', { ...t, Status: { ...t.Status, Err: attachments.message, Timestamp: tx.now } });
+          continue;
+        }
         if (!attachments) continue;
         const ports = structuredClone(svc.Endpoint.Ports ?? []);
         tx.update('task', {
           ...t,
           Endpoint: { Ports: ports },
           ...(attachments.length ? { Networks: attachments } : {}),
-          Status: { ...t.Status, State: 'pending', Message: 'pending task scheduling', Timestamp: tx.now },
+          Status: {
+            ...t.Status,
+            State: 'pending',
+            Message: 'pending task scheduling',
+            Err: undefined,
+            Timestamp: tx.now,
+          },
         });
       }
     });

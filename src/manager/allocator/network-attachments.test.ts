@@ -182,3 +182,33 @@ describe('the routing mesh allocation', () => {
     assert.equal(networkViewFor(n2, [], gone).mesh, undefined, 'no publishing service: no mesh');
   });
 });
+
+describe('a network out of addresses', () => {
+  it('holds back only the tasks that need it, visibly; the rest of the cluster goes on', async () => {
+    await h.addNode({ hostname: 'n1' });
+    // A /29: 8 addresses, less the network, broadcast and gateway: 5 usable; the VIP takes one.
+    await h.control.createNetwork({ Name: 'tiny', Driver: 'overlay', IPAM: { Config: [{ Subnet: '10.7.0.0/29' }] } });
+    await h.control.createNetwork({ Name: 'roomy', Driver: 'overlay', IPAM: { Config: [{ Subnet: '10.8.0.0/24' }] } });
+    const big = await h.createService({
+      Name: 'big',
+      Mode: { Replicated: { Replicas: 6 } },
+      TaskTemplate: { ContainerSpec: { Image: 'busybox' }, Networks: [{ Target: 'tiny' }] },
+    });
+    await h.run(1000);
+    const other = await h.createService({
+      Name: 'other',
+      Mode: { Replicated: { Replicas: 2 } },
+      TaskTemplate: { ContainerSpec: { Image: 'busybox' }, Networks: [{ Target: 'roomy' }] },
+    });
+    await h.run(1000);
+    assert.equal(h.running(big).length, 4, 'as many tasks as the subnet has addresses');
+    assert.equal(h.running(other).length, 2, 'a service on another network is not held back');
+    const waiting = h.tasks(big).filter((t) => t.Status.State === 'new');
+    assert.equal(waiting.length, 2);
+    for (const t of waiting) assert.match(t.Status.Err ?? '', /no available addresses on this pool/);
+    // Scaling down frees addresses: the waiting tasks of a smaller service get them.
+    await h.updateService(big, (s) => ({ ...s, Mode: { Replicated: { Replicas: 4 } } }));
+    await h.run(1000);
+    assert.equal(h.running(big).length, 4);
+  });
+});
