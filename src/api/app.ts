@@ -111,7 +111,7 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
   nodeRoutes(router, o.cluster);
   serviceRoutes(router, o.node, o.cluster);
   eventRoutes(router, o.node, o.engine);
-  if (o.attachments) containerRoutes(router, o.node, o.cluster, o.engine, o.attachments);
+  if (o.attachments) containerRoutes(router, o.node, o.engine, o.attachments);
   networkRoutes(router, o.node, o.cluster, o.engine);
   payloadRoutes(router, o.cluster);
 

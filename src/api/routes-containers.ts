@@ -9,11 +9,9 @@
 import { randomBytes } from 'node:crypto';
 import { ShoalError } from '../common/errors.js';
 import { HttpError } from '../common/http-client.js';
-import type { NodeId } from '../common/ids.js';
 import { hostPart } from '../network/addresses.js';
 import { dockerNetworkName } from '../manager/allocator/network-attachments.js';
-import type { AttachResult } from '../manager/controlapi/network-attachment.js';
-import type { ClusterApi } from '../manager/controlapi/methods.js';
+import type { AttachRequest, AttachResult, DetachRequest } from '../manager/controlapi/network-attachment.js';
 import type { NodeApi } from '../manager/controlapi/node-api.js';
 import { writeJson } from './errors.js';
 import type { Ctx, Router } from './router.js';
@@ -24,10 +22,23 @@ export const ATTACHMENT_LABEL = 'io.shoal.attachment';
 /** How long a create waits for this node to plumb the overlay after the leader allocated. */
 const NETWORK_READY_MS = 20_000;
 
+/**
+ * The cluster's side of this node's attachments: the leader allocates and releases the addresses
+ * (through the control API on a manager, over the cluster port on a worker).
+ */
+export interface AttachmentCluster {
+  /** The id of the swarm network `ref` names, or undefined when it names none. */
+  networkId(ref: string): Promise<string | undefined>;
+  attach(req: Omit<AttachRequest, 'NodeID'>): Promise<AttachResult>;
+  detach(req: Omit<DetachRequest, 'NodeID'>): Promise<void>;
+  /** Whether the cluster holds an attachment of this node for the container. */
+  owns(containerId: string): Promise<boolean>;
+}
+
 /** What the daemon gives the API of this node's overlays. */
 export interface LocalAttachments {
-  /** This node's id while it can reach the control API (a manager in a swarm); else undefined. */
-  nodeId(): NodeId | undefined;
+  /** While this node is a member of a swarm; else undefined. */
+  cluster(): AttachmentCluster | undefined;
   whenNetworkReady(networkId: string, timeoutMs: number): Promise<void>;
   containerStarted(addresses: readonly string[], pid: number): void;
 }
@@ -84,32 +95,18 @@ function attachError(ref: string, e: unknown): ShoalError {
   return new ShoalError('unknown', `Could not attach to network ${ref}: ${msg}`);
 }
 
-export function containerRoutes(
-  r: Router,
-  node: NodeApi,
-  control: ClusterApi,
-  engine: EngineJson,
-  local: LocalAttachments,
-): void {
-  /** The node, when a swarm network could be meant at all. */
-  const self = async (): Promise<NodeId | undefined> => {
-    const id = local.nodeId();
-    if (!id) return undefined;
+export function containerRoutes(r: Router, node: NodeApi, engine: EngineJson, local: LocalAttachments): void {
+  /** The cluster, when a swarm network could be meant at all. */
+  const self = async (): Promise<AttachmentCluster | undefined> => {
+    const cluster = local.cluster();
+    if (!cluster) return undefined;
     const info = await node.swarmInfo();
-    return info.LocalNodeState === 'active' && info.ControlAvailable ? id : undefined;
+    return info.LocalNodeState === 'active' ? cluster : undefined;
   };
-  const isSwarmNetwork = async (ref: string): Promise<boolean> => {
-    if (!ref || BUILTIN_MODES.test(ref)) return false;
-    try {
-      await control.getNetwork(ref);
-      return true;
-    } catch (e) {
-      if (e instanceof ShoalError && e.code === 'not_found') return false;
-      throw e;
-    }
-  };
+  const isSwarmNetwork = async (cluster: AttachmentCluster, ref: string): Promise<boolean> =>
+    Boolean(ref) && !BUILTIN_MODES.test(ref) && (await cluster.networkId(ref)) !== undefined;
   const attach = async (
-    nodeId: NodeId,
+    cluster: AttachmentCluster,
     ref: string,
     settings: EndpointSettings | null | undefined,
     containerId?: string,
@@ -117,8 +114,7 @@ export function containerRoutes(
     const id = randomBytes(13).toString('hex');
     let result: AttachResult;
     try {
-      result = await control.attachNetwork({
-        NodeID: nodeId,
+      result = await cluster.attach({
         Target: ref,
         AttachmentID: id,
         ...(containerId ? { ContainerID: containerId } : {}),
@@ -131,7 +127,7 @@ export function containerRoutes(
     try {
       await local.whenNetworkReady(result.NetworkID, NETWORK_READY_MS);
     } catch (e) {
-      await control.detachNetwork({ NodeID: nodeId, AttachmentIDs: [id] });
+      await cluster.detach({ AttachmentIDs: [id] });
       throw attachError(ref, e);
     }
     return { result, id };
@@ -154,20 +150,20 @@ export function containerRoutes(
   };
 
   r.on('POST', '/containers/create', async (c) => {
-    const nodeId = await self();
-    if (!nodeId) return false;
+    const cluster = await self();
+    if (!cluster) return false;
     const raw = await c.raw();
     if (!isObject(raw)) throw new ShoalError('invalid_argument', 'invalid JSON: the body must be an object');
     const body = raw as CreateBody;
     const mode = body.HostConfig?.NetworkMode ?? '';
     const endpoints = body.NetworkingConfig?.EndpointsConfig ?? {};
-    const ref = (await isSwarmNetwork(mode))
+    const ref = (await isSwarmNetwork(cluster, mode))
       ? mode
-      : (await Promise.all(Object.keys(endpoints).map(async (k) => ((await isSwarmNetwork(k)) ? k : '')))).find(
-          Boolean,
-        );
+      : (
+          await Promise.all(Object.keys(endpoints).map(async (k) => ((await isSwarmNetwork(cluster, k)) ? k : '')))
+        ).find(Boolean);
     if (ref) {
-      const { result, id } = await attach(nodeId, ref, endpoints[ref]);
+      const { result, id } = await attach(cluster, ref, endpoints[ref]);
       const dockerName = dockerNetworkName(result.NetworkID);
       const rest = Object.fromEntries(Object.entries(endpoints).filter(([k]) => k !== ref));
       const dns = body.HostConfig?.Dns?.length ? body.HostConfig.Dns : [result.Gateway];
@@ -188,7 +184,7 @@ export function containerRoutes(
           await engine.json(enginePath(c, '/containers/create'), { method: 'POST', body: rewritten }),
         );
       } catch (e) {
-        await control.detachNetwork({ NodeID: nodeId, AttachmentIDs: [id] });
+        await cluster.detach({ AttachmentIDs: [id] });
         throw e;
       }
       return;
@@ -224,19 +220,19 @@ export function containerRoutes(
   };
 
   r.on('POST', '/networks/{id}/connect', async (c) => {
-    const nodeId = await self();
+    const cluster = await self();
     const ref = c.params.id!;
-    if (!nodeId || !(await isSwarmNetwork(ref))) return false;
+    if (!cluster || !(await isSwarmNetwork(cluster, ref))) return false;
     const { req, ct } = await namedContainer(c);
     const settings = isObject(req.EndpointConfig) ? (req.EndpointConfig as EndpointSettings) : undefined;
-    const { result, id } = await attach(nodeId, ref, settings, ct.Id);
+    const { result, id } = await attach(cluster, ref, settings, ct.Id);
     try {
       await engine.json(enginePath(c, `/networks/${dockerNetworkName(result.NetworkID)}/connect`), {
         method: 'POST',
         body: { Container: ct.Id, EndpointConfig: endpointFor(settings, result) },
       });
     } catch (e) {
-      await control.detachNetwork({ NodeID: nodeId, AttachmentIDs: [id] });
+      await cluster.detach({ AttachmentIDs: [id] });
       throw e;
     }
     await announceStarted(c, ct.Id);
@@ -244,24 +240,19 @@ export function containerRoutes(
   });
 
   r.on('POST', '/networks/{id}/disconnect', async (c) => {
-    const nodeId = await self();
+    const cluster = await self();
     const ref = c.params.id!;
-    if (!nodeId || !(await isSwarmNetwork(ref))) return false;
-    const network = await control.getNetwork(ref);
+    const networkId = cluster && ref && !BUILTIN_MODES.test(ref) ? await cluster.networkId(ref) : undefined;
+    if (!cluster || !networkId) return false;
     const { req, ct } = await namedContainer(c);
-    await engine.json(enginePath(c, `/networks/${dockerNetworkName(network.ID)}/disconnect`), {
+    await engine.json(enginePath(c, `/networks/${dockerNetworkName(networkId)}/disconnect`), {
       method: 'POST',
       body: { Container: ct.Id, Force: Boolean(req.Force) },
     });
     const fromLabel = attachmentIds(ct.Config?.Labels)
-      .filter((a) => a.network === network.ID)
+      .filter((a) => a.network === networkId)
       .map((a) => a.id);
-    await control.detachNetwork({
-      NodeID: nodeId,
-      AttachmentIDs: fromLabel,
-      ContainerID: ct.Id,
-      NetworkID: network.ID,
-    });
+    await cluster.detach({ AttachmentIDs: fromLabel, ContainerID: ct.Id, NetworkID: networkId });
     c.res.writeHead(200).end();
   });
 }
@@ -272,7 +263,6 @@ export function containerRoutes(
  */
 export async function releaseOnDestroy(
   engine: { lines(path: string, signal: AbortSignal): AsyncIterable<string> },
-  control: ClusterApi,
   local: LocalAttachments,
   signal: AbortSignal,
   onError: (e: unknown) => void,
@@ -282,16 +272,13 @@ export async function releaseOnDestroy(
     try {
       for await (const line of engine.lines(`/events?filters=${filters}`, signal)) {
         const ev = JSON.parse(line) as { Actor?: { ID?: string; Attributes?: Record<string, string> } };
-        const nodeId = local.nodeId();
+        const cluster = local.cluster();
         const containerId = ev.Actor?.ID;
-        if (!nodeId || !containerId) continue;
+        if (!cluster || !containerId) continue;
         const ids = attachmentIds(ev.Actor?.Attributes).map((a) => a.id);
         // Most containers have none: only a container that has one costs a write.
-        if (ids.length === 0) {
-          const n = await control.getNode(nodeId).catch(() => undefined);
-          if (!n?.ContainerAttachments?.some((a) => a.ContainerID === containerId)) continue;
-        }
-        await control.detachNetwork({ NodeID: nodeId, AttachmentIDs: ids, ContainerID: containerId }).catch(onError);
+        if (ids.length === 0 && !(await cluster.owns(containerId).catch(() => false))) continue;
+        await cluster.detach({ AttachmentIDs: ids, ContainerID: containerId }).catch(onError);
       }
     } catch (e) {
       if (!signal.aborted) onError(e);

@@ -53,7 +53,6 @@ export function createApiServer(o: ApiServerOptions): ApiServer {
   if (o.attachments) {
     void releaseOnDestroy(
       { lines: (p, signal) => engineLines(engine, p, signal) },
-      o.cluster,
       o.attachments,
       stopReleasing.signal,
       (e) => o.logger.warn('releasing network attachments', { error: String(e) }),

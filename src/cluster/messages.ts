@@ -62,6 +62,28 @@ export const ForwardedLogsSchema = z.object({
   }),
 });
 
+/** A node's own container on an attachable overlay (the node is the caller's certificate, never the body). */
+export const AttachCallSchema = z.object({
+  Target: z.string().min(1).max(256),
+  AttachmentID: z.string().regex(/^[a-z0-9]{1,64}$/),
+  ContainerID: z
+    .string()
+    .regex(/^[0-9a-f]{1,128}$/)
+    .optional(),
+  Address: z.string().max(64).optional(),
+  Aliases: z.array(z.string().min(1).max(255)).max(64).optional(),
+});
+export const DetachCallSchema = z.object({
+  AttachmentIDs: z.array(id).max(256).optional(),
+  ContainerID: z
+    .string()
+    .regex(/^[0-9a-f]{1,128}$/)
+    .optional(),
+  NetworkID: id.optional(),
+});
+export const NetworkRefCallSchema = z.object({ ref: z.string().min(1).max(256) });
+export const ContainerRefCallSchema = z.object({ containerId: z.string().regex(/^[0-9a-f]{1,128}$/) });
+
 export const SessionCallSchema = z.object({ description: NodeDescriptionSchema, addr: z.string().max(300) });
 export const SessionRefSchema = z.object({ sessionId: id });
 export const StatusCallSchema = z.object({ sessionId: id, updates: z.array(z.unknown()).max(5000) });

@@ -1,7 +1,8 @@
 /**
  * What a manager serves on the cluster port besides the CA and Raft: where the leader is, control-API
  * calls and log streams forwarded by other managers (run here on the leader), a node's notice that it
- * leaves, and the dispatcher sessions of every node's agent.
+ * leaves, the dispatcher sessions of every node's agent, and the attachable-overlay requests of
+ * nodes that are not the leader.
  */
 import type { z } from 'zod';
 import { ShoalError } from '../common/errors.js';
@@ -15,6 +16,7 @@ import { isMethodName, isRead, runMethod, type Args } from '../manager/controlap
 import type { Manager } from '../manager/manager.js';
 import type { RaftNode } from '../raft/node.js';
 import { NotLeaderError } from '../raft/types.js';
+import { serveAttachmentRoutes } from './attachment-routes.js';
 import { NO_LEADER } from './raft-store.js';
 
 export interface ClusterRoutesOptions {
@@ -73,6 +75,7 @@ export function serveClusterRoutes(port: ClusterPort, o: ClusterRoutesOptions): 
     await o.manager.dispatcher.nodeLeft(ctx.peer!.nodeId);
     return {};
   });
+  serveAttachmentRoutes(port, o.manager, () => readBarrier(o.raft));
   serveDispatcher(port, {
     dispatcher: () => (o.manager.isLeader ? o.manager.dispatcher : undefined),
     managers: o.managers,

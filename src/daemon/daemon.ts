@@ -16,6 +16,7 @@ import type { LogLine, LogOptions } from '../manager/controlapi/api.js';
 import { clusterApi } from '../manager/controlapi/methods.js';
 import type { NodeApi } from '../manager/controlapi/node-api.js';
 import { createApiServer, type ApiServer } from '../api/server.js';
+import { managerAttachments, workerAttachments } from './attachments.js';
 import { Autolock } from './autolock.js';
 import { CertificateRenewal } from './certificate-renewal.js';
 import { ControlForwarding } from './control-forwarding.js';
@@ -131,8 +132,16 @@ export class ShoalDaemon {
       runtimeUrl: this.o.runtime,
       logger: this.o.logger.child('api'),
       attachments: {
-        // Attaching goes through the control API, which only a manager reaches (see docs).
-        nodeId: () => (this.host.runtime?.mgr ? (this.host.runtime.state.nodeId as NodeId) : undefined),
+        cluster: () => {
+          const rt = this.host.runtime;
+          if (!rt) return undefined;
+          return rt.mgr
+            ? managerAttachments(
+                clusterApi((m, args) => this.forwarding.invoke(m, args)),
+                rt.state.nodeId as NodeId,
+              )
+            : workerAttachments(rt);
+        },
         whenNetworkReady: async (id, ms) => {
           const networks = this.host.runtime?.agent.networks;
           if (!networks) throw new Error('this node has no overlay networking');

@@ -166,6 +166,55 @@ describe('overlay networks in a 3-host lab', { timeout: 900_000 }, () => {
     }
   });
 
+  it("a worker's docker run --network joins an attachable overlay and reaches a service on another host by name", async () => {
+    on('manager1', ['docker', 'network', 'create', '-d', 'overlay', '--attachable', 'att']);
+    on('manager1', [
+      'docker',
+      'service',
+      'create',
+      '-d',
+      '--name',
+      'attweb',
+      '--network',
+      'att',
+      '--constraint',
+      'node.role==manager',
+      IMAGE,
+      ...HTTPD,
+    ]);
+    await converged('attweb', 1);
+    const task = runningTasks('attweb')[0]!;
+    assert.equal(task.node, 'manager1');
+    // The worker has no control API: its daemon asks the leader over the cluster port for the address.
+    for (let i = 0; i < 2; i++) {
+      const r = tryOn('worker2', [
+        'docker',
+        'run',
+        '--rm',
+        '--network',
+        'att',
+        IMAGE,
+        'wget',
+        '-qO-',
+        'http://attweb/',
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout.trim(), /^[0-9a-f]{12}$/, 'the service answered with its hostname');
+    }
+    const refused = tryOn('worker2', ['docker', 'run', '--rm', '--network', 'front', IMAGE, 'true']);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /Could not attach to network front: .*not manually attachable/);
+    on('manager1', ['docker', 'service', 'rm', 'attweb']);
+    await waitFor(
+      'attweb gone',
+      () => on('manager1', ['docker', 'ps', '-aq', '--filter', 'name=attweb']).trim() === '',
+      60_000,
+      500,
+    );
+    // The worker's attachments go as its containers go (the engine's destroy events).
+    await waitFor('att removed', () => tryOn('manager1', ['docker', 'network', 'rm', 'att']).code === 0, 30_000, 500);
+  });
+
   it('leaves no bridge, VXLAN device, nft table or Docker network behind once services and networks are removed', async () => {
     on('manager1', ['docker', 'service', 'rm', 'web', 'db', 'lone']);
     await waitFor(

@@ -46,6 +46,12 @@ export interface DetachRequest {
 
 const ATTACHMENT_ID = /^[a-z0-9]{1,64}$/;
 
+/**
+ * Attachments one node may hold at once: far above what a host runs, low enough that a hostile node
+ * cannot use up a network's addresses or grow its node object without bound.
+ */
+export const MAX_ATTACHMENTS_PER_NODE = 1024;
+
 export const networkAttachmentMethods = {
   attachNetwork: write(async (ctx, req: AttachRequest): Promise<AttachResult> => {
     if (!ATTACHMENT_ID.test(req.AttachmentID)) throw new ShoalError('invalid_argument', 'invalid attachment id');
@@ -58,6 +64,11 @@ export const networkAttachmentMethods = {
         throw rpcError('permission_denied', `network ${req.Target} not manually attachable`);
       const existing = (node.ContainerAttachments ?? []).find((a) => a.ID === req.AttachmentID);
       let attachment = existing;
+      if (!attachment && (node.ContainerAttachments?.length ?? 0) >= MAX_ATTACHMENTS_PER_NODE)
+        throw rpcError(
+          'failed_precondition',
+          `node ${req.NodeID} already holds ${MAX_ATTACHMENTS_PER_NODE} network attachments`,
+        );
       if (!attachment) {
         const book = new AddressBook(tx.all('service'), tx.all('task'), tx.all('node'));
         attachment = {

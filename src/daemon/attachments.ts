@@ -1,0 +1,41 @@
+/**
+ * This node's side of attachable overlays, as the API sees it: a manager asks the control API (which
+ * forwards to the leader), a worker asks the leader over the cluster port, where the node is the
+ * caller's certificate. Either way the leader allocates and releases (see `attachment-routes.ts`).
+ */
+import { ShoalError } from '../common/errors.js';
+import type { NodeId } from '../common/ids.js';
+import type { AttachmentCluster } from '../api/routes-containers.js';
+import type { ClusterApi } from '../manager/controlapi/methods.js';
+import type { AttachResult } from '../manager/controlapi/network-attachment.js';
+import type { ClusterRuntime } from './runtime.js';
+
+export function managerAttachments(control: ClusterApi, nodeId: NodeId): AttachmentCluster {
+  return {
+    networkId: async (ref) => {
+      try {
+        return (await control.getNetwork(ref)).ID;
+      } catch (e) {
+        if (e instanceof ShoalError && e.code === 'not_found') return undefined;
+        throw e;
+      }
+    },
+    attach: (req) => control.attachNetwork({ ...req, NodeID: nodeId }),
+    detach: (req) => control.detachNetwork({ ...req, NodeID: nodeId }),
+    owns: async (containerId) =>
+      ((await control.getNode(nodeId)).ContainerAttachments ?? []).some((a) => a.ContainerID === containerId),
+  };
+}
+
+export function workerAttachments(rt: ClusterRuntime): AttachmentCluster {
+  const leaderCall = async <T>(path: string, body: unknown): Promise<T> =>
+    rt.client.call<T>(await rt.remote.findLeader(), path, body);
+  return {
+    networkId: async (ref) => (await leaderCall<{ id?: string }>('/attachments/network', { ref })).id,
+    attach: (req) => leaderCall<AttachResult>('/attachments/attach', req),
+    detach: async (req) => {
+      await leaderCall('/attachments/detach', req);
+    },
+    owns: async (containerId) => (await leaderCall<{ owns: boolean }>('/attachments/owns', { containerId })).owns,
+  };
+}
