@@ -12,7 +12,6 @@ command -v iptables >/dev/null 2>&1 || need+=(iptables)
 command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
 command -v nft >/dev/null 2>&1 || need+=(nftables)
 # The routing-mesh lab test builds a tiny static UDP responder (busybox's nc has no UDP).
-command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 # The visualizer's page tests run in real headless Chromium (playwright-core drives it).
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
