@@ -36,5 +36,8 @@ export function age(ms: number): string {
 export function hue(serviceId: string): number {
   let h = 2166136261;
   for (let i = 0; i < serviceId.length; i++) h = Math.imul(h ^ serviceId.charCodeAt(i), 16777619);
-  return (h >>> 0) % 360;
+  // Mix the bits: IDs that differ in their last character must not get neighbouring hues.
+  h = Math.imul(h ^ (h >>> 16), 0x45d9f3b);
+  h = Math.imul(h ^ (h >>> 16), 0x45d9f3b);
+  return ((h ^ (h >>> 16)) >>> 0) % 360;
 }
