@@ -23,12 +23,17 @@ export function matches(state: BoardState, f: Filters, t: UiTask): boolean {
   return true;
 }
 
+/** Desired states that mean the task is on its way out (a drain, an update, a node that went down). */
+const LEAVING = new Set(['shutdown', 'remove', 'complete', 'failed', 'rejected', 'orphaned']);
+
 function card(t: UiTask, now: number): string {
   const h = hue(t.serviceId);
+  const leaving = LEAVING.has(t.desired) && !LEAVING.has(t.state);
+  const state = leaving ? `${t.state} → ${t.desired}` : t.state;
   const err = t.err ? `<div class="err">${esc(t.err)}</div>` : '';
   return (
-    `<div class="card st-${esc(t.state)}" data-task-id="${esc(t.id)}" data-state="${esc(t.state)}" style="--hue:${h}" title="${esc(t.message)}">` +
-    `<div class="row"><b>${esc(t.name)}</b><span class="state">${esc(t.state)}</span></div>` +
+    `<div class="card st-${esc(t.state)}${leaving ? ' leaving' : ''}" data-task-id="${esc(t.id)}" data-state="${esc(t.state)}" style="--hue:${h}" title="${esc(t.message)}">` +
+    `<div class="row"><b>${esc(t.name)}</b><span class="state">${esc(state)}</span></div>` +
     `<div class="row"><span class="img">${esc(t.image)}</span><span class="age">${age(now - t.since)}</span></div>` +
     `${err}</div>`
   );
