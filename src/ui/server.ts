@@ -61,7 +61,13 @@ async function loadAssets(): Promise<Map<string, Buffer>> {
   const files = new Map<string, Buffer>();
   for (const name of new Set(Object.values(ASSETS))) {
     // Built next to this module by scripts/build-ui.mjs (npm run build).
-    files.set(name, await readFile(new URL(`./web/${name}`, import.meta.url)));
+    const file = new URL(`./web/${name}`, import.meta.url);
+    files.set(
+      name,
+      await readFile(file).catch((e: unknown) => {
+        throw new Error(`the visualizer's page is not built (${file.pathname}): run \`npm run build\` (${String(e)})`);
+      }),
+    );
   }
   return files;
 }
