@@ -4,7 +4,7 @@ import importX from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
 /** Folders in dependency order: a folder may import only from folders listed before it. */
-const layers = ['common', 'raft', 'store', 'network', 'manager', 'agent', 'cluster', 'stack', 'api', 'daemon', 'cli', 'ui'];
+const layers = ['common', 'raft', 'store', 'network', 'manager', 'agent', 'cluster', 'stack', 'api', 'ui', 'daemon', 'cli'];
 
 const layerZones = layers.slice(0, -1).map((layer, i) => ({
   target: `./src/${layer}`,

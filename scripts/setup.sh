@@ -13,6 +13,8 @@ command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
 command -v nft >/dev/null 2>&1 || need+=(nftables)
 # The routing-mesh lab test builds a tiny static UDP responder (busybox's nc has no UDP).
 command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)
+# The visualizer's page tests run in real headless Chromium (playwright-core drives it).
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

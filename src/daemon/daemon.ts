@@ -16,6 +16,7 @@ import type { LogLine, LogOptions } from '../manager/controlapi/api.js';
 import { clusterApi } from '../manager/controlapi/methods.js';
 import type { NodeApi } from '../manager/controlapi/node-api.js';
 import { createApiServer, type ApiServer } from '../api/server.js';
+import { serveUi, type UiServer } from '../ui/server.js';
 import { managerAttachments, workerAttachments } from './attachments.js';
 import { Autolock } from './autolock.js';
 import { CertificateRenewal } from './certificate-renewal.js';
@@ -43,6 +44,10 @@ export interface DaemonOptions {
   repairWal?: boolean;
   /** `ADDR:PORT` to serve Prometheus metrics on (GET /metrics); off when unset. */
   metricsAddr?: string;
+  /** `ADDR:PORT` to serve the visualizer on; off when unset (docs/visualizer.md). */
+  uiAddr?: string;
+  /** Required when `uiAddr` is beyond loopback: requests must carry it. */
+  uiToken?: string;
   /** Raft stopped for good (a disk or apply error): the process must end so a supervisor restarts it from disk. */
   onFatal(err: Error): void;
   logger: Logger;
@@ -60,6 +65,7 @@ export class ShoalDaemon {
   private api: ApiServer | undefined;
   private readonly metrics: DaemonMetrics | undefined;
   private metricsServer: MetricsServer | undefined;
+  private ui: UiServer | undefined;
 
   constructor(private readonly o: DaemonOptions) {
     const logger = o.logger;
@@ -95,6 +101,11 @@ export class ShoalDaemon {
     this.autolock = new Autolock(this.host, logger.child('autolock'));
     this.host.addDuty(this.autolock.duty);
     this.host.addDuty(certificates.duty);
+    // The visualizer's streams follow one store: a runtime coming or going ends them, and pages reconnect.
+    this.host.addDuty(() => {
+      this.ui?.storeChanged();
+      return async () => this.ui?.storeChanged();
+    });
     this.forwarding = new ControlForwarding(this.host, tickMs);
     this.membership = new SwarmMembership(this.host, {
       dataRoot: o.dataRoot,
@@ -153,6 +164,15 @@ export class ShoalDaemon {
     await this.api.listen(socketPath(this.o.host));
     if (this.metrics && this.o.metricsAddr)
       this.metricsServer = await serveMetrics(this.metrics, this.o.metricsAddr, this.o.logger.child('metrics'));
+    if (this.o.uiAddr)
+      this.ui = await serveUi(
+        {
+          store: () => this.host.runtime?.mgr?.store,
+          self: () => this.host.runtime?.state.nodeId ?? '',
+          logs: (taskId, opts) => this.forwarding.logs('task', taskId, opts),
+        },
+        { addr: this.o.uiAddr, token: this.o.uiToken, logger: this.o.logger.child('ui') },
+      );
     this.o.logger.info('shoal daemon listening', { host: this.o.host, inSwarm: Boolean(state) });
   }
 
@@ -161,7 +181,13 @@ export class ShoalDaemon {
     return this.metricsServer?.address;
   }
 
+  /** Where `--ui-addr` listens (its port filled in when 0 was asked); undefined when off. */
+  get uiAddress(): { host: string; port: number } | undefined {
+    return this.ui?.address;
+  }
+
   async stop(): Promise<void> {
+    await this.ui?.close();
     await this.metricsServer?.close();
     await this.api?.close();
     const rt = this.host.runtime;

@@ -20,6 +20,8 @@ export async function runDaemon(argv: string[]): Promise<void> {
     .option('--raft-tick <ms>', 'Raft tick interval in ms (election timeout = ElectionTick ticks)', '100')
     .option('--log-level <level>', 'debug, info, warn or error', 'info')
     .option('--metrics-addr <addr>', 'serve Prometheus metrics on ADDR:PORT at /metrics (off unless set)')
+    .option('--ui-addr <addr>', 'serve the visualizer page on ADDR:PORT (off unless set; see docs/visualizer.md)')
+    .option('--ui-token <token>', 'token the visualizer requires (needed when --ui-addr is not loopback)')
     .option('--repair-wal', 'cut a damaged Raft WAL at the damage (logging what it drops) instead of refusing to start')
     .exitOverride();
   try {
@@ -43,6 +45,8 @@ export async function runDaemon(argv: string[]): Promise<void> {
     logLevel: 'debug' | 'info' | 'warn' | 'error';
     repairWal?: boolean;
     metricsAddr?: string;
+    uiAddr?: string;
+    uiToken?: string;
   }>();
   const logger = consoleLogger(o.logLevel);
   const tickMs = Number(o.raftTick);
@@ -50,6 +54,8 @@ export async function runDaemon(argv: string[]): Promise<void> {
     throw new Error(`--raft-tick must be a positive number of milliseconds, got ${o.raftTick}`);
   const daemon = new ShoalDaemon({
     ...o,
+    // A token on the command line shows in `ps`; the environment does not.
+    uiToken: o.uiToken ?? process.env.SHOAL_UI_TOKEN,
     tickMs,
     logger,
     // Never carry on after a failed write or apply (fsyncgate): end now; a restart recovers from disk.

@@ -12,6 +12,7 @@ import {
   labPartition,
   labStart,
   labStop,
+  labUiUrl,
   labUp,
   listLabs,
   loadLab,
@@ -39,6 +40,8 @@ export function labCommand(): Command {
         log: (l) => process.stdout.write(`${l}\n`),
       });
       process.stdout.write(`lab ${s.name} is up: ${s.hosts.length} hosts on ${s.subnet}\n`);
+      const ui = labUiUrl(s);
+      if (ui) process.stdout.write(`visualizer: ${ui}\n`);
     });
 
   named(cmd.command('ls'))

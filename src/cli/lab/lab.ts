@@ -5,6 +5,7 @@
  * loaded) and its own `shoal daemon`. Everything a lab makes is recorded in its state file so that
  * `lab down` removes exactly that, even after a crash.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,6 +49,17 @@ export interface LabState {
   subnet: string;
   gateway: string;
   hosts: LabHost[];
+  /** The token manager1's visualizer asks for (it listens on the lab address, beyond loopback). */
+  uiToken?: string;
+}
+
+/** Where manager1 serves the visualizer (not 8080: stacks publish that through the routing mesh). */
+const UI_PORT = 9080;
+
+/** The visualizer's address with its token, or undefined for a lab without one. */
+export function labUiUrl(s: LabState): string | undefined {
+  const m = s.hosts[0];
+  return m && s.uiToken ? `http://${m.ip}:${UI_PORT}/?token=${s.uiToken}` : undefined;
 }
 
 const stateFile = (name: string): string => path.join(RUN_ROOT, name, 'state.json');
@@ -133,6 +145,7 @@ export async function labUp(o: UpOptions): Promise<LabState> {
     subnet: `10.213.${index}.0/24`,
     gateway: `10.213.${index}.1`,
     hosts: [],
+    uiToken: randomBytes(18).toString('base64url'),
   };
   const names = [
     ...Array.from({ length: o.managers }, (_, i) => `manager${i + 1}`),
@@ -270,6 +283,7 @@ async function startHost(s: LabState, h: LabHost, started: () => void): Promise<
   );
   started();
   await waitForApi(dockerHost(h), `${h.name}'s dockerd`);
+  const ui = h === s.hosts[0] && s.uiToken !== undefined;
   h.pids.shoal = startDetached(
     'nsenter',
     enter([
@@ -280,8 +294,11 @@ async function startHost(s: LabState, h: LabHost, started: () => void): Promise<
       ...['--hostname', h.name, '--advertise-addr', h.ip, '--listen-addr', `${h.ip}:2377`],
       // Each host's Prometheus metrics on its own address (docs/monitoring.md).
       ...['--metrics-addr', `${h.ip}:9323`],
+      // The first manager serves the visualizer (docs/visualizer.md); its token goes by environment.
+      ...(ui ? ['--ui-addr', `${h.ip}:${UI_PORT}`] : []),
     ]),
     path.join(h.data, 'shoal.log'),
+    ui ? { ...process.env, SHOAL_UI_TOKEN: s.uiToken } : undefined,
   );
   started();
   await waitForApi(shoalHost(h), `${h.name}'s shoal daemon`);

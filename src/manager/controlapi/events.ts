@@ -117,6 +117,10 @@ export function watchSwarmEvents(store: Store, now: () => number, emit: (e: Swar
       if (e.kind === 'delete') last.delete(k);
       else last.set(k, e.object);
       if (ev) emit(ev);
+      // swarmkit creates a network, then its allocator writes the allocation: Docker shows a create
+      // and then an update. shoal allocates in the create transaction, so it reports both at once.
+      if (ev?.Type === 'network' && ev.Action === 'create')
+        emit({ ...ev, Action: 'update', Actor: { ID: ev.Actor.ID, Attributes: { ...ev.Actor.Attributes } } });
     }
   });
 }
