@@ -11,6 +11,10 @@ command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v iptables >/dev/null 2>&1 || need+=(iptables)
 command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
 command -v nft >/dev/null 2>&1 || need+=(nftables)
+# The Raft ENOSPC test fills a small loop-mounted ext4 filesystem.
+command -v mkfs.ext4 >/dev/null 2>&1 || need+=(e2fsprogs)
+command -v losetup >/dev/null 2>&1 || need+=(mount)
+command -v fallocate >/dev/null 2>&1 || need+=(util-linux)
 # The routing-mesh lab test builds a tiny static UDP responder (busybox's nc has no UDP).
 command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 # The visualizer's page tests run in real headless Chromium (playwright-core drives it).

@@ -1,31 +1,50 @@
 /**
  * shoal's Raft vs etcd, same machine, same load, one run: a 3-member raft-kv harness (shoal's Raft
  * library over loopback TCP, real fsync) and a 3-member etcd 3.4, both plaintext, written by 1, 16
- * and 64 concurrent writers of 256-byte values for a fixed time (medians of `--runs`), then leader
- * failover over `--kills` kill -9s each (time until a write through a survivor succeeds again).
- * Prints one JSON object as its last line.
+ * and 64 concurrent writers of 256-byte values for a fixed time, then leader failover over `--kills`
+ * kill -9s each (time until a write through a survivor succeeds again). Both groups run for the whole
+ * of a run and take turns level by level (which goes first alternates between runs), so the other
+ * work on a shared machine weighs on both alike; ratios are shoal / etcd of the medians of `--runs`.
+ * Prints progress and every raw run to stderr and one JSON object (raw runs included) as its last
+ * line; `--out FILE` also writes that object to FILE.
  *
- *   node dist/bench/raft/bench.js [--seconds 10] [--runs 3] [--kills 20] [--snapshot-every 100000]
+ *   node dist/bench/raft/bench.js [--seconds 10] [--runs 3] [--kills 20] [--levels 1,16,64]
+ *                                 [--snapshot-every 100000] [--out FILE]
  *
  * Both systems snapshot every `--snapshot-every` entries: by default etcd 3.4's own default
  * (--snapshot-count 100000). shoal's daemon keeps swarm's 10000 for the manager store; with a
  * 16 MB key-value state a full snapshot every 10000 entries costs throughput and tail latency that
  * etcd, whose state already lives in its on-disk B-tree, does not pay (pass 10000 to see it).
  */
+import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { httpCall, KvCluster, type ProcessGroup } from '../../test/raft-kv/cluster.js';
 import { intArg, median, round3 } from '../common.js';
 import { EtcdCluster } from './etcd.js';
 import { runLoad, type LoadResult } from './loadgen.js';
 
+const argOf = (name: string): string | undefined => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+};
 const SECONDS = intArg('seconds', 10);
 const RUNS = intArg('runs', 3);
 const KILLS = intArg('kills', 20);
-const LEVELS = [1, 16, 64];
+const LEVELS = (argOf('levels') ?? '1,16,64').split(',').map(Number);
 const SNAPSHOT_EVERY = intArg('snapshot-every', 100_000);
+const OUT = argOf('out');
 const shoalArgs = ['--snapshot-interval', String(SNAPSHOT_EVERY)];
+
+/** The issue's goals, as ratios shoal / etcd: throughput at least, p99 at most. */
+const GOALS: Record<number, { throughput: number; p99: number }> = {
+  1: { throughput: 1.0, p99: 1.0 },
+  64: { throughput: 1.3, p99: 0.9 },
+};
 
 interface Sample extends LoadResult {
   cpu: number;
+  /** 1-minute load average when the sample ended: how busy the shared machine was. */
+  load1: number;
 }
 
 async function measure(fn: () => Promise<LoadResult>): Promise<Sample> {
@@ -33,41 +52,51 @@ async function measure(fn: () => Promise<LoadResult>): Promise<Sample> {
   const t0 = performance.now();
   const r = await fn();
   const c = process.cpuUsage(c0);
-  return { ...r, cpu: (c.user + c.system) / 1000 / (performance.now() - t0) };
+  return { ...r, cpu: (c.user + c.system) / 1000 / (performance.now() - t0), load1: loadavg()[0]! };
 }
 
-async function shoalRun(
-  run: number,
-  out: Map<number, Sample[]>,
-  extra: { perFsync: number[]; spurious: number },
-): Promise<void> {
-  const c = new KvCluster(3, 27300 + run * 10, shoalArgs);
+interface Extra {
+  perFsync: number[];
+  spurious: number;
+}
+
+/** One run: both groups up, each level loaded on one then the other. */
+async function run(r: number, shoal: Map<number, Sample[]>, etcd: Map<number, Sample[]>, extra: Extra): Promise<void> {
+  const s = new KvCluster(3, 27300 + r * 10, shoalArgs);
+  const e = new EtcdCluster(undefined, SNAPSHOT_EVERY);
   try {
-    await c.startAll();
-    const leader = await c.waitForLeader();
-    for (const level of LEVELS) {
-      const before = (await c.status(leader))!;
-      out.get(level)!.push(await measure(() => runLoad({ kind: 'shoal', endpoints: c.endpoints }, level, SECONDS)));
-      const after = (await c.status(leader))!;
+    await Promise.all([s.startAll(), e.startAll()]);
+    const [sLeader, eLeader] = await Promise.all([s.waitForLeader(), e.waitForLeader()]);
+    const shoalLevel = async (level: number): Promise<void> => {
+      const before = (await s.status(sLeader))!;
+      shoal.get(level)!.push(await measure(() => runLoad({ kind: 'shoal', endpoints: s.endpoints }, level, SECONDS)));
+      const after = (await s.status(sLeader))!;
       if (after.term !== before.term || !after.isLeader) extra.spurious++;
       if (level === 64) extra.perFsync.push((after.entries - before.entries) / Math.max(1, after.syncs - before.syncs));
+    };
+    const etcdLevel = async (level: number): Promise<void> => {
+      etcd
+        .get(level)!
+        .push(await measure(() => runLoad({ kind: 'etcd', endpoint: e.clientUrl(eLeader) }, level, SECONDS)));
+    };
+    for (const level of LEVELS) {
+      if (r % 2 === 0) {
+        await shoalLevel(level);
+        await etcdLevel(level);
+      } else {
+        await etcdLevel(level);
+        await shoalLevel(level);
+      }
+      const a = shoal.get(level)!.at(-1)!;
+      const b = etcd.get(level)!.at(-1)!;
+      console.error(
+        `run ${r + 1} ${level}w: shoal ${a.opsPerSec.toFixed(0)} ops/s p50 ${a.p50Ms.toFixed(2)} p99 ${a.p99Ms.toFixed(2)} ms | ` +
+          `etcd ${b.opsPerSec.toFixed(0)} ops/s p50 ${b.p50Ms.toFixed(2)} p99 ${b.p99Ms.toFixed(2)} ms | ` +
+          `ratio ${(a.opsPerSec / b.opsPerSec).toFixed(2)}x ops, ${(a.p99Ms / b.p99Ms).toFixed(2)}x p99 | load ${a.load1.toFixed(1)}`,
+      );
     }
   } finally {
-    await c.destroy();
-  }
-}
-
-async function etcdRun(out: Map<number, Sample[]>): Promise<void> {
-  const c = new EtcdCluster(undefined, SNAPSHOT_EVERY);
-  try {
-    await c.startAll();
-    const leader = await c.waitForLeader();
-    for (const level of LEVELS)
-      out
-        .get(level)!
-        .push(await measure(() => runLoad({ kind: 'etcd', endpoint: c.clientUrl(leader) }, level, SECONDS)));
-  } finally {
-    await c.destroy();
+    await Promise.all([s.destroy(), e.destroy()]);
   }
 }
 
@@ -145,10 +174,10 @@ async function etcdFailover(): Promise<number[]> {
   );
 }
 
-function summary(
-  samples: Map<number, Sample[]>,
-): Record<string, { ops_s: number; p50_ms: number; p99_ms: number; errors: number }> {
-  const o: Record<string, { ops_s: number; p50_ms: number; p99_ms: number; errors: number }> = {};
+type Summary = Record<string, { ops_s: number; p50_ms: number; p99_ms: number; errors: number }>;
+
+function summary(samples: Map<number, Sample[]>): Summary {
+  const o: Summary = {};
   for (const [level, s] of samples) {
     o[`writers_${level}`] = {
       ops_s: round3(median(s.map((x) => x.opsPerSec))),
@@ -160,27 +189,51 @@ function summary(
   return o;
 }
 
+const raw = (
+  samples: Map<number, Sample[]>,
+): Record<string, { ops_s: number; p50_ms: number; p99_ms: number; load1: number }[]> =>
+  Object.fromEntries(
+    [...samples].map(([level, s]) => [
+      `writers_${level}`,
+      s.map((x) => ({
+        ops_s: round3(x.opsPerSec),
+        p50_ms: round3(x.p50Ms),
+        p99_ms: round3(x.p99Ms),
+        load1: round3(x.load1),
+      })),
+    ]),
+  );
+
 async function main(): Promise<void> {
   const shoal = new Map(LEVELS.map((l) => [l, [] as Sample[]]));
   const etcd = new Map(LEVELS.map((l) => [l, [] as Sample[]]));
-  const extra = { perFsync: [] as number[], spurious: 0 };
-  for (let r = 0; r < RUNS; r++) {
-    await shoalRun(r, shoal, extra);
-    await etcdRun(etcd);
-    const last = (m: Map<number, Sample[]>): string =>
-      LEVELS.map(
-        (l) => `${l}w ${m.get(l)!.at(-1)!.opsPerSec.toFixed(0)} ops/s p99 ${m.get(l)!.at(-1)!.p99Ms.toFixed(1)} ms`,
-      ).join(', ');
-    console.error(`run ${r + 1}: shoal ${last(shoal)}`);
-    console.error(`run ${r + 1}: etcd  ${last(etcd)}`);
-  }
+  const extra: Extra = { perFsync: [], spurious: 0 };
+  for (let r = 0; r < RUNS; r++) await run(r, shoal, etcd, extra);
   const shoalKills = KILLS > 0 ? await shoalFailover() : [];
-  console.error(`shoal failover: ${shoalKills.map((t) => t.toFixed(2)).join(' ')}`);
+  if (KILLS > 0) console.error(`shoal failover: ${shoalKills.map((t) => t.toFixed(2)).join(' ')}`);
   const etcdKills = KILLS > 0 ? await etcdFailover() : [];
-  console.error(`etcd failover: ${etcdKills.map((t) => t.toFixed(2)).join(' ')}`);
+  if (KILLS > 0) console.error(`etcd failover: ${etcdKills.map((t) => t.toFixed(2)).join(' ')}`);
   const s = summary(shoal);
   const e = summary(etcd);
   const cpu = [...shoal.values(), ...etcd.values()].flat().map((x) => x.cpu);
+  const ratio: Record<string, { throughput: number; p99: number; goal?: string }> = {};
+  for (const level of LEVELS) {
+    const k = `writers_${level}`;
+    const tp = round3(s[k]!.ops_s / e[k]!.ops_s);
+    const p99 = round3(s[k]!.p99_ms / e[k]!.p99_ms);
+    const g = GOALS[level];
+    ratio[k] = {
+      throughput: tp,
+      p99,
+      ...(g
+        ? {
+            goal: `throughput >= ${g.throughput} ${tp >= g.throughput ? 'met' : 'MISSED'}, p99 <= ${g.p99} ${p99 <= g.p99 ? 'met' : 'MISSED'}`,
+          }
+        : {}),
+    };
+    console.error(`ratio ${level}w: throughput ${tp}x, p99 ${p99}x${g ? ` (${ratio[k]!.goal})` : ''}`);
+  }
+  const load = [...shoal.values(), ...etcd.values()].flat().map((x) => x.load1);
   const result = {
     bench: 'raft',
     seconds: SECONDS,
@@ -189,9 +242,11 @@ async function main(): Promise<void> {
     snapshot_every: SNAPSHOT_EVERY,
     shoal: s,
     etcd: e,
-    shoal_entries_per_fsync_at_64: round3(median(extra.perFsync)),
+    ratio,
+    shoal_entries_per_fsync_at_64: extra.perFsync.length ? round3(median(extra.perFsync)) : null,
     shoal_spurious_leader_changes_under_load: extra.spurious,
     loadgen_cpu_cores_max: round3(Math.max(...cpu)),
+    machine_load1: { min: round3(Math.min(...load)), median: round3(median(load)), max: round3(Math.max(...load)) },
     failover_s: {
       shoal: shoalKills.length
         ? { median: round3(median(shoalKills)), max: round3(Math.max(...shoalKills)), kills: shoalKills.length }
@@ -200,11 +255,13 @@ async function main(): Promise<void> {
         ? { median: round3(median(etcdKills)), max: round3(Math.max(...etcdKills)), kills: etcdKills.length }
         : null,
     },
-    ratio: {
-      throughput: round3(s.writers_64!.ops_s / e.writers_64!.ops_s),
-      p99: round3(s.writers_64!.p99_ms / e.writers_64!.p99_ms),
+    raw: {
+      shoal: raw(shoal),
+      etcd: raw(etcd),
+      failover_s: { shoal: shoalKills.map(round3), etcd: etcdKills.map(round3) },
     },
   };
+  if (OUT) writeFileSync(OUT, JSON.stringify(result, null, 2) + '\n');
   console.log(JSON.stringify(result));
 }
 

@@ -86,6 +86,24 @@ describe('raft node on disk (one member)', () => {
     await b.node.stop();
   });
 
+  it('takes snapshots under steady load, when the processing loop never runs dry', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'shoal-raft-'));
+    dirs.push(dir);
+    const a = await member(dir, 50);
+    let proposed = 0;
+    let snapshotWhileWriting = false;
+    // Eight writers, each with one proposal in flight: there is always input while a Ready is written.
+    const writer = async (w: number): Promise<void> => {
+      while (!snapshotWhileWriting && proposed < 2000) {
+        await a.node.propose(text(`w${w}-${proposed++}`));
+        if (a.node.debugState().first > 1) snapshotWhileWriting = true;
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, (_, w) => writer(w)));
+    await a.node.stop();
+    assert.ok(snapshotWhileWriting, `no snapshot (log compaction) during ${proposed} proposals`);
+  });
+
   it('seals the WAL and snapshots with the data-encryption key; another key cannot start', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'shoal-raft-'));
     dirs.push(dir);

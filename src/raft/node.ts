@@ -30,6 +30,7 @@ import {
   type Entry,
   type MemberId,
   type Message,
+  type Ready,
   type SnapshotMeta,
 } from './types.js';
 import { RaftWal, type OpenWalFile } from './wal.js';
@@ -125,6 +126,14 @@ interface Waiter {
   at: number;
 }
 
+/** A normal proposal waiting for the next processing pass, which proposes all of them at once. */
+interface Queued {
+  data: Uint8Array;
+  resolve: (index: number) => void;
+  reject: (e: unknown) => void;
+  at: number;
+}
+
 interface ResealWaiter {
   resolve: () => void;
   reject: (e: unknown) => void;
@@ -142,6 +151,10 @@ export class RaftNode {
   private timer: NodeJS.Timeout | undefined;
   private processing = false;
   private again = false;
+  /** A processing pass is due at the end of this event-loop turn (setImmediate). */
+  private scheduled = false;
+  /** Proposals since the last pass: proposed together, so each follower gets one append for them. */
+  private queued: Queued[] = [];
   private waiters = new Map<number, Waiter>();
   private snapshotIndex = 0;
   private snapshotting = false;
@@ -265,6 +278,7 @@ export class RaftNode {
   async stop(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
+    this.rejectQueued(new NotLeaderError(''));
     this.rejectWaiters();
     this.failReads(new NotLeaderError(''));
     this.failReseals(new Error('raft: stopped before the data was resealed'));
@@ -384,7 +398,33 @@ export class RaftNode {
 
   /** Proposes data; resolves with its index once applied here, rejects if leadership is lost first. */
   propose(data: Uint8Array): Promise<number> {
-    return this.submit(() => this.raft.propose(data));
+    if (this.closed) return Promise.reject(this.fatal ?? new NotLeaderError(''));
+    if (this.raft.role !== 'leader') return Promise.reject(new NotLeaderError(this.raft.leader));
+    const p = new Promise<number>((resolve, reject) =>
+      this.queued.push({ data, resolve, reject, at: performance.now() }),
+    );
+    this.kick();
+    return p;
+  }
+
+  /** Hands the queued proposals to the core in one go; they wait for their entries like any other. */
+  private proposeQueued(): void {
+    if (this.queued.length === 0) return;
+    const batch = this.queued.splice(0);
+    let first: number;
+    try {
+      first = this.raft.proposeAll(batch.map((q) => q.data));
+    } catch (e) {
+      for (const q of batch) q.reject(e);
+      return;
+    }
+    const term = this.raft.term;
+    batch.forEach((q, i) => this.waiters.set(first + i, { resolve: q.resolve, reject: q.reject, term, at: q.at }));
+  }
+
+  /** Proposals never handed to the core: certainly not committed. */
+  private rejectQueued(e: unknown): void {
+    for (const q of this.queued.splice(0)) q.reject(e);
   }
 
   /**
@@ -513,13 +553,25 @@ export class RaftNode {
     this.reads.clear();
   }
 
+  /**
+   * Asks for a processing pass. It runs once the current event-loop turn has handled all of its
+   * input (every message of a TCP read, every request that arrived together), so they share one
+   * Ready, one WAL write and one append per follower, at no cost in latency.
+   */
   private kick(): void {
     if (this.closed) return;
     if (this.processing) {
       this.again = true;
       return;
     }
-    this.loop = this.process();
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (this.closed) return;
+      if (this.processing) this.again = true;
+      else this.loop = this.process();
+    });
   }
 
   /**
@@ -532,31 +584,28 @@ export class RaftNode {
     try {
       do {
         this.again = false;
-        while (this.raft.hasReady()) {
+        for (this.proposeQueued(); this.raft.hasReady(); this.proposeQueued()) {
           const r = this.raft.ready();
           const role = this.raft.role;
-          this.sendMessages(r.messages.filter((m) => sendableBeforePersist(m, role)));
+          // Nothing in a Ready that only moves the commit index must be durable first (its record is
+          // not synced): its messages go and its entries apply before the write, not after it.
+          const durable = r.snapshot !== undefined || this.wal.mustSync(r.hardState, r.entries);
+          this.sendMessages(durable ? r.messages.filter((m) => sendableBeforePersist(m, role)) : r.messages);
+          if (!durable) this.applyReady(r);
           if (r.snapshot) await this.installSnapshot(r.snapshot);
           const syncStart = performance.now();
-          await this.wal.append(r.hardState, r.entries);
-          if (r.hardState || r.entries.length)
+          if (await this.wal.append(r.hardState, r.entries))
             this.o.instruments?.walSync?.((performance.now() - syncStart) / 1000, r.entries.length);
           const last = r.entries.at(-1);
           this.raft.advance(last?.index ?? 0, last?.term);
-          this.sendMessages(r.messages.filter((m) => !sendableBeforePersist(m, role)));
-          for (const e of r.committed) {
-            this.applyEntry(e);
-            this.raft.appliedTo(e.index);
+          if (durable) {
+            this.sendMessages(r.messages.filter((m) => !sendableBeforePersist(m, role)));
+            this.applyReady(r);
           }
-          for (const rs of r.readStates) {
-            const read = this.reads.get(rs.ctx);
-            if (read) read.index = rs.index;
-          }
-          this.completeReads();
+          // After every Ready, not only when the input stops: under steady load it never does.
+          await this.betweenReadies();
         }
-        this.noticeLeadership();
-        if (this.pendingCut) await this.cutAt(this.pendingCut);
-        this.maybeSnapshot();
+        await this.betweenReadies();
       } while (this.again && !this.closed);
     } catch (e) {
       this.fail(e);
@@ -565,6 +614,26 @@ export class RaftNode {
       this.noticeLeaderChange();
       this.changes.emit('change');
     }
+  }
+
+  /** Leadership news, and a snapshot's WAL cut or the start of the next snapshot when due. */
+  private async betweenReadies(): Promise<void> {
+    this.noticeLeadership();
+    if (this.pendingCut) await this.cutAt(this.pendingCut);
+    this.maybeSnapshot();
+  }
+
+  /** Applies a Ready's committed entries and completes the reads they unblock. */
+  private applyReady(r: Ready): void {
+    for (const e of r.committed) {
+      this.applyEntry(e);
+      this.raft.appliedTo(e.index);
+    }
+    for (const rs of r.readStates) {
+      const read = this.reads.get(rs.ctx);
+      if (read) read.index = rs.index;
+    }
+    this.completeReads();
   }
 
   /** Stops the node for good after a storage or apply error; the owner is told through onFatal. */
@@ -579,6 +648,7 @@ export class RaftNode {
     });
     for (const w of this.waiters.values()) w.reject(err);
     this.waiters.clear();
+    this.rejectQueued(err);
     this.failReads(err);
     this.failReseals(err);
     if (this.wasLeader) {

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { SeededRandom } from '../common/random.js';
 import { Raft } from './raft.js';
 import { MemCluster, text, untext } from './testing.js';
-import type { Entry } from './types.js';
+import { NotLeaderError, type Entry } from './types.js';
 
 const data = (c: MemCluster, id: string): string[] =>
   c.applied
@@ -238,6 +238,63 @@ describe('raft: log replication (paper figures)', () => {
     const nl = c.leader()!;
     assert.equal(nl.id, y, 'only the member holding every committed entry can be elected');
     assert.ok(data(c, x).includes('only-on-two') || c.node(x).log.lastIndex >= 2);
+  });
+});
+
+describe('raft: batched proposals', () => {
+  /** Records the entries of every append `id` receives. */
+  const appendsTo = (c: MemCluster, id: string): string[][] => {
+    const got: string[][] = [];
+    const n = c.node(id);
+    const step = n.step.bind(n);
+    n.step = (m) => {
+      if (m.type === 'append' && m.entries.length) got.push(m.entries.map((e) => untext(e.data)));
+      step(m);
+    };
+    return got;
+  };
+
+  it('proposeAll sends each follower one append for the batch, and commits it everywhere', () => {
+    const c = new MemCluster(['a', 'b', 'c']);
+    const l = c.elect();
+    c.stabilize();
+    const followers = ['a', 'b', 'c'].filter((id) => id !== l.id);
+    const got = followers.map((id) => appendsTo(c, id));
+    const first = l.proposeAll(['1', '2', '3'].map(text));
+    assert.equal(first, l.log.lastIndex - 2);
+    c.stabilize();
+    c.tickAll(2);
+    assert.deepEqual(got, [[['1', '2', '3']], [['1', '2', '3']]]);
+    for (const id of ['a', 'b', 'c']) assert.deepEqual(data(c, id), ['1', '2', '3']);
+  });
+
+  it('proposeAll splits a large batch into appends of at most maxEntriesPerMsg, within flow control', () => {
+    const c = new MemCluster(['a', 'b', 'c'], { maxEntriesPerMsg: 4, maxInflight: 2 });
+    const l = c.elect();
+    c.stabilize();
+    const f = ['a', 'b', 'c'].find((id) => id !== l.id)!;
+    const got = appendsTo(c, f);
+    l.proposeAll(Array.from({ length: 20 }, (_, i) => text(String(i))));
+    c.stabilize();
+    c.tickAll(2);
+    assert.ok(
+      got.every((e) => e.length <= 4),
+      `appends of at most 4 entries: ${JSON.stringify(got.map((e) => e.length))}`,
+    );
+    assert.deepEqual(
+      got.flat(),
+      Array.from({ length: 20 }, (_, i) => String(i)),
+    );
+    assert.equal(data(c, f).length, 20);
+  });
+
+  it('proposeAll off the leader throws NotLeaderError and appends nothing', () => {
+    const c = new MemCluster(['a', 'b', 'c']);
+    const l = c.elect();
+    const f = [...c.nodes.values()].find((n) => n !== l)!;
+    const last = f.log.lastIndex;
+    assert.throws(() => f.proposeAll([text('x')]), NotLeaderError);
+    assert.equal(f.log.lastIndex, last);
   });
 });
 

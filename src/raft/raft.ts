@@ -169,6 +169,25 @@ export class Raft {
     return e.index;
   }
 
+  /**
+   * Proposes several normal entries at once (what arrived while the wrapper was busy): each
+   * follower gets them in as few appends as flow control allows, not one append per entry. Returns
+   * the index of the first. Throws NotLeaderError off the leader.
+   */
+  proposeAll(data: readonly Uint8Array[]): number {
+    if (this.role !== 'leader') throw new NotLeaderError(this.leader);
+    if (this.transferee) throw new NotLeaderError('');
+    const first = this.log.lastIndex + 1;
+    this.appendEntries(data.map((d, i) => ({ term: this.term, index: first + i, type: 'normal', data: d })));
+    for (const [id, pr] of this.progress) {
+      if (id === this.id) continue;
+      while (this.sendAppend(id) && pr.state === 'replicate' && pr.next <= this.log.lastIndex) {
+        // more than one append's worth: pipeline until flow control stops us
+      }
+    }
+    return first;
+  }
+
   proposeConfChange(cc: ConfChange): number {
     return this.propose(encodeConfChange(cc), 'conf');
   }

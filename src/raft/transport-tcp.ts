@@ -73,7 +73,6 @@ class Peer {
   private backoff = RECONNECT_MIN_MS;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
-  private corked = false;
 
   constructor(
     private readonly id: MemberId,
@@ -82,24 +81,25 @@ class Peer {
     private readonly logger: Logger,
   ) {}
 
-  send(buf: Buffer): void {
+  /**
+   * Writes a batch of frames with one syscall, now: not deferred to the next tick, because the caller
+   * (a leader about to write its WAL) may lose the CPU to the disk write's wake-up of a pool thread
+   * on a busy machine, and its appends should be on their way to the followers by then.
+   */
+  send(bufs: readonly Buffer[]): void {
     const s = this.socket;
     if (!s) {
       this.connect();
       return;
     }
     if (s.writableLength > MAX_BUFFERED) return;
-    // Coalesce everything sent in this tick into one write (many small appends and answers would
-    // otherwise cost a syscall each).
-    if (!this.corked) {
-      this.corked = true;
-      s.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        s.uncork();
-      });
+    if (bufs.length === 1) {
+      s.write(bufs[0]!);
+      return;
     }
-    s.write(buf);
+    s.cork();
+    for (const b of bufs) s.write(b);
+    s.uncork();
   }
 
   backlog(): number {
@@ -187,8 +187,17 @@ export class TcpTransport implements Transport {
     this.server = server;
   }
 
+  /** One write per peer for all of its messages. */
   send(msgs: readonly Message[]): void {
-    for (const m of msgs) this.peer(m.to)?.send(encodeMessage(m));
+    const byPeer = new Map<Peer, Buffer[]>();
+    for (const m of msgs) {
+      const p = this.peer(m.to);
+      if (!p) continue;
+      const bufs = byPeer.get(p);
+      if (bufs) bufs.push(encodeMessage(m));
+      else byPeer.set(p, [encodeMessage(m)]);
+    }
+    for (const [p, bufs] of byPeer) p.send(bufs);
   }
 
   onMessage(handler: (m: Message) => void): void {

@@ -203,4 +203,61 @@ describe('raft WAL damage', () => {
       [1, 2, 3],
     );
   });
+
+  it('writes entries and term or vote changes at once, synced; a commit index alone goes with the next record', async () => {
+    const dir = await walDir();
+    const writes: number[] = [];
+    let syncs = 0;
+    const openWal: OpenWalFile = async (file, flags) => {
+      const fh = await open(file, flags, 0o600);
+      return {
+        write: async (b, o, l) => {
+          writes.push(syncs);
+          return fh.write(b, o, l);
+        },
+        datasync: async () => {
+          syncs++;
+          await fh.datasync();
+        },
+        close: () => fh.close(),
+      };
+    };
+    const wal = new RaftWal(dir, cipher, undefined, openWal);
+    await wal.open(); // the segment header
+    assert.equal(await wal.append(hs, [entry(1)]), true);
+    assert.equal(await wal.append({ ...hs, commit: 1 }, []), false); // commit only: nothing written
+    assert.equal(writes.length, 2);
+    assert.equal(await wal.append(undefined, [entry(2)]), true); // carries commit 1
+    assert.equal(await wal.append({ term: 2, vote: '', commit: 1 }, []), true); // a new term
+    assert.equal(await wal.append({ term: 2, vote: 'm2', commit: 1 }, []), true); // a vote
+    assert.equal(await wal.append({ term: 2, vote: 'm2', commit: 2 }, []), false);
+    assert.deepEqual(writes, [0, 1, 2, 3, 4], 'every write synced before the next');
+    assert.equal(wal.stats.syncs, 4);
+    const reread = async (): Promise<{ hs: unknown; entries: number[] }> => {
+      const w = new RaftWal(dir, cipher);
+      const st = await w.open();
+      await w.close();
+      return { hs: st.hardState, entries: st.entries.map((e) => e.index) };
+    };
+    // A crash now loses commit 2 (Raft learns it again), nothing else.
+    assert.deepEqual(await reread(), { hs: { term: 2, vote: 'm2', commit: 1 }, entries: [1, 2] });
+    // A clean close writes it.
+    await wal.close();
+    assert.equal(writes.length, 6);
+    assert.deepEqual(await reread(), { hs: { term: 2, vote: 'm2', commit: 2 }, entries: [1, 2] });
+  });
+
+  it('reopened, term and vote as read back count as written: a commit index alone waits', async () => {
+    const dir = await walDir();
+    const wal = new RaftWal(dir, cipher);
+    await wal.open();
+    await wal.append({ term: 3, vote: 'm1', commit: 0 }, [entry(1)]);
+    await wal.close();
+    const again = new RaftWal(dir, cipher);
+    await again.open();
+    assert.equal(again.mustSync({ term: 3, vote: 'm1', commit: 1 }, []), false);
+    assert.equal(again.mustSync({ term: 3, vote: 'm3', commit: 1 }, []), true);
+    assert.equal(again.mustSync({ term: 4, vote: 'm1', commit: 1 }, []), true);
+    await again.close();
+  });
 });

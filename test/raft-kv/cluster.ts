@@ -44,10 +44,20 @@ export function httpCall(
   });
 }
 
+/** How a member's process ended on its own (not by kill()). */
+export interface MemberExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
 export class KvCluster implements ProcessGroup {
   readonly dir = mkdtempSync(path.join(tmpdir(), 'shoal-raftkv-'));
   readonly ids: string[];
+  /** Data directories placed elsewhere (a small filesystem under test); the rest live under `dir`. */
+  readonly dataDirs = new Map<string, string>();
   private procs = new Map<string, ChildProcess>();
+  private errs = new Map<string, string>();
+  private exits = new Map<string, MemberExit>();
 
   constructor(
     size: number,
@@ -69,6 +79,20 @@ export class KvCluster implements ProcessGroup {
     return new Map(this.ids.map((id) => [id, this.clientUrl(id)]));
   }
 
+  dataDir(id: string): string {
+    return this.dataDirs.get(id) ?? path.join(this.dir, id);
+  }
+
+  /** What the member wrote to stderr since it was last started (also passed through to ours). */
+  stderr(id: string): string {
+    return this.errs.get(id) ?? '';
+  }
+
+  /** How the member's last process ended on its own, if it did. */
+  exitOf(id: string): MemberExit | undefined {
+    return this.exits.get(id);
+  }
+
   async start(id: string): Promise<void> {
     const peers = this.ids.map((m) => `${m}=127.0.0.1:${this.raftPort(m)}`).join(',');
     const p = spawn(
@@ -82,12 +106,24 @@ export class KvCluster implements ProcessGroup {
         '--client-port',
         String(this.basePort + 100 + this.ids.indexOf(id)),
         '--dir',
-        path.join(this.dir, id),
+        this.dataDir(id),
         ...this.extraArgs,
       ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
+      { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.procs.set(id, p);
+    this.errs.set(id, '');
+    this.exits.delete(id);
+    p.stderr!.on('data', (d: Buffer) => {
+      this.errs.set(id, this.stderr(id) + d.toString());
+      process.stderr.write(d);
+    });
+    p.once('exit', (code, signal) => {
+      // Ended on its own (kill() removes it first): record how, and count it as not running.
+      if (this.procs.get(id) !== p) return;
+      this.procs.delete(id);
+      this.exits.set(id, { code, signal });
+    });
     await new Promise<void>((resolve, reject) => {
       let out = '';
       p.stdout!.on('data', (d: Buffer) => {
@@ -107,9 +143,9 @@ export class KvCluster implements ProcessGroup {
     const p = this.procs.get(id);
     if (!p || p.exitCode !== null || p.signalCode !== null) return;
     const exited = new Promise((r) => p.once('exit', r));
+    this.procs.delete(id);
     p.kill('SIGKILL');
     await exited;
-    this.procs.delete(id);
   }
 
   running(id: string): boolean {

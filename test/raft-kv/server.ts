@@ -6,8 +6,10 @@
  *        --client-port 8001 --dir /tmp/m1 [--tick-ms 100] [--snapshot-interval 10000] [--keep-entries 500]
  *
  * PUT /kv/KEY (body: value) answers 204 once the write is committed and applied here; a member that
- * does not lead answers 421 with {"leader": ID}. GET /kv/KEY reads this member's applied state;
- * GET /status tells role, term, leader and indexes; GET /dump returns every key and value.
+ * does not lead answers 421 with {"leader": ID}. GET /kv/KEY is a linearizable read on the leader
+ * (ReadIndex: readBarrier, then the applied state; 421 elsewhere); GET /status tells role, term,
+ * leader and indexes; GET /dump returns this member's applied keys and values; POST /transfer/ID asks
+ * the leader to hand leadership to ID.
  */
 import path from 'node:path';
 import http from 'node:http';
@@ -100,6 +102,9 @@ async function main(): Promise<void> {
   });
   await node.start();
 
+  const notLeader = (res: http.ServerResponse, leader = ''): void => {
+    res.writeHead(421, { 'Content-Type': 'application/json' }).end(JSON.stringify({ leader: leader || node.leader }));
+  };
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     if (req.method === 'GET' && url.pathname === '/status') {
@@ -124,15 +129,26 @@ async function main(): Promise<void> {
       res.end(JSON.stringify(Object.fromEntries(sm.kv)));
       return;
     }
+    if (req.method === 'POST' && url.pathname.startsWith('/transfer/')) {
+      if (!node.isLeader) return notLeader(res);
+      node.transferLeadership(decodeURIComponent(url.pathname.slice('/transfer/'.length)));
+      res.writeHead(202).end();
+      return;
+    }
     const key = url.pathname.startsWith('/kv/') ? decodeURIComponent(url.pathname.slice(4)) : undefined;
     if (key === undefined) {
       res.writeHead(404).end();
       return;
     }
     if (req.method === 'GET') {
-      const v = sm.kv.get(key);
-      if (v === undefined) res.writeHead(404).end();
-      else res.writeHead(200).end(v);
+      node.readBarrier(2000).then(
+        () => {
+          const v = sm.kv.get(key);
+          if (v === undefined) res.writeHead(404).end();
+          else res.writeHead(200).end(v);
+        },
+        (e: unknown) => (e instanceof NotLeaderError ? notLeader(res, e.leader) : res.writeHead(500).end(String(e))),
+      );
       return;
     }
     if (req.method !== 'PUT') {
@@ -147,9 +163,7 @@ async function main(): Promise<void> {
         () => res.writeHead(204).end(),
         (e: unknown) => {
           if (e instanceof NotLeaderError) {
-            res
-              .writeHead(421, { 'Content-Type': 'application/json' })
-              .end(JSON.stringify({ leader: e.leader || node.leader }));
+            notLeader(res, e.leader);
           } else if (e instanceof ProposalOutcomeUnknownError) {
             res.writeHead(504).end(e.message); // may still commit: neither acknowledged nor refused
           } else {
