@@ -9,11 +9,10 @@
  * leader always starts a new segment (its log replaces ours). Each segment opens with a plaintext
  * header (format, cipher); every record after it is sealed with the manager's data-encryption key.
  */
-import { mkdir, open, readdir, readFile, rm, truncate } from 'node:fs/promises';
 import path from 'node:path';
-import { syncDir } from '../common/atomic-file.js';
 import { frame, scan } from '../common/record.js';
 import type { DataCipher } from './cipher.js';
+import { nodeFs, type RaftFs } from './fs.js';
 import type { Entry, HardState, MemberId } from './types.js';
 
 export const WAL_FORMAT = 2;
@@ -26,8 +25,6 @@ export interface WalFile {
 }
 
 export type OpenWalFile = (file: string, flags: 'a' | 'w') => Promise<WalFile>;
-
-const openFile: OpenWalFile = (file, flags) => open(file, flags, 0o600);
 
 interface SegmentHeader {
   format: number;
@@ -92,13 +89,17 @@ export class RaftWal {
   /** Bytes in the current segment. */
   private size = 0;
   readonly stats = { syncs: 0, entries: 0 };
+  private readonly openWal: OpenWalFile;
 
   constructor(
     private readonly dir: string,
     private readonly cipher: DataCipher,
     private readonly segmentBytes = SEGMENT_BYTES,
-    private readonly openWal: OpenWalFile = openFile,
-  ) {}
+    openWal?: OpenWalFile,
+    private readonly fs: RaftFs = nodeFs,
+  ) {
+    this.openWal = openWal ?? ((file, flags) => fs.open(file, flags));
+  }
 
   /**
    * Reads the log back. Only the last record of the last segment may be torn (cut off); damage
@@ -106,12 +107,12 @@ export class RaftWal {
    * log is cut at the damage (later segments removed) and `repair` is told what was dropped.
    */
   async open(repair?: (dropped: string) => void): Promise<WalState> {
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    let segs = (await readdir(this.dir)).filter((f) => /^wal-\d+\.log$/.test(f)).sort();
+    await this.fs.mkdir(this.dir);
+    let segs = (await this.fs.readdir(this.dir)).filter((f) => /^wal-\d+\.log$/.test(f)).sort();
     const state: WalState = { hardState: { term: 0, vote: '', commit: 0 }, entries: [], snapshot: undefined };
     for (const seg of segs) {
       const file = path.join(this.dir, seg);
-      const buf = await readFile(file);
+      const buf = await this.fs.readFile(file);
       const last = seg === segs.at(-1);
       const r = scan(buf);
       let records: Buffer[];
@@ -119,7 +120,7 @@ export class RaftWal {
       if (r.ok && (!r.tornTail || last)) {
         records = r.records;
         validBytes = r.validBytes;
-        if (r.tornTail) await truncate(file, r.validBytes);
+        if (r.tornTail) await this.fs.truncate(file, r.validBytes);
       } else {
         const offset = r.ok ? r.validBytes : r.offset;
         const why = r.ok ? 'damaged record at the end of a segment that is not the last' : r.reason;
@@ -131,8 +132,8 @@ export class RaftWal {
         repair(
           `${file}: cut at byte ${offset} (${why}), dropping ${buf.length - offset} bytes${later.length ? ` and segments ${later.join(', ')}` : ''}`,
         );
-        await truncate(file, offset);
-        for (const f of later) await rm(path.join(this.dir, f), { force: true });
+        await this.fs.truncate(file, offset);
+        for (const f of later) await this.fs.rm(path.join(this.dir, f));
         segs = segs.slice(0, segs.indexOf(seg) + 1);
         records = r.records;
         validBytes = offset;
@@ -141,7 +142,7 @@ export class RaftWal {
       if (!head) {
         // A segment whose header never reached the disk (a crash while cutting): nothing in it.
         if (seg === segs.at(-1)) {
-          await rm(file, { force: true });
+          await this.fs.rm(file);
           continue;
         }
         throw new Error(`raft WAL ${file} has no header; refusing to start`);
@@ -232,8 +233,8 @@ export class RaftWal {
     const old = this.seq;
     await this.fh?.close();
     await this.newSegment({ snap, hs, entries: tail.map(toWire) });
-    for (const f of await readdir(this.dir)) {
-      if (/^wal-\d+\.log$/.test(f) && Number(f.slice(4, 20)) <= old) await rm(path.join(this.dir, f), { force: true });
+    for (const f of await this.fs.readdir(this.dir)) {
+      if (/^wal-\d+\.log$/.test(f) && Number(f.slice(4, 20)) <= old) await this.fs.rm(path.join(this.dir, f));
     }
   }
 
@@ -251,7 +252,7 @@ export class RaftWal {
     await this.guarded(async (fh) => {
       await writeAll(fh, bytes);
       await fh.datasync();
-      await syncDir(this.dir);
+      await this.fs.syncDir(this.dir);
     });
     this.size = bytes.length;
   }
