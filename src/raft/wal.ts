@@ -120,7 +120,7 @@ export class RaftWal {
       if (r.ok && (!r.tornTail || last)) {
         records = r.records;
         validBytes = r.validBytes;
-        if (r.tornTail) await this.fs.truncate(file, r.validBytes);
+        if (r.tornTail) await this.cutDurably(file, r.validBytes);
       } else {
         const offset = r.ok ? r.validBytes : r.offset;
         const why = r.ok ? 'damaged record at the end of a segment that is not the last' : r.reason;
@@ -132,8 +132,9 @@ export class RaftWal {
         repair(
           `${file}: cut at byte ${offset} (${why}), dropping ${buf.length - offset} bytes${later.length ? ` and segments ${later.join(', ')}` : ''}`,
         );
-        await this.fs.truncate(file, offset);
+        await this.cutDurably(file, offset);
         for (const f of later) await this.fs.rm(path.join(this.dir, f));
+        if (later.length) await this.fs.syncDir(this.dir);
         segs = segs.slice(0, segs.indexOf(seg) + 1);
         records = r.records;
         validBytes = offset;
@@ -178,6 +179,20 @@ export class RaftWal {
     if (this.seq === 0) await this.newSegment();
     else this.fh = await this.openWal(path.join(this.dir, segName(this.seq)), 'a');
     return state;
+  }
+
+  /**
+   * Truncates a segment and syncs it: a cut that a power loss could undo would bring the torn tail
+   * back behind records written after it (or in front of a later segment), which reads as corruption.
+   */
+  private async cutDurably(file: string, length: number): Promise<void> {
+    await this.fs.truncate(file, length);
+    const fh = await this.fs.open(file, 'a');
+    try {
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
   }
 
   /** Appends one Ready's worth and syncs. */
@@ -236,6 +251,8 @@ export class RaftWal {
     for (const f of await this.fs.readdir(this.dir)) {
       if (/^wal-\d+\.log$/.test(f) && Number(f.slice(4, 20)) <= old) await this.fs.rm(path.join(this.dir, f));
     }
+    // The old segments stay gone after a power loss (one with a torn tail must not come back).
+    await this.fs.syncDir(this.dir);
   }
 
   async close(): Promise<void> {

@@ -184,14 +184,25 @@ export class SimDisk {
    * The process dies. With `powerLoss`, what was not synced is gone, except that a file's unsynced
    * tail may have partly reached the platter, torn or as zeros (the size was updated, the data not).
    */
-  crash(powerLoss: boolean): void {
+  crash(powerLoss: boolean, tail?: 'torn' | 'zero'): void {
     this.generation++;
     if (!powerLoss) return;
     this.live = new Map(this.durable);
     for (const f of new Set(this.live.values())) {
       const extends_ = f.data.length > f.synced.length && f.data.subarray(0, f.synced.length).equals(f.synced);
-      if (extends_ && this.rng.next() < 0.3) {
-        const keep = this.rng.int(f.data.length - f.synced.length + 1);
+      const unsynced = f.data.length - f.synced.length;
+      if (extends_ && tail !== undefined && unsynced > 1) {
+        // Forced: part of the tail, never all of it.
+        const keep = 1 + this.rng.int(unsynced - 1);
+        if (tail === 'zero') {
+          this.struck.zeroFilled++;
+          f.synced = Buffer.concat([f.synced, Buffer.alloc(keep)]);
+        } else {
+          this.struck.torn++;
+          f.synced = Buffer.from(f.data.subarray(0, f.synced.length + keep));
+        }
+      } else if (extends_ && tail === undefined && this.rng.next() < 0.3) {
+        const keep = this.rng.int(unsynced + 1);
         if (this.rng.next() < 0.5) {
           this.struck.zeroFilled++;
           f.synced = Buffer.concat([f.synced, Buffer.alloc(keep)]);
