@@ -12,8 +12,9 @@ import { plainCipher } from '../../src/raft/cipher.js';
 import { RaftNode } from '../../src/raft/node.js';
 import { RaftFatalError, type Entry } from '../../src/raft/types.js';
 import { RaftWal } from '../../src/raft/wal.js';
-import { KvMachine, ProcessClock } from './node-sim.js';
-import { NO_FAULTS, SimDisk } from './sim-fs.js';
+import { ProcessClock } from '../../src/raft/testing.js';
+import { KvMachine } from './node-sim.js';
+import { NO_FAULTS, SimDisk } from '../../src/raft/sim-disk.js';
 
 const TICK = 10;
 const enc = new TextEncoder();

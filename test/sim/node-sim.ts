@@ -18,7 +18,7 @@
  * must commit on every member, no acknowledged write may be lost, and the client history must be
  * linearizable (a read through readBarrier sees every write acknowledged before it).
  */
-import { VirtualClock, type Clock } from '../../src/common/clock.js';
+import { VirtualClock } from '../../src/common/clock.js';
 import { silentLogger } from '../../src/common/logging.js';
 import { SeededRandom } from '../../src/common/random.js';
 import { plainCipher } from '../../src/raft/cipher.js';
@@ -27,7 +27,8 @@ import { NotLeaderError, type ConfChange, type Message } from '../../src/raft/ty
 import { RaftWal } from '../../src/raft/wal.js';
 import { checkHistory, type Op } from './linearizability.js';
 import { isMutation, plant, type Mutation } from './mutations.js';
-import { NO_FAULTS, SimDisk, type DiskFaults } from './sim-fs.js';
+import { SimDisk, type DiskFaults } from '../../src/raft/sim-disk.js';
+import { ProcessClock } from '../../src/raft/testing.js';
 
 /** Bugs a node-level sweep must catch (planted in RaftNode/RaftWal or the simulated disk). */
 export const NODE_MUTATIONS = ['continue-after-fsync-error', 'lying-fsync'] as const;
@@ -56,45 +57,6 @@ interface Cmd {
   key: string;
   value: string;
   token: string;
-}
-
-/** A process's view of the shared virtual clock: its timers die with it and wait while it is paused. */
-export class ProcessClock implements Clock {
-  private cancels = new Set<() => void>();
-  dead = false;
-  pausedUntil = 0;
-
-  constructor(private readonly clock: VirtualClock) {}
-
-  now(): number {
-    return this.clock.now();
-  }
-
-  setTimer(ms: number, fn: () => void): () => void {
-    if (this.dead) return () => undefined;
-    let cancel = (): void => undefined;
-    const arm = (delay: number): void => {
-      this.cancels.delete(cancel);
-      cancel = this.clock.setTimer(delay, () => {
-        this.cancels.delete(cancel);
-        if (this.dead) return;
-        if (this.pausedUntil > this.clock.now()) arm(this.pausedUntil - this.clock.now());
-        else fn();
-      });
-      this.cancels.add(cancel);
-    };
-    arm(ms);
-    return () => {
-      this.cancels.delete(cancel);
-      cancel();
-    };
-  }
-
-  kill(): void {
-    this.dead = true;
-    for (const c of this.cancels) c();
-    this.cancels.clear();
-  }
 }
 
 /** The key-value register each member applies; it reports to the simulation's checks. */
@@ -209,7 +171,7 @@ export class NodeSimulation {
     this.crashRate = this.rng.next() * 0.004 * storm;
     this.partitionRate = this.rng.next() * 0.01 * storm;
     this.confRate = this.rng.next() < 0.4 ? this.rng.next() * 0.01 : 0;
-    this.lostDiskRate = this.rng.next() < 0.2 ? this.rng.next() * 0.002 : 0;
+    this.lostDiskRate = this.rng.next() < 0.3 ? this.rng.next() * 0.004 : 0;
     this.pauseRate = this.rng.next() < 0.4 ? this.rng.next() * 0.01 : 0;
     this.flipRate = this.rng.next() < 0.3 ? 0.3 : 0;
     const diskFaults = this.rng.next() < 0.5;
@@ -229,7 +191,14 @@ export class NodeSimulation {
 
   async run(): Promise<NodeSimResult> {
     const m = this.o.mutation;
-    const undo = m === undefined ? () => undefined : isNodeMutation(m) ? plantNodeMutation(m) : isMutation(m) ? plant(m) : () => undefined;
+    const undo =
+      m === undefined
+        ? () => undefined
+        : isNodeMutation(m)
+          ? plantNodeMutation(m)
+          : isMutation(m)
+            ? plant(m)
+            : () => undefined;
     try {
       for (const m of this.members) this.start(m);
       for (let step = 0; step < this.o.steps; step++) await this.step(true);
@@ -245,8 +214,7 @@ export class NodeSimulation {
 
   private statsOut(): Record<string, number> {
     const struck: Record<string, number> = {};
-    for (const m of this.members)
-      for (const [k, v] of Object.entries(m.disk.struck)) struck[k] = (struck[k] ?? 0) + v;
+    for (const m of this.members) for (const [k, v] of Object.entries(m.disk.struck)) struck[k] = (struck[k] ?? 0) + v;
     return { ...this.stats, ...struck };
   }
 
@@ -568,7 +536,8 @@ export class NodeSimulation {
     if (seen === undefined) {
       this.appliedGlobal.set(index, sig);
       this.stats.commits++;
-    } else if (seen !== sig) this.fail(`state machine safety: index ${index} applied as ${seen} and as ${sig} (on ${m.id})`);
+    } else if (seen !== sig)
+      this.fail(`state machine safety: index ${index} applied as ${seen} and as ${sig} (on ${m.id})`);
   }
 
   /** A restored snapshot must hold exactly the committed state at its index. */
@@ -612,7 +581,8 @@ export class NodeSimulation {
         else if (m.joined && m.state !== 'retired') this.retire(m);
       }
       const gone = this.members.find((m) => m.state === 'retired' && inGroup.has(m.id));
-      if (gone && this.now % 10 === 0) l.node!.changeMembership({ kind: 'remove', member: gone.id }).catch(() => undefined);
+      if (gone && this.now % 10 === 0)
+        l.node!.changeMembership({ kind: 'remove', member: gone.id }).catch(() => undefined);
     }
   }
 
@@ -641,7 +611,8 @@ export class NodeSimulation {
     if (!committed) throw new Error('liveness: no write committed on every member within 3000 ticks after healing');
     const applied = new Set([...this.appliedGlobal.values()].map((s) => (JSON.parse(s) as Cmd).token));
     for (const h of this.history)
-      if (h.op.kind === 'put' && h.acked && !applied.has(h.token)) throw new Error(`acknowledged write ${h.token} was lost`);
+      if (h.op.kind === 'put' && h.acked && !applied.has(h.token))
+        throw new Error(`acknowledged write ${h.token} was lost`);
     for (const m of this.live()) {
       const want = this.stateAt(m.node!.progressIndex.applied);
       const kv = m.sm!.kv;

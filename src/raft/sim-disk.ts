@@ -1,5 +1,5 @@
 /**
- * A simulated disk under RaftNode (through src/raft/fs.ts), driven by the simulator's seed and clock.
+ * A simulated disk under RaftNode (through fs.ts) for tests and the simulator, on their seed and clock.
  * Each file has what the process sees (the page cache) and what is on the platter (synced); a
  * directory entry is on the platter once its directory was synced. Faults: EIO on a write or an
  * fsync, ENOSPC after a partial write, an fsync that fails and drops the unsynced pages (fsyncgate),
@@ -7,10 +7,10 @@
  * unsynced tail, a bit flipped in a synced record, and the whole disk lost.
  */
 import path from 'node:path';
-import type { Clock } from '../../src/common/clock.js';
-import { HEADER } from '../../src/common/record.js';
-import type { Random } from '../../src/common/random.js';
-import type { RaftFile, RaftFs } from '../../src/raft/fs.js';
+import type { Clock } from '../common/clock.js';
+import { HEADER } from '../common/record.js';
+import type { Random } from '../common/random.js';
+import type { RaftFile, RaftFs } from './fs.js';
 
 interface Inode {
   /** What the process reads and writes. */
@@ -33,7 +33,12 @@ export interface DiskFaults {
 export const NO_FAULTS: DiskFaults = { writeEio: 0, writeEnospc: 0, fsyncEio: 0, lyingFsync: 0, maxSyncTicks: 0 };
 
 const errno = (code: 'EIO' | 'ENOSPC' | 'ENOENT', what: string): Error =>
-  Object.assign(new Error(`${code}: simulated ${code === 'EIO' ? 'i/o error' : code === 'ENOSPC' ? 'no space left on device' : 'no such file or directory'}, ${what}`), { code });
+  Object.assign(
+    new Error(
+      `${code}: simulated ${code === 'EIO' ? 'i/o error' : code === 'ENOSPC' ? 'no space left on device' : 'no such file or directory'}, ${what}`,
+    ),
+    { code },
+  );
 
 const never = <T>(): Promise<T> => new Promise<T>(() => undefined);
 
@@ -85,9 +90,7 @@ export class SimDisk {
         }),
       readFile: (file) => guard(() => Buffer.from(get(file).data)),
       readdir: (dir) =>
-        guard(() =>
-          [...this.live.keys()].filter((p) => path.dirname(p) === dir).map((p) => path.basename(p)),
-        ),
+        guard(() => [...this.live.keys()].filter((p) => path.dirname(p) === dir).map((p) => path.basename(p))),
       mkdir: () => guard(() => undefined),
       rename: (from, to) =>
         guard(() => {
@@ -103,7 +106,8 @@ export class SimDisk {
         }),
       syncDir: (dir) =>
         guard(() => {
-          for (const p of [...this.durable.keys()]) if (path.dirname(p) === dir && !this.live.has(p)) this.durable.delete(p);
+          for (const p of [...this.durable.keys()])
+            if (path.dirname(p) === dir && !this.live.has(p)) this.durable.delete(p);
           for (const [p, f] of this.live) if (path.dirname(p) === dir) this.durable.set(p, f);
         }),
     };
@@ -232,7 +236,7 @@ export class SimDisk {
     for (const file of segs) {
       const f = this.durable.get(file)!;
       const starts: number[] = [];
-      for (let off = 0; off + HEADER <= f.synced.length; ) {
+      for (let off = 0; off + HEADER <= f.synced.length;) {
         const len = f.synced.readUInt32BE(off);
         if (len === 0 || off + HEADER + len > f.synced.length) break;
         starts.push(off);
