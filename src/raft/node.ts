@@ -6,8 +6,8 @@
  * the in-memory log are cut at that point. Everything on disk is sealed with the data-encryption key.
  */
 import { EventEmitter } from 'node:events';
-import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/logging.js';
 import type { Random } from '../common/random.js';
 import { KeyRing, type DataCipher } from './cipher.js';
@@ -21,7 +21,8 @@ import {
   snapshotParts,
   writeSnapshot,
 } from './snapshot-file.js';
-import { syncDir } from '../common/atomic-file.js';
+import { nodeFs, type RaftFs } from './fs.js';
+import { every, processClock } from './timers.js';
 import {
   NotLeaderError,
   ProposalOutcomeUnknownError,
@@ -107,6 +108,10 @@ export interface RaftNodeOptions {
   repairWal?: boolean;
   /** Opens WAL segment files (tests inject disk faults here). */
   openWalFile?: OpenWalFile;
+  /** The filesystem under the WAL and the snapshots (the simulator's disks; default the host's). */
+  fs?: RaftFs;
+  /** Time for the ticker and the timeouts (the simulator's virtual clock; default the process's). */
+  clock?: Clock;
   /** Measurements for monitoring (WAL syncs, proposal latency, leader changes, tick lateness). */
   instruments?: RaftInstruments;
 }
@@ -115,7 +120,7 @@ interface Read {
   index: number | undefined;
   resolve: () => void;
   reject: (e: unknown) => void;
-  timer: NodeJS.Timeout;
+  cancel: () => void;
 }
 
 interface Waiter {
@@ -148,7 +153,9 @@ interface PendingCut {
 export class RaftNode {
   private raft!: Raft;
   private wal: RaftWal;
-  private timer: NodeJS.Timeout | undefined;
+  private stopTicker: () => void = () => undefined;
+  private readonly fs: RaftFs;
+  private readonly clock: Clock;
   private processing = false;
   private again = false;
   /** A processing pass is due at the end of this event-loop turn (setImmediate). */
@@ -196,17 +203,19 @@ export class RaftNode {
   constructor(private readonly o: RaftNodeOptions) {
     this.ring = new KeyRing(o.cipher, o.retiredCiphers ?? []);
     this.ticks = new TickMeter(o.tickMs);
-    this.wal = new RaftWal(path.join(o.dir, 'wal'), this.ring, undefined, o.openWalFile);
+    this.fs = o.fs ?? nodeFs;
+    this.clock = o.clock ?? processClock;
+    this.wal = new RaftWal(path.join(o.dir, 'wal'), this.ring, undefined, o.openWalFile, this.fs);
   }
 
   async start(): Promise<void> {
-    await mkdir(this.o.dir, { recursive: true, mode: 0o700 });
-    for (const f of await readdir(this.o.dir))
-      if (f.startsWith('incoming-')) await rm(path.join(this.o.dir, f), { force: true });
-    const latest = (await readdir(this.o.dir)).filter(isSnapshotFile).sort().at(-1);
+    await this.fs.mkdir(this.o.dir);
+    for (const f of await this.fs.readdir(this.o.dir))
+      if (f.startsWith('incoming-')) await this.fs.rm(path.join(this.o.dir, f));
+    const latest = (await this.fs.readdir(this.o.dir)).filter(isSnapshotFile).sort().at(-1);
     let snapshot: SnapshotMeta | undefined;
     if (latest) {
-      const reader = await readSnapshot(path.join(this.o.dir, latest), this.ring);
+      const reader = await readSnapshot(path.join(this.o.dir, latest), this.ring, this.fs);
       await this.o.sm.restore(reader.meta.index, reader.chunks());
       snapshot = reader.meta;
     }
@@ -248,12 +257,12 @@ export class RaftNode {
       this.raft.step(m);
       this.kick();
     });
-    this.timer = setInterval(() => {
+    this.stopTicker = every(this.clock, this.o.tickMs, () => {
       const late = this.ticks.tick(performance.now(), Date.now());
       if (late !== undefined) this.o.instruments?.tickLateness?.(late / 1000);
       this.raft.tick();
       this.kick();
-    }, this.o.tickMs);
+    });
     const { voters, learners } = this.members();
     if (this.o.forceNewCluster) {
       this.raft.forceSoleVoter();
@@ -277,22 +286,22 @@ export class RaftNode {
    */
   async stop(): Promise<void> {
     this.closed = true;
-    clearInterval(this.timer);
+    this.stopTicker();
     this.rejectQueued(new NotLeaderError(''));
     this.rejectWaiters();
     this.failReads(new NotLeaderError(''));
     this.failReseals(new Error('raft: stopped before the data was resealed'));
     const bound = this.o.stopTimeoutMs ?? 5000;
     const idle = Promise.all([this.loop, this.snapshotJob, this.pruning]).then(() => this.wal.close());
-    let timer: NodeJS.Timeout | undefined;
+    let cancel = (): void => undefined;
     const late = new Promise<void>((resolve) => {
-      timer = setTimeout(() => {
+      cancel = this.clock.setTimer(bound, () => {
         this.o.logger.warn('raft: stopping without waiting any longer for the disk', { afterMs: bound });
         resolve();
-      }, bound);
+      });
     });
     await Promise.race([idle.catch(() => undefined), late]);
-    clearTimeout(timer);
+    cancel();
     this.changes.emit('change');
   }
 
@@ -304,13 +313,13 @@ export class RaftNode {
 
   /** Resolves once this member leads (a one-member group elects itself at start). */
   async waitForLeadership(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
+    const deadline = this.clock.now() + timeoutMs;
     if (!(await this.waitFor(() => this.isLeader, timeoutMs)))
       throw this.fatal ?? new Error('raft: no leadership within the timeout');
     // Everything committed before this leader's term has been applied once its no-op applies.
     const caughtUp = (): boolean =>
       this.raft.appliedIndex >= this.raft.commit && this.raft.log.termAt(this.raft.commit) === this.raft.term;
-    if (!(await this.waitFor(caughtUp, deadline - Date.now())))
+    if (!(await this.waitFor(caughtUp, deadline - this.clock.now())))
       throw this.fatal ?? new Error('raft: log not caught up within the timeout');
   }
 
@@ -320,7 +329,7 @@ export class RaftNode {
     if (this.closed) return Promise.resolve(false);
     return new Promise((resolve) => {
       const done = (ok: boolean): void => {
-        clearTimeout(timer);
+        cancel();
         this.changes.off('change', check);
         resolve(ok);
       };
@@ -328,7 +337,7 @@ export class RaftNode {
         if (pred()) done(true);
         else if (this.closed) done(false);
       };
-      const timer = setTimeout(() => done(pred()), Math.max(0, timeoutMs));
+      const cancel = this.clock.setTimer(Math.max(0, timeoutMs), () => done(pred()));
       this.changes.on('change', check);
     });
   }
@@ -526,11 +535,11 @@ export class RaftNode {
       return Promise.reject(e);
     }
     const p = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const cancel = this.clock.setTimer(timeoutMs, () => {
         this.reads.delete(ctx);
         reject(new NotLeaderError(''));
-      }, timeoutMs);
-      this.reads.set(ctx, { index: undefined, resolve, reject, timer });
+      });
+      this.reads.set(ctx, { index: undefined, resolve, reject, cancel });
     });
     this.kick();
     return p;
@@ -539,7 +548,7 @@ export class RaftNode {
   private completeReads(): void {
     for (const [ctx, read] of this.reads) {
       if (read.index === undefined || read.index > this.raft.appliedIndex) continue;
-      clearTimeout(read.timer);
+      read.cancel();
       this.reads.delete(ctx);
       read.resolve();
     }
@@ -547,7 +556,7 @@ export class RaftNode {
 
   private failReads(e: unknown): void {
     for (const read of this.reads.values()) {
-      clearTimeout(read.timer);
+      read.cancel();
       read.reject(e);
     }
     this.reads.clear();
@@ -642,7 +651,7 @@ export class RaftNode {
     const err = new RaftFatalError(e);
     this.fatal = err;
     this.closed = true;
-    clearInterval(this.timer);
+    this.stopTicker();
     this.o.logger.error('raft: stopping for good after a storage or apply error; restart to recover from disk', {
       error: err.message,
     });
@@ -719,7 +728,7 @@ export class RaftNode {
   private async streamSnapshot(t: Transport, m: Extract<Message, { type: 'snapshot' }>): Promise<void> {
     const file = path.join(this.o.dir, snapshotFileName(m.snapshot.index, m.snapshot.term));
     // Plaintext on the wire (the link is TLS): the follower seals it with its own key.
-    const reader = await readSnapshot(file, this.ring);
+    const reader = await readSnapshot(file, this.ring, this.fs);
     let prev: Uint8Array | undefined;
     let part = 0;
     const send = async (data: Uint8Array, last: boolean): Promise<void> => {
@@ -749,7 +758,7 @@ export class RaftNode {
       await this.incoming?.abort();
       const file = path.join(this.o.dir, `incoming-${m.snapshot.index}-${m.snapshot.term}-${++this.transfers}.tmp`);
       // One key for the whole transfer: installing it under a newer key rewrites it (installSnapshot).
-      this.incoming = await IncomingSnapshot.begin(m.from, m.snapshot, file, this.ring.active);
+      this.incoming = await IncomingSnapshot.begin(m.from, m.snapshot, file, this.ring.active, this.fs);
     }
     const inc = this.incoming;
     if (!inc || !inc.matches(m.from, m.snapshot)) return;
@@ -789,18 +798,18 @@ export class RaftNode {
       // Streamed in parts and already sealed on disk: move it into place.
       this.staged = undefined;
       if (staged.cipher === this.ring.active) {
-        await rename(staged.file, file);
-        await syncDir(this.o.dir);
+        await this.fs.rename(staged.file, file);
+        await this.fs.syncDir(this.o.dir);
       } else {
         // Received while the key was replaced: rewritten under the key in use now.
-        const old = await readSnapshot(staged.file, staged.cipher);
-        await writeSnapshot(file, meta, old.chunks(), this.ring);
-        await rm(staged.file, { force: true });
+        const old = await readSnapshot(staged.file, staged.cipher, this.fs);
+        await writeSnapshot(file, meta, old.chunks(), this.ring, this.fs);
+        await this.fs.rm(staged.file);
       }
     } else {
-      await writeSnapshot(file, meta, payloadChunks(s.data ?? new Uint8Array()), this.ring);
+      await writeSnapshot(file, meta, payloadChunks(s.data ?? new Uint8Array()), this.ring, this.fs);
     }
-    const reader = await readSnapshot(file, this.ring);
+    const reader = await readSnapshot(file, this.ring, this.fs);
     await this.o.sm.restore(s.index, reader.chunks());
     await this.wal.cut(meta, this.raft.hardState(), []);
     this.snapshotIndex = s.index;
@@ -830,7 +839,7 @@ export class RaftNode {
       reseal: reseal ? { waiters: this.resealWaiters.splice(0), keys: this.keySwitches } : undefined,
     };
     const file = path.join(this.o.dir, snapshotFileName(meta.index, meta.term));
-    this.snapshotJob = writeSnapshot(file, meta, chunks, this.ring)
+    this.snapshotJob = writeSnapshot(file, meta, chunks, this.ring, this.fs)
       .then(
         () => {
           this.pendingCut = cut;
@@ -888,9 +897,8 @@ export class RaftNode {
 
   /** Keeps the newest snapshot plus KeepOldSnapshots older ones (or `older`). */
   private async pruneSnapshots(older?: number): Promise<void> {
-    const snaps = (await readdir(this.o.dir)).filter(isSnapshotFile).sort();
+    const snaps = (await this.fs.readdir(this.o.dir)).filter(isSnapshotFile).sort();
     const keep = 1 + Math.max(0, older ?? this.o.keepOldSnapshots?.() ?? 0);
-    for (const f of snaps.slice(0, Math.max(0, snaps.length - keep)))
-      await rm(path.join(this.o.dir, f), { force: true });
+    for (const f of snaps.slice(0, Math.max(0, snaps.length - keep))) await this.fs.rm(path.join(this.o.dir, f));
   }
 }

@@ -7,12 +7,11 @@
  * so no step holds the whole state in one string.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
-import { syncDir } from '../common/atomic-file.js';
 import { frame, HEADER, scan } from '../common/record.js';
 import type { DataCipher } from './cipher.js';
+import { nodeFs, type RaftFile, type RaftFs } from './fs.js';
 import type { SnapshotMeta } from './types.js';
 
 /** 2: with the end marker. Format 1 files (no marker) are still read. */
@@ -72,6 +71,7 @@ export async function writeSnapshot(
   meta: SnapshotMeta,
   chunks: AsyncIterable<Uint8Array>,
   cipher: DataCipher,
+  fs: RaftFs = nodeFs,
 ): Promise<void> {
   const header: Header = {
     format: SNAPSHOT_FILE_FORMAT,
@@ -83,21 +83,30 @@ export async function writeSnapshot(
     cipher: cipher.name,
   };
   const tmp = `${file}.tmp`;
-  const fh = await open(tmp, 'w', 0o600);
+  const fh = await fs.open(tmp, 'w');
   const end = new EndMarker();
   try {
-    await fh.write(frame(Buffer.from(JSON.stringify(header))));
+    await writeAll(fh, frame(Buffer.from(JSON.stringify(header))));
     for await (const c of chunks) {
       end.add(c);
-      await fh.write(frame(cipher.seal('snapshot', c)));
+      await writeAll(fh, frame(cipher.seal('snapshot', c)));
     }
-    await fh.write(end.seal(cipher));
+    await writeAll(fh, end.seal(cipher));
     await fh.sync();
   } finally {
     await fh.close();
   }
-  await rename(tmp, file);
-  await syncDir(path.dirname(file));
+  await fs.rename(tmp, file);
+  await fs.syncDir(path.dirname(file));
+}
+
+/** write(2) may take only part of a buffer (a filling disk): write the rest, or fail. */
+async function writeAll(fh: RaftFile, bytes: Buffer): Promise<void> {
+  for (let off = 0; off < bytes.length;) {
+    const { bytesWritten } = await fh.write(bytes, off, bytes.length - off);
+    if (bytesWritten <= 0) throw new Error('snapshot: the disk took no more bytes');
+    off += bytesWritten;
+  }
 }
 
 export interface SnapshotReader {
@@ -108,8 +117,8 @@ export interface SnapshotReader {
 const yieldToLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 /** The records of a framed file, read a piece at a time; damage anywhere is an error. */
-async function* readRecords(file: string): AsyncGenerator<Buffer> {
-  const fh = await open(file, 'r');
+async function* readRecords(file: string, fs: RaftFs): AsyncGenerator<Buffer> {
+  const fh = await fs.open(file, 'r');
   try {
     let pos = 0;
     const head = Buffer.alloc(HEADER);
@@ -131,8 +140,8 @@ async function* readRecords(file: string): AsyncGenerator<Buffer> {
   }
 }
 
-export async function readSnapshot(file: string, cipher: DataCipher): Promise<SnapshotReader> {
-  const records = readRecords(file);
+export async function readSnapshot(file: string, cipher: DataCipher, fs: RaftFs = nodeFs): Promise<SnapshotReader> {
+  const records = readRecords(file, fs);
   const first = await records.next();
   await records.return(undefined); // closes the file; chunks() reads it again from the start
   if (first.done) throw new Error(`snapshot ${file} is empty`);
@@ -162,7 +171,7 @@ export async function readSnapshot(file: string, cipher: DataCipher): Promise<Sn
       let skippedHeader = false;
       // One record behind: the last one is the end marker, not a chunk.
       let held: Buffer | undefined;
-      for await (const rec of readRecords(file)) {
+      for await (const rec of readRecords(file, fs)) {
         if (!skippedHeader) {
           skippedHeader = true;
           continue;
@@ -196,7 +205,7 @@ export async function* payloadChunks(payload: Uint8Array): AsyncGenerator<Uint8A
 
 /** A snapshot arriving in parts from the leader, sealed with this member's key as it comes. */
 export class IncomingSnapshot {
-  private fh: FileHandle | undefined;
+  private fh: RaftFile | undefined;
   private readonly end = new EndMarker();
   private next = 0;
   private chain: Promise<void> = Promise.resolve();
@@ -208,11 +217,18 @@ export class IncomingSnapshot {
     readonly file: string,
     /** The key this transfer is sealed with, whole. */
     readonly cipher: DataCipher,
+    private readonly fs: RaftFs,
   ) {}
 
-  static async begin(from: string, meta: SnapshotMeta, file: string, cipher: DataCipher): Promise<IncomingSnapshot> {
-    const inc = new IncomingSnapshot(from, meta, file, cipher);
-    inc.fh = await open(file, 'w', 0o600);
+  static async begin(
+    from: string,
+    meta: SnapshotMeta,
+    file: string,
+    cipher: DataCipher,
+    fs: RaftFs = nodeFs,
+  ): Promise<IncomingSnapshot> {
+    const inc = new IncomingSnapshot(from, meta, file, cipher, fs);
+    inc.fh = await fs.open(file, 'w');
     const header: Header = {
       format: SNAPSHOT_FILE_FORMAT,
       index: meta.index,
@@ -222,7 +238,7 @@ export class IncomingSnapshot {
       removed: [...(meta.removed ?? [])],
       cipher: cipher.name,
     };
-    await inc.fh.write(frame(Buffer.from(JSON.stringify(header))));
+    await writeAll(inc.fh, frame(Buffer.from(JSON.stringify(header))));
     return inc;
   }
 
@@ -237,7 +253,7 @@ export class IncomingSnapshot {
     this.chain = this.chain.then(async () => {
       for await (const c of payloadChunks(payload)) {
         this.end.add(c);
-        await this.fh!.write(frame(this.cipher.seal('snapshot', c)));
+        await writeAll(this.fh!, frame(this.cipher.seal('snapshot', c)));
       }
     });
     this.chain.catch((e: unknown) => (this.failed = e));
@@ -248,7 +264,7 @@ export class IncomingSnapshot {
   async finish(): Promise<void> {
     await this.chain;
     if (this.failed) throw this.failed;
-    await this.fh!.write(this.end.seal(this.cipher));
+    await writeAll(this.fh!, this.end.seal(this.cipher));
     await this.fh!.sync();
     await this.fh!.close();
     this.fh = undefined;
@@ -258,7 +274,7 @@ export class IncomingSnapshot {
     await this.chain.catch(() => undefined);
     await this.fh?.close().catch(() => undefined);
     this.fh = undefined;
-    await rm(this.file, { force: true });
+    await this.fs.rm(this.file);
   }
 }
 

@@ -11,11 +11,11 @@
  * header (format, cipher); every record after it is sealed with the manager's data-encryption key.
  */
 import { constants } from 'node:fs';
-import { mkdir, open, readdir, readFile, rm, truncate } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
-import { syncDir } from '../common/atomic-file.js';
 import { frame, scan } from '../common/record.js';
 import type { DataCipher } from './cipher.js';
+import { nodeFs, type RaftFs } from './fs.js';
 import type { Entry, HardState, MemberId } from './types.js';
 
 export const WAL_FORMAT = 2;
@@ -35,9 +35,10 @@ export type OpenWalFile = (file: string, flags: 'a' | 'w') => Promise<WalFile>;
  * Segments are opened O_DSYNC: a write returns once its bytes are durable, so a record costs one
  * trip to the thread pool instead of two (write, then fdatasync), and on a busy machine every trip
  * is a wake-up of a pool thread and then of the event loop. Every record written is one that must
- * be synced (see pendingHs), so datasync has nothing left to do.
+ * be synced (see pendingHs), so datasync has nothing left to do. Used on the host's own filesystem;
+ * a simulated one (tests) gets write + datasync through its RaftFs.
  */
-const openFile: OpenWalFile = async (file, flags) => {
+const openDsync: OpenWalFile = async (file, flags) => {
   const fh = await open(file, (flags === 'a' ? O_APPEND : O_TRUNC) | O_WRONLY | O_CREAT | O_DSYNC, 0o600);
   return {
     write: (buf, offset, length) => fh.write(buf, offset, length),
@@ -117,13 +118,17 @@ export class RaftWal {
   /** Bytes in the current segment. */
   private size = 0;
   readonly stats = { syncs: 0, entries: 0 };
+  private readonly openWal: OpenWalFile;
 
   constructor(
     private readonly dir: string,
     private readonly cipher: DataCipher,
     private readonly segmentBytes = SEGMENT_BYTES,
-    private readonly openWal: OpenWalFile = openFile,
-  ) {}
+    openWal?: OpenWalFile,
+    private readonly fs: RaftFs = nodeFs,
+  ) {
+    this.openWal = openWal ?? (fs === nodeFs ? openDsync : (file, flags) => fs.open(file, flags));
+  }
 
   /**
    * Reads the log back. Only the last record of the last segment may be torn (cut off); damage
@@ -131,12 +136,12 @@ export class RaftWal {
    * log is cut at the damage (later segments removed) and `repair` is told what was dropped.
    */
   async open(repair?: (dropped: string) => void): Promise<WalState> {
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    let segs = (await readdir(this.dir)).filter((f) => /^wal-\d+\.log$/.test(f)).sort();
+    await this.fs.mkdir(this.dir);
+    let segs = (await this.fs.readdir(this.dir)).filter((f) => /^wal-\d+\.log$/.test(f)).sort();
     const state: WalState = { hardState: { term: 0, vote: '', commit: 0 }, entries: [], snapshot: undefined };
     for (const seg of segs) {
       const file = path.join(this.dir, seg);
-      const buf = await readFile(file);
+      const buf = await this.fs.readFile(file);
       const last = seg === segs.at(-1);
       const r = scan(buf);
       let records: Buffer[];
@@ -144,7 +149,7 @@ export class RaftWal {
       if (r.ok && (!r.tornTail || last)) {
         records = r.records;
         validBytes = r.validBytes;
-        if (r.tornTail) await truncate(file, r.validBytes);
+        if (r.tornTail) await this.cutDurably(file, r.validBytes);
       } else {
         const offset = r.ok ? r.validBytes : r.offset;
         const why = r.ok ? 'damaged record at the end of a segment that is not the last' : r.reason;
@@ -156,8 +161,9 @@ export class RaftWal {
         repair(
           `${file}: cut at byte ${offset} (${why}), dropping ${buf.length - offset} bytes${later.length ? ` and segments ${later.join(', ')}` : ''}`,
         );
-        await truncate(file, offset);
-        for (const f of later) await rm(path.join(this.dir, f), { force: true });
+        await this.cutDurably(file, offset);
+        for (const f of later) await this.fs.rm(path.join(this.dir, f));
+        if (later.length) await this.fs.syncDir(this.dir);
         segs = segs.slice(0, segs.indexOf(seg) + 1);
         records = r.records;
         validBytes = offset;
@@ -166,7 +172,7 @@ export class RaftWal {
       if (!head) {
         // A segment whose header never reached the disk (a crash while cutting): nothing in it.
         if (seg === segs.at(-1)) {
-          await rm(file, { force: true });
+          await this.fs.rm(file);
           continue;
         }
         throw new Error(`raft WAL ${file} has no header; refusing to start`);
@@ -203,6 +209,20 @@ export class RaftWal {
     else this.fh = await this.openWal(path.join(this.dir, segName(this.seq)), 'a');
     this.durable = { term: state.hardState.term, vote: state.hardState.vote };
     return state;
+  }
+
+  /**
+   * Truncates a segment and syncs it: a cut that a power loss could undo would bring the torn tail
+   * back behind records written after it (or in front of a later segment), which reads as corruption.
+   */
+  private async cutDurably(file: string, length: number): Promise<void> {
+    await this.fs.truncate(file, length);
+    const fh = await this.fs.open(file, 'a');
+    try {
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
   }
 
   /** Whether appending this would sync: entries, or a new term or vote, must be durable. */
@@ -275,9 +295,11 @@ export class RaftWal {
     const old = this.seq;
     await this.fh?.close();
     await this.newSegment({ snap, hs, entries: tail.map(toWire) });
-    for (const f of await readdir(this.dir)) {
-      if (/^wal-\d+\.log$/.test(f) && Number(f.slice(4, 20)) <= old) await rm(path.join(this.dir, f), { force: true });
+    for (const f of await this.fs.readdir(this.dir)) {
+      if (/^wal-\d+\.log$/.test(f) && Number(f.slice(4, 20)) <= old) await this.fs.rm(path.join(this.dir, f));
     }
+    // The old segments stay gone after a power loss (one with a torn tail must not come back).
+    await this.fs.syncDir(this.dir);
   }
 
   /** Closes the segment, writing a commit index still pending (so a clean restart knows it). */
@@ -296,7 +318,7 @@ export class RaftWal {
     await this.guarded(async (fh) => {
       await writeAll(fh, bytes);
       await fh.datasync();
-      await syncDir(this.dir);
+      await this.fs.syncDir(this.dir);
     });
     this.size = bytes.length;
     if (first?.hs) {
