@@ -334,6 +334,49 @@ describe('overlay networks in a 3-host lab', { timeout: 900_000 }, () => {
     );
   });
 
+  it('lets tasks of a normal overlay out through their host, and keeps tasks of an --internal overlay in', async () => {
+    on('manager1', ['docker', 'network', 'create', '-d', 'overlay', 'open']);
+    on('manager1', ['docker', 'network', 'create', '-d', 'overlay', '--internal', 'closed']);
+    for (const net of ['open', 'closed'])
+      on('manager1', [
+        'docker',
+        'service',
+        'create',
+        '-d',
+        '--name',
+        `eg-${net}`,
+        '--network',
+        net,
+        IMAGE,
+        'sleep',
+        '100000',
+      ]);
+    await converged('eg-open', 1);
+    await converged('eg-closed', 1);
+    // Outside both overlays: manager1's metrics endpoint on the lab's underlay (every lab host serves one).
+    const target = `http://${L.addresses(['manager1']).manager1}:9323/metrics`;
+    const fetchFrom = (service: string) => inside(containerOf(service), `timeout 5 wget -qO- ${target} | head -c 200`);
+    const open = fetchFrom('eg-open');
+    assert.equal(open.code, 0, `a task on a normal overlay reaches ${target}: ${open.stderr}`);
+    assert.match(open.stdout, /# (HELP|TYPE)/);
+    const closed = fetchFrom('eg-closed');
+    assert.equal(closed.stdout, '', `a task on an --internal overlay must not reach ${target}`);
+    on('manager1', ['docker', 'service', 'rm', 'eg-open', 'eg-closed']);
+    await waitFor(
+      'no egress test containers',
+      () =>
+        HOSTS.every((h) =>
+          ['eg-open', 'eg-closed'].every(
+            (svc) =>
+              on(h, ['docker', 'ps', '-aq', '--filter', `label=com.docker.swarm.service.name=${svc}`]).trim() === '',
+          ),
+        ),
+      120_000,
+      500,
+    );
+    on('manager1', ['docker', 'network', 'rm', 'open', 'closed']);
+  });
+
   it('leaves no bridge, VXLAN device, nft table or Docker network behind once services and networks are removed', async () => {
     on('manager1', ['docker', 'service', 'rm', 'web', 'db', 'lone']);
     await waitFor(
