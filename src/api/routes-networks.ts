@@ -51,14 +51,24 @@ export function networkRoutes(r: Router, node: NodeApi, control: ClusterApi, eng
       throw e;
     }
   };
-  const peersOf = async (n: NetworkObject): Promise<NetworkPeer[]> => {
-    const [tasks, nodes] = await Promise.all([control.listTasks(), control.listNodes()]);
-    const used = new Set(
+  /**
+   * Docker's node-local view of a network, when this node has it: the ingress on every node, an overlay
+   * where a task of this node runs on it. Its peers are the nodes that have it (every node, for the
+   * ingress).
+   */
+  const localView = async (n: NetworkObject): Promise<Parameters<typeof networkWire>[1]> => {
+    const [tasks, nodes, info] = await Promise.all([control.listTasks(), control.listNodes(), node.swarmInfo()]);
+    const used = new Set<string>(
       tasks
         .filter((t) => t.Status.State === 'running' && (t.Networks ?? []).some((a) => a.NetworkID === n.ID))
-        .map((t) => t.NodeID),
+        .map((t): string => t.NodeID ?? ''),
     );
-    return nodes.filter((x) => used.has(x.ID)).map((x) => ({ Name: x.Description.Hostname, IP: x.Status.Addr }));
+    const has = (id: string): boolean => n.Spec.Ingress || used.has(id);
+    if (!has(info.NodeID)) return { local: false };
+    const peers: NetworkPeer[] = nodes
+      .filter((x) => has(x.ID))
+      .map((x) => ({ Name: x.Description.Hostname, IP: x.Status.Addr }));
+    return { local: true, peers };
   };
 
   r.on('GET', '/networks', async (c) => {
@@ -71,13 +81,13 @@ export function networkRoutes(r: Router, node: NodeApi, control: ClusterApi, eng
     const local = Array.isArray(engineList) ? engineList.filter((n) => !n.Labels || !(OVERLAY_LABEL in n.Labels)) : [];
     // A swarm network is never dangling-filtered away nor builtin: Docker lists it as custom.
     const swarm = f.has('dangling') ? [] : (await swarmNetworks()).filter((n) => matches(n, f));
-    writeJson(c.res, 200, [...swarm.map((n) => networkWire(n, [])), ...local]);
+    writeJson(c.res, 200, [...swarm.map((n) => networkWire(n)), ...local]);
   });
 
   r.on('GET', '/networks/{id}', async (c) => {
     const n = await findSwarmNetwork(c.params.id!);
     if (!n) return false;
-    writeJson(c.res, 200, networkWire(n, await peersOf(n)));
+    writeJson(c.res, 200, networkWire(n, await localView(n)));
   });
 
   r.on('POST', '/networks/create', async (c) => {

@@ -190,10 +190,21 @@ export interface NetworkPeer {
   IP: string;
 }
 
-/** A swarm network as `docker network inspect` shows an overlay (the VNI under Docker's option name). */
-export function networkWire(n: NetworkObject, peers: readonly NetworkPeer[]): Record<string, unknown> {
+/**
+ * A swarm network as `docker network inspect` shows an overlay (the VNI under Docker's option name).
+ * Docker answers in one of two forms: a network this node has instantiated (the ingress, always, on a
+ * swarm node; an overlay with a local task) comes from the node's own network controller, with
+ * `Containers` an object, `Labels` an object and `Peers`; any other swarm network comes from the
+ * cluster, with `Containers` null, no `Peers`, and empty maps (labels, IPAM options) as null — the way
+ * Go's protobuf decodes an empty map. `local` picks the form; shoal lists no containers in it yet.
+ */
+export function networkWire(
+  n: NetworkObject,
+  view: { local: false } | { local: true; peers: readonly NetworkPeer[] } = { local: false },
+): Record<string, unknown> {
   const config: Record<string, string> = { Subnet: n.Allocation.Subnet, Gateway: n.Allocation.Gateway };
   if (n.Allocation.IPRange) config.IPRange = n.Allocation.IPRange;
+  const orNull = <T extends object>(m: T | null | undefined): T | null => (m && Object.keys(m).length > 0 ? m : null);
   const out: Record<string, unknown> = {
     Name: n.Spec.Name,
     Id: n.ID,
@@ -203,7 +214,7 @@ export function networkWire(n: NetworkObject, peers: readonly NetworkPeer[]): Re
     EnableIPv6: false,
     IPAM: {
       Driver: n.Spec.IPAMOptions.Driver.Name,
-      Options: n.Spec.IPAMOptions.Driver.Options ?? null,
+      Options: orNull(n.Spec.IPAMOptions.Driver.Options),
       Config: [config],
     },
     Internal: n.Spec.Internal,
@@ -211,10 +222,10 @@ export function networkWire(n: NetworkObject, peers: readonly NetworkPeer[]): Re
     Ingress: n.Spec.Ingress,
     ConfigFrom: { Network: '' },
     ConfigOnly: false,
-    Containers: null,
+    Containers: view.local ? {} : null,
     Options: { ...n.Spec.DriverConfiguration.Options, [VXLANID_OPTION]: String(n.Allocation.VNI) },
-    Labels: n.Spec.Labels,
+    Labels: view.local ? (n.Spec.Labels ?? {}) : orNull(n.Spec.Labels),
   };
-  if (peers.length > 0) out.Peers = peers;
+  if (view.local) out.Peers = view.peers;
   return out;
 }

@@ -10,6 +10,15 @@ import { after, before, describe, it } from 'node:test';
 import { ApiClient } from '../../src/cli/client.js';
 import { ClusterClient } from '../../src/cluster/client.js';
 import { run, waitFor } from '../integration/support.js';
+import {
+  delaysIn,
+  delaysOut,
+  parseSamples,
+  watcherScript,
+  type Delays,
+  type Sample,
+  type TaskContainer,
+} from './follow-delays.js';
 import { LabClient } from './lab-client.js';
 
 const NAME = `ov${process.pid % 100000}`;
@@ -164,6 +173,208 @@ describe('overlay networks in a 3-host lab', { timeout: 900_000 }, () => {
         `# DNS: tasks.db showed ${want} addresses ${done - scaled} ms after 'service scale db=${replicas}' returned (${done - t0} ms after it started; ${r.stdout.trim()} lookups)`,
       );
     }
+  });
+
+  it('follows scale up, scale down, an update and a killed task in DNS and the VIP (the delays are printed)', async () => {
+    on('manager1', ['docker', 'network', 'create', '-d', 'overlay', 'watch']);
+    on('manager1', [
+      'docker',
+      'service',
+      'create',
+      '-d',
+      '--name',
+      'tgt',
+      '--network',
+      'watch',
+      '--replicas',
+      '2',
+      IMAGE,
+      ...HTTPD,
+    ]);
+    on('manager1', [
+      'docker',
+      'service',
+      'create',
+      '-d',
+      '--name',
+      'probe',
+      '--network',
+      'watch',
+      IMAGE,
+      'sleep',
+      '100000',
+    ]);
+    await converged('tgt', 2);
+    await converged('probe', 1);
+    const probe = containerOf('probe');
+    on(probe.host, ['docker', 'exec', '-d', probe.id, 'sh', '-c', watcherScript('tgt', '/tmp/watch.log')]);
+    const bootEpochMs = Date.now() - Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 1000;
+    const samples = (): Sample[] => parseSamples(inside(probe, 'cat /tmp/watch.log').stdout, bootEpochMs);
+    type Found = TaskContainer & { host: string; id: string; running: boolean };
+    const time = (v: string): number | undefined => (Date.parse(v) > 0 ? Date.parse(v) : undefined);
+    const containers = (): Map<string, Found> => {
+      const out = new Map<string, Found>();
+      for (const host of HOSTS) {
+        const ids = on(host, ['docker', 'ps', '-aq', '--filter', 'label=com.docker.swarm.service.name=tgt']).trim();
+        if (!ids) continue;
+        const format =
+          '{{.Id}}|{{.Config.Hostname}}|{{.State.StartedAt}}|{{.State.FinishedAt}}|{{.State.Running}}|' +
+          '{{range .NetworkSettings.Networks}}{{if .IPAMConfig}}{{.IPAMConfig.IPv4Address}}{{end}}{{end}}';
+        for (const l of on(host, ['docker', 'inspect', '--format', format, ...ids.split('\n')])
+          .trim()
+          .split('\n')) {
+          const [id, hostname, started, finished, running, address] = l.split('|');
+          out.set(id!, {
+            host,
+            id: id!,
+            hostname: hostname!,
+            address: address!,
+            running: running === 'true',
+            startedAt: time(started!),
+            ...(running === 'true' ? {} : { finishedAt: time(finished!) }),
+          });
+        }
+      }
+      return out;
+    };
+    const lines: string[] = [];
+    const figures: number[] = [];
+    const report = (what: string, c: Found, d: Delays, from: string): void => {
+      const f = Object.entries(d).map(([k, v]) => `${k} ${v === undefined ? 'never' : `${v} ms`}`);
+      lines.push(`# follow: ${what} ${c.hostname} (${c.address}) ${f.join(', ')} after ${from}`);
+      for (const v of Object.values(d)) figures.push(v ?? Infinity);
+    };
+    /** Waits for the change, then lets the watcher see the steady state for a while. */
+    const settle = async (what: string, done: (now: Map<string, Found>) => boolean): Promise<Map<string, Found>> => {
+      await waitFor(what, () => done(containers()), 120_000, 500);
+      await new Promise((r) => setTimeout(r, 3000));
+      return containers();
+    };
+    const runningOnes = (m: Map<string, Found>): Found[] => [...m.values()].filter((c) => c.running);
+    await waitFor(
+      'the watcher seeing both tasks',
+      () => {
+        const last = samples()
+          .filter((x) => x.kind === 'dns')
+          .at(-1);
+        return last?.kind === 'dns' && last.addresses.size === 2;
+      },
+      30_000,
+      500,
+    );
+
+    let before = containers();
+    on('manager1', ['docker', 'service', 'scale', '-d', 'tgt=3']);
+    let now = await settle('3 tgt containers running', (m) => runningOnes(m).length === 3);
+    for (const c of runningOnes(now).filter((c) => !before.has(c.id)))
+      report('scale up:', c, delaysIn(samples(), c), 'its container started');
+
+    before = now;
+    let t0 = Date.now();
+    on('manager1', ['docker', 'service', 'scale', '-d', 'tgt=2']);
+    now = await settle('2 tgt containers running', (m) => runningOnes(m).length === 2);
+    // The task's container may be gone already (a scaled-down slot's task is removed): then only the
+    // command's time is known.
+    for (const c of [...before.values()].filter((c) => c.running && !now.get(c.id)?.running)) {
+      report('scale down:', c, delaysOut(samples(), c, t0), "'service scale' was called");
+      const stopped = now.get(c.id)?.finishedAt;
+      if (stopped) report('scale down:', c, delaysOut(samples(), c, stopped), 'its container stopped');
+    }
+
+    before = now;
+    t0 = Date.now();
+    on('manager1', ['docker', 'service', 'update', '-d', '--force', 'tgt']);
+    now = await settle(
+      '2 new tgt containers running',
+      (m) => runningOnes(m).filter((c) => !before.has(c.id)).length === 2,
+    );
+    for (const c of [...before.values()].filter((c) => c.running && !now.get(c.id)?.running)) {
+      const stopped = now.get(c.id)?.finishedAt;
+      report(
+        'update, old task:',
+        c,
+        delaysOut(samples(), c, stopped ?? t0),
+        stopped ? 'its container stopped' : "'service update' was called",
+      );
+    }
+    for (const c of runningOnes(now).filter((c) => !before.has(c.id)))
+      report('update, new task:', c, delaysIn(samples(), c), 'its container started');
+
+    before = now;
+    const victim = runningOnes(now)[0]!;
+    on(victim.host, ['docker', 'kill', victim.id]);
+    now = await settle(
+      'a replacement for the killed task',
+      (m) => runningOnes(m).filter((c) => !before.has(c.id)).length === 1,
+    );
+    const dead = now.get(victim.id)!;
+    report('killed task:', dead, delaysOut(samples(), dead, dead.finishedAt ?? Date.now()), "'docker kill' stopped it");
+    for (const c of runningOnes(now).filter((c) => !before.has(c.id)))
+      report('its replacement:', c, delaysIn(samples(), c), 'its container started');
+
+    console.log(lines.join('\n'));
+    on('manager1', ['docker', 'service', 'rm', 'tgt', 'probe']);
+    await waitFor(
+      'no tgt/probe containers',
+      () =>
+        HOSTS.every(
+          (h) =>
+            on(h, ['docker', 'ps', '-aq', '--filter', 'label=com.docker.swarm.service.name=tgt']).trim() === '' &&
+            on(h, ['docker', 'ps', '-aq', '--filter', 'label=com.docker.swarm.service.name=probe']).trim() === '',
+        ),
+      120_000,
+      500,
+    );
+    on('manager1', ['docker', 'network', 'rm', 'watch']);
+    // Every change must reach DNS and the VIP; a few seconds is a failure, the goal is one.
+    assert.ok(figures.length >= 16, lines.join('\n'));
+    assert.ok(
+      figures.every((v) => v < 3000),
+      `a change took 3 s or more to follow:\n${lines.join('\n')}`,
+    );
+  });
+
+  it('lets tasks of a normal overlay out through their host, and keeps tasks of an --internal overlay in', async () => {
+    on('manager1', ['docker', 'network', 'create', '-d', 'overlay', 'open']);
+    on('manager1', ['docker', 'network', 'create', '-d', 'overlay', '--internal', 'closed']);
+    for (const net of ['open', 'closed'])
+      on('manager1', [
+        'docker',
+        'service',
+        'create',
+        '-d',
+        '--name',
+        `eg-${net}`,
+        '--network',
+        net,
+        IMAGE,
+        'sleep',
+        '100000',
+      ]);
+    await converged('eg-open', 1);
+    await converged('eg-closed', 1);
+    // Outside both overlays: manager1's metrics endpoint on the lab's underlay (every lab host serves one).
+    const target = `http://${L.addresses(['manager1']).manager1}:9323/metrics`;
+    const fetchFrom = (service: string) => inside(containerOf(service), `timeout 5 wget -qO- ${target} | head -c 200`);
+    const open = fetchFrom('eg-open');
+    assert.equal(open.code, 0, `a task on a normal overlay reaches ${target}: ${open.stderr}`);
+    assert.match(open.stdout, /# (HELP|TYPE)/);
+    const closed = fetchFrom('eg-closed');
+    assert.equal(closed.stdout, '', `a task on an --internal overlay must not reach ${target}`);
+    on('manager1', ['docker', 'service', 'rm', 'eg-open', 'eg-closed']);
+    await waitFor(
+      'no egress test containers',
+      () =>
+        HOSTS.every((h) =>
+          ['eg-open', 'eg-closed'].every(
+            (svc) =>
+              on(h, ['docker', 'ps', '-aq', '--filter', `label=com.docker.swarm.service.name=${svc}`]).trim() === '',
+          ),
+        ),
+      120_000,
+      500,
+    );
+    on('manager1', ['docker', 'network', 'rm', 'open', 'closed']);
   });
 
   it("a worker's docker run --network joins an attachable overlay and reaches a service on another host by name", async () => {
