@@ -596,21 +596,19 @@ export class RaftNode {
         for (this.proposeQueued(); this.raft.hasReady(); this.proposeQueued()) {
           const r = this.raft.ready();
           const role = this.raft.role;
-          // Nothing in a Ready that only moves the commit index must be durable first (its record is
-          // not synced): its messages go and its entries apply before the write, not after it.
-          const durable = r.snapshot !== undefined || this.wal.mustSync(r.hardState, r.entries);
-          this.sendMessages(durable ? r.messages.filter((m) => sendableBeforePersist(m, role)) : r.messages);
-          if (!durable) this.applyReady(r);
+          // Only a leader's appends and heartbeats may leave before the write. A Ready that only moves
+          // the commit index writes nothing (the WAL keeps it for its next record), so the rest waits
+          // no longer than a turn; sending it before the write broke the node simulator (seed 124:
+          // a restored snapshot differing from the committed state), so the order stays as etcd's.
+          this.sendMessages(r.messages.filter((m) => sendableBeforePersist(m, role)));
           if (r.snapshot) await this.installSnapshot(r.snapshot);
           const syncStart = performance.now();
           if (await this.wal.append(r.hardState, r.entries))
             this.o.instruments?.walSync?.((performance.now() - syncStart) / 1000, r.entries.length);
           const last = r.entries.at(-1);
           this.raft.advance(last?.index ?? 0, last?.term);
-          if (durable) {
-            this.sendMessages(r.messages.filter((m) => !sendableBeforePersist(m, role)));
-            this.applyReady(r);
-          }
+          this.sendMessages(r.messages.filter((m) => !sendableBeforePersist(m, role)));
+          this.applyReady(r);
           // After every Ready, not only when the input stops: under steady load it never does.
           await this.betweenReadies();
         }
