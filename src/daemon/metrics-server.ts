@@ -3,8 +3,8 @@
  * else. It carries no cluster secrets, only counts and timings, and is off unless the flag is set.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { splitHostPort } from '../common/host-port.js';
+import { listen } from '../common/listen.js';
 import type { Logger } from '../common/logging.js';
 import type { DaemonMetrics } from './metrics.js';
 
@@ -34,14 +34,7 @@ export async function serveMetrics(metrics: DaemonMetrics, addr: string, logger:
       },
     );
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const a = server.address() as AddressInfo;
+  const a = await listen(server, port, host);
   logger.info('metrics listening', { addr: `${a.address}:${a.port}` });
   return {
     address: { host: a.address, port: a.port },

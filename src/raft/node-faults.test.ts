@@ -10,7 +10,8 @@ import { after, describe, it } from 'node:test';
 import { silentLogger } from '../common/logging.js';
 import { SeededRandom } from '../common/random.js';
 import { AesGcmCipher } from './cipher.js';
-import { RaftNode, type StateMachine, type Transport } from './node.js';
+import { RaftNode, type Transport } from './node.js';
+import { TextLog, text, untext } from './testing.js';
 import { NotLeaderError, ProposalOutcomeUnknownError, RaftFatalError, type Message } from './types.js';
 import type { OpenWalFile, WalFile } from './wal.js';
 import { readSnapshot, snapshotParts, writeSnapshot } from './snapshot-file.js';
@@ -21,8 +22,6 @@ after(async () => {
 });
 
 const cipher = new AesGcmCipher(Buffer.alloc(32, 5));
-const text = (s: string): Uint8Array => new TextEncoder().encode(s);
-const untext = (b: Uint8Array): string => new TextDecoder().decode(b);
 
 async function tempDir(): Promise<string> {
   const d = await mkdtemp(path.join(tmpdir(), 'shoal-raft-faults-'));
@@ -30,24 +29,13 @@ async function tempDir(): Promise<string> {
   return d;
 }
 
-class Items implements StateMachine {
-  items: string[] = [];
+/** The test state machine, failing on one value when asked. */
+class Items extends TextLog {
   failOn: string | undefined;
-  apply(_index: number, data: Uint8Array): void {
+  override apply(index: number, data: Uint8Array): void {
     const v = untext(data);
     if (v === this.failOn) throw new Error(`cannot apply ${v}`);
-    this.items.push(v);
-  }
-  snapshot(): AsyncIterable<Uint8Array> {
-    const data = text(JSON.stringify(this.items));
-    return (async function* () {
-      yield data;
-    })();
-  }
-  async restore(_index: number, chunks: AsyncIterable<Uint8Array>): Promise<void> {
-    let s = '';
-    for await (const c of chunks) s += untext(c);
-    this.items = JSON.parse(s) as string[];
+    super.apply(index, data);
   }
 }
 

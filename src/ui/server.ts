@@ -5,8 +5,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { splitHostPort } from '../common/host-port.js';
+import { listen } from '../common/listen.js';
 import type { Logger } from '../common/logging.js';
 import type { LogLine, LogOptions } from '../manager/controlapi/api.js';
 import type { Store } from '../store/store.js';
@@ -175,14 +175,7 @@ export async function serveUi(
     }
     json(res, 404, { message: `no such page: ${url.pathname}` });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const a = server.address() as AddressInfo;
+  const a = await listen(server, port, host);
   o.logger.info('visualizer listening', {
     url: `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}/`,
   });
