@@ -68,12 +68,21 @@ describe('mesh rules', () => {
 describe('egress rules', () => {
   it('masquerades routed traffic of normal overlays, keeps internal ones on their bridge, isolates bridges', () => {
     const rs = egressRuleset([
-      { bridge: 'shl-aaa', subnet: '10.0.1.0/24', internal: false },
-      { bridge: 'shl-bbb', subnet: '10.0.2.0/24', internal: true },
+      { bridge: 'shl-aaa', subnet: '10.0.1.0/24', internal: false, gateway: '10.0.1.1' },
+      { bridge: 'shl-bbb', subnet: '10.0.2.0/24', internal: true, gateway: '10.0.2.1' },
     ]);
     assert.match(rs.body, /ip saddr 10\.0\.1\.0\/24 ip daddr != 10\.0\.1\.0\/24 oifname != "shl-aaa" masquerade/);
     assert.doesNotMatch(rs.body, /10\.0\.2\.0\/24/);
     assert.match(rs.body, /iifname "shl-aaa" oifname "shl-\*" oifname != "shl-aaa" drop/);
     assert.match(rs.body, /iifname "shl-bbb" oifname != "shl-bbb" drop/);
+    // The host itself is out of reach of an internal overlay, but for the embedded DNS on its gateway.
+    assert.match(
+      rs.body,
+      /chain input \{\n.*hook input.*\n.*iifname "shl-bbb" ip daddr 10\.0\.2\.1 meta l4proto \{ tcp, udp \} th dport 53 accept\n.*iifname "shl-bbb" drop\n/,
+    );
+    assert.doesNotMatch(rs.body, /iifname "shl-aaa" drop/);
+    assert.throws(() =>
+      egressRuleset([{ bridge: 'shl-c', subnet: '10.0.3.0/24', internal: true, gateway: 'x; flush' }]),
+    );
   });
 });

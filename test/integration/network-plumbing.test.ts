@@ -264,8 +264,8 @@ describe('overlay plumbing in network namespaces', { skip: canRun ? false : 'nee
   it('loads the egress table and cleans up everything it made', async () => {
     await h1.plumbing.applyRuleset(
       egressRuleset([
-        { bridge: bridgeName(NET_A), subnet: '10.0.1.0/24', internal: false },
-        { bridge: bridgeName(NET_B), subnet: '10.0.1.0/24', internal: true },
+        { bridge: bridgeName(NET_A), subnet: '10.0.1.0/24', internal: false, gateway: '10.0.1.1' },
+        { bridge: bridgeName(NET_B), subnet: '10.0.1.0/24', internal: true, gateway: '10.0.1.1' },
       ]),
     );
     const owned = await h1.plumbing.listOwned();

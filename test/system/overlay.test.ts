@@ -339,9 +339,9 @@ describe('overlay networks in a 3-host lab', { timeout: 900_000 }, () => {
   it('lets tasks of a normal overlay out through their host, and keeps tasks of an --internal overlay in', async () => {
     on('manager1', ['docker', 'network', 'create', '-d', 'overlay', 'open']);
     on('manager1', ['docker', 'network', 'create', '-d', 'overlay', '--internal', 'closed']);
-    // On workers: the target is manager1's own address, and a task on manager1 would reach it through
-    // the host's input path, which the egress table does not filter (a known gap, docs/design/networking.md).
-    for (const net of ['open', 'closed'])
+    // The open task on a worker (manager1's address is outside its host); the closed one on every host,
+    // manager1 included, where the target is the task's own host (the input path, not a routed one).
+    const create = (net: string, placement: string[]) =>
       on('manager1', [
         'docker',
         'service',
@@ -351,22 +351,30 @@ describe('overlay networks in a 3-host lab', { timeout: 900_000 }, () => {
         `eg-${net}`,
         '--network',
         net,
-        '--constraint',
-        'node.role==worker',
+        ...placement,
         IMAGE,
         'sleep',
         '100000',
       ]);
+    create('open', ['--constraint', 'node.role==worker']);
+    create('closed', ['--mode', 'global']);
     await converged('eg-open', 1);
-    await converged('eg-closed', 1);
+    await converged('eg-closed', HOSTS.length);
     // Outside both overlays: manager1's metrics endpoint on the lab's underlay (every lab host serves one).
     const target = `http://${L.addresses(['manager1']).manager1}:9323/metrics`;
-    const fetchFrom = (service: string) => inside(containerOf(service), `timeout 5 wget -qO- ${target} | head -c 200`);
-    const open = fetchFrom('eg-open');
+    const fetchFrom = (c: { host: string; id: string }) => inside(c, `timeout 5 wget -qO- ${target} | head -c 200`);
+    const open = fetchFrom(containerOf('eg-open'));
     assert.equal(open.code, 0, `a task on a normal overlay reaches ${target}: ${open.stderr}`);
     assert.match(open.stdout, /# (HELP|TYPE)/);
-    const closed = fetchFrom('eg-closed');
-    assert.equal(closed.stdout, '', `a task on an --internal overlay must not reach ${target}`);
+    for (const host of HOSTS) {
+      const id = on(host, ['docker', 'ps', '-q', '--filter', 'label=com.docker.swarm.service.name=eg-closed']).trim();
+      assert.ok(id, `eg-closed runs on ${host}`);
+      const closed = fetchFrom({ host, id });
+      assert.equal(closed.stdout, '', `a task of an --internal overlay on ${host} must not reach ${target}`);
+      // The embedded DNS on the gateway still answers it.
+      const names = addresses(inside({ host, id }, 'nslookup tasks.eg-closed').stdout);
+      assert.equal(names.length, HOSTS.length, `tasks.eg-closed from ${host}: ${names.join(' ')}`);
+    }
     on('manager1', ['docker', 'service', 'rm', 'eg-open', 'eg-closed']);
     await waitFor(
       'no egress test containers',

@@ -427,6 +427,7 @@ export class HostNetworks {
       bridge: bridgeName(a.net.id),
       subnet: a.net.subnet,
       internal: a.net.internal,
+      gateway: a.net.gateway,
     }));
     if (nets.length === 0) {
       if (this.egressApplied) await this.o.plumbing.removeRuleset(ruleset(EGRESS_TABLE_SUFFIX, '').table);
