@@ -51,6 +51,18 @@ export function networkRoutes(r: Router, node: NodeApi, control: ClusterApi, eng
       throw e;
     }
   };
+  /** The engine's endpoints on the Docker network that carries overlay `id` on this host. */
+  const localContainers = async (id: string): Promise<Record<string, unknown>> => {
+    const filters = encodeURIComponent(JSON.stringify({ label: [`${OVERLAY_LABEL}=${id}`] }));
+    const carriers = await engine.json<{ Id?: string }[]>(`/networks?filters=${filters}`);
+    const carrier = Array.isArray(carriers) ? carriers[0]?.Id : undefined;
+    if (!carrier) return {};
+    // The carrier may go as the last local task leaves: then there is nothing to list.
+    const inspected = await engine
+      .json<{ Containers?: Record<string, unknown> | null }>(`/networks/${encodeURIComponent(carrier)}`)
+      .catch(() => undefined);
+    return inspected?.Containers ?? {};
+  };
   /**
    * Docker's node-local view of a network, when this node has it: the ingress on every node, an overlay
    * where a task of this node runs on it. Its peers are the nodes that have it (every node, for the
@@ -68,7 +80,7 @@ export function networkRoutes(r: Router, node: NodeApi, control: ClusterApi, eng
     const peers: NetworkPeer[] = nodes
       .filter((x) => has(x.ID))
       .map((x) => ({ Name: x.Description.Hostname, IP: x.Status.Addr }));
-    return { local: true, peers };
+    return { local: true, peers, containers: await localContainers(n.ID) };
   };
 
   r.on('GET', '/networks', async (c) => {

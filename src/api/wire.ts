@@ -196,11 +196,14 @@ export interface NetworkPeer {
  * swarm node; an overlay with a local task) comes from the node's own network controller, with
  * `Containers` an object, `Labels` an object and `Peers`; any other swarm network comes from the
  * cluster, with `Containers` null, no `Peers`, and empty maps (labels, IPAM options) as null — the way
- * Go's protobuf decodes an empty map. `local` picks the form; shoal lists no containers in it yet.
+ * Go's protobuf decodes an empty map. `local` picks the form; its containers are those of this host's
+ * engine on the network (Docker's endpoint entries: Name, EndpointID, MacAddress, IPv4Address, ...).
  */
 export function networkWire(
   n: NetworkObject,
-  view: { local: false } | { local: true; peers: readonly NetworkPeer[] } = { local: false },
+  view: { local: false } | { local: true; peers: readonly NetworkPeer[]; containers?: Record<string, unknown> } = {
+    local: false,
+  },
 ): Record<string, unknown> {
   const config: Record<string, string> = { Subnet: n.Allocation.Subnet, Gateway: n.Allocation.Gateway };
   if (n.Allocation.IPRange) config.IPRange = n.Allocation.IPRange;
@@ -222,7 +225,7 @@ export function networkWire(
     Ingress: n.Spec.Ingress,
     ConfigFrom: { Network: '' },
     ConfigOnly: false,
-    Containers: view.local ? {} : null,
+    Containers: view.local ? (view.containers ?? {}) : null,
     Options: { ...n.Spec.DriverConfiguration.Options, [VXLANID_OPTION]: String(n.Allocation.VNI) },
     Labels: view.local ? (n.Spec.Labels ?? {}) : orNull(n.Spec.Labels),
   };

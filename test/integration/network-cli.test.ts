@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ROOT, ShoalProcess } from './support.js';
+import { ROOT, ShoalProcess, waitFor } from './support.js';
 
 const FIXTURES = path.join(ROOT, 'test/integration/fixtures/docker-swarm-network');
 const fixture = (name: string): string => readFileSync(path.join(FIXTURES, name), 'utf8');
@@ -131,5 +131,47 @@ describe('docker network commands against shoal have Docker Swarm shapes', { tim
     assert.deepEqual(normaliseInspect(out), normaliseInspect(fixture('inspect-attachable.txt')));
     assert.match(out, /"Subnet": "10\.77\.0\.0\/24"/);
     shoal.docker(['network', 'rm', 'demo']);
+  });
+
+  it('inspect on a node with a task of the network lists its container, as Docker does', async () => {
+    shoal.docker(['network', 'create', '-d', 'overlay', 'withtask']);
+    shoal.docker([
+      'service',
+      'create',
+      '-d',
+      '--name',
+      'nwt',
+      '--network',
+      'withtask',
+      'shoal-test/busybox:1',
+      'sleep',
+      '1000',
+    ]);
+    try {
+      const containers = async (): Promise<Record<string, Record<string, string>> | undefined> => {
+        const v = JSON.parse(
+          shoal.docker(['network', 'inspect', '--format', '{{json .Containers}}', 'withtask']),
+        ) as Record<string, Record<string, string>> | null;
+        return v && Object.keys(v).length > 0 ? v : undefined;
+      };
+      const listed = await waitFor('the task container in the network inspect', containers, 120_000);
+      const [id, ep] = Object.entries(listed)[0]!;
+      assert.equal(Object.keys(listed).length, 1);
+      assert.match(id, /^[0-9a-f]{64}$/);
+      assert.deepEqual(Object.keys(ep).sort(), ['EndpointID', 'IPv4Address', 'IPv6Address', 'MacAddress', 'Name']);
+      assert.match(ep.Name!, /^nwt\.1\.[0-9a-z]{25}$/);
+      const taskAddr = shoal
+        .docker([
+          'inspect',
+          '--format',
+          '{{range .NetworksAttachments}}{{range .Addresses}}{{.}}{{end}}{{end}}',
+          ep.Name!.split('.')[2]!,
+        ])
+        .trim();
+      assert.equal(ep.IPv4Address, taskAddr, 'the address the managers allocated');
+    } finally {
+      shoal.docker(['service', 'rm', 'nwt']);
+      await waitFor('the network free again', () => shoal.dockerRaw(['network', 'rm', 'withtask']).code === 0, 60_000);
+    }
   });
 });
