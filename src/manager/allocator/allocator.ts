@@ -12,7 +12,13 @@ import { noAvailableIps } from '../../network/ipam-errors.js';
 import type { Store } from '../../store/store.js';
 import type { PortConfig, ServiceObject } from '../../store/types.js';
 import { Reconciler } from '../reconciler.js';
-import { AddressBook, nodeAttachments, serviceVips, taskAttachments } from './network-attachments.js';
+import {
+  AddressBook,
+  nodeAttachments,
+  serviceVips,
+  taskAttachments,
+  type AllocationCursors,
+} from './network-attachments.js';
 
 export const DYNAMIC_PORT_START = 30000;
 export const DYNAMIC_PORT_END = 32767;
@@ -68,6 +74,9 @@ function samePorts(a: PortConfig[] | undefined, b: PortConfig[]): boolean {
 }
 
 export class Allocator extends Reconciler {
+  /** Where this leader last allocated on each network: a freed address is not reused at once. */
+  private readonly cursors: AllocationCursors = new Map();
+
   constructor(store: Store, clock: Clock, logger: Logger) {
     super('allocator', store, clock, logger, 10);
   }
@@ -97,7 +106,7 @@ export class Allocator extends Reconciler {
         }
       }
       const networks = new Map(tx.all('network').map((n) => [n.ID, n]));
-      const book = new AddressBook(tx.all('service'), tx.all('task'), tx.all('node'));
+      const book = new AddressBook(tx.all('service'), tx.all('task'), tx.all('node'), this.cursors);
       for (const n of tx.all('node')) {
         const attachments = orExhausted(() => nodeAttachments(n, networks, book));
         if (attachments instanceof ShoalError) this.logger.warn('no ingress address for node', { node: n.ID });

@@ -78,6 +78,33 @@ describe('overlay allocation', () => {
   });
 });
 
+describe('serial address allocation', () => {
+  it('does not hand a freed address out again at once: it goes on after the last one allocated', async () => {
+    await h.addNode({ hostname: 'n1' });
+    await h.control.createNetwork({ Name: 'demo', Driver: 'overlay' });
+    const svc = await h.createService({
+      Name: 'web',
+      Mode: { Replicated: { Replicas: 3 } },
+      TaskTemplate: { ContainerSpec: { Image: 'busybox' }, Networks: [{ Target: 'demo' }] },
+    });
+    await h.run(1000);
+    const addresses = (tasks: { Networks?: { Addresses: string[] }[] }[]): string[] =>
+      tasks.map((t) => t.Networks?.[0]?.Addresses[0] ?? '').sort();
+    assert.deepEqual(addresses(h.running(svc)), ['10.0.0.3/24', '10.0.0.4/24', '10.0.0.5/24']);
+    const scale = (n: number) => h.updateService(svc, (s) => ({ ...s, Mode: { Replicated: { Replicas: n } } }));
+    await scale(1);
+    await h.run(3000);
+    // The removed tasks are gone from the store: their addresses are free again.
+    assert.deepEqual(addresses(h.tasks(svc)), addresses(h.running(svc)));
+    assert.equal(h.running(svc).length, 1);
+    await scale(3);
+    await h.run(1000);
+    const now = addresses(h.running(svc));
+    assert.equal(now.length, 3);
+    assert.ok(now.includes('10.0.0.6/24') && now.includes('10.0.0.7/24'), `new tasks got ${now.join(' ')}`);
+  });
+});
+
 describe('the ingress network', () => {
   it('takes the first subnet of the default pool, or of --default-addr-pool with its mask length', async () => {
     const { ingressNetwork, initialCluster } = await import('../controlapi/swarm-init.js');

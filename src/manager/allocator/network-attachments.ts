@@ -4,7 +4,9 @@
  * those of every task still in the store (history included, until the task reaper deletes it) and
  * every service VIP, so releasing is simply the task or VIP going away, and a new leader computes
  * the same. Allocation is serial (libnetwork's way), so a freed address is not handed out again
- * at once while a stale DNS answer may still point at it.
+ * at once while a stale DNS answer may still point at it: the leader remembers where it last
+ * allocated on each network (`AllocationCursors`) and goes on from there; a new leader starts after
+ * the highest address in use.
  */
 import { allocateAddress, withPrefixLength } from '../../network/addresses.js';
 import { bridgeName } from '../../network/device-names.js';
@@ -25,11 +27,19 @@ export function ipamOf(n: NetworkObject): NetworkIpam {
     : { subnet: a.Subnet, gateway: a.Gateway };
 }
 
+/** The last address handed out per network id: in the leader's memory, as libnetwork's serial bitmaps keep it. */
+export type AllocationCursors = Map<string, string>;
+
 /** Every address taken on every network, by network id (plain or `/len` forms). */
 export class AddressBook {
   private readonly used = new Map<string, string[]>();
 
-  constructor(services: readonly ServiceObject[], tasks: readonly TaskObject[], nodes: readonly NodeObject[] = []) {
+  constructor(
+    services: readonly ServiceObject[],
+    tasks: readonly TaskObject[],
+    nodes: readonly NodeObject[] = [],
+    private readonly cursors: AllocationCursors = new Map(),
+  ) {
     for (const s of services) for (const v of s.Endpoint.VirtualIPs ?? []) this.take(v.NetworkID, v.Addr);
     for (const t of tasks)
       for (const a of t.Networks ?? []) for (const addr of a.Addresses) this.take(a.NetworkID, addr);
@@ -48,8 +58,11 @@ export class AddressBook {
   allocate(n: NetworkObject, preferred?: string): string {
     const ipam = ipamOf(n);
     const taken = this.used.get(n.ID) ?? [];
-    const ip = withPrefixLength(ipam, allocateAddress(ipam, taken, preferred ? { preferred } : {}));
+    const after = this.cursors.get(n.ID);
+    const opts = preferred ? { preferred } : after ? { startAfter: after } : {};
+    const ip = withPrefixLength(ipam, allocateAddress(ipam, taken, opts));
     this.take(n.ID, ip);
+    if (!preferred) this.cursors.set(n.ID, ip);
     return ip;
   }
 }
