@@ -52,7 +52,8 @@ export function egressRuleset(networks: readonly EgressNetwork[]): NftRuleset {
   return ruleset(
     EGRESS_TABLE_SUFFIX,
     chain('forward', 'type filter hook forward priority filter; policy accept;', filter) +
-      chain('input', 'type filter hook input priority filter; policy accept;', input) +
+      // Only with an internal network: an empty base chain still costs every packet a hook call.
+      (input.length > 0 ? chain('input', 'type filter hook input priority filter; policy accept;', input) : '') +
       chain('postrouting', 'type nat hook postrouting priority srcnat; policy accept;', nat),
   );
 }

@@ -81,6 +81,8 @@ describe('egress rules', () => {
       /chain input \{\n.*hook input.*\n.*iifname "shl-bbb" ip daddr 10\.0\.2\.1 meta l4proto \{ tcp, udp \} th dport 53 accept\n.*iifname "shl-bbb" drop\n/,
     );
     assert.doesNotMatch(rs.body, /iifname "shl-aaa" drop/);
+    const open = egressRuleset([{ bridge: 'shl-aaa', subnet: '10.0.1.0/24', internal: false, gateway: '10.0.1.1' }]);
+    assert.doesNotMatch(open.body, /chain input/, 'no input hook without an internal network');
     assert.throws(() =>
       egressRuleset([{ bridge: 'shl-c', subnet: '10.0.3.0/24', internal: true, gateway: 'x; flush' }]),
     );
