@@ -809,6 +809,7 @@ export class RaftNode {
     }
     const reader = await readSnapshot(file, this.ring, this.fs);
     await this.o.sm.restore(s.index, reader.chunks());
+    this.raft.appliedTo(s.index);
     await this.wal.cut(meta, this.raft.hardState(), []);
     this.snapshotIndex = s.index;
     // A reseal whose snapshot this one overtook takes another snapshot, so no older file is left.

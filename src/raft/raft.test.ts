@@ -461,6 +461,30 @@ describe('raft: reads and membership', () => {
 });
 
 describe('raft: snapshots to followers', () => {
+  it('a snapshot from the leader counts as applied only once the wrapper has restored it', () => {
+    // Found by the node simulator: the core called it applied when the message arrived, so a local
+    // snapshot started before the wrapper restored its state machine was labelled with the leader's
+    // index but held the old state (and replaced the good file), and a read at that index could
+    // have been served from the old state.
+    const f = new Raft({
+      id: 'b',
+      voters: ['a', 'b'],
+      electionTick: 10,
+      heartbeatTick: 1,
+      random: new SeededRandom(2),
+    });
+    const snapshot = { index: 40, term: 3, voters: ['a', 'b'], learners: [], removed: [] };
+    f.step({ type: 'snapshot', from: 'a', to: 'b', term: 3, snapshot, data: new Uint8Array([1]) });
+    assert.equal(f.appliedIndex, 0, 'not applied while the wrapper has not restored it');
+    const r = f.ready();
+    assert.equal(r.snapshot?.index, 40, 'handed out to the wrapper');
+    assert.deepEqual(r.committed, [], 'no entry below it is handed out again');
+    assert.throws(() => f.snapshotTaken(40, 0), /beyond applied/);
+    f.advance(0);
+    f.appliedTo(40);
+    assert.equal(f.appliedIndex, 40);
+  });
+
   it('a follower far behind catches up from a snapshot streamed in parts', async () => {
     const c = await cluster(['a', 'b', 'c'], { snapshotInterval: () => 5, keepEntries: () => 0 });
     const l = await c.elect();

@@ -666,7 +666,8 @@ export class Raft {
     this.log.resetTo(s.index, s.term);
     this.unstable = [];
     this.commit = s.index;
-    this.applied = s.index;
+    // Handed out (in the next Ready), not applied: until the wrapper has restored its state machine
+    // from it (appliedTo), a snapshot taken or a read served here would see the old state.
     this.applying = s.index;
     this.persistedIndex = s.index;
     this.voters = new Set(s.voters);

@@ -590,6 +590,7 @@ export class Simulation {
     m.disk.entries = [];
     m.kv = got;
     m.appliedIndex = s.index;
+    m.raft?.appliedTo(s.index);
     // Proposals at or below the snapshot: their outcome is no longer visible here.
     for (const [index, p] of m.proposals) {
       if (index <= s.index) {
