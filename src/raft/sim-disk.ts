@@ -59,18 +59,17 @@ export class SimDisk {
     public faults: DiskFaults,
   ) {}
 
-  /** The filesystem for a new process on this disk. */
-  fs(): RaftFs {
+  /**
+   * The filesystem for a new process on this disk. `pausedUntil` is the process's: while it is
+   * paused (stopped by the scheduler, a long GC) its disk operations wait too, then run.
+   */
+  fs(pausedUntil: () => number = () => 0): RaftFs {
     const gen = ++this.generation;
     const alive = (): boolean => gen === this.generation;
     const guard = <T>(fn: () => T | Promise<T>): Promise<T> => {
       this.ops++;
       if (!alive()) return never();
-      try {
-        return Promise.resolve(fn());
-      } catch (e) {
-        return Promise.reject(e);
-      }
+      return this.whenRunning(pausedUntil, alive, fn);
     };
     const get = (file: string): Inode => {
       const f = this.live.get(file);
@@ -86,7 +85,7 @@ export class SimDisk {
             f = { data: Buffer.alloc(0), synced: Buffer.alloc(0) };
             this.live.set(file, f);
           } else if (flags === 'w') f.data = Buffer.alloc(0);
-          return this.handle(f, file, alive);
+          return this.handle(f, file, alive, pausedUntil);
         }),
       readFile: (file) => guard(() => Buffer.from(get(file).data)),
       readdir: (dir) =>
@@ -113,8 +112,34 @@ export class SimDisk {
     };
   }
 
-  private handle(f: Inode, file: string, alive: () => boolean): RaftFile {
+  /** Runs `fn` now, or once the process is no longer paused (never if it died meanwhile). */
+  private whenRunning<T>(pausedUntil: () => number, alive: () => boolean, fn: () => T | Promise<T>): Promise<T> {
+    const wait = pausedUntil() - this.clock.now();
+    const run = (): Promise<T> => {
+      try {
+        return Promise.resolve(fn());
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    };
+    if (wait <= 0) return run();
+    return new Promise<T>((resolve, reject) =>
+      this.clock.setTimer(wait, () => {
+        if (alive()) this.whenRunning(pausedUntil, alive, fn).then(resolve, reject);
+      }),
+    );
+  }
+
+  private handle(f: Inode, file: string, alive: () => boolean, pausedUntil: () => number): RaftFile {
     let full = false;
+    const gated =
+      <A extends unknown[], T>(op: (...args: A) => Promise<T>) =>
+      (...args: A): Promise<T> => {
+        if (pausedUntil() <= this.clock.now()) return op(...args);
+        this.ops++;
+        if (!alive()) return never();
+        return this.whenRunning(pausedUntil, alive, () => op(...args));
+      };
     const sync = (): Promise<void> => {
       this.ops++;
       if (!alive()) return never();
@@ -152,7 +177,7 @@ export class SimDisk {
       );
     };
     return {
-      write: (buf, offset, length) => {
+      write: gated((buf: Buffer, offset: number, length: number) => {
         this.ops++;
         if (!alive()) return never();
         if (full || this.rng.next() < this.faults.writeEnospc) {
@@ -170,16 +195,16 @@ export class SimDisk {
         }
         f.data = Buffer.concat([f.data, buf.subarray(offset, offset + length)]);
         return Promise.resolve({ bytesWritten: length });
-      },
-      read: (buf, offset, length, position) => {
+      }),
+      read: gated((buf: Buffer, offset: number, length: number, position: number) => {
         this.ops++;
         if (!alive()) return never();
         const n = Math.max(0, Math.min(length, f.data.length - position));
         f.data.copy(buf, offset, position, position + n);
         return Promise.resolve({ bytesRead: n });
-      },
-      datasync: sync,
-      sync,
+      }),
+      datasync: gated(sync),
+      sync: gated(sync),
       close: () => (alive() ? Promise.resolve() : never()),
     };
   }

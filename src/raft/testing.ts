@@ -12,13 +12,93 @@ import { RaftNode, type RaftNodeOptions, type StateMachine } from './node.js';
 import { NO_FAULTS, SimDisk } from './sim-disk.js';
 import type { MemberId, Message } from './types.js';
 
+interface HeapTimer {
+  at: number;
+  seq: number;
+  fn: (() => void) | undefined;
+}
+
+/**
+ * VirtualClock's behaviour (timers fire in (time, creation) order as time is advanced) on a binary
+ * heap: the simulator keeps thousands of timers pending (messages in flight, ticks, slow fsyncs),
+ * and re-sorting them for every timer that fires was most of its time.
+ */
+export class HeapClock implements Clock {
+  private current: number;
+  private seq = 0;
+  private heap: HeapTimer[] = [];
+
+  constructor(start = 0) {
+    this.current = start;
+  }
+
+  now(): number {
+    return this.current;
+  }
+
+  setTimer(ms: number, fn: () => void): () => void {
+    const t: HeapTimer = { at: this.current + Math.max(0, ms), seq: this.seq++, fn };
+    const h = this.heap;
+    let i = h.push(t) - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!before(t, h[p]!)) break;
+      h[i] = h[p]!;
+      i = p;
+    }
+    h[i] = t;
+    return () => {
+      t.fn = undefined;
+    };
+  }
+
+  /** Advances time by ms, firing every timer that falls due, in order. */
+  advance(ms: number): void {
+    const target = this.current + ms;
+    for (;;) {
+      const next = this.heap[0];
+      if (!next || next.at > target) break;
+      this.pop();
+      if (!next.fn) continue;
+      this.current = next.at;
+      const fn = next.fn;
+      next.fn = undefined;
+      fn();
+    }
+    this.current = target;
+  }
+
+  pendingTimers(): number {
+    return this.heap.filter((t) => t.fn).length;
+  }
+
+  private pop(): void {
+    const h = this.heap;
+    const last = h.pop()!;
+    if (h.length === 0) return;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= h.length) break;
+      const r = l + 1;
+      const c = r < h.length && before(h[r]!, h[l]!) ? r : l;
+      if (!before(h[c]!, last)) break;
+      h[i] = h[c]!;
+      i = c;
+    }
+    h[i] = last;
+  }
+}
+
+const before = (a: HeapTimer, b: HeapTimer): boolean => a.at < b.at || (a.at === b.at && a.seq < b.seq);
+
 /** A process's view of the shared virtual clock: its timers die with it and wait while it is paused. */
 export class ProcessClock implements Clock {
   private cancels = new Set<() => void>();
   dead = false;
   pausedUntil = 0;
 
-  constructor(private readonly clock: VirtualClock) {}
+  constructor(private readonly clock: Clock) {}
 
   now(): number {
     return this.clock.now();

@@ -206,7 +206,13 @@ export class RaftWal {
       if (seg === segs.at(-1)) break; // a repair removed the segments after this one
     }
     if (this.seq === 0) await this.newSegment();
-    else this.fh = await this.openWal(path.join(this.dir, segName(this.seq)), 'a');
+    else {
+      this.fh = await this.openWal(path.join(this.dir, segName(this.seq)), 'a');
+      // What was read back may have been only in the page cache (the process died before its fsync
+      // returned): make it durable before any of it is acknowledged. Older segments were synced
+      // before the next one was started.
+      await this.fh.datasync();
+    }
     this.durable = { term: state.hardState.term, vote: state.hardState.vote };
     return state;
   }

@@ -191,6 +191,33 @@ describe('raft node on a simulated disk: one fault at a time', () => {
     }
   });
 
+  it('what the WAL reads back at start survives the next power loss (the process died before its fsync returned; a record it then acknowledges must be on the platter)', async () => {
+    const clock = new VirtualClock(0);
+    const disk = new SimDisk(new SeededRandom(9), clock, TICK, { ...NO_FAULTS });
+    const entry = (index: number): Entry => ({ index, term: 1, type: 'normal', data: enc.encode(`e${index}`) });
+    const hs = { term: 1, vote: 'm1', commit: 1 };
+    const wal = new RaftWal('/w', plainCipher, undefined, undefined, disk.fs());
+    await wal.open();
+    await wal.append(hs, [entry(1)]);
+    disk.faults = { ...NO_FAULTS, maxSyncTicks: 50 };
+    void wal.append(hs, [entry(2)]).catch(() => undefined); // written; its fsync never returns
+    await new Promise<void>((r) => setImmediate(r));
+    disk.crash(false); // the process dies, the page cache stays
+    disk.faults = { ...NO_FAULTS };
+    const again = new RaftWal('/w', plainCipher, undefined, undefined, disk.fs());
+    assert.deepEqual(
+      (await again.open()).entries.map((e) => e.index),
+      [1, 2],
+    );
+    disk.crash(true);
+    const third = new RaftWal('/w', plainCipher, undefined, undefined, disk.fs());
+    assert.deepEqual(
+      (await third.open()).entries.map((e) => e.index),
+      [1, 2],
+      'entry 2 was read back (and could be acknowledged) after the restart: it must survive a power loss',
+    );
+  });
+
   it('a flipped bit in a synced record before the tail: the node refuses to start, naming the file', async () => {
     const s = new Solo(3);
     await s.start();

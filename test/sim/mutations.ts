@@ -1,12 +1,15 @@
 /**
  * Planted bugs for mutation testing: each one is a mistake a Raft implementation can make, and the
  * simulator's checks must catch every one within the CI sweep (test/sim/sim.test.ts asserts it).
- * `plant(name)` patches the core and returns the undo; wrapper bugs are simulator options instead.
+ * `plant(name)` patches the core or the node (RaftNode, RaftWal) and returns the undo; a lying
+ * fsync is an option of the simulated disk instead.
  */
 import { RaftLog } from '../../src/raft/log.js';
-import { Raft } from '../../src/raft/raft.js';
-import { NotLeaderError, type Message } from '../../src/raft/types.js';
+import { RaftNode } from '../../src/raft/node.js';
+import { Raft, sendableBeforePersist } from '../../src/raft/raft.js';
+import { NotLeaderError, type Message, type Ready } from '../../src/raft/types.js';
 import type { Progress } from '../../src/raft/progress.js';
+import { RaftWal } from '../../src/raft/wal.js';
 
 /** The private parts of Raft a planted bug touches. */
 interface RaftInternals {
@@ -37,7 +40,7 @@ export const CORE_MUTATIONS = [
   'read-index-without-term-check',
 ] as const;
 
-/** Bugs in the wrapper around the core: simulator options. */
+/** Bugs in the wrapper around the core (RaftNode, its WAL, its disk). */
 export const WRAPPER_MUTATIONS = ['send-before-sync', 'continue-after-fsync-error', 'lying-fsync'] as const;
 
 export type Mutation = (typeof CORE_MUTATIONS)[number] | (typeof WRAPPER_MUTATIONS)[number];
@@ -47,7 +50,25 @@ export const isMutation = (s: string): s is Mutation =>
 
 const proto = Raft.prototype as unknown as RaftInternals;
 
-/** Patches the named core bug in; returns the undo. Wrapper bugs patch nothing here. */
+/** The private parts a planted wrapper bug replaces. */
+interface NodeInternals {
+  fail(e: unknown): void;
+}
+interface WalInternals {
+  fh: { datasync(): Promise<void> } | undefined;
+  guarded(fn: (fh: unknown) => Promise<void>): Promise<void>;
+}
+
+/**
+ * Where 'send-before-sync' sends a Ready's answers the moment it is handed out, before its write
+ * (the simulation sets it: it knows which process owns the core). RaftNode sends them again later.
+ */
+let early: ((raft: Raft, msgs: Message[]) => void) | undefined;
+export function setEarlySender(send: ((raft: Raft, msgs: Message[]) => void) | undefined): void {
+  early = send;
+}
+
+/** Patches the named bug in; returns the undo. 'lying-fsync' patches nothing (a disk option). */
 export function plant(m: Mutation): () => void {
   switch (m) {
     case 'vote-without-up-to-date-check': {
@@ -121,8 +142,33 @@ export function plant(m: Mutation): () => void {
       };
       return () => void (proto.readIndex = original);
     }
-    case 'send-before-sync':
-    case 'continue-after-fsync-error':
+    case 'send-before-sync': {
+      const original = Raft.prototype.ready;
+      Raft.prototype.ready = function (this: Raft): Ready {
+        const role = this.role;
+        const r = original.call(this);
+        const late = r.messages.filter((m) => !sendableBeforePersist(m, role) && m.type !== 'snapshot');
+        if (late.length) early?.(this, late);
+        return r;
+      };
+      return () => void (Raft.prototype.ready = original);
+    }
+    case 'continue-after-fsync-error': {
+      // The old RaftNode: a failed write is logged and processing carries on with the next Ready
+      // (and the WAL keeps appending behind the failed record).
+      const nodeProto = RaftNode.prototype as unknown as NodeInternals;
+      const walProto = RaftWal.prototype as unknown as WalInternals;
+      const fail = nodeProto.fail;
+      const guarded = walProto.guarded;
+      nodeProto.fail = () => undefined;
+      walProto.guarded = async function (this: WalInternals, fn) {
+        await fn(this.fh);
+      };
+      return () => {
+        nodeProto.fail = fail;
+        walProto.guarded = guarded;
+      };
+    }
     case 'lying-fsync':
       return () => undefined;
   }

@@ -1,6 +1,6 @@
 /**
  * Deterministic simulation of whole RaftNodes (src/raft/node.ts: its Ready loop, WAL, snapshot
- * files, snapshot streaming, proposal and read bookkeeping), each on a simulated disk (sim-fs.ts)
+ * files, snapshot streaming, proposal and read bookkeeping), each on a simulated disk (src/raft/sim-disk.ts)
  * and all on one virtual clock and one simulated network, driven by one seed.
  *
  * Faults drawn per seed: message delay (past an election timeout), loss, duplication, partitions and
@@ -8,40 +8,67 @@
  * EIO and ENOSPC on writes and fsyncs (the node must stop with RaftFatalError; its supervisor
  * restarts it from disk); a flipped bit in a synced WAL record (the node must refuse to start; the
  * operator replaces it); lost disks (the member is removed and a new one joins empty under a new
- * ID); paused processes; membership changes (add a learner, promote, remove a follower or the
+ * ID); paused processes (their timers, messages and disk operations wait); membership changes (add a learner, promote, remove a follower or the
  * leader, transfer leadership). A client writes and reads a key-value register through the nodes'
  * public API (propose, readBarrier).
  *
- * Checked after every step: election safety, state machine safety (one entry per index across all
- * members), every snapshot restored equals the committed state at its index, a node starts over
- * any disk the faults above can leave except a flipped bit. At the end everything heals, a write
- * must commit on every member, no acknowledged write may be lost, and the client history must be
- * linearizable (a read through readBarrier sees every write acknowledged before it).
+ * Checked after every event (a message handled, a record written, an entry applied, a message
+ * sent) and after every step: election safety; leader completeness (a new leader holds every entry
+ * committed in an earlier term); a leader's new commit point is of its own term (Figure 8) and on
+ * the synced disks of a majority of its voters; log matching (every entry persisted anywhere at an
+ * index and term carries the same data behind the same previous term); state machine safety (one
+ * entry per index across all members); state equality (a member that applied index i holds the
+ * committed state at i; a restored snapshot equals it too); a read served through readBarrier
+ * reflects every entry committed anywhere before it was asked; a node starts over any disk the
+ * faults above can leave except a flipped bit. At the end everything heals, a write must commit on
+ * every member, no acknowledged write may be lost, and the client history must be linearizable (a
+ * write that never took effect, such as one whose index went to another leader's entry, counts as
+ * failed rather than unknown).
  */
-import { VirtualClock } from '../../src/common/clock.js';
 import { silentLogger } from '../../src/common/logging.js';
 import { SeededRandom } from '../../src/common/random.js';
 import { plainCipher } from '../../src/raft/cipher.js';
 import { RaftNode, type StateMachine, type Transport } from '../../src/raft/node.js';
-import { NotLeaderError, type ConfChange, type Message } from '../../src/raft/types.js';
-import { RaftWal } from '../../src/raft/wal.js';
+import type { Raft } from '../../src/raft/raft.js';
+import {
+  NotLeaderError,
+  type ConfChange,
+  type Entry,
+  type HardState,
+  type Message,
+  type SnapshotMeta,
+} from '../../src/raft/types.js';
+import type { RaftWal } from '../../src/raft/wal.js';
 import { checkHistory, type Op } from './linearizability.js';
-import { isMutation, plant, type Mutation } from './mutations.js';
+import { plant, setEarlySender, type Mutation } from './mutations.js';
 import { SimDisk, type DiskFaults } from '../../src/raft/sim-disk.js';
-import { ProcessClock } from '../../src/raft/testing.js';
-
-/** Bugs a node-level sweep must catch (planted in RaftNode/RaftWal or the simulated disk). */
-export const NODE_MUTATIONS = ['continue-after-fsync-error', 'lying-fsync'] as const;
-export type NodeMutation = (typeof NODE_MUTATIONS)[number];
-export const isNodeMutation = (s: string): s is NodeMutation => (NODE_MUTATIONS as readonly string[]).includes(s);
+import { ProcessClock, HeapClock } from '../../src/raft/testing.js';
 
 export interface NodeSimOptions {
   seed: number;
   steps: number;
   nodes: number;
-  /** A planted bug: in the core (mutations.ts) or in the node and its disk (NODE_MUTATIONS). */
-  mutation?: NodeMutation | Mutation;
+  /** A planted bug (mutations.ts). */
+  mutation?: Mutation;
 }
+
+/** The RaftNode parts the checks look into (its core) or wrap (its WAL's appends, its installs). */
+interface NodeGuts {
+  raft: Raft | undefined;
+  wal: RaftWal;
+  installSnapshot(s: SnapshotMeta & { data?: Uint8Array }): Promise<void>;
+}
+const guts = (n: RaftNode): NodeGuts => n as unknown as NodeGuts;
+const persistedIndex = (r: Raft): number => (r as unknown as { persistedIndex: number }).persistedIndex;
+
+/** What a member's disk holds once synced: a snapshot boundary and the terms of the entries after it. */
+interface DurableLog {
+  snapIndex: number;
+  snapTerm: number;
+  terms: number[];
+}
+const emptyLog = (): DurableLog => ({ snapIndex: 0, snapTerm: 0, terms: [] });
+const never = <T>(): Promise<T> => new Promise<T>(() => undefined);
 
 export interface NodeSimResult {
   ok: boolean;
@@ -50,6 +77,10 @@ export interface NodeSimResult {
 }
 
 const TICK_MS = 10;
+/** Steps of one seed (ticks of faults and client operations before everything heals). */
+export const NODE_STEPS = 1000;
+/** The group size a seed starts with when none is given: 3, 5 and 7 in turn. */
+export const nodesFor = (seed: number): number => [3, 5, 7][seed % 3]!;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
@@ -65,15 +96,17 @@ export class KvMachine implements StateMachine {
   applied = 0;
 
   constructor(
-    private readonly onApply: (index: number, cmd: Cmd) => void,
+    private readonly onApply: (index: number, data: Uint8Array) => void,
     private readonly onRestore: (index: number, kv: Map<string, string>) => void,
+    private readonly onApplied: (index: number) => void = () => undefined,
   ) {}
 
   apply(index: number, data: Uint8Array): void {
     const cmd = JSON.parse(dec.decode(data)) as Cmd;
-    this.onApply(index, cmd);
+    this.onApply(index, data);
     this.applied = index;
     this.kv.set(cmd.key, cmd.value);
+    this.onApplied(index);
   }
 
   snapshot(): AsyncIterable<Uint8Array> {
@@ -109,6 +142,8 @@ interface Member {
   flipped: boolean;
   /** Was ever in the group's membership (so leaving it means it was removed). */
   joined: boolean;
+  /** What its WAL and snapshots hold on the platter (as far as its fsyncs said). */
+  durable: DurableLog;
 }
 
 interface HistoryEntry {
@@ -118,14 +153,32 @@ interface HistoryEntry {
   token: string;
 }
 
+/** An entry as first applied anywhere, and the highest leader term seen by then. */
+interface Committed {
+  term: number;
+  data: string;
+  by: number;
+}
+
 export class NodeSimulation {
   private readonly rng: SeededRandom;
-  private readonly clock = new VirtualClock(0);
+  private readonly clock = new HeapClock(0);
   private members: Member[] = [];
   private cut = new Set<string>();
   private history: HistoryEntry[] = [];
   private leadersByTerm = new Map<number, string>();
-  private appliedGlobal = new Map<number, string>();
+  private maxLeaderTerm = 0;
+  /** The highest commit index any member has been seen with. */
+  private maxCommit = 0;
+  /** Per leader: its term, commit index and voters when last checked. */
+  private leaderCommit = new Map<string, { term: number; commit: number; voters: string }>();
+  private appliedGlobal = new Map<number, Committed>();
+  /** Normal entries' indexes in order, and the committed key-value state after each (serialized). */
+  private stateIndexes: number[] = [];
+  private states: Map<string, string>[] = [];
+  private stateNow = new Map<string, string>();
+  /** "index:term" -> "previous term:type:data" of every entry persisted anywhere. */
+  private persistedGlobal = new Map<string, string>();
   private violation: string | undefined;
   private nextId: number;
   private now = 0;
@@ -190,15 +243,11 @@ export class NodeSimulation {
   }
 
   async run(): Promise<NodeSimResult> {
-    const m = this.o.mutation;
-    const undo =
-      m === undefined
-        ? () => undefined
-        : isNodeMutation(m)
-          ? plantNodeMutation(m)
-          : isMutation(m)
-            ? plant(m)
-            : () => undefined;
+    const undo = this.o.mutation === undefined ? () => undefined : plant(this.o.mutation);
+    setEarlySender((raft, msgs) => {
+      const from = this.members.find((x) => x.node && guts(x.node).raft === raft);
+      if (from?.clock && !from.clock.dead) this.send(msgs);
+    });
     try {
       for (const m of this.members) this.start(m);
       for (let step = 0; step < this.o.steps; step++) await this.step(true);
@@ -208,6 +257,7 @@ export class NodeSimulation {
       return { ok: false, error: (e as Error).message, stats: this.statsOut() };
     } finally {
       for (const m of this.members) this.kill(m);
+      setEarlySender(undefined);
       undo();
     }
   }
@@ -231,6 +281,7 @@ export class NodeSimulation {
       fatal: false,
       flipped: false,
       joined,
+      durable: emptyLog(),
     };
   }
 
@@ -242,12 +293,15 @@ export class NodeSimulation {
   private start(m: Member): void {
     const clock = new ProcessClock(this.clock);
     const sm = new KvMachine(
-      (index, cmd) => this.onApply(m, index, cmd),
+      (index, data) => this.onApply(m, index, data),
       (index, kv) => this.onRestore(m, index, kv),
+      (index) => this.onApplied(m, index),
     );
     const transport: Transport = {
       send: (msgs) => {
-        if (m.clock === clock && !clock.dead) this.send(msgs);
+        if (m.clock !== clock || clock.dead) return;
+        this.checkSafety();
+        this.send(msgs);
       },
       onMessage: (h) => {
         if (m.clock === clock) m.handler = h;
@@ -268,7 +322,7 @@ export class NodeSimulation {
       random: new SeededRandom(this.rng.int(2 ** 31)),
       logger: silentLogger,
       transport,
-      fs: m.disk.fs(),
+      fs: m.disk.fs(() => clock.pausedUntil),
       clock,
       stopTimeoutMs: 1000,
       onFatal: () => {
@@ -278,6 +332,7 @@ export class NodeSimulation {
         m.fatal = true;
       },
     });
+    this.watch(m, node, clock);
     m.state = 'starting';
     m.node = node;
     m.clock = clock;
@@ -290,6 +345,11 @@ export class NodeSimulation {
         if (m.clock !== clock) return;
         if (flipped) this.fail(`${m.id} started over a WAL with a flipped bit`);
         m.state = 'up';
+        // What it read back is durable (the WAL syncs it at open): its synced log from here on.
+        const r = guts(node).raft!;
+        const { index, term } = r.log.compactedTo;
+        const upTo = Math.min(persistedIndex(r), r.log.lastIndex);
+        m.durable = { snapIndex: index, snapTerm: term, terms: r.log.slice(index + 1, upTo).map((e) => e.term) };
       },
       (e: unknown) => {
         if (m.clock !== clock) return;
@@ -305,6 +365,66 @@ export class NodeSimulation {
         } else this.fail(`${m.id} refused to start: ${msg}`);
       },
     );
+  }
+
+  /**
+   * Wraps the node's WAL appends and snapshot installs: log matching is checked on what is about to
+   * be written, and the member's synced log follows what its fsyncs confirmed.
+   */
+  private watch(m: Member, node: RaftNode, clock: ProcessClock): void {
+    const g = guts(node);
+    const append = g.wal.append.bind(g.wal);
+    let step = -1;
+    let readies = 0;
+    g.wal.append = async (hs: HardState | undefined, entries: readonly Entry[]): Promise<boolean> => {
+      if (m.clock !== clock) return never(); // it died: its loop stops here
+      // A Ready loop that never runs dry spins in microtasks and would hang the simulation.
+      if (step !== this.now) [step, readies] = [this.now, 0];
+      if (++readies > 10_000) {
+        this.fail(`livelock: ${m.id} handed out more than 10000 Readies in one tick`);
+        this.kill(m);
+        return never();
+      }
+      if (g.raft) this.checkPersisting(m, g.raft, entries);
+      const wrote = await append(hs, entries);
+      if (m.clock === clock) this.synced(m.durable, entries);
+      return wrote;
+    };
+    const install = g.installSnapshot.bind(node);
+    g.installSnapshot = async (s) => {
+      await install(s);
+      if (m.clock === clock) m.durable = { snapIndex: s.index, snapTerm: s.term, terms: [] };
+    };
+  }
+
+  private synced(d: DurableLog, entries: readonly Entry[]): void {
+    const first = entries[0]?.index;
+    if (first === undefined) return;
+    d.terms.length = Math.min(d.terms.length, Math.max(0, first - d.snapIndex - 1));
+    for (const e of entries) if (e.index > d.snapIndex) d.terms[e.index - d.snapIndex - 1] = e.term;
+  }
+
+  /** Whether a member's synced disk holds the entry (index, term), itself or under its snapshot. */
+  private onDisk(m: Member, index: number, term: number): boolean {
+    const d = m.durable;
+    if (index <= d.snapIndex) return index < d.snapIndex || d.snapTerm === term;
+    return d.terms[index - d.snapIndex - 1] === term;
+  }
+
+  /**
+   * Log matching, incrementally: an entry persisted anywhere at (index, term) must carry the same
+   * data and follow an entry of the same term as every other entry ever persisted at (index, term).
+   */
+  private checkPersisting(m: Member, r: Raft, entries: readonly Entry[]): void {
+    for (const e of entries) {
+      const prevTerm = e.index === 1 ? 0 : (r.log.termAt(e.index - 1) ?? -1);
+      const sig = `${prevTerm}:${e.type}:${dec.decode(e.data)}`;
+      const k = `${e.index}:${e.term}`;
+      const seen = this.persistedGlobal.get(k);
+      if (seen === undefined) this.persistedGlobal.set(k, sig);
+      else if (seen !== sig && prevTerm !== -1 && !seen.startsWith('-1:'))
+        this.fail(`log matching: ${m.id} persists ${k} as ${sig}, elsewhere it is ${seen}`);
+    }
   }
 
   /** The process dies (its timers, messages and disk operations with it). */
@@ -449,6 +569,8 @@ export class NodeSimulation {
     const id = victims[this.rng.int(victims.length)];
     const v = this.members.find((m) => m.id === id)!;
     if (!this.canLose(v)) return;
+    // Its synced log stays as it was: the leader counts what this disk acknowledged until the member
+    // is removed, and the group was chosen to survive losing it.
     v.disk.wipe();
     this.retire(v);
     this.propose(l, { kind: 'remove', member: v.id });
@@ -481,7 +603,7 @@ export class NodeSimulation {
         },
         (e: unknown) => {
           // Refused, or its index went to another leader's entry: it never takes effect. Anything
-          // else (leadership lost, the node stopped) leaves the outcome unknown.
+          // else (leadership lost, the node stopped) leaves the outcome unknown until the end.
           if (e instanceof NotLeaderError) h.failed = true;
         },
       );
@@ -495,9 +617,14 @@ export class NodeSimulation {
       this.history.push(h);
       this.stats.ops++;
       const sm = m.sm!;
+      // Everything committed anywhere before the read is asked must show in what it returns.
+      const floor = this.commitFloor();
       node.readBarrier(20 * TICK_MS).then(
         () => {
           if (m.sm !== sm) return;
+          const applied = node.progressIndex.applied;
+          if (applied < floor)
+            this.fail(`read on ${m.id} served at index ${applied}, below ${floor} committed before it was asked`);
           h.op.value = sm.kv.get(key) ?? '';
           h.op.ret = this.now;
           h.failed = false;
@@ -526,50 +653,117 @@ export class NodeSimulation {
         return;
       }
       to.handler(msg);
+      this.checkSafety();
     });
   }
 
-  private onApply(m: Member, index: number, cmd: Cmd): void {
+  private commitFloor(): number {
+    for (const m of this.members) {
+      const r = m.node && guts(m.node).raft;
+      if (r) this.maxCommit = Math.max(this.maxCommit, r.commit);
+    }
+    return this.maxCommit;
+  }
+
+  private onApply(m: Member, index: number, data: Uint8Array): void {
     if (m.sm && index <= m.sm.applied) this.fail(`${m.id} applied index ${index} after ${m.sm.applied}`);
-    const sig = JSON.stringify(cmd);
+    const sig = dec.decode(data);
+    const term = (m.node && guts(m.node).raft?.log.termAt(index)) ?? -1;
     const seen = this.appliedGlobal.get(index);
     if (seen === undefined) {
-      this.appliedGlobal.set(index, sig);
+      this.appliedGlobal.set(index, { term, data: sig, by: this.maxLeaderTerm });
       this.stats.commits++;
-    } else if (seen !== sig)
-      this.fail(`state machine safety: index ${index} applied as ${seen} and as ${sig} (on ${m.id})`);
+      if (index <= (this.stateIndexes.at(-1) ?? 0))
+        this.fail(`index ${index} first applied after ${this.stateIndexes.at(-1)}: the committed log has a gap`);
+      const cmd = JSON.parse(sig) as Cmd;
+      this.stateNow.set(cmd.key, cmd.value);
+      this.stateIndexes.push(index);
+      this.states.push(new Map(this.stateNow));
+    } else if (seen.data !== sig || (term !== -1 && seen.term !== term))
+      this.fail(
+        `state machine safety: index ${index} applied as ${seen.term}:${seen.data} and as ${term}:${sig} (on ${m.id})`,
+      );
+  }
+
+  /** State equality: a member that applied `index` holds the committed state there. */
+  private onApplied(m: Member, index: number): void {
+    if (m.sm && !sameKv(m.sm.kv, this.stateAt(index)))
+      this.fail(`${m.id} at index ${index} holds another state than the committed log gives`);
   }
 
   /** A restored snapshot must hold exactly the committed state at its index. */
   private onRestore(m: Member, index: number, kv: Map<string, string>): void {
     this.stats.restores++;
-    const want = this.stateAt(index);
-    if (want.size !== kv.size || [...want].some(([k, v]) => kv.get(k) !== v))
+    if (!sameKv(kv, this.stateAt(index)))
       this.fail(`${m.id} restored a snapshot at ${index} that differs from the committed state there`);
   }
 
+  /** The committed key-value state after index. */
   private stateAt(index: number): Map<string, string> {
-    const kv = new Map<string, string>();
-    const idx = [...this.appliedGlobal.keys()].filter((i) => i <= index).sort((a, b) => a - b);
-    for (const i of idx) {
-      const cmd = JSON.parse(this.appliedGlobal.get(i)!) as Cmd;
-      kv.set(cmd.key, cmd.value);
+    // The last normal entry at or before index.
+    let lo = 0;
+    let hi = this.stateIndexes.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.stateIndexes[mid]! <= index) lo = mid + 1;
+      else hi = mid;
     }
-    return kv;
+    return lo === 0 ? new Map() : this.states[lo - 1]!;
   }
 
-  private checkInvariants(): void {
-    for (const m of this.live()) {
-      const n = m.node!;
-      if (n.isLeader) {
-        const term = n.debugState().term;
-        const prev = this.leadersByTerm.get(term);
-        if (prev === undefined) {
-          this.leadersByTerm.set(term, m.id);
-          this.stats.leaders++;
-        } else if (prev !== m.id) this.fail(`election safety: ${prev} and ${m.id} both lead term ${term}`);
+  /**
+   * The checks that run after every event: election safety, leader completeness, and a leader's new
+   * commit point (of its own term, on a majority's synced disks).
+   */
+  private checkSafety(): void {
+    for (const m of this.members) {
+      const r = m.node && guts(m.node).raft;
+      if (!r) continue;
+      if (r.commit > this.maxCommit) this.maxCommit = r.commit;
+      if (r.role !== 'leader') continue;
+      const seen = this.leaderCommit.get(m.id);
+      if (seen && seen.term === r.term && seen.commit === r.commit) continue; // checked as it is
+      const voters = [...r.voters].join();
+      const advanced = seen !== undefined && seen.term === r.term && r.commit > seen.commit;
+      if (advanced) {
+        const term = r.log.termAt(r.commit);
+        // Raft §5.4.2 (Figure 8): a leader commits only entries of its own term by counting.
+        if (term !== r.term) this.fail(`${m.id} (term ${r.term}) committed ${r.commit} of term ${term} by counting`);
+        // What "committed" means, checked directly: on the disks of a majority of its voters (counted
+        // with the voters of the moment, so an event in which they changed is skipped).
+        else if (seen.voters === voters) {
+          let holders = 0;
+          for (const id of r.voters) {
+            const v = this.members.find((x) => x.id === id);
+            if (v && this.onDisk(v, r.commit, term)) holders++;
+          }
+          if (holders < Math.floor(r.voters.size / 2) + 1)
+            this.fail(
+              `durability: ${m.id} commits ${r.commit} (term ${term}), which only ${holders} of ${r.voters.size} voters hold on disk`,
+            );
+        }
       }
+      this.leaderCommit.set(m.id, { term: r.term, commit: r.commit, voters });
+      const prev = this.leadersByTerm.get(r.term);
+      if (prev === undefined) {
+        this.leadersByTerm.set(r.term, m.id);
+        this.maxLeaderTerm = Math.max(this.maxLeaderTerm, r.term);
+        this.stats.leaders++;
+        // Leader completeness: a new leader holds every entry committed in an earlier term.
+        const compacted = r.log.compactedTo.index;
+        for (const [index, c] of this.appliedGlobal) {
+          if (index <= compacted || c.by >= r.term) continue; // a snapshot is checked when restored
+          const e = r.log.entry(index);
+          if (!e || e.term !== c.term || dec.decode(e.data) !== c.data)
+            this.fail(`leader completeness: ${m.id} leads term ${r.term} without committed entry ${index}`);
+        }
+      } else if (prev !== m.id) this.fail(`election safety: ${prev} and ${m.id} both lead term ${r.term}`);
     }
+  }
+
+  /** After every step: the checks above, and removed members leave. */
+  private checkInvariants(): void {
+    this.checkSafety();
     // Members the leader no longer counts were removed: they stop (a removed manager leaves). The
     // operator removes members that were replaced (lost disk, refused to start) and are still in.
     const l = this.leaderMember();
@@ -601,22 +795,33 @@ export class NodeSimulation {
       const term = l.node!.debugState().term;
       if (!proposedIn.has(term)) {
         proposedIn.add(term);
-        l.node!.propose(enc.encode(JSON.stringify({ key: 'final', value: marker, token: marker }))).catch(
-          () => undefined,
+        // Refused (a leadership transfer under way, say): proposed again while this term lasts.
+        l.node!.propose(enc.encode(JSON.stringify({ key: 'final', value: marker, token: marker }))).catch(() =>
+          proposedIn.delete(term),
         );
       }
       const group = [...voters, ...learners].map((id) => this.members.find((m) => m.id === id));
       committed = group.every((m) => m?.state === 'up' && m.sm?.kv.get('final') === marker);
     }
-    if (!committed) throw new Error('liveness: no write committed on every member within 3000 ticks after healing');
-    const applied = new Set([...this.appliedGlobal.values()].map((s) => (JSON.parse(s) as Cmd).token));
-    for (const h of this.history)
-      if (h.op.kind === 'put' && h.acked && !applied.has(h.token))
-        throw new Error(`acknowledged write ${h.token} was lost`);
+    if (!committed)
+      throw new Error(
+        `liveness: no write committed on every member within 3000 ticks after healing (${this.members
+          .map((m) => {
+            const d = m.node?.debugState();
+            return `${m.id} ${m.state}${d ? ` ${d.role} t${d.term} c${d.commit} a${d.applied} l${d.last}` : ''}`;
+          })
+          .join('; ')})`,
+      );
+    const applied = new Set([...this.appliedGlobal.values()].map((c) => (JSON.parse(c.data) as Cmd).token));
+    for (const h of this.history) {
+      if (h.op.kind !== 'put') continue;
+      if (h.acked && !applied.has(h.token)) throw new Error(`acknowledged write ${h.token} was lost`);
+      // Everything has committed: a write that never took effect failed (its index went to another
+      // leader's entry, or it never reached a quorum); it is not an unknown that may still happen.
+      if (!applied.has(h.token)) h.failed = true;
+    }
     for (const m of this.live()) {
-      const want = this.stateAt(m.node!.progressIndex.applied);
-      const kv = m.sm!.kv;
-      if (want.size !== kv.size || [...want].some(([k, v]) => kv.get(k) !== v))
+      if (!sameKv(m.sm!.kv, this.stateAt(m.sm!.applied)))
         throw new Error(`${m.id} holds another state than the committed log gives`);
     }
     const lin = checkHistory(this.history.filter((h) => !h.failed).map((h) => h.op));
@@ -624,35 +829,12 @@ export class NodeSimulation {
   }
 }
 
-/** The private parts a planted wrapper bug replaces. */
-interface NodeInternals {
-  fail(e: unknown): void;
-}
-interface WalInternals {
-  fh: { datasync(): Promise<void> } | undefined;
-  guarded(fn: (fh: unknown) => Promise<void>): Promise<void>;
-}
-
-/**
- * 'continue-after-fsync-error' restores the old RaftNode: a failed write is logged and processing
- * carries on with the next Ready (and the WAL keeps appending behind the failed record).
- */
-function plantNodeMutation(m: NodeMutation): () => void {
-  if (m !== 'continue-after-fsync-error') return () => undefined;
-  const nodeProto = RaftNode.prototype as unknown as NodeInternals;
-  const walProto = RaftWal.prototype as unknown as WalInternals;
-  const fail = nodeProto.fail;
-  const guarded = walProto.guarded;
-  nodeProto.fail = () => undefined;
-  walProto.guarded = async function (this: WalInternals, fn) {
-    await fn(this.fh);
-  };
-  return () => {
-    nodeProto.fail = fail;
-    walProto.guarded = guarded;
-  };
+function sameKv(a: Map<string, string>, b: Map<string, string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [k, v] of a) if (b.get(k) !== v) return false;
+  return true;
 }
 
 export function nodeReplayCommand(o: NodeSimOptions): string {
-  return `npm run sim -- --node --seed ${o.seed} --steps ${o.steps} --nodes ${o.nodes}${o.mutation ? ` --mutation ${o.mutation}` : ''}`;
+  return `npm run sim -- --seed ${o.seed} --steps ${o.steps} --nodes ${o.nodes}${o.mutation ? ` --mutation ${o.mutation}` : ''}`;
 }
