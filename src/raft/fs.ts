@@ -1,6 +1,6 @@
 /**
  * The filesystem as Raft's storage sees it: the few calls the WAL and the snapshot files make. The
- * real one is node:fs; the simulator (test/sim/sim-fs.ts) gives a whole cluster disks that fail
+ * real one is node:fs; the simulator (src/raft/sim-disk.ts) gives a whole cluster disks that fail
  * writes and fsyncs, lose what was not synced at a crash, tear tails and flip bits, under one seed.
  */
 import { mkdir, open, readdir, readFile, rename, rm, truncate } from 'node:fs/promises';
