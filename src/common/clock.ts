@@ -19,15 +19,21 @@ export const systemClock: Clock = {
 interface PendingTimer {
   readonly at: number;
   readonly seq: number;
-  readonly fn: () => void;
-  cancelled: boolean;
+  /** Cleared when the timer fires or is cancelled. */
+  fn: (() => void) | undefined;
 }
 
-/** A clock that only moves when told to; timers fire in (time, creation) order. */
+const before = (a: PendingTimer, b: PendingTimer): boolean => a.at < b.at || (a.at === b.at && a.seq < b.seq);
+
+/**
+ * A clock that only moves when told to; timers fire in (time, creation) order. A binary heap: the
+ * Raft simulator keeps thousands of timers pending (messages in flight, ticks, slow fsyncs), and
+ * re-sorting them for every timer that fires was most of its time.
+ */
 export class VirtualClock implements Clock {
   private current: number;
   private seq = 0;
-  private timers: PendingTimer[] = [];
+  private readonly heap: PendingTimer[] = [];
 
   constructor(start = 0) {
     this.current = start;
@@ -38,10 +44,18 @@ export class VirtualClock implements Clock {
   }
 
   setTimer(ms: number, fn: () => void): () => void {
-    const timer: PendingTimer = { at: this.current + Math.max(0, ms), seq: this.seq++, fn, cancelled: false };
-    this.timers.push(timer);
+    const t: PendingTimer = { at: this.current + Math.max(0, ms), seq: this.seq++, fn };
+    const h = this.heap;
+    let i = h.push(t) - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!before(t, h[p]!)) break;
+      h[i] = h[p]!;
+      i = p;
+    }
+    h[i] = t;
     return () => {
-      timer.cancelled = true;
+      t.fn = undefined;
     };
   }
 
@@ -49,19 +63,37 @@ export class VirtualClock implements Clock {
   advance(ms: number): void {
     const target = this.current + ms;
     for (;;) {
-      this.timers = this.timers.filter((t) => !t.cancelled);
-      this.timers.sort((a, b) => a.at - b.at || a.seq - b.seq);
-      const next = this.timers[0];
+      const next = this.heap[0];
       if (!next || next.at > target) break;
-      this.timers.shift();
+      this.pop();
+      if (!next.fn) continue;
       this.current = next.at;
-      next.fn();
+      const fn = next.fn;
+      next.fn = undefined;
+      fn();
     }
     this.current = target;
   }
 
   pendingTimers(): number {
-    return this.timers.filter((t) => !t.cancelled).length;
+    return this.heap.filter((t) => t.fn).length;
+  }
+
+  private pop(): void {
+    const h = this.heap;
+    const last = h.pop()!;
+    if (h.length === 0) return;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= h.length) break;
+      const r = l + 1;
+      const c = r < h.length && before(h[r]!, h[l]!) ? r : l;
+      if (!before(h[c]!, last)) break;
+      h[i] = h[c]!;
+      i = c;
+    }
+    h[i] = last;
   }
 }
 

@@ -25,6 +25,7 @@
  * write that never took effect, such as one whose index went to another leader's entry, counts as
  * failed rather than unknown).
  */
+import { VirtualClock } from '../../src/common/clock.js';
 import { silentLogger } from '../../src/common/logging.js';
 import { SeededRandom } from '../../src/common/random.js';
 import { plainCipher } from '../../src/raft/cipher.js';
@@ -42,7 +43,7 @@ import type { RaftWal } from '../../src/raft/wal.js';
 import { checkHistory, type Op } from './linearizability.js';
 import { plant, setEarlySender, type Mutation } from './mutations.js';
 import { SimDisk, type DiskFaults } from '../../src/raft/sim-disk.js';
-import { ProcessClock, HeapClock } from '../../src/raft/testing.js';
+import { ProcessClock } from '../../src/raft/testing.js';
 
 export interface NodeSimOptions {
   seed: number;
@@ -162,7 +163,7 @@ interface Committed {
 
 export class NodeSimulation {
   private readonly rng: SeededRandom;
-  private readonly clock = new HeapClock(0);
+  private readonly clock = new VirtualClock(0);
   private members: Member[] = [];
   private cut = new Set<string>();
   private history: HistoryEntry[] = [];
