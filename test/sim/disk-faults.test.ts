@@ -10,7 +10,7 @@ import { silentLogger } from '../../src/common/logging.js';
 import { SeededRandom } from '../../src/common/random.js';
 import { plainCipher } from '../../src/raft/cipher.js';
 import { RaftNode } from '../../src/raft/node.js';
-import { RaftFatalError, type Entry } from '../../src/raft/types.js';
+import { RaftFatalError, type Entry, type HardState } from '../../src/raft/types.js';
 import { RaftWal } from '../../src/raft/wal.js';
 import { ProcessClock } from '../../src/raft/testing.js';
 import { KvMachine } from './node-sim.js';
@@ -98,6 +98,20 @@ class Solo {
   }
 }
 
+/** A WAL on a fresh simulated disk holding entry 1 synced and entry 2 written, its fsync still pending. */
+async function entryTwoInFlight(seed: number): Promise<{ disk: SimDisk; hs: HardState }> {
+  const disk = new SimDisk(new SeededRandom(seed), new VirtualClock(0), TICK, { ...NO_FAULTS });
+  const entry = (index: number): Entry => ({ index, term: 1, type: 'normal', data: enc.encode(`e${index}`) });
+  const hs = { term: 1, vote: 'm1', commit: 1 };
+  const wal = new RaftWal('/w', plainCipher, undefined, undefined, disk.fs());
+  await wal.open();
+  await wal.append(hs, [entry(1)]);
+  disk.faults = { ...NO_FAULTS, maxSyncTicks: 50 };
+  void wal.append(hs, [entry(2)]).catch(() => undefined);
+  await new Promise<void>((r) => setImmediate(r));
+  return { disk, hs };
+}
+
 describe('raft node on a simulated disk: one fault at a time', () => {
   it('EIO on fsync: the write is refused with RaftFatalError, the node stops; a restart recovers every acknowledged write', async () => {
     for (let seed = 1; seed <= 8; seed++) {
@@ -164,16 +178,7 @@ describe('raft node on a simulated disk: one fault at a time', () => {
 
   it('a torn tail cut at start stays cut after the next power loss (regression: it came back in front of a newer segment and the WAL refused to start)', async () => {
     for (const tail of ['torn', 'zero'] as const) {
-      const clock = new VirtualClock(0);
-      const disk = new SimDisk(new SeededRandom(7), clock, TICK, { ...NO_FAULTS });
-      const entry = (index: number): Entry => ({ index, term: 1, type: 'normal', data: enc.encode(`e${index}`) });
-      const hs = { term: 1, vote: 'm1', commit: 1 };
-      const wal = new RaftWal('/w', plainCipher, undefined, undefined, disk.fs());
-      await wal.open();
-      await wal.append(hs, [entry(1)]);
-      disk.faults = { ...NO_FAULTS, maxSyncTicks: 50 };
-      void wal.append(hs, [entry(2)]).catch(() => undefined); // its fsync never finishes
-      await new Promise<void>((r) => setImmediate(r));
+      const { disk, hs } = await entryTwoInFlight(7); // its fsync never finishes
       disk.crash(true, tail);
       disk.faults = { ...NO_FAULTS };
       const again = new RaftWal('/w', plainCipher, undefined, undefined, disk.fs());
@@ -192,16 +197,7 @@ describe('raft node on a simulated disk: one fault at a time', () => {
   });
 
   it('what the WAL reads back at start survives the next power loss (the process died before its fsync returned; a record it then acknowledges must be on the platter)', async () => {
-    const clock = new VirtualClock(0);
-    const disk = new SimDisk(new SeededRandom(9), clock, TICK, { ...NO_FAULTS });
-    const entry = (index: number): Entry => ({ index, term: 1, type: 'normal', data: enc.encode(`e${index}`) });
-    const hs = { term: 1, vote: 'm1', commit: 1 };
-    const wal = new RaftWal('/w', plainCipher, undefined, undefined, disk.fs());
-    await wal.open();
-    await wal.append(hs, [entry(1)]);
-    disk.faults = { ...NO_FAULTS, maxSyncTicks: 50 };
-    void wal.append(hs, [entry(2)]).catch(() => undefined); // written; its fsync never returns
-    await new Promise<void>((r) => setImmediate(r));
+    const { disk } = await entryTwoInFlight(9); // written; its fsync never returns
     disk.crash(false); // the process dies, the page cache stays
     disk.faults = { ...NO_FAULTS };
     const again = new RaftWal('/w', plainCipher, undefined, undefined, disk.fs());
