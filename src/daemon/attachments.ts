@@ -5,9 +5,10 @@
  */
 import { ShoalError } from '../common/errors.js';
 import type { NodeId } from '../common/ids.js';
-import type { AttachmentCluster } from '../api/routes-containers.js';
+import type { AttachmentCluster, LocalAttachments } from '../api/routes-containers.js';
 import type { ClusterApi } from '../manager/controlapi/methods.js';
 import type { AttachResult } from '../manager/controlapi/network-attachment.js';
+import type { NodeHost } from './host.js';
 import type { ClusterRuntime } from './runtime.js';
 
 export function managerAttachments(control: ClusterApi, nodeId: NodeId): AttachmentCluster {
@@ -37,5 +38,22 @@ export function workerAttachments(rt: ClusterRuntime): AttachmentCluster {
       await leaderCall('/attachments/detach', req);
     },
     owns: async (containerId) => (await leaderCall<{ owns: boolean }>('/attachments/owns', { containerId })).owns,
+  };
+}
+
+/** What the Engine API's container routes need of this node for `docker run --network`. */
+export function localAttachments(host: NodeHost, control: ClusterApi): LocalAttachments {
+  return {
+    cluster: () => {
+      const rt = host.runtime;
+      if (!rt) return undefined;
+      return rt.mgr ? managerAttachments(control, rt.state.nodeId as NodeId) : workerAttachments(rt);
+    },
+    whenNetworkReady: async (id, ms) => {
+      const networks = host.runtime?.agent.networks;
+      if (!networks) throw new Error('this node has no overlay networking');
+      await networks.whenNetworkReady(id, ms);
+    },
+    containerStarted: (ips, pid) => host.runtime?.agent.networks?.containerStarted(ips, pid),
   };
 }

@@ -8,18 +8,18 @@
 import { chmod, mkdir } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import path from 'node:path';
-import type { NodeId } from '../common/ids.js';
 import type { Logger } from '../common/logging.js';
 import { DockerExecutor } from '../agent/executor/docker-executor.js';
 import type { ManagerAddr } from '../cluster/remote-dispatcher.js';
 import type { LogLine, LogOptions } from '../manager/controlapi/api.js';
-import { clusterApi } from '../manager/controlapi/methods.js';
+import { clusterApi, type ClusterApi } from '../manager/controlapi/methods.js';
 import type { NodeApi } from '../manager/controlapi/node-api.js';
 import { createApiServer, type ApiServer } from '../api/server.js';
 import { serveUi, type UiServer } from '../ui/server.js';
-import { managerAttachments, workerAttachments } from './attachments.js';
+import { localAttachments } from './attachments.js';
 import { Autolock } from './autolock.js';
 import { CertificateRenewal } from './certificate-renewal.js';
+import { debugVars } from './debug-vars.js';
 import { ControlForwarding } from './control-forwarding.js';
 import { NodeHost } from './host.js';
 import { isLocked } from './key-wrap.js';
@@ -62,6 +62,8 @@ export class ShoalDaemon {
   private readonly membership: SwarmMembership;
   private readonly autolock: Autolock;
   private readonly forwarding: ControlForwarding;
+  /** Cluster-level calls, forwarded to the leader. */
+  private readonly cluster: ClusterApi;
   private api: ApiServer | undefined;
   private readonly metrics: DaemonMetrics | undefined;
   private metricsServer: MetricsServer | undefined;
@@ -107,12 +109,13 @@ export class ShoalDaemon {
       return async () => this.ui?.storeChanged();
     });
     this.forwarding = new ControlForwarding(this.host, tickMs);
+    this.cluster = clusterApi((m, args) => this.forwarding.invoke(m, args));
     this.membership = new SwarmMembership(this.host, {
       dataRoot: o.dataRoot,
       listenAddr: o.listenAddr,
       advertiseAddr: o.advertiseAddr,
       executor: this.executor,
-      cluster: clusterApi((m, args) => this.forwarding.invoke(m, args)),
+      cluster: this.cluster,
       autolock: this.autolock,
       logger,
     });
@@ -139,27 +142,10 @@ export class ShoalDaemon {
     }
     this.api = createApiServer({
       node: this.nodeApi(),
-      cluster: clusterApi((m, args) => this.forwarding.invoke(m, args)),
+      cluster: this.cluster,
       runtimeUrl: this.o.runtime,
       logger: this.o.logger.child('api'),
-      attachments: {
-        cluster: () => {
-          const rt = this.host.runtime;
-          if (!rt) return undefined;
-          return rt.mgr
-            ? managerAttachments(
-                clusterApi((m, args) => this.forwarding.invoke(m, args)),
-                rt.state.nodeId as NodeId,
-              )
-            : workerAttachments(rt);
-        },
-        whenNetworkReady: async (id, ms) => {
-          const networks = this.host.runtime?.agent.networks;
-          if (!networks) throw new Error('this node has no overlay networking');
-          await networks.whenNetworkReady(id, ms);
-        },
-        containerStarted: (ips, pid) => this.host.runtime?.agent.networks?.containerStarted(ips, pid),
-      },
+      attachments: localAttachments(this.host, this.cluster),
     });
     await this.api.listen(socketPath(this.o.host));
     if (this.metrics && this.o.metricsAddr)
@@ -205,20 +191,7 @@ export class ShoalDaemon {
       logs: (kind: 'service' | 'task', ref: string, opts: LogOptions): AsyncIterable<LogLine> =>
         this.forwarding.logs(kind, ref, opts),
       swarmEvents: () => this.host.runtime?.mgr?.events,
-      debugVars: () => {
-        // What the agent holds in memory: shows a secret never reached a node without a task using it.
-        const agent = this.host.runtime ? { agent: { payloads: this.host.runtime.agent.heldPayloads() } } : {};
-        const raft = this.host.runtime?.mgr?.raft;
-        if (!raft) return agent;
-        const { role, term, commit, applied } = raft.debugState();
-        // The last minute of tick lateness: a blocked event loop shows here before an election does.
-        const since = Date.now() - 60_000;
-        return {
-          ...agent,
-          raft: { role, term, leader: raft.leader, commit, applied, tickLagMs: raft.ticks.summary(since) },
-          raftTicks: raft.ticks.samples(since),
-        };
-      },
+      debugVars: () => debugVars(this.host),
     };
   }
 
