@@ -9,7 +9,7 @@ import { parseCidr, parseIpv4 } from './cidr.js';
 import { CommandError, mustRun, type CommandRunner } from './command-runner.js';
 import { bridgeName, OWNED_LINK, OWNED_TABLE, vxlanName } from './device-names.js';
 import { listForwardAccepts, setForwardAccept } from './forward-accept.js';
-import { isMac, macForIp } from './mac.js';
+import { bridgeMacFor, isMac, macForIp } from './mac.js';
 import { removeScript, replaceScript, type NftFamily, type NftRuleset } from './nft-ruleset.js';
 import {
   DEFAULT_OVERLAY_MTU,
@@ -121,11 +121,11 @@ export class LinuxPlumbing implements NetworkPlumbing {
       ]);
     }
     links = await this.links();
-    if (hostCidr !== undefined) {
-      const mac = macForIp(hostCidr.slice(0, hostCidr.indexOf('/')));
-      if (links.get(bridge)?.address !== mac) await this.ip(['link', 'set', bridge, 'address', mac]);
-      await this.ip(['addr', 'replace', hostCidr, 'dev', bridge]);
-    }
+    // A fixed MAC (mac.ts): with a host address, the one remote hosts program for it.
+    const mac =
+      hostCidr !== undefined ? macForIp(hostCidr.slice(0, hostCidr.indexOf('/'))) : bridgeMacFor(spec.networkId);
+    if (links.get(bridge)?.address !== mac) await this.ip(['link', 'set', bridge, 'address', mac]);
+    if (hostCidr !== undefined) await this.ip(['addr', 'replace', hostCidr, 'dev', bridge]);
     if (spec.routeLocalnet)
       await mustRun(this.runner, 'sysctl', ['-q', '-w', `net.ipv4.conf.${bridge}.route_localnet=1`]);
     const v = links.get(vxlan);
