@@ -12,7 +12,7 @@ import type {
   DispatcherEndpoint,
   TaskStatusUpdate,
 } from '../manager/dispatcher/session.js';
-import type { TaskObject, TaskStatus } from '../store/types.js';
+import { stateRank, type TaskObject, type TaskStatus } from '../store/types.js';
 import type { Executor } from './executor/executor.js';
 import type { AgentInstruments } from './instruments.js';
 import type { HostNetworks } from './network/host-networks.js';
@@ -76,7 +76,12 @@ export class Agent {
   constructor(private readonly o: AgentOptions) {}
 
   start(): void {
-    this.unwatchEngine = this.o.executor.watch((taskId) => this.runners.get(taskId)?.wake());
+    this.unwatchEngine = this.o.executor.watch((taskId, event) => {
+      // The engine says at once that a container died; its inspect may wait for the engine's cleanup
+      // (network, mounts). The overlays here stop sending it new flows now, before the runner's report.
+      if (event === 'die') this.o.networks?.taskEnded(taskId);
+      this.runners.get(taskId)?.wake();
+    });
     this.loopDone = this.sessionLoop();
   }
 
@@ -263,6 +268,8 @@ export class Agent {
   }
 
   private reportStatus(taskId: string, status: TaskStatus): void {
+    // The container ended: this host's overlays stop sending it flows before the managers know.
+    if (stateRank(status.State) >= stateRank('complete')) this.o.networks?.taskEnded(taskId);
     this.pendingReports.set(taskId, { taskId, status });
     void this.flushReports();
   }

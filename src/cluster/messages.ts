@@ -227,6 +227,7 @@ export const NetworkViewSchema = z.object({
         .max(10_000),
     })
     .optional(),
+  dataPathPort: z.number().int().min(1024).max(49151).optional(),
 });
 
 /** base64 of at most a config's 1000 KiB (the larger of the two limits). */

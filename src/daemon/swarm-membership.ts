@@ -20,6 +20,7 @@ import { normalizeClusterSpec, validateClusterSpec } from '../manager/controlapi
 import type { ClusterApi } from '../manager/controlapi/methods.js';
 import { availabilityOf, firstManagerNode, ingressNetwork, initialCluster } from '../manager/controlapi/swarm-init.js';
 import { parseAddressPool } from '../network/address-pool.js';
+import { dataPathPort } from '../network/data-path-port.js';
 import { resolveAdvertise } from './addresses.js';
 import type { Autolock } from './autolock.js';
 import type { NodeHost } from './host.js';
@@ -66,6 +67,7 @@ export class SwarmMembership {
       validateClusterSpec(normalizeClusterSpec(req.Spec));
       // --default-addr-pool / --default-addr-pool-mask-length are checked before anything is made.
       parseAddressPool(req.DefaultAddrPool, req.SubnetSize);
+      dataPathPort(req.DataPathPort);
       const { listenAddr, advertise, clusterAddr } = this.addresses(req);
       const nodeId = newId<NodeId>(cryptoRandom);
       const clusterId = newId(cryptoRandom);

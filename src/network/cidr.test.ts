@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { contains, formatCidr, formatIpv4, isMasked, masked, overlaps, parseCidr, parseIpv4 } from './cidr.js';
-import { macForIp } from './mac.js';
+import { bridgeMacFor, macForIp } from './mac.js';
 
 describe('cidr', () => {
   it('parses dotted quads strictly', () => {
@@ -38,5 +38,12 @@ describe('cidr', () => {
   it('derives the MAC Docker gives an address', () => {
     assert.equal(macForIp('10.0.1.5'), '02:42:0a:00:01:05');
     assert.throws(() => macForIp('10.0.1'), /not a valid IP address/);
+  });
+
+  it("gives an overlay's bridges one fixed, locally administered MAC that no container has", () => {
+    const m = bridgeMacFor('abc123');
+    assert.match(m, /^02:53(:[0-9a-f]{2}){4}$/);
+    assert.equal(bridgeMacFor('abc123'), m, 'the same on every host');
+    assert.notEqual(bridgeMacFor('abc124'), m);
   });
 });

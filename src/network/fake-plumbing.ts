@@ -60,6 +60,7 @@ export class FakePlumbing implements NetworkPlumbing {
 
   removeRuleset(table: string): Promise<void> {
     this.calls.push(`removeRuleset ${table}`);
+    // Table names are unique across families here (vip, mesh, egress: ip; gone: netdev).
     if (!OWNED_TABLE.test(table)) return Promise.reject(new Error(`not a shoal table: ${table}`));
     this.tables.delete(table);
     return Promise.resolve();
@@ -76,7 +77,14 @@ export class FakePlumbing implements NetworkPlumbing {
     const links = [...this.overlays.keys()].flatMap((id) => [bridgeName(id), vxlanName(id)]).sort();
     return Promise.resolve({
       links,
-      tables: [...this.tables.keys()].sort(),
+      tables: [...this.tables.values()]
+        .filter((t) => t.family === 'ip')
+        .map((t) => t.table)
+        .sort(),
+      netdevTables: [...this.tables.values()]
+        .filter((t) => t.family === 'netdev')
+        .map((t) => t.table)
+        .sort(),
       forwardAccepts: [...this.forwardAccepts].sort(),
     });
   }

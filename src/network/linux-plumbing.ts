@@ -9,8 +9,8 @@ import { parseCidr, parseIpv4 } from './cidr.js';
 import { CommandError, mustRun, type CommandRunner } from './command-runner.js';
 import { bridgeName, OWNED_LINK, OWNED_TABLE, vxlanName } from './device-names.js';
 import { listForwardAccepts, setForwardAccept } from './forward-accept.js';
-import { isMac, macForIp } from './mac.js';
-import { removeScript, replaceScript, type NftRuleset } from './nft-ruleset.js';
+import { bridgeMacFor, isMac, macForIp } from './mac.js';
+import { removeScript, replaceScript, type NftFamily, type NftRuleset } from './nft-ruleset.js';
 import {
   DEFAULT_OVERLAY_MTU,
   DEFAULT_VXLAN_PORT,
@@ -121,11 +121,11 @@ export class LinuxPlumbing implements NetworkPlumbing {
       ]);
     }
     links = await this.links();
-    if (hostCidr !== undefined) {
-      const mac = macForIp(hostCidr.slice(0, hostCidr.indexOf('/')));
-      if (links.get(bridge)?.address !== mac) await this.ip(['link', 'set', bridge, 'address', mac]);
-      await this.ip(['addr', 'replace', hostCidr, 'dev', bridge]);
-    }
+    // A fixed MAC (mac.ts): with a host address, the one remote hosts program for it.
+    const mac =
+      hostCidr !== undefined ? macForIp(hostCidr.slice(0, hostCidr.indexOf('/'))) : bridgeMacFor(spec.networkId);
+    if (links.get(bridge)?.address !== mac) await this.ip(['link', 'set', bridge, 'address', mac]);
+    if (hostCidr !== undefined) await this.ip(['addr', 'replace', hostCidr, 'dev', bridge]);
     if (spec.routeLocalnet)
       await mustRun(this.runner, 'sysctl', ['-q', '-w', `net.ipv4.conf.${bridge}.route_localnet=1`]);
     const v = links.get(vxlan);
@@ -194,9 +194,9 @@ export class LinuxPlumbing implements NetworkPlumbing {
     await mustRun(this.runner, 'nft', ['-f', '-'], replaceScript(rs));
   }
 
-  async removeRuleset(table: string): Promise<void> {
+  async removeRuleset(table: string, family: NftFamily = 'ip'): Promise<void> {
     if (!OWNED_TABLE.test(table)) throw invalidArgument(`not a shoal table: ${table}`);
-    await mustRun(this.runner, 'nft', ['-f', '-'], removeScript('ip', table));
+    await mustRun(this.runner, 'nft', ['-f', '-'], removeScript(family, table));
   }
 
   setForwardAccept(bridge: string, on: boolean): Promise<void> {
@@ -209,22 +209,27 @@ export class LinuxPlumbing implements NetworkPlumbing {
       await mustRun(this.runner, 'nft', ['-j', 'list', 'tables']),
       'nft list tables',
     );
-    const tables = (out.nftables ?? [])
-      .map((e) => e.table)
-      .filter(
-        (t): t is { family: string; name: string } => t !== undefined && t.family === 'ip' && OWNED_TABLE.test(t.name),
-      )
-      .map((t) => t.name)
-      .sort();
-    return { links, tables, forwardAccepts: await listForwardAccepts(this.runner) };
+    const owned = (family: NftFamily): string[] =>
+      (out.nftables ?? [])
+        .map((e) => e.table)
+        .filter(
+          (t): t is { family: string; name: string } =>
+            t !== undefined && t.family === family && OWNED_TABLE.test(t.name),
+        )
+        .map((t) => t.name)
+        .sort();
+    const tables = owned('ip');
+    const netdevTables = owned('netdev');
+    return { links, tables, netdevTables, forwardAccepts: await listForwardAccepts(this.runner) };
   }
 
   async cleanup(): Promise<void> {
-    const { links, tables, forwardAccepts } = await this.listOwned();
+    const { links, tables, netdevTables, forwardAccepts } = await this.listOwned();
     for (const b of forwardAccepts) await setForwardAccept(this.runner, b, false);
     // VXLAN devices first: deleting a bridge first would leave its ports behind, briefly unbridged.
     for (const l of links.filter((n) => n.startsWith('shv-'))) await this.tolerate('ip', ['link', 'del', l]);
     for (const l of links.filter((n) => n.startsWith('shl-'))) await this.tolerate('ip', ['link', 'del', l]);
     for (const t of tables) await this.removeRuleset(t);
+    for (const t of netdevTables) await this.removeRuleset(t, 'netdev');
   }
 }

@@ -3,6 +3,7 @@
  * four address bytes). shoal relies on it: every host can program FDB and neighbour entries for a
  * remote task from its allocated IP alone, without asking the remote host.
  */
+import { createHash } from 'node:crypto';
 import { invalidArgument } from '../common/errors.js';
 import { parseIpv4 } from './cidr.js';
 
@@ -11,6 +12,18 @@ export function macForIp(ip: string): string {
   if (n === undefined) throw invalidArgument(`address ${ip} is not a valid IP address`);
   const bytes = [0x02, 0x42, n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255];
   return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+/**
+ * An overlay bridge's own MAC (the gateway's, as containers see it): fixed, the same on every host,
+ * derived from the network id (02:53 followed by four hash bytes, never a container's 02:42). A
+ * bridge left to itself takes the lowest MAC of its ports and changes it whenever a container comes
+ * or goes; the containers' neighbour entries for the gateway then point at a MAC nobody answers to,
+ * and their DNS (and egress) stops until the entries expire, about 30 s.
+ */
+export function bridgeMacFor(networkId: string): string {
+  const h = createHash('sha256').update(networkId).digest();
+  return [0x02, 0x53, h[0]!, h[1]!, h[2]!, h[3]!].map((b) => b.toString(16).padStart(2, '0')).join(':');
 }
 
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;

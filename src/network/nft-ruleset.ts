@@ -5,16 +5,19 @@
  */
 import { tableName } from './device-names.js';
 
+/** `ip` for NAT and filtering; `netdev` for the ingress hook of one device (the gone table). */
+export type NftFamily = 'ip' | 'netdev';
+
 export interface NftRuleset {
-  readonly family: 'ip';
+  readonly family: NftFamily;
   /** A shoal-owned table name (`shoal-...`). */
   readonly table: string;
   /** The table's content: chains, maps, sets. */
   readonly body: string;
 }
 
-export function ruleset(suffix: string, body: string): NftRuleset {
-  return { family: 'ip', table: tableName(suffix), body };
+export function ruleset(suffix: string, body: string, family: NftFamily = 'ip'): NftRuleset {
+  return { family, table: tableName(suffix), body };
 }
 
 /** The transaction that replaces (or creates) the table. */
@@ -23,7 +26,7 @@ export function replaceScript(rs: NftRuleset): string {
 }
 
 /** The transaction that removes the table if it exists (and succeeds when it does not). */
-export function removeScript(family: 'ip', table: string): string {
+export function removeScript(family: NftFamily, table: string): string {
   return `table ${family} ${table}\ndelete table ${family} ${table}\n`;
 }
 

@@ -4,10 +4,10 @@
  * bridge with a VXLAN device enslaved to it; remote endpoints are static FDB + neighbour entries;
  * NAT policy is whole nftables tables replaced atomically.
  */
-import type { NftRuleset } from './nft-ruleset.js';
+import type { NftFamily, NftRuleset } from './nft-ruleset.js';
 
-/** DESIGN.md: overlay data on 4789/udp (`swarm init --data-path-port` may change it). */
-export const DEFAULT_VXLAN_PORT = 4789;
+/** DESIGN.md: overlay data on 4789/udp unless `swarm init --data-path-port` chose another. */
+export { DEFAULT_DATA_PATH_PORT as DEFAULT_VXLAN_PORT } from './data-path-port.js';
 /** 1500 minus the 50 bytes of VXLAN encapsulation, as Docker's overlay driver sets. */
 export const DEFAULT_OVERLAY_MTU = 1450;
 
@@ -46,6 +46,8 @@ export interface RemoteEndpoint {
 export interface OwnedObjects {
   readonly links: readonly string[];
   readonly tables: readonly string[];
+  /** Tables of the netdev family (the gone table). */
+  readonly netdevTables: readonly string[];
   /** Bridges with a DOCKER-USER accept rule. */
   readonly forwardAccepts: readonly string[];
 }
@@ -63,8 +65,8 @@ export interface NetworkPlumbing {
   listRemoteEndpoints(networkId: string): Promise<RemoteEndpoint[]>;
   /** Replaces (or creates) a shoal nftables table in one transaction. */
   applyRuleset(rs: NftRuleset): Promise<void>;
-  /** Removes a shoal nftables table; a no-op when absent. */
-  removeRuleset(table: string): Promise<void>;
+  /** Removes a shoal nftables table (of the `ip` family unless told); a no-op when absent. */
+  removeRuleset(table: string, family?: NftFamily): Promise<void>;
   /** Accepts (or stops accepting) DNATed flows through `bridge` in Docker's DOCKER-USER chain. */
   setForwardAccept(bridge: string, on: boolean): Promise<void>;
   /** Everything shoal made here, found by naming convention. */

@@ -16,9 +16,10 @@ import { after, before, describe, it } from 'node:test';
 import { netnsRunner } from '../../src/network/command-runner.js';
 import { bridgeName } from '../../src/network/device-names.js';
 import { LinuxPlumbing } from '../../src/network/linux-plumbing.js';
-import { macForIp } from '../../src/network/mac.js';
+import { bridgeMacFor, macForIp } from '../../src/network/mac.js';
 import { meshRuleset } from '../../src/network/mesh-rules.js';
 import { egressRuleset } from '../../src/network/egress-rules.js';
+import { goneRuleset } from '../../src/network/gone-rules.js';
 import { vipRuleset } from '../../src/network/vip-rules.js';
 
 const tag = `shoalnet-test-${randomBytes(3).toString('hex')}`;
@@ -198,6 +199,29 @@ describe('overlay plumbing in network namespaces', { skip: canRun ? false : 'nee
     );
   });
 
+  it("keeps a bridge's MAC fixed while ports come and go (the containers' gateway entry stays right)", () => {
+    const mac = (): string =>
+      must('ip', ['-n', ns('h2'), '-j', 'link', 'show', bridgeName(NET_B)]).match(/"address":"([0-9a-f:]+)"/)![1]!;
+    assert.equal(mac(), bridgeMacFor(NET_B));
+    // A port with a lower MAC than any other: a bridge left to itself would take it, and lose it again.
+    must('ip', ['-n', ns('h2'), 'link', 'add', 'lowmac', 'type', 'veth', 'peer', 'name', 'lowmacp']);
+    must('ip', [
+      '-n',
+      ns('h2'),
+      'link',
+      'set',
+      'lowmac',
+      'address',
+      '00:00:00:00:00:01',
+      'master',
+      bridgeName(NET_B),
+      'up',
+    ]);
+    assert.equal(mac(), bridgeMacFor(NET_B), 'a port came');
+    must('ip', ['-n', ns('h2'), 'link', 'del', 'lowmac']);
+    assert.equal(mac(), bridgeMacFor(NET_B), 'a port went');
+  });
+
   it('carries ping and TCP across hosts over VXLAN', () => {
     assert.ok(ping('a1', ep('a2').ip), 'a1 (h1) pings a2 (h2)');
     assert.equal(get('a1', `http://${ep('a2').ip}/`), 'a2');
@@ -268,14 +292,16 @@ describe('overlay plumbing in network namespaces', { skip: canRun ? false : 'nee
         { bridge: bridgeName(NET_B), subnet: '10.0.1.0/24', internal: true, gateway: '10.0.1.1' },
       ]),
     );
+    await h1.plumbing.applyRuleset(goneRuleset([{ networkId: NET_A, ips: ['10.0.1.99'] }]));
     const owned = await h1.plumbing.listOwned();
     assert.deepEqual(owned.tables, ['shoal-egress', 'shoal-mesh']);
+    assert.deepEqual(owned.netdevTables, ['shoal-gone']);
     assert.equal(owned.links.length, 4);
     for (const h of [h1, h2]) {
       await h.plumbing.cleanup();
       assert.deepEqual(
         await h.plumbing.listOwned(),
-        { links: [], tables: [], forwardAccepts: [] },
+        { links: [], tables: [], netdevTables: [], forwardAccepts: [] },
         `${h.name} is clean`,
       );
       await h.plumbing.cleanup();

@@ -7,27 +7,32 @@
  */
 
 /**
- * The loops run (detached) in the client container: one resolving `tasks.SERVICE` over and over, and
- * three opening a new connection to the service's VIP each (several, so that one stuck on a dead
- * backend for its 1 s timeout does not leave a gap). Each line starts with the time the attempt began.
- * `timeout`, since this busybox's `wget -T` crashes.
+ * Runs (detached) in the client container: one loop resolving `tasks.SERVICE` over and over (a 10 ms
+ * pause between lookups keeps the embedded DNS from being flooded), and one
+ * starting a new connection to the service's VIP every 50 ms, each in the background. A connection
+ * to a backend that just died may hang until its 1 s timeout; started on a clock instead of one after
+ * another, the others keep sampling meanwhile, so a hang neither hides when the VIP changed nor adds
+ * its timeout to the figure. Each line starts with the time the attempt began; a connection's line
+ * ends with the time it ended. `timeout`, since this
+ * busybox's `wget -T` crashes.
  */
 export function watcherScript(service: string, log: string): string {
   const dns =
     `while :; do t=$(cut -d' ' -f1 /proc/uptime); ` +
     `a=$(nslookup tasks.${service} 2>/dev/null | grep '^Address: 10\\.' | cut -d' ' -f2 | sort | tr '\\n' ,); ` +
-    `echo "d|$t|$a" >> ${log}; done`;
-  const vip =
-    `while :; do t=$(cut -d' ' -f1 /proc/uptime); ` +
-    `h=$(timeout 1 wget -qO- http://${service}/ 2>/dev/null); echo "v|$t|$h" >> ${log}; done`;
-  return `(${dns}) & (${vip}) & (${vip}) & (${vip}) & wait`;
+    `echo "d|$t|$a" >> ${log}; sleep 0.01; done`;
+  const attempt =
+    `t=$(cut -d' ' -f1 /proc/uptime); ` +
+    `h=$(timeout 1 wget -qO- http://${service}/ 2>/dev/null); echo "v|$t|$h|$(cut -d' ' -f1 /proc/uptime)" >> ${log}`;
+  const vip = `while :; do (${attempt}) & sleep 0.05; done`;
+  return `(${dns}) & (${vip}) & wait`;
 }
 
 export type Sample =
   /** Epoch milliseconds when the lookup began, and what `tasks.SERVICE` answered. */
   | { readonly kind: 'dns'; readonly at: number; readonly addresses: ReadonlySet<string> }
-  /** When the connection began, and the hostname of the task that answered ('' on failure). */
-  | { readonly kind: 'vip'; readonly at: number; readonly answeredBy: string };
+  /** When the connection began, the hostname of the task that answered ('' on failure), how long it took. */
+  | { readonly kind: 'vip'; readonly at: number; readonly answeredBy: string; readonly tookMs?: number };
 
 /** Parses the watcher's log, in time order; `bootEpochMs` is Date.now() − uptime, taken on this machine. */
 export function parseSamples(log: string, bootEpochMs: number): Sample[] {
@@ -35,11 +40,13 @@ export function parseSamples(log: string, bootEpochMs: number): Sample[] {
     .split('\n')
     .filter((l) => /^[dv]\|\d+\.\d+\|/.test(l))
     .map((l): Sample => {
-      const [kind, t, v] = l.split('|');
+      const [kind, t, v, end] = l.split('|');
       const at = bootEpochMs + Number(t) * 1000;
-      return kind === 'd'
-        ? { kind: 'dns', at, addresses: new Set((v ?? '').split(',').filter(Boolean)) }
-        : { kind: 'vip', at, answeredBy: (v ?? '').trim() };
+      if (kind === 'd') return { kind: 'dns', at, addresses: new Set((v ?? '').split(',').filter(Boolean)) };
+      const answeredBy = (v ?? '').trim();
+      return end
+        ? { kind: 'vip', at, answeredBy, tookMs: Math.round((Number(end) - Number(t)) * 1000) }
+        : { kind: 'vip', at, answeredBy };
     })
     .sort((a, b) => a.at - b.at);
 }
@@ -52,18 +59,27 @@ export interface TaskContainer {
   readonly finishedAt?: number;
 }
 
-/** ms from `since` until the first sample satisfying `ok`, from which on every later one does too. */
-function settledAfter<S extends Sample>(
+/**
+ * ms from `since` until the first sample satisfying `ok`, from which on every later one (before
+ * `until`, when given) does too. `until` is the next task's start: a failure after it may be that
+ * task's (not listening yet), not the change measured here; when the change had not settled by then,
+ * every later sample counts.
+ */
+export function settledAfter<S extends Sample>(
   samples: readonly S[],
   since: number,
   ok: (s: S) => boolean,
+  until = Infinity,
 ): number | undefined {
   let first: number | undefined;
+  let last: S | undefined;
   for (const s of samples) {
-    if (s.at < since) continue;
+    if (s.at < since || s.at >= until) continue;
+    last = s;
     if (ok(s)) first ??= s.at;
     else first = undefined;
   }
+  if (until !== Infinity && (last === undefined || !ok(last))) return settledAfter(samples, since, ok);
   return first === undefined ? undefined : Math.max(0, first - since);
 }
 
@@ -93,9 +109,23 @@ export function delaysIn(samples: readonly Sample[], c: TaskContainer): Delays {
   };
 }
 
-export function delaysOut(samples: readonly Sample[], c: TaskContainer, since: number): Delays {
+/** `until`: when the next task of the service started, if one did (see settledAfter). */
+export function delaysOut(samples: readonly Sample[], c: TaskContainer, since: number, until?: number): Delays {
   return {
-    dnsOut: settledAfter(dnsOf(samples), since, (s) => !s.addresses.has(c.address)),
-    lbOut: settledAfter(vipOf(samples), since, (s) => s.answeredBy !== '' && s.answeredBy !== c.hostname),
+    dnsOut: settledAfter(dnsOf(samples), since, (s) => !s.addresses.has(c.address), until),
+    lbOut: settledAfter(vipOf(samples), since, (s) => s.answeredBy !== '' && s.answeredBy !== c.hostname, until),
   };
+}
+
+/** The connections through the VIP that failed in [since, since + withinMs), and the slowest one's time. */
+export function failuresAfter(
+  samples: readonly Sample[],
+  since: number,
+  withinMs: number,
+): { count: number; slowestMs: number | undefined } {
+  const failed = vipOf(samples).filter(
+    (s) => s.kind === 'vip' && s.at >= since && s.at < since + withinMs && s.answeredBy === '',
+  );
+  const took = failed.map((s) => (s.kind === 'vip' ? s.tookMs : undefined)).filter((t): t is number => t !== undefined);
+  return { count: failed.length, slowestMs: took.length ? Math.max(...took) : undefined };
 }

@@ -13,6 +13,7 @@ import { run, waitFor } from '../integration/support.js';
 import {
   delaysIn,
   delaysOut,
+  failuresAfter,
   parseSamples,
   watcherScript,
   type Delays,
@@ -25,6 +26,8 @@ const NAME = `ov${process.pid % 100000}`;
 const L = new LabClient(NAME);
 const { lab, on, tryOn } = L;
 const HOSTS = ['manager1', 'worker1', 'worker2'];
+/** `swarm init --data-path-port` of this lab. */
+const DATA_PATH_PORT = 5789;
 const IMAGE = 'shoal-test/busybox:1';
 /** An HTTP server answering with its container's hostname. */
 const HTTPD = ['sh', '-c', 'mkdir -p /www; hostname > /www/index.html; exec httpd -f -p 80 -h /www'];
@@ -76,7 +79,11 @@ async function converged(service: string, replicas: number): Promise<void> {
 
 describe('overlay networks in a 3-host lab', { timeout: 900_000 }, () => {
   before(() => {
-    assert.match(lab(['up', '--managers', '1', '--workers', '2']), new RegExp(`lab ${NAME} is up: 3 hosts`));
+    // Docker's default VXLAN port is 4789: this lab's swarm uses another (see the data path port case).
+    assert.match(
+      lab(['up', '--managers', '1', '--workers', '2', '--data-path-port', String(DATA_PATH_PORT)]),
+      new RegExp(`lab ${NAME} is up: 3 hosts`),
+    );
   });
   after(() => {
     L.down();
@@ -150,6 +157,66 @@ describe('overlay networks in a 3-host lab', { timeout: 900_000 }, () => {
     const webIps = addresses(inside(web, 'nslookup tasks.web').stdout);
     assert.notEqual(inside(lone, `ping -c 1 -W 1 ${webIps[0]}`).code, 0, 'no route to another overlay');
     assert.notEqual(inside(lone, `ping -c 1 -W 1 ${vip}`).code, 0, 'nor to its VIP');
+  });
+
+  it("carries overlay traffic between hosts on the swarm's data path port", async () => {
+    assert.match(on('manager1', ['docker', 'info']), new RegExp(`Data Path Port: ${DATA_PATH_PORT}\\b`));
+    on('manager1', ['docker', 'network', 'create', '-d', 'overlay', 'dpp']);
+    const netId = on('manager1', ['docker', 'network', 'inspect', '--format', '{{.Id}}', 'dpp']).trim();
+    // One task on each worker.
+    on('manager1', [
+      'docker',
+      'service',
+      'create',
+      '-d',
+      '--name',
+      'dpp',
+      '--mode',
+      'global',
+      '--constraint',
+      'node.role==worker',
+      '--network',
+      'dpp',
+      IMAGE,
+      ...HTTPD,
+    ]);
+    await converged('dpp', 2);
+    const one = (host: string): { host: string; id: string } => ({
+      host,
+      id: on(host, ['docker', 'ps', '-q', '--filter', 'label=com.docker.swarm.service.name=dpp']).trim(),
+    });
+    const [a, b] = [one('worker1'), one('worker2')];
+    const hostnameOf = (c: { host: string; id: string }) =>
+      on(c.host, ['docker', 'inspect', '--format', '{{.Config.Hostname}}', c.id]).trim();
+    const addressOf = (c: { host: string; id: string }) =>
+      on(c.host, [
+        'docker',
+        'inspect',
+        '--format',
+        '{{range .NetworkSettings.Networks}}{{if .IPAMConfig}}{{.IPAMConfig.IPv4Address}}{{end}}{{end}}',
+        c.id,
+      ]).trim();
+    assert.equal(
+      inside(a, `wget -qO- http://${addressOf(b)}/`).stdout.trim(),
+      hostnameOf(b),
+      'worker1 reaches worker2',
+    );
+    assert.equal(inside(b, `wget -qO- http://${addressOf(a)}/`).stdout.trim(), hostnameOf(a), 'and back');
+    for (const host of ['worker1', 'worker2']) {
+      const vxlan = `shv-${netId.slice(0, 10)}`;
+      assert.match(on(host, ['ip', '-d', 'link', 'show', vxlan]), new RegExp(`dstport ${DATA_PATH_PORT}\\b`), host);
+    }
+    on('manager1', ['docker', 'service', 'rm', 'dpp']);
+    await waitFor(
+      'no dpp containers',
+      () =>
+        ['worker1', 'worker2'].every(
+          (h) => on(h, ['docker', 'ps', '-aq', '--filter', 'label=com.docker.swarm.service.name=dpp']).trim() === '',
+        ),
+      120_000,
+      500,
+    );
+    on('manager1', ['docker', 'network', 'rm', 'dpp']);
   });
 
   it('follows a scale in DNS (the delay is printed)', async () => {
@@ -251,6 +318,13 @@ describe('overlay networks in a 3-host lab', { timeout: 900_000 }, () => {
       return containers();
     };
     const runningOnes = (m: Map<string, Found>): Found[] => [...m.values()].filter((c) => c.running);
+    /** When the first task that is new in `now` started after `since` (it ends an out-delay's window). */
+    const nextStart = (now: Map<string, Found>, before: Map<string, Found>, since: number): number | undefined => {
+      const starts = [...now.values()]
+        .filter((c) => !before.has(c.id) && c.startedAt !== undefined && c.startedAt > since)
+        .map((c) => c.startedAt!);
+      return starts.length ? Math.min(...starts) : undefined;
+    };
     await waitFor(
       'the watcher seeing both tasks',
       () => {
@@ -293,7 +367,7 @@ describe('overlay networks in a 3-host lab', { timeout: 900_000 }, () => {
       report(
         'update, old task:',
         c,
-        delaysOut(samples(), c, stopped ?? t0),
+        delaysOut(samples(), c, stopped ?? t0, nextStart(now, before, stopped ?? t0)),
         stopped ? 'its container stopped' : "'service update' was called",
       );
     }
@@ -308,7 +382,19 @@ describe('overlay networks in a 3-host lab', { timeout: 900_000 }, () => {
       (m) => runningOnes(m).filter((c) => !before.has(c.id)).length === 1,
     );
     const dead = now.get(victim.id)!;
-    report('killed task:', dead, delaysOut(samples(), dead, dead.finishedAt ?? Date.now()), "'docker kill' stopped it");
+    const killedAt = dead.finishedAt ?? Date.now();
+    report(
+      'killed task:',
+      dead,
+      delaysOut(samples(), dead, killedAt, nextStart(now, before, killedAt)),
+      "'docker kill' stopped it",
+    );
+    // A connection to the dead backend is refused by its host (gone-rules.ts) rather than left to hang.
+    const failed = failuresAfter(samples(), killedAt, 2000);
+    lines.push(
+      `# follow: killed task: ${failed.count} VIP connections failed in the 2 s after the kill, the slowest in ` +
+        `${failed.slowestMs ?? '-'} ms (the task ran on ${dead.host}, the client on ${probe.host})`,
+    );
     for (const c of runningOnes(now).filter((c) => !before.has(c.id)))
       report('its replacement:', c, delaysIn(samples(), c), 'its container started');
 

@@ -214,7 +214,7 @@ export class DockerExecutor implements Executor {
     }));
   }
 
-  watch(onChange: (taskId: string) => void): () => void {
+  watch(onChange: (taskId: string, event: string) => void): () => void {
     let stopped = false;
     let abort = new AbortController();
     const loop = async (): Promise<void> => {
@@ -238,9 +238,9 @@ export class DockerExecutor implements Executor {
               buf = buf.slice(nl + 1);
               if (!line.trim()) continue;
               try {
-                const ev = JSON.parse(line) as { Actor?: { Attributes?: Record<string, string> } };
+                const ev = JSON.parse(line) as { Action?: string; Actor?: { Attributes?: Record<string, string> } };
                 const taskId = ev.Actor?.Attributes?.[LABEL.shoalTask];
-                if (taskId) onChange(taskId);
+                if (taskId) onChange(taskId, ev.Action ?? '');
               } catch {
                 // A malformed event line is skipped.
               }

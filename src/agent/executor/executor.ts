@@ -31,7 +31,10 @@ export interface Executor {
   remove(containerId: string): Promise<void>;
   /** Containers of this node of this cluster only, found by shoal's own labels. */
   listManaged(): Promise<{ id: string; taskId: string; state: string; name: string }[]>;
-  /** Calls back with the task id whenever a managed container dies, stops, is removed or changes health. */
-  watch(onChange: (taskId: string) => void): () => void;
+  /**
+   * Calls back with the task id whenever a managed container dies, stops, is removed or changes
+   * health, and the engine's name for what happened (`die`, `destroy`, `health_status: ...`).
+   */
+  watch(onChange: (taskId: string, event: string) => void): () => void;
   logs(taskId: string, opts: LogOptions): AsyncIterable<{ stream: 1 | 2; timestamp: string; line: string }>;
 }

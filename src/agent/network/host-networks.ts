@@ -12,11 +12,13 @@ import { hostPart } from '../../network/addresses.js';
 import type { LiveDnsRecords } from '../../network/dns-records.js';
 import { bridgeName } from '../../network/device-names.js';
 import { egressRuleset, EGRESS_TABLE_SUFFIX } from '../../network/egress-rules.js';
+import { DEFAULT_DATA_PATH_PORT } from '../../network/data-path-port.js';
+import { goneRuleset, GONE_TABLE_SUFFIX, type GoneEndpoints } from '../../network/gone-rules.js';
 import { MESH_TABLE_SUFFIX, meshRuleset } from '../../network/mesh-rules.js';
 import { replaceScript, ruleset } from '../../network/nft-ruleset.js';
 import type { NetworkPlumbing, RemoteEndpoint } from '../../network/plumbing.js';
 import { vipRuleset, type VipBackends } from '../../network/vip-rules.js';
-import type { NetworkView, ViewNetwork } from '../../manager/dispatcher/session.js';
+import type { NetworkView, ViewEndpoint, ViewNetwork } from '../../manager/dispatcher/session.js';
 import { stateRank, type TaskObject } from '../../store/types.js';
 import type { DockerNetworks } from './docker-networks.js';
 
@@ -44,6 +46,8 @@ interface ActiveNetwork {
   readonly net: ViewNetwork;
   /** This node's own address on the bridge (the ingress network while the mesh runs). */
   readonly hostAddress: string | undefined;
+  /** The VXLAN device's UDP port. */
+  readonly dstPort: number;
   /** Remote endpoints programmed, by IP. */
   readonly remotes: Map<string, RemoteEndpoint>;
 }
@@ -65,6 +69,14 @@ export class HostNetworks {
   /** The VIP table text applied per task container (keyed with its PID). */
   private readonly vipApplied = new Map<string, string>();
   private egressApplied = '';
+  /** The gone table text applied ('' when none). */
+  private goneApplied = '';
+  /**
+   * Tasks of this node whose containers this agent saw end, until the view drops them: their
+   * addresses leave local VIP tables and DNS answers at once and are refused on the VXLAN devices,
+   * without waiting for the managers to record the end and send a new view.
+   */
+  private readonly endedHere = new Set<string>();
   /** The mesh table text applied, and the bridge given a DOCKER-USER accept. */
   private meshApplied = '';
   private meshBridge: string | undefined;
@@ -135,6 +147,13 @@ export class HostNetworks {
     for (const f of w) f();
   }
 
+  /** This agent saw the container of one of its tasks end (its own status report says so). */
+  taskEnded(taskId: string): void {
+    if (this.endedHere.has(taskId) || this.closed) return;
+    this.endedHere.add(taskId);
+    this.kick();
+  }
+
   /** A new assignment set: reconcile the host with it (coalesced). */
   update(view: NetworkView, tasks: readonly TaskObject[]): void {
     this.view = view;
@@ -183,6 +202,7 @@ export class HostNetworks {
       await this.o.plumbing.cleanup();
       this.active.clear();
       this.egressApplied = '';
+      this.goneApplied = '';
       this.meshApplied = '';
       this.meshBridge = undefined;
     });
@@ -234,6 +254,8 @@ export class HostNetworks {
       }
     for (const ip of [...this.attachedPids.keys()]) if (!attached.has(ip)) this.attachedPids.delete(ip);
     for (const ip of [...this.attachedReady]) if (!attached.has(ip)) this.attachedReady.delete(ip);
+    for (const id of [...this.endedHere])
+      if (!this.view.endpoints.some((e) => e.taskId === id)) this.endedHere.delete(id);
     // Every node runs the mesh while a service publishes through it, with or without a task.
     if (this.view.mesh) needed.add(this.view.mesh.networkId);
     for (const n of this.view.networks) if (needed.has(n.id)) await this.ensureNetwork(n);
@@ -254,8 +276,10 @@ export class HostNetworks {
     const cur = this.active.get(n.id);
     const mesh = this.view.mesh?.networkId === n.id ? this.view.mesh : undefined;
     const hostAddress = mesh?.nodeAddress ?? cur?.hostAddress;
+    const dstPort = this.view.dataPathPort ?? DEFAULT_DATA_PATH_PORT;
     if (
       cur &&
+      cur.dstPort === dstPort &&
       cur.net.vni === n.vni &&
       cur.net.gateway === n.gateway &&
       cur.net.subnet === n.subnet &&
@@ -269,6 +293,7 @@ export class HostNetworks {
       networkId: n.id,
       vni: n.vni,
       localUnderlayIp: this.o.underlayIp,
+      dstPort,
       ...(hostAddress ? { hostAddress, routeLocalnet: true } : {}),
     };
     await this.o.plumbing.ensureOverlay(spec);
@@ -279,7 +304,7 @@ export class HostNetworks {
     await this.o.dns.listen(n.gateway).catch((e: unknown) => this.warn('dns listen', n.gateway, e));
     const remotes = new Map<string, RemoteEndpoint>();
     for (const r of await this.o.plumbing.listRemoteEndpoints(n.id)) remotes.set(r.ip, r);
-    this.active.set(n.id, { net: n, hostAddress, remotes });
+    this.active.set(n.id, { net: n, hostAddress, dstPort, remotes });
   }
 
   /** True when everything of the network is gone from this host. */
@@ -298,8 +323,14 @@ export class HostNetworks {
     return true;
   }
 
-  /** FDB/neighbour entries, DNS records, VIP tables and the egress table, from the current view. */
+  /**
+   * FDB/neighbour entries, DNS records, VIP tables and the egress, gone and mesh tables, from the
+   * current view. A new remote endpoint is programmed before any VIP table lists it, and one that
+   * went is unprogrammed only after the VIP tables stopped picking it: no connection goes to an
+   * address this host cannot reach.
+   */
   private async program(): Promise<void> {
+    const wanted = new Map<string, Map<string, RemoteEndpoint>>();
     for (const [id, a] of this.active) {
       const want = new Map<string, RemoteEndpoint>();
       for (const e of this.view.endpoints)
@@ -308,17 +339,14 @@ export class HostNetworks {
       // Other nodes' ingress addresses: replies of local tasks to mesh flows go back to them.
       if (this.view.mesh?.networkId === id)
         for (const p of this.view.mesh.peers) if (p.hostIp !== this.o.underlayIp) want.set(p.ip, p);
-      for (const [ip, r] of a.remotes) {
-        if (want.get(ip)?.hostIp === r.hostIp) continue;
-        await this.o.plumbing.removeRemoteEndpoint(id, r);
-        a.remotes.delete(ip);
-      }
+      wanted.set(id, want);
       for (const [ip, r] of want) {
-        if (a.remotes.has(ip)) continue;
+        if (a.remotes.get(ip)?.hostIp === r.hostIp) continue;
         await this.o.plumbing.addRemoteEndpoint(id, r);
         a.remotes.set(ip, r);
       }
     }
+    const endpoints = this.view.endpoints.map((e) => (this.endedLocally(e) ? { ...e, serving: false } : e));
     this.o.records.update({
       networks: [...this.active.values()].map((a) => ({ id: a.net.id, gateway: a.net.gateway })),
       services: this.view.services.map((s) => ({
@@ -328,7 +356,7 @@ export class HostNetworks {
         aliases: s.aliases,
         ...(s.vip ? { vip: s.vip } : {}),
       })),
-      endpoints: this.view.endpoints.map((e) => ({
+      endpoints: endpoints.map((e) => ({
         networkId: e.networkId,
         ip: e.ip,
         owner: e.taskId,
@@ -338,9 +366,50 @@ export class HostNetworks {
         serving: e.serving,
       })),
     });
-    await this.programVips();
+    await this.programVips(endpoints);
+    await this.programGone();
     await this.programEgress();
     await this.programMesh();
+    for (const [id, a] of this.active) {
+      const want = wanted.get(id);
+      for (const [ip, r] of a.remotes) {
+        if (want?.get(ip)?.hostIp === r.hostIp) continue;
+        await this.o.plumbing.removeRemoteEndpoint(id, r);
+        a.remotes.delete(ip);
+      }
+    }
+  }
+
+  private endedLocally(e: ViewEndpoint): boolean {
+    return e.nodeId === this.o.nodeId && !e.attachment && this.endedHere.has(e.taskId);
+  }
+
+  /** Refuses new flows to the addresses of local tasks that ended, on each active overlay (gone-rules.ts). */
+  private async programGone(): Promise<void> {
+    const byNet = new Map<string, string[]>();
+    for (const e of this.view.endpoints) {
+      if (!this.endedLocally(e) || !this.active.has(e.networkId)) continue;
+      // An address the view already gives to another endpoint is that one's.
+      if (this.view.endpoints.some((o) => o.ip === e.ip && o.networkId === e.networkId && !this.endedLocally(o)))
+        continue;
+      byNet.set(e.networkId, [...(byNet.get(e.networkId) ?? []), e.ip]);
+    }
+    const list: GoneEndpoints[] = [...byNet].map(([networkId, ips]) => ({ networkId, ips }));
+    if (list.length === 0) {
+      if (this.goneApplied) await this.o.plumbing.removeRuleset(ruleset(GONE_TABLE_SUFFIX, '').table, 'netdev');
+      this.goneApplied = '';
+      return;
+    }
+    const rs = goneRuleset(list);
+    const text = replaceScript(rs);
+    if (text === this.goneApplied) return;
+    try {
+      await this.o.plumbing.applyRuleset(rs);
+      this.goneApplied = text;
+    } catch (e) {
+      // Only a faster failure is lost: the view drops the endpoints soon.
+      this.warn('gone table', '', e);
+    }
   }
 
   /** The mesh table and DOCKER-USER accept while the mesh runs here; neither once it stops. */
@@ -368,7 +437,7 @@ export class HostNetworks {
   }
 
   /** Each running local container load-balances the VIPs of the services on its networks. */
-  private async programVips(): Promise<void> {
+  private async programVips(endpoints: readonly ViewEndpoint[]): Promise<void> {
     const live = new Set<string>();
     const clients: { id: string; pid: number; nets: Set<string>; attachment: boolean }[] = [];
     for (const t of this.tasks) {
@@ -395,7 +464,7 @@ export class HostNetworks {
         .filter((s) => nets.has(s.networkId) && s.mode === 'vip' && s.vip)
         .map((s) => ({
           vip: s.vip!,
-          backends: this.view.endpoints
+          backends: endpoints
             .filter((e) => e.networkId === s.networkId && e.serviceName === s.name && e.serving)
             .map((e) => e.ip),
         }));
@@ -449,11 +518,15 @@ export class HostNetworks {
         await this.o.docker.remove(name).catch((e: unknown) => this.warn('removing leftover docker network', name, e));
     }
     if (this.active.size === 0) await this.o.plumbing.cleanup();
-    else if (!this.meshBridge) {
+    else {
       const owned = await this.o.plumbing.listOwned();
-      for (const b of owned.forwardAccepts) await this.o.plumbing.setForwardAccept(b, false);
-      if (owned.tables.includes(ruleset(MESH_TABLE_SUFFIX, '').table))
-        await this.o.plumbing.removeRuleset(ruleset(MESH_TABLE_SUFFIX, '').table);
+      if (!this.meshBridge) {
+        for (const b of owned.forwardAccepts) await this.o.plumbing.setForwardAccept(b, false);
+        if (owned.tables.includes(ruleset(MESH_TABLE_SUFFIX, '').table))
+          await this.o.plumbing.removeRuleset(ruleset(MESH_TABLE_SUFFIX, '').table);
+      }
+      const gone = ruleset(GONE_TABLE_SUFFIX, '').table;
+      if (!this.goneApplied && owned.netdevTables.includes(gone)) await this.o.plumbing.removeRuleset(gone, 'netdev');
     }
   }
 

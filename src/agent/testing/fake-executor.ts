@@ -22,7 +22,7 @@ export class FakeExecutor implements Executor {
   readonly missingImages = new Set<string>();
   /** Images whose containers exit at once with this code. */
   readonly exitCodes = new Map<string, number>();
-  private watchers = new Set<(taskId: string) => void>();
+  private watchers = new Set<(taskId: string, event: string) => void>();
   private seq = 0;
   created = 0;
   /** The next this-many removals fail, as when the engine cannot unmount a busy root filesystem. */
@@ -69,7 +69,7 @@ export class FakeExecutor implements Executor {
       c.state = 'exited';
       c.exitCode = code;
     } else c.state = 'running';
-    this.emit(c.taskId);
+    this.emit(c.taskId, c.state === 'exited' ? 'die' : 'start');
   }
 
   async inspect(ref: string): Promise<ContainerObservation> {
@@ -102,7 +102,7 @@ export class FakeExecutor implements Executor {
     if (!c || c.state !== 'running') return;
     c.state = 'exited';
     c.exitCode = 143;
-    this.emit(c.taskId);
+    this.emit(c.taskId, 'die');
   }
 
   async remove(id: string): Promise<void> {
@@ -113,14 +113,14 @@ export class FakeExecutor implements Executor {
       throw new Error('driver failed to remove root filesystem: device or resource busy');
     }
     this.containers.delete(id);
-    this.emit(c.taskId);
+    this.emit(c.taskId, 'destroy');
   }
 
   async listManaged(): Promise<{ id: string; taskId: string; state: string; name: string }[]> {
     return [...this.containers.values()].map((c) => ({ id: c.id, taskId: c.taskId, state: c.state, name: c.name }));
   }
 
-  watch(onChange: (taskId: string) => void): () => void {
+  watch(onChange: (taskId: string, event: string) => void): () => void {
     this.watchers.add(onChange);
     return () => this.watchers.delete(onChange);
   }
@@ -136,21 +136,21 @@ export class FakeExecutor implements Executor {
     if (!c) return;
     c.state = 'exited';
     c.exitCode = exitCode;
-    this.emit(taskId);
+    this.emit(taskId, 'die');
   }
 
   removeBehindBack(taskId: string): void {
     const c = [...this.containers.values()].find((x) => x.taskId === taskId);
     if (!c) return;
     this.containers.delete(c.id);
-    this.emit(taskId);
+    this.emit(taskId, 'destroy');
   }
 
   running(): FakeContainer[] {
     return [...this.containers.values()].filter((c) => c.state === 'running');
   }
 
-  private emit(taskId: string): void {
-    for (const w of this.watchers) w(taskId);
+  private emit(taskId: string, event = 'start'): void {
+    for (const w of this.watchers) w(taskId, event);
   }
 }

@@ -31,12 +31,14 @@ export function labCommand(): Command {
     .option('--managers <n>', 'number of managers', '1')
     .option('--workers <n>', 'number of workers', '2')
     .option('--no-swarm', "start the hosts but form no swarm (e.g. to run Docker's own swarm on their engines)")
-    .action(async (o: { name: string; managers: string; workers: string; swarm: boolean }) => {
+    .option('--data-path-port <port>', "the swarm's VXLAN UDP port (swarm init --data-path-port)")
+    .action(async (o: { name: string; managers: string; workers: string; swarm: boolean; dataPathPort?: string }) => {
       const s = await labUp({
         name: o.name,
         managers: Number(o.managers),
         workers: Number(o.workers),
         swarm: o.swarm,
+        ...(o.dataPathPort ? { dataPathPort: Number(o.dataPathPort) } : {}),
         log: (l) => process.stdout.write(`${l}\n`),
       });
       process.stdout.write(`lab ${s.name} is up: ${s.hosts.length} hosts on ${s.subnet}\n`);

@@ -127,6 +127,8 @@ export interface UpOptions {
   workers: number;
   /** false: hosts only, no swarm formed (to form one another way, e.g. Docker's own on the hosts' engines). */
   swarm?: boolean;
+  /** `swarm init --data-path-port` (the overlays' VXLAN port); Docker's default when absent. */
+  dataPathPort?: number;
   log: (line: string) => void;
 }
 
@@ -186,7 +188,8 @@ export async function labUp(o: UpOptions): Promise<LabState> {
     }
     const first = s.hosts[0]!;
     if (o.swarm === false) return s;
-    docker(shoalHost(first), ['swarm', 'init', '--advertise-addr', first.ip]);
+    const port = o.dataPathPort === undefined ? [] : ['--data-path-port', String(o.dataPathPort)];
+    docker(shoalHost(first), ['swarm', 'init', '--advertise-addr', first.ip, ...port]);
     o.log(`${first.name}: swarm initialized`);
     for (const h of s.hosts.slice(1)) {
       const token = docker(shoalHost(first), ['swarm', 'join-token', '-q', h.role]).trim();

@@ -13,6 +13,7 @@ import type {
   NodeObject,
   TlsInfo,
 } from '../../store/types.js';
+import { dataPathPort } from '../../network/data-path-port.js';
 import { allocateNetwork, INGRESS_NETWORK_NAME } from '../allocator/network-allocation.js';
 import { newJoinToken } from '../ca/join-token.js';
 import { newUnlockKey } from '../ca/unlock-key.js';
@@ -49,7 +50,7 @@ export function initialCluster(c: NewCluster): ClusterObject {
     JoinTokens: { Worker: newJoinToken(c.ca.certPem, c.random), Manager: newJoinToken(c.ca.certPem, c.random) },
     DefaultAddrPool: req.DefaultAddrPool?.length ? req.DefaultAddrPool : ['10.0.0.0/8'],
     SubnetSize: req.SubnetSize || 24,
-    DataPathPort: req.DataPathPort || 4789,
+    DataPathPort: dataPathPort(req.DataPathPort),
   };
 }
 

@@ -81,6 +81,7 @@ function clusterView(tx: ReadTx): ClusterView {
     services: tx.all('service'),
     networks: tx.all('network'),
     nodes: tx.all('node'),
+    clusters: tx.all('cluster'),
     secrets: tx.all('secret'),
     configs: tx.all('config'),
   };

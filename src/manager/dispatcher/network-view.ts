@@ -5,8 +5,10 @@
  * the services on them (VIP, mode, aliases) for the embedded DNS and the VIP tables. Pure.
  */
 import { hostPart } from '../../network/addresses.js';
+import { DEFAULT_DATA_PATH_PORT } from '../../network/data-path-port.js';
 import {
   stateRank,
+  type ClusterObject,
   type NetworkObject,
   type NodeObject,
   type ServiceObject,
@@ -36,8 +38,11 @@ export function networkViewFor(
     services: readonly ServiceObject[];
     networks: readonly NetworkObject[];
     nodes: readonly NodeObject[];
+    /** The cluster object (its data path port); absent in tests that need none. */
+    clusters?: readonly ClusterObject[];
   },
 ): NetworkView {
+  const dataPathPort = all.clusters?.[0]?.DataPathPort || DEFAULT_DATA_PATH_PORT;
   const wanted = new Set<string>();
   for (const t of assigned) for (const a of t.Networks ?? []) wanted.add(a.NetworkID);
   const self = all.nodes.find((n) => n.ID === nodeId);
@@ -115,6 +120,7 @@ export function networkViewFor(
     services,
     endpoints,
     ...(mesh ? { mesh } : {}),
+    dataPathPort,
   };
 }
 

@@ -82,6 +82,8 @@ export interface NetworkView {
   readonly endpoints: readonly ViewEndpoint[];
   readonly services: readonly ViewService[];
   readonly mesh?: MeshView;
+  /** The swarm's VXLAN UDP port (`swarm init --data-path-port`); absent means 4789. */
+  readonly dataPathPort?: number;
 }
 
 /**
