@@ -68,6 +68,10 @@ const addresses = (nslookup: string): string[] =>
     .map((l) => l.slice('Address: '.length).trim())
     .sort();
 
+/** `docker service create -d --name NAME OPTIONS... IMAGE COMMAND...` on manager1. */
+const createService = (name: string, options: string[], command: string[]): string =>
+  on('manager1', ['docker', 'service', 'create', '-d', '--name', name, ...options, IMAGE, ...command]);
+
 async function converged(service: string, replicas: number): Promise<void> {
   await waitFor(
     `${replicas} running tasks of ${service}`,
@@ -92,36 +96,8 @@ describe('overlay networks in a 3-host lab', { timeout: 900_000 }, () => {
   it('connects two services on one overlay by name (vip and dnsrr) and isolates a third on another overlay', async () => {
     on('manager1', ['docker', 'network', 'create', '-d', 'overlay', 'front']);
     on('manager1', ['docker', 'network', 'create', '-d', 'overlay', 'back']);
-    on('manager1', [
-      'docker',
-      'service',
-      'create',
-      '-d',
-      '--name',
-      'web',
-      '--network',
-      'front',
-      '--replicas',
-      '3',
-      IMAGE,
-      ...HTTPD,
-    ]);
-    on('manager1', [
-      'docker',
-      'service',
-      'create',
-      '-d',
-      '--name',
-      'db',
-      '--endpoint-mode',
-      'dnsrr',
-      '--network',
-      'front',
-      '--replicas',
-      '2',
-      IMAGE,
-      ...HTTPD,
-    ]);
+    createService('web', ['--network', 'front', '--replicas', '3'], HTTPD);
+    createService('db', ['--endpoint-mode', 'dnsrr', '--network', 'front', '--replicas', '2'], HTTPD);
     on('manager1', ['docker', 'service', 'create', '-d', '--name', 'lone', '--network', 'back', IMAGE, ...HTTPD]);
     await converged('web', 3);
     await converged('db', 2);
@@ -164,22 +140,7 @@ describe('overlay networks in a 3-host lab', { timeout: 900_000 }, () => {
     on('manager1', ['docker', 'network', 'create', '-d', 'overlay', 'dpp']);
     const netId = on('manager1', ['docker', 'network', 'inspect', '--format', '{{.Id}}', 'dpp']).trim();
     // One task on each worker.
-    on('manager1', [
-      'docker',
-      'service',
-      'create',
-      '-d',
-      '--name',
-      'dpp',
-      '--mode',
-      'global',
-      '--constraint',
-      'node.role==worker',
-      '--network',
-      'dpp',
-      IMAGE,
-      ...HTTPD,
-    ]);
+    createService('dpp', ['--mode', 'global', '--constraint', 'node.role==worker', '--network', 'dpp'], HTTPD);
     await converged('dpp', 2);
     const one = (host: string): { host: string; id: string } => ({
       host,
@@ -244,33 +205,8 @@ describe('overlay networks in a 3-host lab', { timeout: 900_000 }, () => {
 
   it('follows scale up, scale down, an update and a killed task in DNS and the VIP (the delays are printed)', async () => {
     on('manager1', ['docker', 'network', 'create', '-d', 'overlay', 'watch']);
-    on('manager1', [
-      'docker',
-      'service',
-      'create',
-      '-d',
-      '--name',
-      'tgt',
-      '--network',
-      'watch',
-      '--replicas',
-      '2',
-      IMAGE,
-      ...HTTPD,
-    ]);
-    on('manager1', [
-      'docker',
-      'service',
-      'create',
-      '-d',
-      '--name',
-      'probe',
-      '--network',
-      'watch',
-      IMAGE,
-      'sleep',
-      '100000',
-    ]);
+    createService('tgt', ['--network', 'watch', '--replicas', '2'], HTTPD);
+    createService('probe', ['--network', 'watch'], ['sleep', '100000']);
     await converged('tgt', 2);
     await converged('probe', 1);
     const probe = containerOf('probe');
@@ -428,20 +364,7 @@ describe('overlay networks in a 3-host lab', { timeout: 900_000 }, () => {
     // The open task on a worker (manager1's address is outside its host); the closed one on every host,
     // manager1 included, where the target is the task's own host (the input path, not a routed one).
     const create = (net: string, placement: string[]) =>
-      on('manager1', [
-        'docker',
-        'service',
-        'create',
-        '-d',
-        '--name',
-        `eg-${net}`,
-        '--network',
-        net,
-        ...placement,
-        IMAGE,
-        'sleep',
-        '100000',
-      ]);
+      createService(`eg-${net}`, ['--network', net, ...placement], ['sleep', '100000']);
     create('open', ['--constraint', 'node.role==worker']);
     create('closed', ['--mode', 'global']);
     await converged('eg-open', 1);
@@ -479,20 +402,7 @@ describe('overlay networks in a 3-host lab', { timeout: 900_000 }, () => {
 
   it("a worker's docker run --network joins an attachable overlay and reaches a service on another host by name", async () => {
     on('manager1', ['docker', 'network', 'create', '-d', 'overlay', '--attachable', 'att']);
-    on('manager1', [
-      'docker',
-      'service',
-      'create',
-      '-d',
-      '--name',
-      'attweb',
-      '--network',
-      'att',
-      '--constraint',
-      'node.role==manager',
-      IMAGE,
-      ...HTTPD,
-    ]);
+    createService('attweb', ['--network', 'att', '--constraint', 'node.role==manager'], HTTPD);
     await converged('attweb', 1);
     const task = runningTasks('attweb')[0]!;
     assert.equal(task.node, 'manager1');
@@ -557,20 +467,7 @@ describe('overlay networks in a 3-host lab', { timeout: 900_000 }, () => {
   // Shares this lab (issue 12): a global job runs once on every node, and once more on a node that
   // joins later (worker2 leaves and joins again: a new node).
   it('runs a global job once per node, and on a node that joins later', async () => {
-    on('manager1', [
-      'docker',
-      'service',
-      'create',
-      '-d',
-      '--name',
-      'once',
-      '--mode',
-      'global-job',
-      IMAGE,
-      'sh',
-      '-c',
-      'echo done on $(hostname)',
-    ]);
+    createService('once', ['--mode', 'global-job'], ['sh', '-c', 'echo done on $(hostname)']);
     const completeOn = (): string[] =>
       on('manager1', ['docker', 'service', 'ps', 'once', '--format', '{{.Node}} {{.CurrentState}}'])
         .trim()
@@ -605,22 +502,11 @@ describe('overlay networks in a 3-host lab', { timeout: 900_000 }, () => {
   it("seed 002's secrets: a secret reaches only the node whose task uses it; ls, inspect, rm refused while used, rotation", async () => {
     const value = `lab-secret-${process.pid}-${Date.now()}`;
     on('manager1', ['sh', '-c', `printf %s ${value} | docker secret create labpw -`]);
-    on('manager1', [
-      'docker',
-      'service',
-      'create',
-      '-d',
-      '--name',
+    createService(
       'reader',
-      '--secret',
-      'labpw',
-      '--constraint',
-      'node.hostname==worker1',
-      IMAGE,
-      'sh',
-      '-c',
-      'cat /run/secrets/labpw; echo; sleep 3600',
-    ]);
+      ['--secret', 'labpw', '--constraint', 'node.hostname==worker1'],
+      ['sh', '-c', 'cat /run/secrets/labpw; echo; sleep 3600'],
+    );
     await converged('reader', 1);
     await waitFor(
       'the value in the logs',
