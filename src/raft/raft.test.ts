@@ -26,6 +26,14 @@ async function cluster(ids: string[], opts: ConstructorParameters<typeof SimClus
 const leaders = (c: SimCluster): number => c.running().filter((n) => n.isLeader).length;
 const termOf = (c: SimCluster, id: string): number => c.node(id).debugState().term;
 
+/** Ticks `c` (up to 30 times) until the membership change `p` settles, then returns its outcome. */
+async function settled(c: SimCluster, p: Promise<number>): Promise<void> {
+  let done = false;
+  p.finally(() => (done = true)).catch(() => undefined);
+  for (let i = 0; i < 30 && !done; i++) await c.tick();
+  await p;
+}
+
 /** Takes every Ready of a bare core, as if persisted at once; returns the messages it sent. */
 function drain(r: Raft): Entry[] {
   const committed: Entry[] = [];
@@ -382,20 +390,14 @@ describe('raft: reads and membership', () => {
     await c.propose(l, 'before');
     c.add('d', ['a', 'b', 'c']);
     await c.start('d');
-    const settled = async (p: Promise<number>): Promise<void> => {
-      let done = false;
-      p.finally(() => (done = true)).catch(() => undefined);
-      for (let i = 0; i < 30 && !done; i++) await c.tick();
-      await p;
-    };
-    await settled(l.changeMembership({ kind: 'addLearner', member: 'd' }));
+    await settled(c, l.changeMembership({ kind: 'addLearner', member: 'd' }));
     await c.tick(3);
     assert.ok(c.applied('d').includes('before'), 'the learner catches up');
     assert.ok(l.members().learners.includes('d'));
-    await settled(l.changeMembership({ kind: 'add', member: 'd' }));
+    await settled(c, l.changeMembership({ kind: 'add', member: 'd' }));
     assert.ok(l.members().voters.includes('d'));
     const victim = ['a', 'b', 'c'].find((id) => id !== l.leader)!;
-    await settled(l.changeMembership({ kind: 'remove', member: victim }));
+    await settled(c, l.changeMembership({ kind: 'remove', member: victim }));
     assert.ok(!l.members().voters.includes(victim));
     c.crash(victim);
     await c.propose(l, 'after');
@@ -408,14 +410,8 @@ describe('raft: reads and membership', () => {
     const l = await c.elect();
     c.add('b', ['a']);
     await c.start('b');
-    const settled = async (p: Promise<number>): Promise<void> => {
-      let done = false;
-      p.finally(() => (done = true)).catch(() => undefined);
-      for (let i = 0; i < 30 && !done; i++) await c.tick();
-      await p;
-    };
-    await settled(l.changeMembership({ kind: 'addLearner', member: 'b' }));
-    await settled(l.changeMembership({ kind: 'add', member: 'b' }));
+    await settled(c, l.changeMembership({ kind: 'addLearner', member: 'b' }));
+    await settled(c, l.changeMembership({ kind: 'add', member: 'b' }));
     assert.ok(l.members().voters.includes('b'));
     assert.ok(l.peers().some((p) => p.id === 'b' && !p.learner));
     // With two voters, a's entry commits only with b's acknowledgement.
