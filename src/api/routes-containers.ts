@@ -39,7 +39,8 @@ export interface AttachmentCluster {
 export interface LocalAttachments {
   /** While this node is a member of a swarm; else undefined. */
   cluster(): AttachmentCluster | undefined;
-  whenNetworkReady(networkId: string, timeoutMs: number): Promise<void>;
+  /** Resolves once this node's attachment `address` (plain) has its overlay plumbed here. */
+  whenNetworkReady(networkId: string, address: string, timeoutMs: number): Promise<void>;
   containerStarted(addresses: readonly string[], pid: number): void;
 }
 
@@ -125,7 +126,7 @@ export function containerRoutes(r: Router, node: NodeApi, engine: EngineJson, lo
       throw attachError(ref, e);
     }
     try {
-      await local.whenNetworkReady(result.NetworkID, NETWORK_READY_MS);
+      await local.whenNetworkReady(result.NetworkID, hostPart(result.Address), NETWORK_READY_MS);
     } catch (e) {
       await cluster.detach({ AttachmentIDs: [id] });
       throw attachError(ref, e);

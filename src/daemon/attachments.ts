@@ -49,10 +49,10 @@ export function localAttachments(host: NodeHost, control: ClusterApi): LocalAtta
       if (!rt) return undefined;
       return rt.mgr ? managerAttachments(control, rt.state.nodeId as NodeId) : workerAttachments(rt);
     },
-    whenNetworkReady: async (id, ms) => {
+    whenNetworkReady: async (id, address, ms) => {
       const networks = host.runtime?.agent.networks;
       if (!networks) throw new Error('this node has no overlay networking');
-      await networks.whenNetworkReady(id, ms);
+      await networks.whenNetworkReady(id, address, ms);
     },
     containerStarted: (ips, pid) => host.runtime?.agent.networks?.containerStarted(ips, pid),
   };

@@ -407,7 +407,8 @@ describe('overlay networks in a 3-host lab', { timeout: 900_000 }, () => {
     const task = runningTasks('attweb')[0]!;
     assert.equal(task.node, 'manager1');
     // The worker has no control API: its daemon asks the leader over the cluster port for the address.
-    for (let i = 0; i < 2; i++) {
+    // Back to back, each next container attaches while the previous one's departure is being applied.
+    for (let i = 0; i < 3; i++) {
       const r = tryOn('worker2', [
         'docker',
         'run',

@@ -70,7 +70,7 @@ function view(o: { withB1?: boolean; dataPathPort?: number } = {}): NetworkView 
   };
 }
 
-function setup(): {
+function setup(dockerNetworks: DockerNetworks = docker): {
   host: HostNetworks;
   plumbing: FakePlumbing;
   inside: Map<number, FakePlumbing>;
@@ -88,7 +88,7 @@ function setup(): {
       inside.set(pid, p);
       return p;
     },
-    docker,
+    docker: dockerNetworks,
     records,
     dns: { listen: () => Promise.resolve(), close: () => Promise.resolve(), closeAll: () => Promise.resolve() },
     logger: silentLogger,
@@ -132,10 +132,53 @@ describe('HostNetworks', () => {
   it("creates the VXLAN device on the swarm's data path port (4789 when the view names none)", async () => {
     const { host, plumbing } = setup();
     host.update(view(), TASKS);
-    await host.whenNetworkReady(NET, 2000);
+    await until('the overlay is plumbed', () => plumbing.overlays.has(NET));
     assert.equal(plumbing.overlays.get(NET)?.dstPort, 4789);
     host.update(view({ dataPathPort: 5789 }), TASKS);
     await until('the device follows the port', () => plumbing.overlays.get(NET)?.dstPort === 5789);
+    await host.close();
+  });
+
+  it("a new attachable container waits for the overlay that the previous one's departure is taking down", async () => {
+    const events: string[] = [];
+    const present = new Set<string>();
+    let releaseRemove: () => void = () => undefined;
+    const removing = new Promise<void>((r) => (releaseRemove = r));
+    const { host } = setup({
+      ensure: (spec) => {
+        if (!present.has(spec.name)) events.push('created');
+        present.add(spec.name);
+        return Promise.resolve();
+      },
+      remove: async (name) => {
+        events.push('removing');
+        await removing;
+        present.delete(name);
+        events.push('removed');
+      },
+      listOwned: () => Promise.resolve([...present]),
+    });
+    const attached = (ip: string | undefined): NetworkView => ({
+      ...view(),
+      services: [],
+      endpoints: ip ? [{ ...endpoint(`att-${ip}`, ip, ME, ''), attachment: true }] : [],
+    });
+    host.update(attached('10.0.1.20'), []);
+    await host.whenNetworkReady(NET, '10.0.1.20', 2000);
+    assert.ok(present.has('shl-n1'));
+
+    // The first container leaves; while its network is being removed, the next one attaches.
+    host.update(attached(undefined), []);
+    await until('the removal started', () => events.includes('removing'));
+    host.update(attached('10.0.1.21'), []);
+    const ready = host.whenNetworkReady(NET, '10.0.1.21', 2000).then(() => {
+      events.push('ready');
+      return present.has('shl-n1');
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    releaseRemove();
+    assert.equal(await ready, true, 'the Docker network exists when the container may be created');
+    assert.deepEqual(events, ['created', 'removing', 'removed', 'created', 'ready']);
     await host.close();
   });
 });

@@ -106,10 +106,26 @@ export class HostNetworks {
     this.kick();
   }
 
-  /** Resolves once the overlay is plumbed here with its Docker network (an attachment arrived). */
-  async whenNetworkReady(networkId: string, timeoutMs: number): Promise<void> {
+  /**
+   * Resolves once the attachment `ip` (plain address) of this node on the overlay is in the view and
+   * the overlay is plumbed here with its Docker network. Checked inside the serial chain: a network
+   * that the previous attachable container's departure is taking down right now counts only once a
+   * pass has brought it back.
+   */
+  async whenNetworkReady(networkId: string, ip: string, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (!this.active.has(networkId)) {
+    for (;;) {
+      const ready = await this.serial(async () => {
+        const n = this.view.networks.find((x) => x.id === networkId);
+        const mine = this.view.endpoints.some(
+          (e) => e.attachment && e.nodeId === this.o.nodeId && e.networkId === networkId && e.ip === ip,
+        );
+        if (!n || !mine) return false;
+        await this.ensureNetwork(n);
+        await this.program();
+        return true;
+      });
+      if (ready) return;
       const left = deadline - Date.now();
       if (left <= 0 || this.closed) throw new Error(`network ${networkId} was not set up on this node in time`);
       await this.nextPass(left);
