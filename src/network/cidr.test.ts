@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { contains, formatCidr, formatIpv4, isMasked, masked, overlaps, parseCidr, parseIpv4 } from './cidr.js';
-import { bridgeMacFor, macForIp } from './mac.js';
+import { hostLinkMacFor, macForIp } from './mac.js';
 
 describe('cidr', () => {
   it('parses dotted quads strictly', () => {
@@ -41,9 +41,9 @@ describe('cidr', () => {
   });
 
   it("gives an overlay's bridges one fixed, locally administered MAC that no container has", () => {
-    const m = bridgeMacFor('abc123');
+    const m = hostLinkMacFor('abc123');
     assert.match(m, /^02:53(:[0-9a-f]{2}){4}$/);
-    assert.equal(bridgeMacFor('abc123'), m, 'the same on every host');
-    assert.notEqual(bridgeMacFor('abc124'), m);
+    assert.equal(hostLinkMacFor('abc123'), m, 'the same on every host');
+    assert.notEqual(hostLinkMacFor('abc124'), m);
   });
 });

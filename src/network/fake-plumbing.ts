@@ -3,7 +3,7 @@
  * made, with the same idempotency and naming, and records every call.
  */
 import { notFound } from '../common/errors.js';
-import { bridgeName, OWNED_TABLE, vxlanName } from './device-names.js';
+import { hostLinkName, OWNED_TABLE, vxlanName } from './device-names.js';
 import { macForIp } from './mac.js';
 import type { NftRuleset } from './nft-ruleset.js';
 import type { NetworkPlumbing, OverlayDevices, OverlaySpec, OwnedObjects, RemoteEndpoint } from './plumbing.js';
@@ -17,7 +17,7 @@ export class FakePlumbing implements NetworkPlumbing {
 
   ensureOverlay(spec: OverlaySpec): Promise<OverlayDevices> {
     this.calls.push(`ensureOverlay ${spec.networkId} ${spec.vni}`);
-    const devices = { bridge: bridgeName(spec.networkId), vxlan: vxlanName(spec.networkId) };
+    const devices = { hostLink: hostLinkName(spec.networkId), vxlan: vxlanName(spec.networkId) };
     const before = this.overlays.get(spec.networkId);
     // A changed VNI recreates the VXLAN device, which drops its entries, as on Linux.
     if (before && before.vni !== spec.vni) this.endpoints.delete(spec.networkId);
@@ -66,15 +66,15 @@ export class FakePlumbing implements NetworkPlumbing {
     return Promise.resolve();
   }
 
-  setForwardAccept(bridge: string, on: boolean): Promise<void> {
-    this.calls.push(`setForwardAccept ${bridge} ${on}`);
-    if (on) this.forwardAccepts.add(bridge);
-    else this.forwardAccepts.delete(bridge);
+  setForwardAccept(link: string, on: boolean): Promise<void> {
+    this.calls.push(`setForwardAccept ${link} ${on}`);
+    if (on) this.forwardAccepts.add(link);
+    else this.forwardAccepts.delete(link);
     return Promise.resolve();
   }
 
   listOwned(): Promise<OwnedObjects> {
-    const links = [...this.overlays.keys()].flatMap((id) => [bridgeName(id), vxlanName(id)]).sort();
+    const links = [...this.overlays.keys()].flatMap((id) => [hostLinkName(id), vxlanName(id)]).sort();
     return Promise.resolve({
       links,
       tables: [...this.tables.values()]

@@ -7,9 +7,9 @@
 import { invalidArgument, notFound } from '../common/errors.js';
 import { parseCidr, parseIpv4 } from './cidr.js';
 import { CommandError, mustRun, type CommandRunner } from './command-runner.js';
-import { bridgeName, OWNED_LINK, OWNED_TABLE, vxlanName } from './device-names.js';
+import { hostLinkName, OWNED_LINK, OWNED_TABLE, vxlanName } from './device-names.js';
 import { listForwardAccepts, setForwardAccept } from './forward-accept.js';
-import { bridgeMacFor, isMac, macForIp } from './mac.js';
+import { hostLinkMacFor, isMac, macForIp } from './mac.js';
 import { removeScript, replaceScript, type NftFamily, type NftRuleset } from './nft-ruleset.js';
 import {
   DEFAULT_OVERLAY_MTU,
@@ -29,14 +29,22 @@ interface LinkInfo {
   mtu?: number;
   linkinfo?: {
     info_kind?: string;
-    info_data?: { id?: number; local?: string; port?: number; learning?: boolean; proxy?: boolean; link?: string };
+    info_data?: { id?: number; local?: string; port?: number; learning?: boolean; proxy?: boolean; mode?: string };
   };
+  /** A macvlan link's parent. */
+  link?: string;
 }
 
 const LINK_NAME = /^[A-Za-z0-9_.-]{1,15}$/;
 
 function ipv4(text: string, what: string): string {
   if (parseIpv4(text) === undefined) throw invalidArgument(`${what} ${text} is not a valid IP address`);
+  return text;
+}
+
+/** An address with its prefix length (`10.0.1.1/24`), checked before it reaches a command line. */
+function cidrArg(text: string, what: string): string {
+  if (!parseCidr(text) || !text.includes('/')) throw invalidArgument(`invalid ${what} ${text}`);
   return text;
 }
 
@@ -70,7 +78,7 @@ export class LinuxPlumbing implements NetworkPlumbing {
   }
 
   async ensureOverlay(spec: OverlaySpec): Promise<OverlayDevices> {
-    const bridge = bridgeName(spec.networkId);
+    const host = hostLinkName(spec.networkId);
     const vxlan = vxlanName(spec.networkId);
     if (!Number.isInteger(spec.vni) || spec.vni < 1 || spec.vni > VNI_LAST)
       throw invalidArgument(`invalid vxlan id value ${spec.vni}`);
@@ -81,14 +89,10 @@ export class LinuxPlumbing implements NetworkPlumbing {
     if (!Number.isInteger(mtu) || mtu < 576 || mtu > 9000) throw invalidArgument(`invalid mtu ${mtu}`);
     if (spec.underlayDevice !== undefined && !LINK_NAME.test(spec.underlayDevice))
       throw invalidArgument(`invalid device ${spec.underlayDevice}`);
-    const hostCidr = spec.hostAddress;
-    if (hostCidr !== undefined && !parseCidr(hostCidr)) throw invalidArgument(`invalid host address ${hostCidr}`);
+    const gateway = cidrArg(spec.gateway, 'gateway');
+    const hostCidr = spec.hostAddress === undefined ? undefined : cidrArg(spec.hostAddress, 'host address');
 
     let links = await this.links();
-    const br = links.get(bridge);
-    if (br && br.linkinfo?.info_kind !== 'bridge') await this.ip(['link', 'del', bridge]);
-    if (!br || br.linkinfo?.info_kind !== 'bridge') await this.ip(['link', 'add', bridge, 'type', 'bridge']);
-
     const vx = links.get(vxlan);
     const d = vx?.linkinfo?.info_data;
     const right =
@@ -98,6 +102,7 @@ export class LinuxPlumbing implements NetworkPlumbing {
       d.port === port &&
       d.learning === false &&
       d.proxy === true;
+    // Deleting the VXLAN device takes its macvlan links with it (the host's and any container's).
     if (vx && !right) await this.ip(['link', 'del', vxlan]);
     if (!right) {
       // nolearning + proxy: remote MACs and ARP answers come only from the entries shoal programs;
@@ -121,24 +126,31 @@ export class LinuxPlumbing implements NetworkPlumbing {
       ]);
     }
     links = await this.links();
+    if (links.get(vxlan)?.mtu !== mtu) await this.ip(['link', 'set', vxlan, 'mtu', String(mtu)]);
+    await this.ip(['link', 'set', vxlan, 'up']);
+
     // A fixed MAC (mac.ts): with a host address, the one remote hosts program for it.
     const mac =
-      hostCidr !== undefined ? macForIp(hostCidr.slice(0, hostCidr.indexOf('/'))) : bridgeMacFor(spec.networkId);
-    if (links.get(bridge)?.address !== mac) await this.ip(['link', 'set', bridge, 'address', mac]);
-    if (hostCidr !== undefined) await this.ip(['addr', 'replace', hostCidr, 'dev', bridge]);
+      hostCidr !== undefined ? macForIp(hostCidr.slice(0, hostCidr.indexOf('/'))) : hostLinkMacFor(spec.networkId);
+    const hl = links.get(host);
+    const hostRight =
+      hl?.linkinfo?.info_kind === 'macvlan' && hl.link === vxlan && hl.linkinfo.info_data?.mode === 'bridge';
+    // A bridge of an older shoal, or a link on a replaced VXLAN device: made anew.
+    if (hl && !hostRight) await this.ip(['link', 'del', host]);
+    if (!hostRight)
+      await this.ip(['link', 'add', host, 'link', vxlan, 'address', mac, 'type', 'macvlan', 'mode', 'bridge']);
+    else if (hl.address !== mac) await this.ip(['link', 'set', host, 'address', mac]);
+    await this.ip(['addr', 'replace', gateway, 'dev', host]);
+    if (hostCidr !== undefined) await this.ip(['addr', 'replace', hostCidr, 'dev', host]);
     if (spec.routeLocalnet)
-      await mustRun(this.runner, 'sysctl', ['-q', '-w', `net.ipv4.conf.${bridge}.route_localnet=1`]);
-    const v = links.get(vxlan);
-    if (v?.master !== bridge || v.mtu !== mtu)
-      await this.ip(['link', 'set', vxlan, 'master', bridge, 'mtu', String(mtu)]);
-    await this.ip(['link', 'set', vxlan, 'up']);
-    await this.ip(['link', 'set', bridge, 'up']);
-    return { bridge, vxlan };
+      await mustRun(this.runner, 'sysctl', ['-q', '-w', `net.ipv4.conf.${host}.route_localnet=1`]);
+    await this.ip(['link', 'set', host, 'up']);
+    return { hostLink: host, vxlan };
   }
 
   async removeOverlay(networkId: string): Promise<void> {
     await this.tolerate('ip', ['link', 'del', vxlanName(networkId)]);
-    await this.tolerate('ip', ['link', 'del', bridgeName(networkId)]);
+    await this.tolerate('ip', ['link', 'del', hostLinkName(networkId)]);
   }
 
   private endpointArgs(
@@ -155,19 +167,16 @@ export class LinuxPlumbing implements NetworkPlumbing {
   async addRemoteEndpoint(networkId: string, ep: RemoteEndpoint): Promise<void> {
     const { vxlan, ip, host, mac } = this.endpointArgs(networkId, ep);
     if (!(await this.links()).has(vxlan)) throw notFound(`overlay ${networkId} has no VXLAN device on this host`);
-    // The neighbour entry lets the VXLAN device answer ARP for the remote address (proxy); the
-    // `self` FDB entry says which host the MAC is behind; the `master` entry keeps the bridge from
-    // flooding the MAC to its local ports.
+    // The neighbour entry lets the VXLAN device answer ARP for the remote address (proxy); the FDB
+    // entry says which host the MAC is behind.
     await this.ip(['neigh', 'replace', ip, 'lladdr', mac, 'dev', vxlan, 'nud', 'permanent']);
     await mustRun(this.runner, 'bridge', ['fdb', 'replace', mac, 'dev', vxlan, 'dst', host, 'self', 'permanent']);
-    await mustRun(this.runner, 'bridge', ['fdb', 'replace', mac, 'dev', vxlan, 'master', 'static']);
   }
 
   async removeRemoteEndpoint(networkId: string, ep: RemoteEndpoint): Promise<void> {
     const { vxlan, ip, host, mac } = this.endpointArgs(networkId, ep);
     await this.tolerate('ip', ['neigh', 'del', ip, 'dev', vxlan]);
     await this.tolerate('bridge', ['fdb', 'del', mac, 'dev', vxlan, 'dst', host, 'self']);
-    await this.tolerate('bridge', ['fdb', 'del', mac, 'dev', vxlan, 'master']);
   }
 
   async listRemoteEndpoints(networkId: string): Promise<RemoteEndpoint[]> {
@@ -199,8 +208,8 @@ export class LinuxPlumbing implements NetworkPlumbing {
     await mustRun(this.runner, 'nft', ['-f', '-'], removeScript(family, table));
   }
 
-  setForwardAccept(bridge: string, on: boolean): Promise<void> {
-    return setForwardAccept(this.runner, bridge, on);
+  setForwardAccept(link: string, on: boolean): Promise<void> {
+    return setForwardAccept(this.runner, link, on);
   }
 
   async listOwned(): Promise<OwnedObjects> {
@@ -226,7 +235,7 @@ export class LinuxPlumbing implements NetworkPlumbing {
   async cleanup(): Promise<void> {
     const { links, tables, netdevTables, forwardAccepts } = await this.listOwned();
     for (const b of forwardAccepts) await setForwardAccept(this.runner, b, false);
-    // VXLAN devices first: deleting a bridge first would leave its ports behind, briefly unbridged.
+    // VXLAN devices first: their macvlan links go with them.
     for (const l of links.filter((n) => n.startsWith('shv-'))) await this.tolerate('ip', ['link', 'del', l]);
     for (const l of links.filter((n) => n.startsWith('shl-'))) await this.tolerate('ip', ['link', 'del', l]);
     for (const t of tables) await this.removeRuleset(t);

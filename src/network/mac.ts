@@ -21,7 +21,7 @@ export function macForIp(ip: string): string {
  * or goes; the containers' neighbour entries for the gateway then point at a MAC nobody answers to,
  * and their DNS (and egress) stops until the entries expire, about 30 s.
  */
-export function bridgeMacFor(networkId: string): string {
+export function hostLinkMacFor(networkId: string): string {
   const h = createHash('sha256').update(networkId).digest();
   return [0x02, 0x53, h[0]!, h[1]!, h[2]!, h[3]!].map((b) => b.toString(16).padStart(2, '0')).join(':');
 }

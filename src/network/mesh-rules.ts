@@ -29,7 +29,7 @@ export interface PublishedPort {
 
 export interface MeshSpec {
   /** The ingress network's bridge on this host. */
-  readonly ingressBridge: string;
+  readonly ingressLink: string;
   /** This node's own address on the ingress network (the SNAT source). */
   readonly nodeIngressIp: string;
   readonly ports: readonly PublishedPort[];
@@ -45,7 +45,7 @@ const port = (n: number): number => {
 export function meshRuleset(spec: MeshSpec): NftRuleset {
   if (parseIpv4(spec.nodeIngressIp) === undefined)
     throw invalidArgument(`node ingress address ${spec.nodeIngressIp} is not a valid IP address`);
-  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(spec.ingressBridge)) throw invalidArgument(`invalid bridge ${spec.ingressBridge}`);
+  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(spec.ingressLink)) throw invalidArgument(`invalid bridge ${spec.ingressLink}`);
   const dnat: string[] = [];
   const ports = [...spec.ports].sort(
     (a, b) => a.protocol.localeCompare(b.protocol) || a.publishedPort - b.publishedPort,
@@ -57,7 +57,7 @@ export function meshRuleset(spec: MeshSpec): NftRuleset {
       `fib daddr type local ${p.protocol} dport ${port(p.publishedPort)} dnat to ${roundRobin(backends)} : ${port(p.targetPort)}`,
     );
   }
-  const br = `"${spec.ingressBridge}"`;
+  const br = `"${spec.ingressLink}"`;
   const snat: string[] = [`oifname ${br} ct status dnat ip saddr 127.0.0.0/8 snat to ${spec.nodeIngressIp}`];
   const local = sortedAddresses(spec.keepSourceForLocal ?? [], 'local backend');
   if (local.length > 0) snat.push(`oifname ${br} ct status dnat ip daddr { ${local.join(', ')} } accept`);

@@ -38,7 +38,7 @@ describe('VIP rules', () => {
 describe('mesh rules', () => {
   it('DNATs local-destination published ports in prerouting and output, SNATs to the node address', () => {
     const rs = meshRuleset({
-      ingressBridge: 'shl-ingress0',
+      ingressLink: 'shl-ingress0',
       nodeIngressIp: '10.0.0.3',
       ports: [
         { protocol: 'udp', publishedPort: 5353, targetPort: 53, backends: ['10.0.0.7'] },
@@ -56,7 +56,7 @@ describe('mesh rules', () => {
 
   it('keeps the client source for local tasks when asked', () => {
     const rs = meshRuleset({
-      ingressBridge: 'shl-x',
+      ingressLink: 'shl-x',
       nodeIngressIp: '10.0.0.3',
       ports: [],
       keepSourceForLocal: ['10.0.0.9'],
@@ -66,14 +66,18 @@ describe('mesh rules', () => {
 });
 
 describe('egress rules', () => {
-  it('masquerades routed traffic of normal overlays, keeps internal ones on their bridge, isolates bridges', () => {
+  it('masquerades routed traffic of normal overlays, keeps internal ones in, isolates overlays from each other and from Docker bridges', () => {
     const rs = egressRuleset([
-      { bridge: 'shl-aaa', subnet: '10.0.1.0/24', internal: false, gateway: '10.0.1.1' },
-      { bridge: 'shl-bbb', subnet: '10.0.2.0/24', internal: true, gateway: '10.0.2.1' },
+      { link: 'shl-aaa', subnet: '10.0.1.0/24', internal: false, gateway: '10.0.1.1' },
+      { link: 'shl-bbb', subnet: '10.0.2.0/24', internal: true, gateway: '10.0.2.1' },
     ]);
     assert.match(rs.body, /ip saddr 10\.0\.1\.0\/24 ip daddr != 10\.0\.1\.0\/24 oifname != "shl-aaa" masquerade/);
     assert.doesNotMatch(rs.body, /10\.0\.2\.0\/24/);
-    assert.match(rs.body, /iifname "shl-aaa" oifname "shl-\*" oifname != "shl-aaa" drop/);
+    assert.match(rs.body, /iifname "shl-aaa" oifname "shl-\*" oifname != "shl-aaa" ct status & dnat == 0 drop/);
+    assert.match(rs.body, /iifname "shl-aaa" oifname "docker\*" ct status & dnat == 0 drop/);
+    assert.match(rs.body, /iifname "shl-aaa" oifname "br-\*" ct status & dnat == 0 drop/);
+    // Nothing is routed into an overlay but replies and the mesh's DNATed flows.
+    assert.match(rs.body, /oifname "shl-aaa" iifname != "shl-aaa" ct state new ct status & dnat == 0 drop/);
     assert.match(rs.body, /iifname "shl-bbb" oifname != "shl-bbb" drop/);
     // The host itself is out of reach of an internal overlay, but for the embedded DNS on its gateway.
     assert.match(
@@ -81,10 +85,8 @@ describe('egress rules', () => {
       /chain input \{\n.*hook input.*\n.*iifname "shl-bbb" ip daddr 10\.0\.2\.1 meta l4proto \{ tcp, udp \} th dport 53 accept\n.*iifname "shl-bbb" drop\n/,
     );
     assert.doesNotMatch(rs.body, /iifname "shl-aaa" drop/);
-    const open = egressRuleset([{ bridge: 'shl-aaa', subnet: '10.0.1.0/24', internal: false, gateway: '10.0.1.1' }]);
+    const open = egressRuleset([{ link: 'shl-aaa', subnet: '10.0.1.0/24', internal: false, gateway: '10.0.1.1' }]);
     assert.doesNotMatch(open.body, /chain input/, 'no input hook without an internal network');
-    assert.throws(() =>
-      egressRuleset([{ bridge: 'shl-c', subnet: '10.0.3.0/24', internal: true, gateway: 'x; flush' }]),
-    );
+    assert.throws(() => egressRuleset([{ link: 'shl-c', subnet: '10.0.3.0/24', internal: true, gateway: 'x; flush' }]));
   });
 });

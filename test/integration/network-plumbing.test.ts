@@ -1,7 +1,8 @@
 /**
  * The overlay plumbing for real, in network namespaces on this machine: two "hosts" joined by a
- * veth underlay, each with the bridge + VXLAN device of two overlays made by LinuxPlumbing, and
- * plain namespaces as containers (veth into the bridge, the IP and MAC the allocator would give).
+ * veth underlay, each with the VXLAN device and host link of two overlays made by LinuxPlumbing,
+ * and plain namespaces as containers (a macvlan link on the VXLAN device, as the engine's macvlan
+ * driver makes, with the IP and MAC the allocator would give).
  * It proves cross-host ping and TCP, isolation between overlays, VIP round-robin and the routing
  * mesh with nftables, and that cleanup leaves nothing. Every name carries a `shoalnet-test-<rand>`
  * prefix; the namespaces (and with them every link and rule) are removed even when a step fails.
@@ -14,9 +15,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { netnsRunner } from '../../src/network/command-runner.js';
-import { bridgeName } from '../../src/network/device-names.js';
+import { hostLinkName, vxlanName } from '../../src/network/device-names.js';
 import { LinuxPlumbing } from '../../src/network/linux-plumbing.js';
-import { bridgeMacFor, macForIp } from '../../src/network/mac.js';
+import { hostLinkMacFor, macForIp } from '../../src/network/mac.js';
 import { meshRuleset } from '../../src/network/mesh-rules.js';
 import { egressRuleset } from '../../src/network/egress-rules.js';
 import { goneRuleset } from '../../src/network/gone-rules.js';
@@ -78,10 +79,11 @@ describe('overlay plumbing in network namespaces', { skip: canRun ? false : 'nee
     { name: 'a3', host: h1, net: NET_A, ip: '10.0.1.13' },
     { name: 'a2', host: h2, net: NET_A, ip: '10.0.1.12' },
     { name: 'a4', host: h2, net: NET_A, ip: '10.0.1.14' },
-    { name: 'b2', host: h2, net: NET_B, ip: '10.0.1.50' },
+    { name: 'b2', host: h2, net: NET_B, ip: '10.0.2.50' },
   ];
   const ep = (name: string): Endpoint => eps.find((e) => e.name === name)!;
   const vni = (net: string): number => (net === NET_A ? 4097 : 4098);
+  const gateway = (net: string): string => (net === NET_A ? '10.0.1.1/24' : '10.0.2.1/24');
 
   function addNs(name: string): void {
     must('ip', ['netns', 'add', ns(name)]);
@@ -89,26 +91,26 @@ describe('overlay plumbing in network namespaces', { skip: canRun ? false : 'nee
     must('ip', ['-n', ns(name), 'link', 'set', 'lo', 'up']);
   }
 
-  /** A "container": a namespace with eth0 on the overlay bridge, the allocated IP and Docker's MAC. */
+  /** A "container": a namespace with a macvlan link on the overlay's VXLAN device, its IP and Docker's MAC. */
   function attach(e: Endpoint, index: number): void {
     addNs(e.name);
-    const veth = `vth${index}`;
+    const link = `mvl${index}`;
     must('ip', [
       '-n',
       ns(e.host.name),
       'link',
       'add',
-      veth,
+      link,
+      'link',
+      vxlanName(e.net),
       'type',
-      'veth',
-      'peer',
-      'name',
-      'eth0',
-      'netns',
-      ns(e.name),
+      'macvlan',
+      'mode',
+      'bridge',
     ]);
-    must('ip', ['-n', ns(e.host.name), 'link', 'set', veth, 'master', bridgeName(e.net), 'mtu', '1450', 'up']);
-    must('ip', ['-n', ns(e.name), 'link', 'set', 'eth0', 'address', macForIp(e.ip), 'mtu', '1450', 'up']);
+    must('ip', ['-n', ns(e.host.name), 'link', 'set', link, 'netns', ns(e.name)]);
+    must('ip', ['-n', ns(e.name), 'link', 'set', link, 'name', 'eth0']);
+    must('ip', ['-n', ns(e.name), 'link', 'set', 'eth0', 'address', macForIp(e.ip), 'up']);
     must('ip', ['-n', ns(e.name), 'addr', 'add', `${e.ip}/${SUBNET_BITS}`, 'dev', 'eth0']);
   }
 
@@ -152,7 +154,13 @@ describe('overlay plumbing in network namespaces', { skip: canRun ? false : 'nee
     }
     for (const h of [h1, h2]) {
       for (const net of [NET_A, NET_B]) {
-        const spec = { networkId: net, vni: vni(net), localUnderlayIp: h.underlay, underlayDevice: 'ul0' };
+        const spec = {
+          networkId: net,
+          vni: vni(net),
+          localUnderlayIp: h.underlay,
+          underlayDevice: 'ul0',
+          gateway: gateway(net),
+        };
         await h.plumbing.ensureOverlay(
           h === h1 && net === NET_A ? { ...spec, hostAddress: '10.0.1.201/24', routeLocalnet: true } : spec,
         );
@@ -189,6 +197,7 @@ describe('overlay plumbing in network namespaces', { skip: canRun ? false : 'nee
       vni: 4097,
       localUnderlayIp: h1.underlay,
       underlayDevice: 'ul0',
+      gateway: '10.0.1.1/24',
       hostAddress: '10.0.1.201/24',
       routeLocalnet: true,
     });
@@ -199,27 +208,21 @@ describe('overlay plumbing in network namespaces', { skip: canRun ? false : 'nee
     );
   });
 
-  it("keeps a bridge's MAC fixed while ports come and go (the containers' gateway entry stays right)", () => {
-    const mac = (): string =>
-      must('ip', ['-n', ns('h2'), '-j', 'link', 'show', bridgeName(NET_B)]).match(/"address":"([0-9a-f:]+)"/)![1]!;
-    assert.equal(mac(), bridgeMacFor(NET_B));
-    // A port with a lower MAC than any other: a bridge left to itself would take it, and lose it again.
-    must('ip', ['-n', ns('h2'), 'link', 'add', 'lowmac', 'type', 'veth', 'peer', 'name', 'lowmacp']);
-    must('ip', [
-      '-n',
-      ns('h2'),
-      'link',
-      'set',
-      'lowmac',
-      'address',
-      '00:00:00:00:00:01',
-      'master',
-      bridgeName(NET_B),
-      'up',
-    ]);
-    assert.equal(mac(), bridgeMacFor(NET_B), 'a port came');
-    must('ip', ['-n', ns('h2'), 'link', 'del', 'lowmac']);
-    assert.equal(mac(), bridgeMacFor(NET_B), 'a port went');
+  it('gives the host link a fixed MAC and the gateway address, and keeps them when ensured again', async () => {
+    const show = (): string => must('ip', ['-n', ns('h2'), '-j', 'addr', 'show', hostLinkName(NET_B)]);
+    const mac = (): string => /"address":"([0-9a-f:]+)"/.exec(show())![1]!;
+    assert.equal(mac(), hostLinkMacFor(NET_B));
+    assert.match(show(), /"local":"10\.0\.2\.1","prefixlen":24/);
+    assert.match(must('ip', ['-n', ns('h2'), '-d', 'link', 'show', hostLinkName(NET_B)]), /macvlan mode bridge/);
+    await h2.plumbing.ensureOverlay({
+      networkId: NET_B,
+      vni: vni(NET_B),
+      localUnderlayIp: h2.underlay,
+      underlayDevice: 'ul0',
+      gateway: gateway(NET_B),
+    });
+    assert.equal(mac(), hostLinkMacFor(NET_B));
+    assert.equal(ping('b2', '10.0.2.1'), true, 'a container reaches its gateway on the host link');
   });
 
   it('carries ping and TCP across hosts over VXLAN', () => {
@@ -229,15 +232,17 @@ describe('overlay plumbing in network namespaces', { skip: canRun ? false : 'nee
   });
 
   it('keeps overlays isolated even when an entry points at the other network', async () => {
-    // Misroute on purpose: h1's overlay A believes b2's address lives on h2. The frame arrives on
-    // h2 with A's VNI, where only A's bridge gets it; b2 is on B and never sees it.
+    // Misroute on purpose: h1's overlay A believes b2's address lives on h2 (and a1 that it is on its
+    // link). The frame arrives on h2 with A's VNI, where only A's links may get it; b2 is on B.
     await h1.plumbing.addRemoteEndpoint(NET_A, { ip: ep('b2').ip, hostIp: h2.underlay });
+    must('ip', ['-n', ns('a1'), 'route', 'add', `${ep('b2').ip}/32`, 'dev', 'eth0']);
     try {
       assert.equal(ping('a1', ep('b2').ip), false);
       assert.equal(get('a1', `http://${ep('b2').ip}/`), undefined);
       assert.equal(ping('b2', ep('a2').ip), false, 'nor from B to a local A endpoint');
     } finally {
       await h1.plumbing.removeRemoteEndpoint(NET_A, { ip: ep('b2').ip, hostIp: h2.underlay });
+      must('ip', ['-n', ns('a1'), 'route', 'del', `${ep('b2').ip}/32`, 'dev', 'eth0']);
     }
   });
 
@@ -267,7 +272,7 @@ describe('overlay plumbing in network namespaces', { skip: canRun ? false : 'nee
   it('routes a published port from another host and from 127.0.0.1 to tasks on every host', async () => {
     await h1.plumbing.applyRuleset(
       meshRuleset({
-        ingressBridge: bridgeName(NET_A),
+        ingressLink: hostLinkName(NET_A),
         nodeIngressIp: '10.0.1.201',
         ports: [
           { protocol: 'tcp', publishedPort: 8080, targetPort: 80, backends: [ep('a2').ip, ep('a3').ip, ep('a4').ip] },
@@ -288,8 +293,8 @@ describe('overlay plumbing in network namespaces', { skip: canRun ? false : 'nee
   it('loads the egress table and cleans up everything it made', async () => {
     await h1.plumbing.applyRuleset(
       egressRuleset([
-        { bridge: bridgeName(NET_A), subnet: '10.0.1.0/24', internal: false, gateway: '10.0.1.1' },
-        { bridge: bridgeName(NET_B), subnet: '10.0.1.0/24', internal: true, gateway: '10.0.1.1' },
+        { link: hostLinkName(NET_A), subnet: '10.0.1.0/24', internal: false, gateway: '10.0.1.1' },
+        { link: hostLinkName(NET_B), subnet: '10.0.2.0/24', internal: true, gateway: '10.0.2.1' },
       ]),
     );
     await h1.plumbing.applyRuleset(goneRuleset([{ networkId: NET_A, ips: ['10.0.1.99'] }]));

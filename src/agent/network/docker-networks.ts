@@ -1,18 +1,21 @@
 /**
- * The runtime engine's side of an overlay on one host: a Docker network of driver `bridge` bound to
- * the overlay's own Linux bridge (which shoal made and enslaved the VXLAN device to), with the
- * overlay's subnet and gateway, so containers join it with their allocated address. Docker's
- * masquerade is off (egress NAT is shoal's table) and the MTU leaves room for VXLAN.
+ * The runtime engine's side of an overlay on one host: a Docker network of driver `macvlan` (bridge
+ * mode) whose parent is the overlay's VXLAN device, with the overlay's subnet and gateway, so each
+ * container gets a macvlan link on the VXLAN device with its allocated address (and Docker's MAC for
+ * it, 02:42:<ip>) and the VXLAN device's MTU. The engine adds no NAT or filter rules for a macvlan
+ * network: egress NAT and isolation are shoal's tables. An `--internal` overlay gives its containers
+ * no default route.
  */
 import { EngineClient, HttpError } from '../../common/http-client.js';
-import { DEFAULT_OVERLAY_MTU } from '../../network/plumbing.js';
 
 /** Marks the Docker networks shoal made, so that cleanup finds them (and nothing else). */
 export const OVERLAY_LABEL = 'io.shoal.network.id';
 
-export interface BridgeNetworkSpec {
-  /** Docker network name and Linux bridge name (the same: `shl-…`). */
+export interface CarrierNetworkSpec {
+  /** Docker network name (the host link's name, `shl-…`). */
   readonly name: string;
+  /** The overlay's VXLAN device on this host (`shv-…`). */
+  readonly parent: string;
   readonly networkId: string;
   readonly subnet: string;
   readonly gateway: string;
@@ -21,7 +24,7 @@ export interface BridgeNetworkSpec {
 
 export interface DockerNetworks {
   /** Creates the network unless it exists. */
-  ensure(spec: BridgeNetworkSpec): Promise<void>;
+  ensure(spec: CarrierNetworkSpec): Promise<void>;
   /** Removes it; a missing network is fine. Fails while containers are attached. */
   remove(name: string): Promise<void>;
   /** Names of the networks shoal made on this engine. */
@@ -35,10 +38,14 @@ export class EngineDockerNetworks implements DockerNetworks {
     this.engine = new EngineClient(runtimeUrl, '/v1.41');
   }
 
-  async ensure(spec: BridgeNetworkSpec): Promise<void> {
+  async ensure(spec: CarrierNetworkSpec): Promise<void> {
     try {
-      await this.engine.json(`/networks/${encodeURIComponent(spec.name)}`);
-      return;
+      const cur = await this.engine.json<{ Driver?: string; Options?: Record<string, string> | null }>(
+        `/networks/${encodeURIComponent(spec.name)}`,
+      );
+      if (cur.Driver === 'macvlan' && cur.Options?.parent === spec.parent) return;
+      // An older shoal's bridge network (or one on another parent): replaced while no container uses it.
+      await this.remove(spec.name);
     } catch (e) {
       if (!(e instanceof HttpError && e.status === 404)) throw e;
     }
@@ -48,14 +55,10 @@ export class EngineDockerNetworks implements DockerNetworks {
         body: {
           Name: spec.name,
           CheckDuplicate: true,
-          Driver: 'bridge',
+          Driver: 'macvlan',
           Internal: spec.internal,
           IPAM: { Driver: 'default', Config: [{ Subnet: spec.subnet, Gateway: spec.gateway }] },
-          Options: {
-            'com.docker.network.bridge.name': spec.name,
-            'com.docker.network.bridge.enable_ip_masquerade': 'false',
-            'com.docker.network.driver.mtu': String(DEFAULT_OVERLAY_MTU),
-          },
+          Options: { parent: spec.parent, macvlan_mode: 'bridge' },
           Labels: { [OVERLAY_LABEL]: spec.networkId },
         },
       });

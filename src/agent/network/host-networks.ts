@@ -9,8 +9,9 @@
 import { errorMessage } from '../../common/errors.js';
 import type { Logger } from '../../common/logging.js';
 import { hostPart } from '../../network/addresses.js';
+import { parseCidr } from '../../network/cidr.js';
 import type { LiveDnsRecords } from '../../network/dns-records.js';
-import { bridgeName } from '../../network/device-names.js';
+import { hostLinkName } from '../../network/device-names.js';
 import { egressRuleset, EGRESS_TABLE_SUFFIX } from '../../network/egress-rules.js';
 import { DEFAULT_DATA_PATH_PORT } from '../../network/data-path-port.js';
 import { goneRuleset, GONE_TABLE_SUFFIX, type GoneEndpoints } from '../../network/gone-rules.js';
@@ -77,9 +78,8 @@ export class HostNetworks {
    * without waiting for the managers to record the end and send a new view.
    */
   private readonly endedHere = new Set<string>();
-  /** The mesh table text applied, and the bridge given a DOCKER-USER accept. */
+  /** The mesh table text applied. */
   private meshApplied = '';
-  private meshBridge: string | undefined;
   private chain: Promise<void> = Promise.resolve();
   private syncQueued = false;
   private firstSync = true;
@@ -220,7 +220,6 @@ export class HostNetworks {
       this.egressApplied = '';
       this.goneApplied = '';
       this.meshApplied = '';
-      this.meshBridge = undefined;
     });
   }
 
@@ -302,21 +301,31 @@ export class HostNetworks {
       cur.hostAddress === hostAddress
     )
       return;
-    const name = bridgeName(n.id);
-    // The mesh's bridge carries the node's ingress address (its MAC derived from it, so peers can
+    const name = hostLinkName(n.id);
+    const subnet = parseCidr(n.subnet);
+    if (!subnet) throw new Error(`network ${n.id} has an invalid subnet ${n.subnet}`);
+    // The mesh's host link carries the node's ingress address (its MAC derived from it, so peers can
     // program it like a task) and lets 127.0.0.1-sourced flows out (the mesh from the host itself).
     const spec = {
       networkId: n.id,
       vni: n.vni,
       localUnderlayIp: this.o.underlayIp,
       dstPort,
+      gateway: `${n.gateway}/${subnet.bits}`,
       ...(hostAddress ? { hostAddress, routeLocalnet: true } : {}),
     };
-    await this.o.plumbing.ensureOverlay(spec);
-    await this.o.docker.ensure({ name, networkId: n.id, subnet: n.subnet, gateway: n.gateway, internal: n.internal });
-    // Docker's bridge driver replaces a foreign address on a bridge it adopts: put the node's back.
-    if (hostAddress) await this.o.plumbing.ensureOverlay(spec);
-    // Docker put the gateway on the bridge: the embedded DNS answers there.
+    const { vxlan } = await this.o.plumbing.ensureOverlay(spec);
+    await this.o.docker.ensure({
+      name,
+      parent: vxlan,
+      networkId: n.id,
+      subnet: n.subnet,
+      gateway: n.gateway,
+      internal: n.internal,
+    });
+    // Routed traffic of the overlay past Docker's FORWARD policy; isolation is the egress table's.
+    await this.o.plumbing.setForwardAccept(name, true);
+    // The embedded DNS answers on the gateway address of the host link.
     await this.o.dns.listen(n.gateway).catch((e: unknown) => this.warn('dns listen', n.gateway, e));
     const remotes = new Map<string, RemoteEndpoint>();
     for (const r of await this.o.plumbing.listRemoteEndpoints(n.id)) remotes.set(r.ip, r);
@@ -328,12 +337,13 @@ export class HostNetworks {
     const a = this.active.get(id);
     if (a) await this.o.dns.close(a.net.gateway);
     try {
-      await this.o.docker.remove(bridgeName(id));
+      await this.o.docker.remove(hostLinkName(id));
     } catch (e) {
       // A container still attached (being removed): try again shortly.
-      this.warn('removing docker network', bridgeName(id), e);
+      this.warn('removing docker network', hostLinkName(id), e);
       return false;
     }
+    await this.o.plumbing.setForwardAccept(hostLinkName(id), false);
     await this.o.plumbing.removeOverlay(id);
     this.active.delete(id);
     return true;
@@ -428,24 +438,17 @@ export class HostNetworks {
     }
   }
 
-  /** The mesh table and DOCKER-USER accept while the mesh runs here; neither once it stops. */
+  /** The mesh table while the mesh runs here; none once it stops. */
   private async programMesh(): Promise<void> {
     const mesh = this.view.mesh;
     const active = mesh && this.active.get(mesh.networkId);
     if (!mesh || !active) {
       if (this.meshApplied) await this.o.plumbing.removeRuleset(ruleset(MESH_TABLE_SUFFIX, '').table);
-      if (this.meshBridge) await this.o.plumbing.setForwardAccept(this.meshBridge, false);
       this.meshApplied = '';
-      this.meshBridge = undefined;
       return;
     }
-    const bridge = bridgeName(mesh.networkId);
-    if (this.meshBridge && this.meshBridge !== bridge) await this.o.plumbing.setForwardAccept(this.meshBridge, false);
-    if (this.meshBridge !== bridge) {
-      await this.o.plumbing.setForwardAccept(bridge, true);
-      this.meshBridge = bridge;
-    }
-    const rs = meshRuleset({ ingressBridge: bridge, nodeIngressIp: hostPart(mesh.nodeAddress), ports: mesh.ports });
+    const link = hostLinkName(mesh.networkId);
+    const rs = meshRuleset({ ingressLink: link, nodeIngressIp: hostPart(mesh.nodeAddress), ports: mesh.ports });
     const text = replaceScript(rs);
     if (text === this.meshApplied) return;
     await this.o.plumbing.applyRuleset(rs);
@@ -509,7 +512,7 @@ export class HostNetworks {
 
   private async programEgress(): Promise<void> {
     const nets = [...this.active.values()].map((a) => ({
-      bridge: bridgeName(a.net.id),
+      link: hostLinkName(a.net.id),
       subnet: a.net.subnet,
       internal: a.net.internal,
       gateway: a.net.gateway,
@@ -528,7 +531,7 @@ export class HostNetworks {
 
   /** After a crash or restart: what shoal made here that the first assignment set does not need. */
   private async removeLeftovers(): Promise<void> {
-    const keep = new Set([...this.active.keys()].map((id) => bridgeName(id)));
+    const keep = new Set([...this.active.keys()].map((id) => hostLinkName(id)));
     for (const name of await this.o.docker.listOwned()) {
       if (!keep.has(name))
         await this.o.docker.remove(name).catch((e: unknown) => this.warn('removing leftover docker network', name, e));
@@ -536,11 +539,15 @@ export class HostNetworks {
     if (this.active.size === 0) await this.o.plumbing.cleanup();
     else {
       const owned = await this.o.plumbing.listOwned();
-      if (!this.meshBridge) {
-        for (const b of owned.forwardAccepts) await this.o.plumbing.setForwardAccept(b, false);
-        if (owned.tables.includes(ruleset(MESH_TABLE_SUFFIX, '').table))
-          await this.o.plumbing.removeRuleset(ruleset(MESH_TABLE_SUFFIX, '').table);
-      }
+      const ids = new Map([...this.active.keys()].map((id) => [hostLinkName(id).slice(4), id]));
+      for (const l of owned.links)
+        if (!ids.has(l.slice(4)))
+          await this.o.plumbing
+            .removeOverlay(l.slice(4))
+            .catch((e: unknown) => this.warn('removing leftover link', l, e));
+      for (const l of owned.forwardAccepts) if (!keep.has(l)) await this.o.plumbing.setForwardAccept(l, false);
+      if (!this.meshApplied && owned.tables.includes(ruleset(MESH_TABLE_SUFFIX, '').table))
+        await this.o.plumbing.removeRuleset(ruleset(MESH_TABLE_SUFFIX, '').table);
       const gone = ruleset(GONE_TABLE_SUFFIX, '').table;
       if (!this.goneApplied && owned.netdevTables.includes(gone)) await this.o.plumbing.removeRuleset(gone, 'netdev');
     }

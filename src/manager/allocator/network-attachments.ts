@@ -9,7 +9,7 @@
  * the highest address in use.
  */
 import { allocateAddress, withPrefixLength } from '../../network/addresses.js';
-import { bridgeName } from '../../network/device-names.js';
+import { hostLinkName } from '../../network/device-names.js';
 import type { NetworkIpam } from '../../network/network-ipam.js';
 import type { NetworkAttachment, NetworkObject, NodeObject, ServiceObject, TaskObject } from '../../store/types.js';
 
@@ -17,7 +17,7 @@ export type VirtualIp = { NetworkID: string; Addr: string };
 
 /** The Docker network (of driver bridge, bound to the overlay's bridge) a node attaches containers to. */
 export function dockerNetworkName(networkId: string): string {
-  return bridgeName(networkId);
+  return hostLinkName(networkId);
 }
 
 export function ipamOf(n: NetworkObject): NetworkIpam {
