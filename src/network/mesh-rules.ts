@@ -64,7 +64,12 @@ export function meshRuleset(spec: MeshSpec): NftRuleset {
   snat.push(`oifname ${br} ct status dnat snat to ${spec.nodeIngressIp}`);
   return ruleset(
     MESH_TABLE_SUFFIX,
-    chain('prerouting', 'type nat hook prerouting priority dstnat; policy accept;', dnat) +
+    // route_localnet on the ingress link would also let a container there reach the host's
+    // 127.0.0.1 services (CVE-2020-8558 in kube-proxy); nothing from the link may go to 127/8.
+    chain('guard', 'type filter hook prerouting priority raw; policy accept;', [
+      `iifname ${br} ip daddr 127.0.0.0/8 drop`,
+    ]) +
+      chain('prerouting', 'type nat hook prerouting priority dstnat; policy accept;', dnat) +
       chain('output', 'type nat hook output priority -100; policy accept;', dnat) +
       chain('postrouting', 'type nat hook postrouting priority srcnat; policy accept;', snat),
   );

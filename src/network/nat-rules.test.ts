@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { egressRuleset } from './egress-rules.js';
+import { hostPortRuleset } from './host-port-rules.js';
 import { meshRuleset } from './mesh-rules.js';
 import { replaceScript } from './nft-ruleset.js';
 import { vipRuleset } from './vip-rules.js';
@@ -48,6 +49,8 @@ describe('mesh rules', () => {
     });
     const dnat = 'fib daddr type local tcp dport 8080 dnat to numgen inc mod 2 map { 0 : 10.0.0.7, 1 : 10.0.0.8 } : 80';
     assert.equal(rs.body.split(dnat).length, 3, 'in prerouting and output');
+    // route_localnet on the link must not open the host's loopback services to its containers.
+    assert.match(rs.body, /hook prerouting priority raw.*\n.*iifname "shl-ingress0" ip daddr 127\.0\.0\.0\/8 drop/);
     assert.match(rs.body, /udp dport 5353 dnat to 10\.0\.0\.7 : 53/);
     assert.doesNotMatch(rs.body, /9000/);
     assert.match(rs.body, /oifname "shl-ingress0" ct status dnat ip saddr 127\.0\.0\.0\/8 snat to 10\.0\.0\.3/);
@@ -88,5 +91,27 @@ describe('egress rules', () => {
     const open = egressRuleset([{ link: 'shl-aaa', subnet: '10.0.1.0/24', internal: false, gateway: '10.0.1.1' }]);
     assert.doesNotMatch(open.body, /chain input/, 'no input hook without an internal network');
     assert.throws(() => egressRuleset([{ link: 'shl-c', subnet: '10.0.3.0/24', internal: true, gateway: 'x; flush' }]));
+  });
+});
+
+describe('host-mode port rules', () => {
+  it("DNATs the host's addresses to the local task, from outside and from the host itself but not on 127.0.0.1", () => {
+    const rs = hostPortRuleset([
+      { protocol: 'udp', publishedPort: 53, targetPort: 5353, taskIp: '10.0.1.7' },
+      { protocol: 'tcp', publishedPort: 8081, targetPort: 80, taskIp: '10.0.1.5' },
+    ]);
+    assert.equal(rs.table, 'shoal-hostports');
+    assert.match(
+      rs.body,
+      /hook prerouting.*\n.*fib daddr type local tcp dport 8081 dnat to 10\.0\.1\.5 : 80\n.*fib daddr type local udp dport 53 dnat to 10\.0\.1\.7 : 5353/,
+    );
+    assert.match(
+      rs.body,
+      /hook output.*\n.*ip daddr != 127\.0\.0\.0\/8 fib daddr type local tcp dport 8081 dnat to 10\.0\.1\.5 : 80/,
+    );
+    assert.throws(() =>
+      hostPortRuleset([{ protocol: 'tcp', publishedPort: 80, targetPort: 80, taskIp: '1.2.3.4; flush' }]),
+    );
+    assert.throws(() => hostPortRuleset([{ protocol: 'tcp', publishedPort: 0, targetPort: 80, taskIp: '10.0.1.5' }]));
   });
 });

@@ -109,11 +109,11 @@ function runningCount(service: string): number {
     .filter((l) => l.startsWith('Running')).length;
 }
 
-/** What the mesh leaves on a host: its table, DOCKER-USER accepts, ingress links. */
+/** What the mesh leaves on a host: its table (and the host-mode one), DOCKER-USER accepts, overlay links. */
 function meshLeftovers(host: string): string {
   const tables = tryOn(host, ['nft', 'list', 'tables'])
     .stdout.split('\n')
-    .filter((l) => l.includes('shoal-mesh'));
+    .filter((l) => l.includes('shoal-mesh') || l.includes('shoal-hostports'));
   const rules = tryOn(host, ['iptables', '-w', '-S', 'DOCKER-USER'])
     .stdout.split('\n')
     .filter((l) => l.includes('shl-'));
@@ -225,6 +225,45 @@ describe('the routing mesh in a 3-host lab', { timeout: 900_000 }, () => {
       assert.deepEqual([...seen.keys()].sort(), tasks, `${h} (${addrs[h]}) reaches every task over UDP`);
       assert.deepEqual([...seen.values()], [4, 4, 4], `${h}: round-robin`);
     }
+  });
+
+  it('publishes a host-mode port only on the host of its task, straight to it, for a task on an overlay', async () => {
+    on('manager1', ['docker', 'network', 'create', '-d', 'overlay', 'hostnet']);
+    on('manager1', [
+      'docker',
+      'service',
+      'create',
+      '-d',
+      '--name',
+      'hostweb',
+      '--network',
+      'hostnet',
+      '--constraint',
+      'node.hostname==worker1',
+      '--publish',
+      'mode=host,published=8081,target=80',
+      IMAGE,
+      ...HTTPD,
+    ]);
+    await waitFor('a running hostweb task', () => runningCount('hostweb') === 1, 120_000, 500);
+    const [name] = taskHostnames('hostweb');
+    const answer = await waitFor(
+      'worker1:8081 answering',
+      () => httpGet(addrs.worker1!, 8081).catch(() => undefined),
+      60_000,
+      300,
+    );
+    assert.equal(answer, name, 'from another machine to the task host');
+    const self = tryOn('worker1', ['timeout', '5', 'busybox', 'wget', '-qO-', `http://${addrs.worker1}:8081/`]);
+    assert.equal(self.stdout.trim(), name, `from the task host itself: ${self.stderr}`);
+    await assert.rejects(httpGet(addrs.worker2!, 8081), 'a host without the task does not listen');
+    on('manager1', ['docker', 'service', 'rm', 'hostweb']);
+    await waitFor(
+      'hostnet removed',
+      () => tryOn('manager1', ['docker', 'network', 'rm', 'hostnet']).code === 0,
+      60_000,
+      500,
+    );
   });
 
   it('leaves no mesh rule, accept or ingress device behind once the services are gone', async () => {

@@ -358,7 +358,7 @@ describe('overlay networks in a 3-host lab', { timeout: 900_000 }, () => {
     );
   });
 
-  it('lets tasks of a normal overlay out through their host, and keeps tasks of an --internal overlay in', async () => {
+  it('lets tasks of a normal overlay out through their host (past a FORWARD DROP policy), isolates them from docker0, and keeps tasks of an --internal overlay in', async () => {
     on('manager1', ['docker', 'network', 'create', '-d', 'overlay', 'open']);
     on('manager1', ['docker', 'network', 'create', '-d', 'overlay', '--internal', 'closed']);
     // The open task on a worker (manager1's address is outside its host); the closed one on every host,
@@ -372,9 +372,38 @@ describe('overlay networks in a 3-host lab', { timeout: 900_000 }, () => {
     // Outside both overlays: manager1's metrics endpoint on the lab's underlay (every lab host serves one).
     const target = `http://${L.addresses(['manager1']).manager1}:9323/metrics`;
     const fetchFrom = (c: { host: string; id: string }) => inside(c, `timeout 5 wget -qO- ${target} | head -c 200`);
-    const open = fetchFrom(containerOf('eg-open'));
-    assert.equal(open.code, 0, `a task on a normal overlay reaches ${target}: ${open.stderr}`);
-    assert.match(open.stdout, /# (HELP|TYPE)/);
+    const task = containerOf('eg-open');
+    // Docker's FORWARD policy on a host where it enabled forwarding itself: what an overlay routes
+    // gets through only by shoal's own accepts.
+    on(task.host, ['iptables', '-w', '-P', 'FORWARD', 'DROP']);
+    const plain = on(task.host, ['docker', 'run', '-d', '--network', 'bridge', IMAGE, ...HTTPD]).trim();
+    try {
+      const open = fetchFrom(task);
+      assert.equal(open.code, 0, `a task on a normal overlay reaches ${target}: ${open.stderr}`);
+      assert.match(open.stdout, /# (HELP|TYPE)/);
+      // Isolated from the engine's own bridge networks both ways, as Docker's overlays are.
+      const plainIp = on(task.host, ['docker', 'inspect', '-f', '{{.NetworkSettings.IPAddress}}', plain]).trim();
+      const taskIp = on(task.host, [
+        'docker',
+        'inspect',
+        '-f',
+        '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}',
+        task.id,
+      ]).trim();
+      await waitFor(
+        'the plain container serves its host',
+        () => tryOn(task.host, ['timeout', '5', 'busybox', 'wget', '-qO-', `http://${plainIp}/`]).code === 0,
+        30_000,
+        300,
+      );
+      const toPlain = inside(task, `timeout 5 wget -qO- http://${plainIp}/`);
+      assert.notEqual(toPlain.code, 0, `a task must not reach a container on docker0 (${plainIp}): ${toPlain.stdout}`);
+      const fromPlain = tryOn(task.host, ['docker', 'exec', plain, 'ping', '-c', '1', '-W', '2', taskIp]);
+      assert.notEqual(fromPlain.code, 0, `a container on docker0 must not reach a task (${taskIp})`);
+    } finally {
+      tryOn(task.host, ['docker', 'rm', '-f', plain]);
+      on(task.host, ['iptables', '-w', '-P', 'FORWARD', 'ACCEPT']);
+    }
     for (const host of HOSTS) {
       const id = on(host, ['docker', 'ps', '-q', '--filter', 'label=com.docker.swarm.service.name=eg-closed']).trim();
       assert.ok(id, `eg-closed runs on ${host}`);

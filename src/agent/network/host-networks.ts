@@ -15,6 +15,7 @@ import { hostLinkName } from '../../network/device-names.js';
 import { egressRuleset, EGRESS_TABLE_SUFFIX } from '../../network/egress-rules.js';
 import { DEFAULT_DATA_PATH_PORT } from '../../network/data-path-port.js';
 import { goneRuleset, GONE_TABLE_SUFFIX, type GoneEndpoints } from '../../network/gone-rules.js';
+import { HOST_PORTS_TABLE_SUFFIX, hostPortRuleset, type HostPort } from '../../network/host-port-rules.js';
 import { MESH_TABLE_SUFFIX, meshRuleset } from '../../network/mesh-rules.js';
 import { replaceScript, ruleset } from '../../network/nft-ruleset.js';
 import type { NetworkPlumbing, RemoteEndpoint } from '../../network/plumbing.js';
@@ -80,6 +81,8 @@ export class HostNetworks {
   private readonly endedHere = new Set<string>();
   /** The mesh table text applied. */
   private meshApplied = '';
+  /** The host-mode ports table text applied ('' when none). */
+  private hostPortsApplied = '';
   private chain: Promise<void> = Promise.resolve();
   private syncQueued = false;
   private firstSync = true;
@@ -220,6 +223,7 @@ export class HostNetworks {
       this.egressApplied = '';
       this.goneApplied = '';
       this.meshApplied = '';
+      this.hostPortsApplied = '';
     });
   }
 
@@ -396,6 +400,7 @@ export class HostNetworks {
     await this.programGone();
     await this.programEgress();
     await this.programMesh();
+    await this.programHostPorts();
     for (const [id, a] of this.active) {
       const want = wanted.get(id);
       for (const [ip, r] of a.remotes) {
@@ -453,6 +458,33 @@ export class HostNetworks {
     if (text === this.meshApplied) return;
     await this.o.plumbing.applyRuleset(rs);
     this.meshApplied = text;
+  }
+
+  /** Host-mode published ports of running local tasks on overlays (host-port-rules.ts). */
+  private async programHostPorts(): Promise<void> {
+    const ports: HostPort[] = [];
+    for (const t of this.tasks) {
+      const first = t.Networks?.[0];
+      if (t.Status.State !== 'running' || !first?.Addresses[0] || !this.active.has(first.NetworkID)) continue;
+      for (const p of t.Endpoint?.Ports ?? [])
+        if (p.PublishMode === 'host' && p.PublishedPort)
+          ports.push({
+            protocol: p.Protocol ?? 'tcp',
+            publishedPort: p.PublishedPort,
+            targetPort: p.TargetPort,
+            taskIp: hostPart(first.Addresses[0]),
+          });
+    }
+    if (ports.length === 0) {
+      if (this.hostPortsApplied) await this.o.plumbing.removeRuleset(ruleset(HOST_PORTS_TABLE_SUFFIX, '').table);
+      this.hostPortsApplied = '';
+      return;
+    }
+    const rs = hostPortRuleset(ports);
+    const text = replaceScript(rs);
+    if (text === this.hostPortsApplied) return;
+    await this.o.plumbing.applyRuleset(rs);
+    this.hostPortsApplied = text;
   }
 
   /** Each running local container load-balances the VIPs of the services on its networks. */
@@ -548,6 +580,8 @@ export class HostNetworks {
       for (const l of owned.forwardAccepts) if (!keep.has(l)) await this.o.plumbing.setForwardAccept(l, false);
       if (!this.meshApplied && owned.tables.includes(ruleset(MESH_TABLE_SUFFIX, '').table))
         await this.o.plumbing.removeRuleset(ruleset(MESH_TABLE_SUFFIX, '').table);
+      const hostPorts = ruleset(HOST_PORTS_TABLE_SUFFIX, '').table;
+      if (!this.hostPortsApplied && owned.tables.includes(hostPorts)) await this.o.plumbing.removeRuleset(hostPorts);
       const gone = ruleset(GONE_TABLE_SUFFIX, '').table;
       if (!this.goneApplied && owned.netdevTables.includes(gone)) await this.o.plumbing.removeRuleset(gone, 'netdev');
     }
