@@ -3,8 +3,8 @@
  *
  * - HTTP requests/s through the routing mesh from a host WITHOUT a task (worker2 asks its own address
  *   on the published port; the mesh DNATs every connection over the ingress overlay to the task on
- *   worker1) vs straight to the same task (worker2 asks worker1's host-mode published port: Docker's
- *   own port binding, no overlay, no mesh). Also the mesh entered on the task's own host. The server
+ *   worker1) vs straight to the same task (worker2 asks worker1's host-mode published port: one DNAT
+ *   on worker1, no mesh, no hop between hosts). Also the mesh entered on the task's own host. The server
  *   is `shoal-test/httpd:1` (busybox httpd: one fork per connection, no keep-alive, so every request
  *   is a new flow through the mesh's NAT — the mesh's worst case); the client is `wrk` in worker2's
  *   network namespace. Goal: mesh ≥ 0.8 × direct.
@@ -277,12 +277,16 @@ async function main(): Promise<void> {
     const result = {
       bench: 'mesh',
       lab: `${LAB}: 1 manager + 2 workers (network namespaces on one machine, veth + bridge underlay)`,
-      machine: { kernel: release(), cpus: spawnSync('nproc', { encoding: 'utf8' }).stdout.trim(), loadBefore },
+      machine: {
+        kernel: release(),
+        cpus: spawnSync('nproc', { encoding: 'utf8' }).stdout.trim(),
+        loadBefore,
+      },
       workload: {
         http: `shoal-test/httpd:1 (busybox httpd, a fork per connection, no keep-alive) on worker1; wrk -t1 -c16 -d${SECONDS}s from worker2's netns`,
         urls: {
           meshNoTask: `${urls.meshNoTask} (worker2 has no task: mesh DNAT + SNAT, ingress overlay to worker1)`,
-          direct: `${urls.direct} (worker1's host-mode published port: Docker's port binding, no mesh, no overlay)`,
+          direct: `${urls.direct} (worker1's host-mode published port: a DNAT on worker1 straight to the task, no mesh, no hop between hosts)`,
           meshTaskHost: `${urls.meshTaskHost} (the mesh entered on the task's own host)`,
         },
         tcp: `iperf3 -t ${SECONDS}, one TCP stream, task on worker2 -> task on worker1 over overlay benchnet (${b.ip} -> ${a.ip}) vs worker2 -> worker1 host netns (${w2.ip} -> ${w1.ip})`,
