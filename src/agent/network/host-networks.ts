@@ -17,7 +17,7 @@ import { DEFAULT_DATA_PATH_PORT } from '../../network/data-path-port.js';
 import { goneRuleset, GONE_TABLE_SUFFIX, type GoneEndpoints } from '../../network/gone-rules.js';
 import { HOST_PORTS_TABLE_SUFFIX, hostPortRuleset, type HostPort } from '../../network/host-port-rules.js';
 import { MESH_TABLE_SUFFIX, meshRuleset } from '../../network/mesh-rules.js';
-import { replaceScript, ruleset } from '../../network/nft-ruleset.js';
+import { replaceScript, ruleset, type NftRuleset } from '../../network/nft-ruleset.js';
 import type { NetworkPlumbing, RemoteEndpoint } from '../../network/plumbing.js';
 import { vipRuleset, type VipBackends } from '../../network/vip-rules.js';
 import type { NetworkView, ViewEndpoint, ViewNetwork } from '../../manager/dispatcher/session.js';
@@ -446,18 +446,15 @@ export class HostNetworks {
   /** The mesh table while the mesh runs here; none once it stops. */
   private async programMesh(): Promise<void> {
     const mesh = this.view.mesh;
-    const active = mesh && this.active.get(mesh.networkId);
-    if (!mesh || !active) {
-      if (this.meshApplied) await this.o.plumbing.removeRuleset(ruleset(MESH_TABLE_SUFFIX, '').table);
-      this.meshApplied = '';
-      return;
-    }
-    const link = hostLinkName(mesh.networkId);
-    const rs = meshRuleset({ ingressLink: link, nodeIngressIp: hostPart(mesh.nodeAddress), ports: mesh.ports });
-    const text = replaceScript(rs);
-    if (text === this.meshApplied) return;
-    await this.o.plumbing.applyRuleset(rs);
-    this.meshApplied = text;
+    const rs =
+      mesh && this.active.has(mesh.networkId)
+        ? meshRuleset({
+            ingressLink: hostLinkName(mesh.networkId),
+            nodeIngressIp: hostPart(mesh.nodeAddress),
+            ports: mesh.ports,
+          })
+        : undefined;
+    this.meshApplied = await this.putTable(MESH_TABLE_SUFFIX, rs, this.meshApplied);
   }
 
   /** Host-mode published ports of running local tasks on overlays (host-port-rules.ts). */
@@ -475,16 +472,22 @@ export class HostNetworks {
             taskIp: hostPart(first.Addresses[0]),
           });
     }
-    if (ports.length === 0) {
-      if (this.hostPortsApplied) await this.o.plumbing.removeRuleset(ruleset(HOST_PORTS_TABLE_SUFFIX, '').table);
-      this.hostPortsApplied = '';
-      return;
+    this.hostPortsApplied = await this.putTable(
+      HOST_PORTS_TABLE_SUFFIX,
+      ports.length ? hostPortRuleset(ports) : undefined,
+      this.hostPortsApplied,
+    );
+  }
+
+  /** Replaces a host table with `rs`, or removes it (undefined); returns the text now applied. */
+  private async putTable(suffix: string, rs: NftRuleset | undefined, applied: string): Promise<string> {
+    if (!rs) {
+      if (applied) await this.o.plumbing.removeRuleset(ruleset(suffix, '').table);
+      return '';
     }
-    const rs = hostPortRuleset(ports);
     const text = replaceScript(rs);
-    if (text === this.hostPortsApplied) return;
-    await this.o.plumbing.applyRuleset(rs);
-    this.hostPortsApplied = text;
+    if (text !== applied) await this.o.plumbing.applyRuleset(rs);
+    return text;
   }
 
   /** Each running local container load-balances the VIPs of the services on its networks. */
@@ -549,16 +552,11 @@ export class HostNetworks {
       internal: a.net.internal,
       gateway: a.net.gateway,
     }));
-    if (nets.length === 0) {
-      if (this.egressApplied) await this.o.plumbing.removeRuleset(ruleset(EGRESS_TABLE_SUFFIX, '').table);
-      this.egressApplied = '';
-      return;
-    }
-    const rs = egressRuleset(nets);
-    const text = replaceScript(rs);
-    if (text === this.egressApplied) return;
-    await this.o.plumbing.applyRuleset(rs);
-    this.egressApplied = text;
+    this.egressApplied = await this.putTable(
+      EGRESS_TABLE_SUFFIX,
+      nets.length ? egressRuleset(nets) : undefined,
+      this.egressApplied,
+    );
   }
 
   /** After a crash or restart: what shoal made here that the first assignment set does not need. */
