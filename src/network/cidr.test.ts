@@ -40,7 +40,7 @@ describe('cidr', () => {
     assert.throws(() => macForIp('10.0.1'), /not a valid IP address/);
   });
 
-  it("gives an overlay's bridges one fixed, locally administered MAC that no container has", () => {
+  it("gives an overlay's host links one fixed, locally administered MAC that no container has", () => {
     const m = hostLinkMacFor('abc123');
     assert.match(m, /^02:53(:[0-9a-f]{2}){4}$/);
     assert.equal(hostLinkMacFor('abc123'), m, 'the same on every host');

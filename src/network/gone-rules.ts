@@ -1,7 +1,7 @@
 /**
  * Addresses of task containers that died on this host, until the managers' view drops them. Remote
  * clients whose VIP tables still pick such a backend (their view has not arrived yet) send it SYNs
- * that would vanish on the bridge — no port has its MAC any more — so the client hangs until its own
+ * that would vanish on the VXLAN device — no link has its MAC any more — so the client hangs until its own
  * timeout. An ingress hook on the overlay's VXLAN device refuses them instead: a TCP reset, or ICMP
  * host-unreachable for other protocols, sent straight back through the tunnel, and the client fails
  * at once. Docker gets the same effect from IPVS dropping the backend as the endpoint leaves.

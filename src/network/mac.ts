@@ -15,11 +15,10 @@ export function macForIp(ip: string): string {
 }
 
 /**
- * An overlay bridge's own MAC (the gateway's, as containers see it): fixed, the same on every host,
- * derived from the network id (02:53 followed by four hash bytes, never a container's 02:42). A
- * bridge left to itself takes the lowest MAC of its ports and changes it whenever a container comes
- * or goes; the containers' neighbour entries for the gateway then point at a MAC nobody answers to,
- * and their DNS (and egress) stops until the entries expire, about 30 s.
+ * An overlay host link's own MAC (the gateway's, as containers see it): fixed, the same on every
+ * host, derived from the network id (02:53 followed by four hash bytes, never a container's 02:42),
+ * so a link made anew keeps the MAC the containers' neighbour entries for the gateway hold; a new
+ * random one would stop their DNS (and egress) until the entries expire, about 30 s.
  */
 export function hostLinkMacFor(networkId: string): string {
   const h = createHash('sha256').update(networkId).digest();

@@ -3,14 +3,14 @@
  * its addresses and DNATs each new connection or UDP flow round-robin to the service's tasks on
  * the ingress overlay, wherever they run. Connections from the host itself (127.0.0.1 or its own
  * addresses) are caught in the output hook; 127.0.0.1 additionally needs `route_localnet` on the
- * ingress bridge (OverlaySpec.routeLocalnet) since the kernel otherwise drops loopback-sourced
+ * ingress host link (OverlaySpec.routeLocalnet) since the kernel otherwise drops loopback-sourced
  * packets that leave the host.
  *
  * Source address: the return path must come back through this host (its conntrack holds the NAT),
  * so forwarded flows are SNATed to this node's own ingress address — the backend sees the node,
  * not the client, as with Docker's mesh (moby#25526). With `keepSourceForLocal`, flows to a task
  * on this same host keep the client's address (its reply comes back through this host anyway);
- * that needs the task's reply route to pass this host's ingress bridge and rp_filter to allow it.
+ * that needs the task's reply route to pass this host's ingress host link and rp_filter to allow it.
  */
 import { invalidArgument } from '../common/errors.js';
 import { parseIpv4 } from './cidr.js';
@@ -28,7 +28,7 @@ export interface PublishedPort {
 }
 
 export interface MeshSpec {
-  /** The ingress network's bridge on this host. */
+  /** The ingress network's host link on this host. */
   readonly ingressLink: string;
   /** This node's own address on the ingress network (the SNAT source). */
   readonly nodeIngressIp: string;
@@ -45,7 +45,7 @@ const port = (n: number): number => {
 export function meshRuleset(spec: MeshSpec): NftRuleset {
   if (parseIpv4(spec.nodeIngressIp) === undefined)
     throw invalidArgument(`node ingress address ${spec.nodeIngressIp} is not a valid IP address`);
-  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(spec.ingressLink)) throw invalidArgument(`invalid bridge ${spec.ingressLink}`);
+  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(spec.ingressLink)) throw invalidArgument(`invalid link ${spec.ingressLink}`);
   const dnat: string[] = [];
   const ports = [...spec.ports].sort(
     (a, b) => a.protocol.localeCompare(b.protocol) || a.publishedPort - b.publishedPort,

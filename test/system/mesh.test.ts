@@ -109,6 +109,10 @@ function runningCount(service: string): number {
     .filter((l) => l.startsWith('Running')).length;
 }
 
+/** `docker service create -d --name NAME OPTIONS... IMAGE_AND_COMMAND...` on manager1. */
+const createService = (name: string, options: string[], imageAndCommand: string[]): string =>
+  on('manager1', ['docker', 'service', 'create', '-d', '--name', name, ...options, ...imageAndCommand]);
+
 /** What the mesh leaves on a host: its table (and the host-mode one), DOCKER-USER accepts, overlay links. */
 function meshLeftovers(host: string): string {
   const tables = tryOn(host, ['nft', 'list', 'tables'])
@@ -155,19 +159,7 @@ describe('the routing mesh in a 3-host lab', { timeout: 900_000 }, () => {
   });
 
   it('publishes 8080 on every host, each request going round-robin to every task (seed 000)', async () => {
-    on('manager1', [
-      'docker',
-      'service',
-      'create',
-      '-d',
-      '--name',
-      'web',
-      '--replicas',
-      '3',
-      ...PLACE,
-      IMAGE,
-      ...HTTPD,
-    ]);
+    createService('web', ['--replicas', '3', ...PLACE], [IMAGE, ...HTTPD]);
     await waitFor('3 running web tasks', () => runningCount('web') === 3, 120_000, 500);
     on('manager1', ['docker', 'service', 'update', '--publish-add', '8080:80', 'web'], 300_000);
     await waitFor('3 running web tasks', () => runningCount('web') === 3, 120_000, 500);
@@ -203,20 +195,11 @@ describe('the routing mesh in a 3-host lab', { timeout: 900_000 }, () => {
 
   it('routes UDP flows the same way', async (t) => {
     if (!buildUdpImage()) return t.skip('gcc is not installed (the UDP responder is built with gcc -static)');
-    on('manager1', [
-      'docker',
-      'service',
-      'create',
-      '-d',
-      '--name',
+    createService(
       'echo',
-      '--replicas',
-      '3',
-      ...PLACE,
-      '--publish',
-      'published=9000,target=9000,protocol=udp',
-      UDP_IMAGE,
-    ]);
+      ['--replicas', '3', ...PLACE, '--publish', 'published=9000,target=9000,protocol=udp'],
+      [UDP_IMAGE],
+    );
     await waitFor('3 running echo tasks', () => runningCount('echo') === 3, 120_000, 500);
     const tasks = taskHostnames('echo');
     await answering('UDP answers on every host', (a) => udpAsk(a, 9000));
@@ -229,22 +212,18 @@ describe('the routing mesh in a 3-host lab', { timeout: 900_000 }, () => {
 
   it('publishes a host-mode port only on the host of its task, straight to it, for a task on an overlay', async () => {
     on('manager1', ['docker', 'network', 'create', '-d', 'overlay', 'hostnet']);
-    on('manager1', [
-      'docker',
-      'service',
-      'create',
-      '-d',
-      '--name',
+    createService(
       'hostweb',
-      '--network',
-      'hostnet',
-      '--constraint',
-      'node.hostname==worker1',
-      '--publish',
-      'mode=host,published=8081,target=80',
-      IMAGE,
-      ...HTTPD,
-    ]);
+      [
+        '--network',
+        'hostnet',
+        '--constraint',
+        'node.hostname==worker1',
+        '--publish',
+        'mode=host,published=8081,target=80',
+      ],
+      [IMAGE, ...HTTPD],
+    );
     await waitFor('a running hostweb task', () => runningCount('hostweb') === 1, 120_000, 500);
     const [name] = taskHostnames('hostweb');
     const answer = await waitFor(

@@ -1,6 +1,6 @@
 /**
- * The overlays on this host, driven by the assignments: a network is plumbed (bridge + VXLAN,
- * the Docker network bound to it, the DNS listener on its gateway) while a task here needs it and
+ * The overlays on this host, driven by the assignments: a network is plumbed (VXLAN device + host
+ * link, the engine's macvlan network on it, the DNS listener on its gateway) while a task here needs it and
  * removed after; remote endpoints get static FDB/neighbour entries from the dispatcher's view
  * (added when a task appears elsewhere, removed when it goes), the embedded DNS gets the view's
  * records, each running task's container gets a VIP table in its own network namespace, and the
@@ -11,7 +11,7 @@ import type { Logger } from '../../common/logging.js';
 import { hostPart } from '../../network/addresses.js';
 import { parseCidr } from '../../network/cidr.js';
 import type { LiveDnsRecords } from '../../network/dns-records.js';
-import { hostLinkName } from '../../network/device-names.js';
+import { HOST_LINK_PREFIX, hostLinkName } from '../../network/device-names.js';
 import { egressRuleset, EGRESS_TABLE_SUFFIX } from '../../network/egress-rules.js';
 import { DEFAULT_DATA_PATH_PORT } from '../../network/data-path-port.js';
 import { goneRuleset, GONE_TABLE_SUFFIX, type GoneEndpoints } from '../../network/gone-rules.js';
@@ -46,7 +46,7 @@ export interface HostNetworksOptions {
 
 interface ActiveNetwork {
   readonly net: ViewNetwork;
-  /** This node's own address on the bridge (the ingress network while the mesh runs). */
+  /** This node's own address on the host link (the ingress network while the mesh runs). */
   readonly hostAddress: string | undefined;
   /** The VXLAN device's UDP port. */
   readonly dstPort: number;
@@ -569,11 +569,13 @@ export class HostNetworks {
     if (this.active.size === 0) await this.o.plumbing.cleanup();
     else {
       const owned = await this.o.plumbing.listOwned();
-      const ids = new Map([...this.active.keys()].map((id) => [hostLinkName(id).slice(4), id]));
+      // A link's name ends in the first characters of its network id, which name both its links.
+      const idPart = (link: string): string => link.slice(HOST_LINK_PREFIX.length);
+      const kept = new Set([...this.active.keys()].map((id) => idPart(hostLinkName(id))));
       for (const l of owned.links)
-        if (!ids.has(l.slice(4)))
+        if (!kept.has(idPart(l)))
           await this.o.plumbing
-            .removeOverlay(l.slice(4))
+            .removeOverlay(idPart(l))
             .catch((e: unknown) => this.warn('removing leftover link', l, e));
       for (const l of owned.forwardAccepts) if (!keep.has(l)) await this.o.plumbing.setForwardAccept(l, false);
       if (!this.meshApplied && owned.tables.includes(ruleset(MESH_TABLE_SUFFIX, '').table))

@@ -15,7 +15,7 @@ import type { NetworkAttachment, NetworkObject, NodeObject, ServiceObject, TaskO
 
 export type VirtualIp = { NetworkID: string; Addr: string };
 
-/** The Docker network (of driver bridge, bound to the overlay's bridge) a node attaches containers to. */
+/** The Docker network (of driver macvlan, on the overlay's VXLAN device) a node attaches containers to. */
 export function dockerNetworkName(networkId: string): string {
   return hostLinkName(networkId);
 }
