@@ -63,6 +63,9 @@ export interface Transport {
 const SNAPSHOT_PART_BYTES = 256 * 1024;
 const SNAPSHOT_MAX_BACKLOG = 8 * 1024 * 1024;
 
+/** Resolves in the check phase of the next event-loop turn, after pending I/O and timers. */
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 export interface RaftNodeOptions {
   id: MemberId;
   voters: MemberId[];
@@ -611,6 +614,10 @@ export class RaftNode {
           this.applyReady(r);
           // After every Ready, not only when the input stops: under steady load it never does.
           await this.betweenReadies();
+          // More to do: let timers and I/O in first. A WAL write from the loop itself (wal.ts) and
+          // proposals chained on applied ones (microtasks) would otherwise keep this loop running
+          // with no turn for ticks, the network or a snapshot being written.
+          if (this.queued.length > 0 || this.raft.hasReady()) await nextTurn();
         }
         await this.betweenReadies();
       } while (this.again && !this.closed);
