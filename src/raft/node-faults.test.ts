@@ -14,6 +14,7 @@ import { RaftNode, type Transport } from './node.js';
 import { TextLog, text, untext } from './testing.js';
 import { NotLeaderError, ProposalOutcomeUnknownError, RaftFatalError, type Message } from './types.js';
 import type { OpenWalFile, WalFile } from './wal.js';
+import { nodeFs, type RaftFile, type RaftFs } from './fs.js';
 import { readSnapshot, snapshotParts, writeSnapshot } from './snapshot-file.js';
 
 const dirs: string[] = [];
@@ -150,6 +151,63 @@ describe('raft node: storage and apply faults stop it for good', () => {
     assert.equal(n.progressIndex.applied, before, 'applied stops before the entry that failed');
     assert.deepEqual(sm.items, ['ok'], 'nothing after the failed entry is applied');
     await within(1000, n.stop(), 'stop after a fault');
+  });
+
+  it('a failed snapshot write stops the processing loop too: nothing more is written or applied', async () => {
+    const dir = await tempDir();
+    const sm = new Items();
+    let walWrites = 0;
+    let fatalAt: { items: number; walWrites: number } | undefined;
+    const fs: RaftFs = {
+      ...nodeFs,
+      open: async (file, flags) => {
+        // The failure comes back while later Readies are being written (their datasync is slow).
+        if (file.endsWith('.snap.tmp')) await new Promise((r) => setTimeout(r, 20));
+        if (file.endsWith('.snap.tmp'))
+          throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+        const f = await nodeFs.open(file, flags);
+        if (!file.includes('wal-')) return f;
+        const counted: RaftFile = {
+          write: (b, o, l) => (walWrites++, f.write(b, o, l)),
+          read: (b, o, l, p) => f.read(b, o, l, p),
+          datasync: async () => {
+            await new Promise((r) => setTimeout(r, 2));
+            await f.datasync();
+          },
+          sync: () => f.sync(),
+          close: () => f.close(),
+        };
+        return counted;
+      },
+    };
+    const n = new RaftNode({
+      id: 'm1',
+      voters: ['m1'],
+      dir,
+      tickMs: 5,
+      electionTick: () => 30,
+      heartbeatTick: () => 1,
+      snapshotInterval: () => 20,
+      sm,
+      cipher,
+      random: new SeededRandom(1),
+      logger: silentLogger,
+      stopTimeoutMs: 300,
+      fs,
+      onFatal: () => (fatalAt = { items: sm.items.length, walWrites }),
+    });
+    await n.start();
+    await n.waitForLeadership(5000);
+    // Eight writers keep the loop busy, so the snapshot fails while a Ready is under way.
+    const writer = async (w: number): Promise<void> => {
+      for (let i = 0; !fatalAt && i < 200; i++) await n.propose(text(`w${w}-${i}`)).catch(() => undefined);
+    };
+    await within(5000, Promise.all(Array.from({ length: 8 }, (_, w) => writer(w))), 'the writers');
+    await new Promise((r) => setTimeout(r, 100));
+    await n.stop();
+    assert.ok(fatalAt, 'the failed snapshot write stops the node');
+    assert.equal(sm.items.length, fatalAt.items, 'nothing is applied after the stop');
+    assert.equal(walWrites, fatalAt.walWrites, 'nothing is written to the WAL after the stop');
   });
 
   it('stop() ends within its bound while an fdatasync hangs', async () => {

@@ -31,7 +31,7 @@ import {
   type Entry,
   type MemberId,
   type Message,
-  type Ready,
+  type ReadState,
   type SnapshotMeta,
 } from './types.js';
 import { RaftWal, type OpenWalFile } from './wal.js';
@@ -161,6 +161,8 @@ export class RaftNode {
   private readonly clock: Clock;
   private processing = false;
   private again = false;
+  /** This leader's WAL write is under way: what the followers' answers commit is applied at once. */
+  private applyDuringWrite = false;
   /** A processing pass is due at the end of this event-loop turn (setImmediate). */
   private scheduled = false;
   /** Proposals since the last pass: proposed together, so each follower gets one append for them. */
@@ -258,6 +260,7 @@ export class RaftNode {
         return;
       }
       this.raft.step(m);
+      if (this.applyDuringWrite) this.applyCommittedNow();
       this.kick();
     });
     this.stopTicker = every(this.clock, this.o.tickMs, () => {
@@ -295,7 +298,9 @@ export class RaftNode {
     this.failReads(new NotLeaderError(''));
     this.failReseals(new Error('raft: stopped before the data was resealed'));
     const bound = this.o.stopTimeoutMs ?? 5000;
-    const idle = Promise.all([this.loop, this.snapshotJob, this.pruning]).then(() => this.wal.close());
+    const idle = Promise.all([this.loop, this.snapshotJob, this.pruning]).then(() =>
+      this.wal.close(this.fatal === undefined),
+    );
     let cancel = (): void => undefined;
     const late = new Promise<void>((resolve) => {
       cancel = this.clock.setTimer(bound, () => {
@@ -596,7 +601,8 @@ export class RaftNode {
     try {
       do {
         this.again = false;
-        for (this.proposeQueued(); this.raft.hasReady(); this.proposeQueued()) {
+        // `closed`: a failure elsewhere (a snapshot write) stopped the node while this loop waited.
+        for (this.proposeQueued(); !this.closed && this.raft.hasReady(); this.proposeQueued()) {
           const r = this.raft.ready();
           const role = this.raft.role;
           // Only a leader's appends and heartbeats may leave before the write. A Ready that only moves
@@ -605,13 +611,28 @@ export class RaftNode {
           // a restored snapshot differing from the committed state), so the order stays as etcd's.
           this.sendMessages(r.messages.filter((m) => sendableBeforePersist(m, role)));
           if (r.snapshot) await this.installSnapshot(r.snapshot);
+          if (this.closed) break;
+          // A leader applies what is already committed before its own write, and, while a write that
+          // went to the thread pool (a large record, see wal.ts) is under way, whatever the followers'
+          // answers commit: a majority holds those entries on disk without this member (Raft thesis
+          // 10.2.1), so this disk does not hold up their answers. A follower writes, then applies.
+          const early = role === 'leader' && !r.snapshot;
+          if (early) this.applyEntries(r.committed);
           const syncStart = performance.now();
-          if (await this.wal.append(r.hardState, r.entries))
-            this.o.instruments?.walSync?.((performance.now() - syncStart) / 1000, r.entries.length);
+          this.applyDuringWrite = early;
+          let wrote: boolean;
+          try {
+            wrote = await this.wal.append(r.hardState, r.entries);
+          } finally {
+            this.applyDuringWrite = false;
+          }
+          if (this.closed) break;
+          if (wrote) this.o.instruments?.walSync?.((performance.now() - syncStart) / 1000, r.entries.length);
           const last = r.entries.at(-1);
           this.raft.advance(last?.index ?? 0, last?.term);
           this.sendMessages(r.messages.filter((m) => !sendableBeforePersist(m, role)));
-          this.applyReady(r);
+          if (!early) this.applyEntries(r.committed);
+          this.noteReadStates(r.readStates);
           // After every Ready, not only when the input stops: under steady load it never does.
           await this.betweenReadies();
           // More to do: let timers and I/O in first. A WAL write from the loop itself (wal.ts) and
@@ -637,13 +658,28 @@ export class RaftNode {
     this.maybeSnapshot();
   }
 
-  /** Applies a Ready's committed entries and completes the reads they unblock. */
-  private applyReady(r: Ready): void {
-    for (const e of r.committed) {
+  /** Applies committed entries and completes the reads they unblock. */
+  private applyEntries(committed: readonly Entry[]): void {
+    for (const e of committed) {
       this.applyEntry(e);
       this.raft.appliedTo(e.index);
     }
-    for (const rs of r.readStates) {
+    this.completeReads();
+  }
+
+  /** Entries the followers' answers committed while this leader's own write is under way. */
+  private applyCommittedNow(): void {
+    if (this.raft.role !== 'leader') return; // the next Ready hands them out
+    try {
+      this.applyEntries(this.raft.takeCommitted());
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  /** Reads whose ReadIndex a heartbeat round confirmed: served once that index is applied. */
+  private noteReadStates(readStates: readonly ReadState[]): void {
+    for (const rs of readStates) {
       const read = this.reads.get(rs.ctx);
       if (read) read.index = rs.index;
     }

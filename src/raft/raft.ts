@@ -391,6 +391,17 @@ export class Raft {
   }
 
   /**
+   * Hands out what was committed since the last Ready (the followers answered while the leader's own
+   * write was under way) for the wrapper to apply now; the next Ready does not repeat them.
+   */
+  takeCommitted(): Entry[] {
+    if (this.incomingSnapshot !== undefined) return [];
+    const entries = this.log.slice(this.applying + 1, this.commit);
+    this.applying = Math.max(this.applying, entries.at(-1)?.index ?? this.applying);
+    return entries;
+  }
+
+  /**
    * The wrapper applied the committed entries handed out so far up to `index`. Only now do they
    * count as applied (for the one-membership-change-at-a-time check and for snapshots): a Ready's
    * entries whose apply failed or has not run yet are not.

@@ -34,14 +34,17 @@ export type OpenWalFile = (file: string, flags: 'a' | 'w') => Promise<WalFile>;
 /**
  * Segments are opened O_DSYNC: a write returns once its bytes are durable, so a record costs one
  * write instead of two calls (write, then fdatasync). Every record written is one that must be
- * synced (see pendingHs), so datasync has nothing left to do. A record of up to SYNC_WRITE_MAX bytes
- * (every Ready's record in practice) is written from the event loop itself: handing it to the
- * thread pool costs a wake-up of a pool thread and then one of the loop per record, and on a machine
- * with few cores each wake-up may wait for a CPU (bench/raft: 1 writer p99 and 64 writers ops/s both
- * better without them). The loop has nothing to do meanwhile that Raft could use: the next Ready
- * waits for this one, as in etcd, whose Raft loop saves to its WAL inline. Larger writes (a new
- * segment carrying a long tail) go to the pool. Used on the host's own filesystem; a simulated one
- * (tests) gets write + datasync through its RaftFs.
+ * synced (see pendingHs), so datasync has nothing left to do.
+ *
+ * A record of up to SYNC_WRITE_MAX bytes (every Ready's record in practice) is written from the event
+ * loop itself: handing it to the thread pool costs a wake-up of a pool thread and then one of the
+ * loop per record, and on a machine with few cores each wake-up may wait for a CPU (bench/raft, this
+ * machine: 1 writer p99 1.55x etcd's with the pool, 1.16x without; 64 writers as fast or faster).
+ * The loop has little to do meanwhile that Raft could use: the next Ready waits for this one, as in
+ * etcd, whose Raft loop saves to its WAL inline, and a leader's appends left before the write. A
+ * larger record goes to the pool, and a leader applies what the followers' answers commit meanwhile
+ * (node.ts). Used on the host's own filesystem; a simulated one (tests) gets write + datasync
+ * through its RaftFs.
  */
 const SYNC_WRITE_MAX = 1024 * 1024;
 
@@ -322,9 +325,12 @@ export class RaftWal {
     await this.fs.syncDir(this.dir);
   }
 
-  /** Closes the segment, writing a commit index still pending (so a clean restart knows it). */
-  async close(): Promise<void> {
-    if (this.pendingHs && this.fh && this.broken === undefined) await this.write({}).catch(() => undefined);
+  /**
+   * Closes the segment, writing a commit index still pending (so a clean restart knows it) unless
+   * `flush` is false: the node stopped after a storage error and leaves the disk alone.
+   */
+  async close(flush = true): Promise<void> {
+    if (flush && this.pendingHs && this.fh && this.broken === undefined) await this.write({}).catch(() => undefined);
     await this.fh?.close();
     this.fh = undefined;
   }
