@@ -14,7 +14,8 @@ import { systemClock } from '../../src/common/clock.js';
 import { RaftProposer, StoreStateMachine } from '../../src/daemon/raft-store.js';
 import { AesGcmCipher } from '../../src/raft/cipher.js';
 import { readSnapshot, snapshotParts, writeSnapshot } from '../../src/raft/snapshot-file.js';
-import { encodeMessage } from '../../src/raft/transport-tcp.js';
+import { frame } from '../../src/common/record.js';
+import { encodeMessage } from '../../src/raft/wire.js';
 import { Store } from '../../src/store/store.js';
 import type { AnyObject, Table } from '../../src/store/types.js';
 import { intArg, round3 } from '../common.js';
@@ -82,16 +83,18 @@ async function main(): Promise<void> {
       let bytes = 0;
       let part = 0;
       for await (const data of snapshotParts(await readSnapshot(file, cipher), 256 * 1024)) {
-        bytes += encodeMessage({
-          type: 'snapshot',
-          from: 'm1',
-          to: 'm2',
-          term: 1,
-          snapshot: meta,
-          data,
-          part: part++,
-          last: false,
-        }).length;
+        bytes += frame(
+          encodeMessage({
+            type: 'snapshot',
+            from: 'm1',
+            to: 'm2',
+            term: 1,
+            snapshot: meta,
+            data,
+            part: part++,
+            last: false,
+          }),
+        ).length;
         await new Promise((r) => setImmediate(r));
       }
       return bytes;

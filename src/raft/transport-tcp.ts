@@ -1,15 +1,17 @@
 /**
  * Raft messages between members over TCP (the static-peer bootstrap: ids and addresses known up
  * front, plaintext). One outbound connection per peer, reconnected with backoff; frames are
- * [u32 length][u32 crc32][json]. A message that cannot be sent now is dropped: Raft retries on its
- * own (heartbeats, probes, snapshot resends), so queueing for a dead peer would only waste memory.
+ * [u32 length][u32 crc32][json] (wire.ts, which checks every message read). A message that cannot be
+ * sent now is dropped: Raft retries on its own (heartbeats, probes, snapshot resends), so queueing
+ * for a dead peer would only waste memory.
  */
 import net from 'node:net';
 import { crc32 } from 'node:zlib';
 import { frame, HEADER } from '../common/record.js';
 import type { Logger } from '../common/logging.js';
 import type { Transport } from './node.js';
-import type { Entry, MemberId, Message } from './types.js';
+import type { MemberId, Message } from './types.js';
+import { decodeMessage, encodeMessage, MAX_FRAME_BYTES } from './wire.js';
 
 export interface PeerAddress {
   host: string;
@@ -36,36 +38,6 @@ const plainDial = (a: PeerAddress): { socket: net.Socket; readyEvent: 'connect' 
 const MAX_BUFFERED = 64 * 1024 * 1024;
 const RECONNECT_MIN_MS = 50;
 const RECONNECT_MAX_MS = 2000;
-
-interface WireEntry {
-  t: number;
-  i: number;
-  y: Entry['type'];
-  d: string;
-}
-
-type WireMessage = Omit<Message, 'entries' | 'data'> & { entries?: WireEntry[]; data?: string };
-
-const b64 = (u: Uint8Array): string => Buffer.from(u.buffer, u.byteOffset, u.byteLength).toString('base64');
-const unb64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64'));
-
-export function encodeMessage(m: Message): Buffer {
-  const w: Record<string, unknown> = { ...m };
-  if (m.type === 'append')
-    w.entries = m.entries.map((e): WireEntry => ({ t: e.term, i: e.index, y: e.type, d: b64(e.data) }));
-  if (m.type === 'snapshot' && m.data) w.data = b64(m.data);
-  return frame(Buffer.from(JSON.stringify(w)));
-}
-
-export function decodeMessage(payload: Buffer): Message {
-  const w = JSON.parse(payload.toString('utf8')) as WireMessage;
-  if (w.type === 'append') {
-    const entries = (w.entries ?? []).map((e): Entry => ({ term: e.t, index: e.i, type: e.y, data: unb64(e.d) }));
-    return { ...w, entries } as Message;
-  }
-  if (w.type === 'snapshot' && typeof w.data === 'string') return { ...w, data: unb64(w.data) } as Message;
-  return w as Message;
-}
 
 class Peer {
   private socket: net.Socket | undefined;
@@ -194,8 +166,9 @@ export class TcpTransport implements Transport {
       const p = this.peer(m.to);
       if (!p) continue;
       const bufs = byPeer.get(p);
-      if (bufs) bufs.push(encodeMessage(m));
-      else byPeer.set(p, [encodeMessage(m)]);
+      const f = frame(encodeMessage(m));
+      if (bufs) bufs.push(f);
+      else byPeer.set(p, [f]);
     }
     for (const [p, bufs] of byPeer) p.send(bufs);
   }
@@ -253,6 +226,11 @@ export class TcpTransport implements Transport {
       let off = 0;
       while (buf.length - off >= HEADER) {
         const len = buf.readUInt32BE(off);
+        if (len > MAX_FRAME_BYTES) {
+          this.o.logger.warn('raft: a frame larger than any message; closing the connection', { bytes: len });
+          s.destroy();
+          return;
+        }
         if (buf.length - off < HEADER + len) break;
         const payload = buf.subarray(off + HEADER, off + HEADER + len);
         const crc = buf.readUInt32BE(off + 4);
