@@ -617,7 +617,13 @@ export class RaftNode {
           // answers commit: a majority holds those entries on disk without this member (Raft thesis
           // 10.2.1), so this disk does not hold up their answers. A follower writes, then applies.
           const early = role === 'leader' && !r.snapshot;
-          if (early) this.applyEntries(r.committed);
+          if (early && r.committed.length > 0) {
+            this.applyEntries(r.committed);
+            // Let the answers go out first: a small record is written synchronously (wal.ts), and
+            // the callbacks of the proposals just resolved would otherwise wait for it.
+            await Promise.resolve();
+            if (this.closed) break;
+          }
           const syncStart = performance.now();
           this.applyDuringWrite = early;
           let wrote: boolean;
