@@ -66,6 +66,8 @@ interface Opts {
   sm?: Items;
   transport?: Transport;
   seed?: number;
+  fs?: RaftFs;
+  snapshotInterval?: number;
   onFatal?: (e: RaftFatalError) => void;
 }
 
@@ -77,7 +79,7 @@ function node(dir: string, o: Opts = {}): RaftNode {
     tickMs: 5,
     electionTick: () => 30, // 150 ms: no spurious elections on a loaded machine
     heartbeatTick: () => 1,
-    snapshotInterval: () => 1000,
+    snapshotInterval: () => o.snapshotInterval ?? 1000,
     sm: o.sm ?? new Items(),
     cipher,
     random: new SeededRandom(o.seed ?? 1),
@@ -85,6 +87,7 @@ function node(dir: string, o: Opts = {}): RaftNode {
     stopTimeoutMs: 300,
     ...(o.transport ? { transport: o.transport } : {}),
     ...(o.disk ? { openWalFile: o.disk.open } : {}),
+    ...(o.fs ? { fs: o.fs } : {}),
     ...(o.onFatal ? { onFatal: o.onFatal } : {}),
   });
 }
@@ -180,20 +183,10 @@ describe('raft node: storage and apply faults stop it for good', () => {
         return counted;
       },
     };
-    const n = new RaftNode({
-      id: 'm1',
-      voters: ['m1'],
-      dir,
-      tickMs: 5,
-      electionTick: () => 30,
-      heartbeatTick: () => 1,
-      snapshotInterval: () => 20,
+    const n = node(dir, {
       sm,
-      cipher,
-      random: new SeededRandom(1),
-      logger: silentLogger,
-      stopTimeoutMs: 300,
       fs,
+      snapshotInterval: 20,
       onFatal: () => (fatalAt = { items: sm.items.length, walWrites }),
     });
     await n.start();

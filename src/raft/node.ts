@@ -616,7 +616,7 @@ export class RaftNode {
           // went to the thread pool (a large record, see wal.ts) is under way, whatever the followers'
           // answers commit: a majority holds those entries on disk without this member (Raft thesis
           // 10.2.1), so this disk does not hold up their answers. A follower writes, then applies.
-          const early = role === 'leader' && !r.snapshot;
+          const early = role === 'leader'; // a leader never installs a snapshot
           if (early && r.committed.length > 0) {
             this.applyEntries(r.committed);
             // Let the answers go out first: a small record is written synchronously (wal.ts), and

@@ -38,8 +38,8 @@ export type OpenWalFile = (file: string, flags: 'a' | 'w') => Promise<WalFile>;
  *
  * A record of up to SYNC_WRITE_MAX bytes (every Ready's record in practice) is written from the event
  * loop itself: handing it to the thread pool costs a wake-up of a pool thread and then one of the
- * loop per record, and on a machine with few cores each wake-up may wait for a CPU (bench/raft, this
- * machine: 1 writer p99 1.55x etcd's with the pool, 1.16x without; 64 writers as fast or faster).
+ * loop per record, and on a machine with few cores each wake-up may wait for a CPU (bench/raft in
+ * paired rounds on 2 vCPUs: a narrower 1-writer tail in 4 of 5, 64 writers as fast or faster).
  * The loop has little to do meanwhile that Raft could use: the next Ready waits for this one, as in
  * etcd, whose Raft loop saves to its WAL inline, and a leader's appends left before the write. A
  * larger record goes to the pool, and a leader applies what the followers' answers commit meanwhile
