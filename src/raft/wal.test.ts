@@ -3,6 +3,7 @@ import { appendFile, mkdtemp, open, readdir, readFile, rm, writeFile } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { scan } from '../common/record.js';
 import { AesGcmCipher } from './cipher.js';
 import type { Entry } from './types.js';
 import { RaftWal, type OpenWalFile } from './wal.js';
@@ -261,3 +262,84 @@ describe('raft WAL damage', () => {
     await again.close();
   });
 });
+
+describe('raft WAL segment file (zeros written ahead)', () => {
+  const big = (index: number): Entry => ({ term: 1, index, type: 'normal', data: new Uint8Array(40_000).fill(index) });
+
+  it('keeps zeros ahead of the records while open and trims them at close; records cross the zeroed chunks', async () => {
+    const dir = await walDir();
+    const wal = new RaftWal(dir, cipher);
+    await wal.open();
+    // ~4 MiB of base64'd entries: several rounds of zeros ahead, some records straddling a boundary.
+    for (let i = 1; i <= 80; i++) await wal.append(i === 1 ? hs : undefined, [big(i)]);
+    const [seg] = await segments(dir);
+    const file = path.join(dir, seg!);
+    const open1 = await readFile(file);
+    const r = scan(open1);
+    assert.ok(r.ok);
+    const used = r.validBytes;
+    assert.ok(open1.length > used, 'zeros are written ahead of the records');
+    await wal.close();
+    assert.equal((await readFile(file)).length, used, 'close trims the file to its records');
+
+    const again = new RaftWal(dir, cipher);
+    const st = await again.open();
+    await again.close();
+    assert.deepEqual(
+      st.entries.map((e) => e.index),
+      Array.from({ length: 80 }, (_, i) => i + 1),
+    );
+    assert.deepEqual(st.entries[79]!.data, big(80).data);
+  });
+
+  it('after a crash (no close) the zero tail is cut at start, every record stands, and appending goes on', async () => {
+    const dir = await walDir();
+    const crashed = new RaftWal(dir, cipher);
+    await crashed.open();
+    for (let i = 1; i <= 30; i++) await crashed.append(i === 1 ? hs : undefined, [entry(i)]);
+    // The process dies here: the file still has its zeros ahead (the handle is simply dropped).
+    const [seg] = await segments(dir);
+    assert.ok(countZeroTail(await readFile(path.join(dir, seg!))) > 0);
+
+    const second = new RaftWal(dir, cipher);
+    assert.deepEqual(
+      (await second.open()).entries.map((e) => e.index),
+      Array.from({ length: 30 }, (_, i) => i + 1),
+    );
+    for (let i = 31; i <= 40; i++) await second.append(undefined, [entry(i)]);
+    // Crash again, then a clean restart.
+    const third = new RaftWal(dir, cipher);
+    const st = await third.open();
+    await third.close();
+    assert.deepEqual(
+      st.entries.map((e) => e.index),
+      Array.from({ length: 40 }, (_, i) => i + 1),
+    );
+    await crashed.close().catch(() => undefined);
+    await second.close().catch(() => undefined);
+  });
+
+  it('a segment replaced at a snapshot is trimmed before the next one starts (only the last may end in zeros)', async () => {
+    const dir = await walDir();
+    const wal = new RaftWal(dir, cipher, 512);
+    await wal.open();
+    for (let i = 1; i <= 20; i++) await wal.append(i === 1 ? hs : undefined, [entry(i)]);
+    const [first] = await segments(dir);
+    const before = await open(path.join(dir, first!), 'r');
+    await wal.snapshotTaken({ index: 15, term: 1, voters: ['m1'] }, hs, [16, 17, 18, 19, 20].map(entry));
+    // The old segment's file, still open here although removed, ends with its last record.
+    const rest = Buffer.alloc((await before.stat()).size);
+    await before.read(rest, 0, rest.length, 0);
+    await before.close();
+    const r = scan(rest);
+    assert.ok(r.ok && !r.tornTail, 'no zero tail');
+    await wal.close();
+  });
+});
+
+/** How many zero bytes end the buffer. */
+function countZeroTail(buf: Buffer): number {
+  let n = 0;
+  while (n < buf.length && buf[buf.length - 1 - n] === 0) n++;
+  return n;
+}

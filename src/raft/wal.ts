@@ -10,59 +10,16 @@
  * leader always starts a new segment (its log replaces ours). Each segment opens with a plaintext
  * header (format, cipher); every record after it is sealed with the manager's data-encryption key.
  */
-import { constants, writeSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { frame, scan } from '../common/record.js';
 import type { DataCipher } from './cipher.js';
 import { nodeFs, type RaftFs } from './fs.js';
 import type { Entry, HardState, MemberId } from './types.js';
+import { openSegmentFile, type OpenWalFile, type WalFile } from './wal-file.js';
 
 export const WAL_FORMAT = 2;
 
-const { O_APPEND, O_CREAT, O_DSYNC, O_TRUNC, O_WRONLY } = constants;
-
-/** The append side of a segment file: the seam where tests inject EIO, ENOSPC and short writes. */
-export interface WalFile {
-  write(buf: Buffer, offset: number, length: number): Promise<{ bytesWritten: number }>;
-  datasync(): Promise<void>;
-  close(): Promise<void>;
-}
-
-export type OpenWalFile = (file: string, flags: 'a' | 'w') => Promise<WalFile>;
-
-/**
- * Segments are opened O_DSYNC: a write returns once its bytes are durable, so a record costs one
- * write instead of two calls (write, then fdatasync). Every record written is one that must be
- * synced (see pendingHs), so datasync has nothing left to do.
- *
- * A record of up to SYNC_WRITE_MAX bytes (every Ready's record in practice) is written from the event
- * loop itself: handing it to the thread pool costs a wake-up of a pool thread and then one of the
- * loop per record, and on a machine with few cores each wake-up may wait for a CPU (bench/raft in
- * paired rounds on 2 vCPUs: a narrower 1-writer tail in 4 of 5, 64 writers as fast or faster).
- * The loop has little to do meanwhile that Raft could use: the next Ready waits for this one, as in
- * etcd, whose Raft loop saves to its WAL inline, and a leader's appends left before the write. A
- * larger record goes to the pool, and a leader applies what the followers' answers commit meanwhile
- * (node.ts). Used on the host's own filesystem; a simulated one (tests) gets write + datasync
- * through its RaftFs.
- */
-const SYNC_WRITE_MAX = 1024 * 1024;
-
-const openDsync: OpenWalFile = async (file, flags) => {
-  const fh = await open(file, (flags === 'a' ? O_APPEND : O_TRUNC) | O_WRONLY | O_CREAT | O_DSYNC, 0o600);
-  return {
-    write: (buf, offset, length) => {
-      if (length > SYNC_WRITE_MAX) return fh.write(buf, offset, length);
-      try {
-        return Promise.resolve({ bytesWritten: writeSync(fh.fd, buf, offset, length) });
-      } catch (e) {
-        return Promise.reject(e as Error);
-      }
-    },
-    datasync: () => Promise.resolve(),
-    close: () => fh.close(),
-  };
-};
+export type { OpenWalFile, WalFile } from './wal-file.js';
 
 interface SegmentHeader {
   format: number;
@@ -144,7 +101,7 @@ export class RaftWal {
     openWal?: OpenWalFile,
     private readonly fs: RaftFs = nodeFs,
   ) {
-    this.openWal = openWal ?? (fs === nodeFs ? openDsync : (file, flags) => fs.open(file, flags));
+    this.openWal = openWal ?? (fs === nodeFs ? openSegmentFile : (file, flags) => fs.open(file, flags));
   }
 
   /**
@@ -291,7 +248,7 @@ export class RaftWal {
     const bytes = this.sealed(hs ? { ...rec, hs } : rec);
     await this.guarded(async (fh) => {
       await writeAll(fh, bytes);
-      await fh.datasync();
+      if (!fh.writesAreDurable) await fh.datasync();
     });
     this.size += bytes.length;
     this.pendingHs = undefined;
