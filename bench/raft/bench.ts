@@ -9,7 +9,9 @@
  * line; `--out FILE` also writes that object to FILE.
  *
  *   node dist/bench/raft/bench.js [--seconds 10] [--runs 3] [--kills 20] [--levels 1,16,64]
- *                                 [--snapshot-every 100000] [--out FILE]
+ *                                 [--snapshot-every 100000] [--warmup 5] [--out FILE]
+ *
+ * Before the levels, each group takes `--warmup` seconds of unmeasured 16-writer load (0: none).
  *
  * Both systems snapshot every `--snapshot-every` entries: by default etcd 3.4's own default
  * (--snapshot-count 100000). shoal's daemon keeps swarm's 10000 for the manager store; with a
@@ -32,6 +34,7 @@ const RUNS = intArg('runs', 3);
 const KILLS = intArg('kills', 20);
 const LEVELS = (argOf('levels') ?? '1,16,64').split(',').map(Number);
 const SNAPSHOT_EVERY = intArg('snapshot-every', 100_000);
+const WARMUP = intArg('warmup', 5);
 const OUT = argOf('out');
 const shoalArgs = ['--snapshot-interval', String(SNAPSHOT_EVERY)];
 
@@ -67,6 +70,13 @@ async function run(r: number, shoal: Map<number, Sample[]>, etcd: Map<number, Sa
   try {
     await Promise.all([s.startAll(), e.startAll()]);
     const [sLeader, eLeader] = await Promise.all([s.waitForLeader(), e.waitForLeader()]);
+    // Both groups get the same unmeasured load first. A fresh Node process spends its first seconds
+    // compiling hot code and growing its heap (shoal's 1-writer p99 on a cold start ran 1.5-2x its
+    // steady value here), which a Go binary does not; a long-running manager is past that.
+    if (WARMUP > 0) {
+      await runLoad({ kind: 'shoal', endpoints: s.endpoints }, 16, WARMUP);
+      await runLoad({ kind: 'etcd', endpoint: e.clientUrl(eLeader) }, 16, WARMUP);
+    }
     const shoalLevel = async (level: number): Promise<void> => {
       const before = (await s.status(sLeader))!;
       shoal.get(level)!.push(await measure(() => runLoad({ kind: 'shoal', endpoints: s.endpoints }, level, SECONDS)));
@@ -240,6 +250,7 @@ async function main(): Promise<void> {
     runs: RUNS,
     value_bytes: 256,
     snapshot_every: SNAPSHOT_EVERY,
+    warmup_s: WARMUP,
     shoal: s,
     etcd: e,
     ratio,

@@ -82,6 +82,8 @@ export class Raft {
   commit = 0;
   readonly log: RaftLog;
   voters: Set<MemberId>;
+  /** maybeCommit's working array, kept between calls. */
+  private readonly matchScratch: number[] = [];
   learners: Set<MemberId>;
   /**
    * Members taken out of the group (by a committed removal or a forced new cluster). Their messages
@@ -783,7 +785,18 @@ export class Raft {
 
   /** Commits the highest index a quorum of voters holds, if it is of the current term (§5.4.2). */
   private maybeCommit(): boolean {
-    const matches = [...this.voters].map((id) => this.progress.get(id)?.match ?? 0).sort((a, b) => b - a);
+    // Runs on every acknowledgement: the voters' matches, highest first, by insertion into a reused
+    // array rather than copy, map and sort (about 7% of a leader's allocations at 1 writer, sampled;
+    // each scavenge of the young heap stalls the write in flight).
+    const matches = this.matchScratch;
+    matches.length = 0;
+    for (const id of this.voters) {
+      const v = this.progress.get(id)?.match ?? 0;
+      let i = matches.length;
+      matches.push(v);
+      for (; i > 0 && matches[i - 1]! < v; i--) matches[i] = matches[i - 1]!;
+      matches[i] = v;
+    }
     const candidate = matches[this.quorum() - 1] ?? 0;
     if (candidate > this.commit && this.log.termAt(candidate) === this.term) {
       this.commit = candidate;
