@@ -3,13 +3,15 @@
  * library over loopback TCP, real fsync) and a 3-member etcd 3.4, both plaintext, written by 1, 16
  * and 64 concurrent writers of 256-byte values for a fixed time, then leader failover over `--kills`
  * kill -9s each (time until a write through a survivor succeeds again). Both groups run for the whole
- * of a run and take turns level by level (which goes first alternates between runs), so the other
- * work on a shared machine weighs on both alike; ratios are shoal / etcd of the medians of `--runs`.
+ * of a run and take turns within each level: its `--seconds` are cut into `--slices` slices per
+ * system, alternating A B, B A, ... (which goes first alternates between runs too), and a system's
+ * slices are pooled into its sample for the run, so spells of disk or CPU noise on a shared machine
+ * weigh on both alike; ratios are shoal / etcd of the medians of `--runs`.
  * Prints progress and every raw run to stderr and one JSON object (raw runs included) as its last
  * line; `--out FILE` also writes that object to FILE.
  *
  *   node dist/bench/raft/bench.js [--seconds 10] [--runs 3] [--kills 20] [--levels 1,16,64]
- *                                 [--snapshot-every 100000] [--warmup 5] [--out FILE]
+ *                                 [--snapshot-every 100000] [--warmup 5] [--slices 5] [--out FILE]
  *
  * Before the levels, each group takes `--warmup` seconds of unmeasured 16-writer load (0: none).
  *
@@ -23,7 +25,7 @@ import { loadavg } from 'node:os';
 import { httpCall, KvCluster, type ProcessGroup } from '../../test/raft-kv/cluster.js';
 import { intArg, median, round3 } from '../common.js';
 import { EtcdCluster } from './etcd.js';
-import { runLoad, type LoadResult } from './loadgen.js';
+import { pooled, runLoad, type LoadResult } from './loadgen.js';
 
 const argOf = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`);
@@ -35,6 +37,8 @@ const KILLS = intArg('kills', 20);
 const LEVELS = (argOf('levels') ?? '1,16,64').split(',').map(Number);
 const SNAPSHOT_EVERY = intArg('snapshot-every', 100_000);
 const WARMUP = intArg('warmup', 5);
+const SLICES = Math.max(1, intArg('slices', 5));
+const SLICE_S = SECONDS / SLICES;
 const OUT = argOf('out');
 const shoalArgs = ['--snapshot-interval', String(SNAPSHOT_EVERY)];
 
@@ -44,18 +48,28 @@ const GOALS: Record<number, { throughput: number; p99: number }> = {
   64: { throughput: 1.3, p99: 0.9 },
 };
 
-interface Sample extends LoadResult {
+interface Sample extends Omit<LoadResult, 'latencies'> {
+  /** Cores the load generator (this process) used while loading. */
   cpu: number;
   /** 1-minute load average when the sample ended: how busy the shared machine was. */
   load1: number;
 }
 
-async function measure(fn: () => Promise<LoadResult>): Promise<Sample> {
+/** Loads one target, recording the load generator's CPU alongside. */
+type Part = LoadResult & { cpuMs: number };
+
+async function timed(fn: () => Promise<LoadResult>): Promise<Part> {
   const c0 = process.cpuUsage();
-  const t0 = performance.now();
   const r = await fn();
   const c = process.cpuUsage(c0);
-  return { ...r, cpu: (c.user + c.system) / 1000 / (performance.now() - t0), load1: loadavg()[0]! };
+  return { ...r, cpuMs: (c.user + c.system) / 1000 };
+}
+
+/** A level's slices for one system, pooled into one sample. */
+function sampleOf(parts: readonly Part[]): Sample {
+  const { latencies: _, ...r } = pooled(parts);
+  const cpuMs = parts.reduce((a, p) => a + p.cpuMs, 0);
+  return { ...r, cpu: cpuMs / 1000 / r.seconds, load1: loadavg()[0]! };
 }
 
 interface Extra {
@@ -77,26 +91,30 @@ async function run(r: number, shoal: Map<number, Sample[]>, etcd: Map<number, Sa
       await runLoad({ kind: 'shoal', endpoints: s.endpoints }, 16, WARMUP);
       await runLoad({ kind: 'etcd', endpoint: e.clientUrl(eLeader) }, 16, WARMUP);
     }
-    const shoalLevel = async (level: number): Promise<void> => {
+    const shoalSlice = (w: number): Promise<Part> =>
+      timed(() => runLoad({ kind: 'shoal', endpoints: s.endpoints }, w, SLICE_S));
+    const etcdSlice = (w: number): Promise<Part> =>
+      timed(() => runLoad({ kind: 'etcd', endpoint: e.clientUrl(eLeader) }, w, SLICE_S));
+    for (const level of LEVELS) {
       const before = (await s.status(sLeader))!;
-      shoal.get(level)!.push(await measure(() => runLoad({ kind: 'shoal', endpoints: s.endpoints }, level, SECONDS)));
+      const sParts: Part[] = [];
+      const eParts: Part[] = [];
+      // Slices go A B, B A, A B ..., starting with the other system each run: a spell of disk or
+      // CPU noise on this shared machine (seconds long) then lands on both systems alike.
+      for (let k = 0; k < SLICES; k++) {
+        if ((r + k) % 2 === 0) {
+          sParts.push(await shoalSlice(level));
+          eParts.push(await etcdSlice(level));
+        } else {
+          eParts.push(await etcdSlice(level));
+          sParts.push(await shoalSlice(level));
+        }
+      }
+      shoal.get(level)!.push(sampleOf(sParts));
+      etcd.get(level)!.push(sampleOf(eParts));
       const after = (await s.status(sLeader))!;
       if (after.term !== before.term || !after.isLeader) extra.spurious++;
       if (level === 64) extra.perFsync.push((after.entries - before.entries) / Math.max(1, after.syncs - before.syncs));
-    };
-    const etcdLevel = async (level: number): Promise<void> => {
-      etcd
-        .get(level)!
-        .push(await measure(() => runLoad({ kind: 'etcd', endpoint: e.clientUrl(eLeader) }, level, SECONDS)));
-    };
-    for (const level of LEVELS) {
-      if (r % 2 === 0) {
-        await shoalLevel(level);
-        await etcdLevel(level);
-      } else {
-        await etcdLevel(level);
-        await shoalLevel(level);
-      }
       const a = shoal.get(level)!.at(-1)!;
       const b = etcd.get(level)!.at(-1)!;
       console.error(
@@ -251,6 +269,7 @@ async function main(): Promise<void> {
     value_bytes: 256,
     snapshot_every: SNAPSHOT_EVERY,
     warmup_s: WARMUP,
+    slices: SLICES,
     shoal: s,
     etcd: e,
     ratio,

@@ -10,9 +10,13 @@ export type Target = { kind: 'shoal'; endpoints: Map<string, string> } | { kind:
 export interface LoadResult {
   ops: number;
   errors: number;
+  /** Time under load, in seconds. */
+  seconds: number;
   opsPerSec: number;
   p50Ms: number;
   p99Ms: number;
+  /** Every successful put's latency in ms, ascending: slices of one level pool them (bench.ts). */
+  latencies: number[];
 }
 
 function request(
@@ -40,6 +44,21 @@ function request(
 
 const percentile = (sorted: number[], p: number): number =>
   sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]! : NaN;
+
+/** One result from several loads of the same target (their latencies pooled, their times added). */
+export function pooled(parts: readonly LoadResult[]): LoadResult {
+  const latencies = parts.flatMap((p) => p.latencies).sort((a, b) => a - b);
+  const seconds = parts.reduce((a, p) => a + p.seconds, 0);
+  return {
+    ops: latencies.length,
+    errors: parts.reduce((a, p) => a + p.errors, 0),
+    seconds,
+    opsPerSec: latencies.length / seconds,
+    p50Ms: percentile(latencies, 0.5),
+    p99Ms: percentile(latencies, 0.99),
+    latencies,
+  };
+}
 
 export async function runLoad(target: Target, concurrency: number, seconds: number): Promise<LoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
@@ -93,8 +112,10 @@ export async function runLoad(target: Target, concurrency: number, seconds: numb
   return {
     ops: lat.length,
     errors,
+    seconds: elapsed,
     opsPerSec: lat.length / elapsed,
     p50Ms: percentile(lat, 0.5),
     p99Ms: percentile(lat, 0.99),
+    latencies: lat,
   };
 }
