@@ -55,7 +55,7 @@ interface Sample extends Omit<LoadResult, 'latencies'> {
   load1: number;
 }
 
-/** Loads one target, recording the load generator's CPU alongside. */
+/** One slice of load on one system, with the load generator's CPU time during it. */
 type Part = LoadResult & { cpuMs: number };
 
 async function timed(fn: () => Promise<LoadResult>): Promise<Part> {

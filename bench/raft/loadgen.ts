@@ -45,20 +45,24 @@ function request(
 const percentile = (sorted: number[], p: number): number =>
   sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]! : NaN;
 
+/** A result from sorted latencies, the failed puts and the time under load. */
+const resultOf = (latencies: number[], errors: number, seconds: number): LoadResult => ({
+  ops: latencies.length,
+  errors,
+  seconds,
+  opsPerSec: latencies.length / seconds,
+  p50Ms: percentile(latencies, 0.5),
+  p99Ms: percentile(latencies, 0.99),
+  latencies,
+});
+
 /** One result from several loads of the same target (their latencies pooled, their times added). */
-export function pooled(parts: readonly LoadResult[]): LoadResult {
-  const latencies = parts.flatMap((p) => p.latencies).sort((a, b) => a - b);
-  const seconds = parts.reduce((a, p) => a + p.seconds, 0);
-  return {
-    ops: latencies.length,
-    errors: parts.reduce((a, p) => a + p.errors, 0),
-    seconds,
-    opsPerSec: latencies.length / seconds,
-    p50Ms: percentile(latencies, 0.5),
-    p99Ms: percentile(latencies, 0.99),
-    latencies,
-  };
-}
+export const pooled = (parts: readonly LoadResult[]): LoadResult =>
+  resultOf(
+    parts.flatMap((p) => p.latencies).sort((a, b) => a - b),
+    parts.reduce((a, p) => a + p.errors, 0),
+    parts.reduce((a, p) => a + p.seconds, 0),
+  );
 
 export async function runLoad(target: Target, concurrency: number, seconds: number): Promise<LoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
@@ -109,13 +113,5 @@ export async function runLoad(target: Target, concurrency: number, seconds: numb
   const elapsed = (performance.now() - t0) / 1000;
   agent.destroy();
   lat.sort((a, b) => a - b);
-  return {
-    ops: lat.length,
-    errors,
-    seconds: elapsed,
-    opsPerSec: lat.length / elapsed,
-    p50Ms: percentile(lat, 0.5),
-    p99Ms: percentile(lat, 0.99),
-    latencies: lat,
-  };
+  return resultOf(lat, errors, elapsed);
 }
