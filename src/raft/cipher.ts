@@ -5,7 +5,7 @@
  * passed off as a snapshot chunk. The key file sits with the node's key material, so autolock only
  * has to wrap it with the key-encryption key.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes, randomFillSync } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../common/atomic-file.js';
@@ -13,9 +13,30 @@ import { writeFileAtomic } from '../common/atomic-file.js';
 const ALGORITHM = 'aes-256-gcm';
 const NONCE = 12;
 const TAG = 16;
+/**
+ * Nonces are drawn from the system's CSPRNG in batches: a call for 12 bytes cost about 7 us here,
+ * as much as sealing the record, on every write's path. Each nonce is still random and used once.
+ */
+const NONCE_BATCH = 256;
+let nonces = Buffer.alloc(0);
+let nonceAt = 0;
+const freshNonce = (): Buffer => {
+  if (nonceAt + NONCE > nonces.length) {
+    nonces = randomFillSync(Buffer.allocUnsafeSlow(NONCE * NONCE_BATCH));
+    nonceAt = 0;
+  }
+  const n = nonces.subarray(nonceAt, nonceAt + NONCE);
+  nonceAt += NONCE;
+  return n;
+};
 export const DEK_FORMAT = 1;
 
 export type RecordKind = 'wal' | 'snapshot' | 'snapshot-end';
+const AAD: Record<RecordKind, Buffer> = {
+  wal: Buffer.from('wal'),
+  snapshot: Buffer.from('snapshot'),
+  'snapshot-end': Buffer.from('snapshot-end'),
+};
 
 export interface DataCipher {
   readonly name: string;
@@ -37,9 +58,9 @@ export class AesGcmCipher implements DataCipher {
   }
 
   seal(kind: RecordKind, plain: Uint8Array): Buffer {
-    const nonce = randomBytes(NONCE);
+    const nonce = freshNonce();
     const c = createCipheriv(ALGORITHM, this.key, nonce);
-    c.setAAD(Buffer.from(kind));
+    c.setAAD(AAD[kind]);
     const body = Buffer.concat([c.update(plain), c.final()]);
     return Buffer.concat([nonce, body, c.getAuthTag()]);
   }
@@ -48,7 +69,7 @@ export class AesGcmCipher implements DataCipher {
     const buf = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
     if (buf.length < NONCE + TAG) throw new Error('raft: encrypted record too short');
     const d = createDecipheriv(ALGORITHM, this.key, buf.subarray(0, NONCE));
-    d.setAAD(Buffer.from(kind));
+    d.setAAD(AAD[kind]);
     d.setAuthTag(buf.subarray(buf.length - TAG));
     return Buffer.concat([d.update(buf.subarray(NONCE, buf.length - TAG)), d.final()]);
   }
