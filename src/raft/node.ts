@@ -39,7 +39,10 @@ import type { RaftInstruments } from './instruments.js';
 import { TickMeter } from './tick-meter.js';
 
 export interface StateMachine {
-  /** A committed normal entry, in index order. */
+  /**
+   * A committed normal entry, in index order. `data` is a view into one of the log's shared 256 KiB
+   * buffers: decode it, or copy what must be kept (holding the view keeps the whole buffer alive).
+   */
   apply(index: number, data: Uint8Array): void;
   /**
    * The applied state as a stream of chunks. It must capture the state when called, before returning:
