@@ -148,6 +148,11 @@ export class KvCluster implements ProcessGroup {
     await exited;
   }
 
+  /** Sends a signal to a running member (SIGUSR2: write its trace, see server.ts). */
+  signal(id: string, sig: NodeJS.Signals): void {
+    this.procs.get(id)?.kill(sig);
+  }
+
   running(id: string): boolean {
     return this.procs.has(id);
   }

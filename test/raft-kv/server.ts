@@ -4,12 +4,16 @@
  *
  *   node dist/test/raft-kv/server.js --id m1 --peers m1=127.0.0.1:7001,m2=...,m3=... \
  *        --client-port 8001 --dir /tmp/m1 [--tick-ms 100] [--snapshot-interval 10000] [--keep-entries 500]
+ *        [--trace-dir DIR]
  *
  * PUT /kv/KEY (body: value) answers 204 once the write is committed and applied here; a member that
  * does not lead answers 421 with {"leader": ID}. GET /kv/KEY is a linearizable read on the leader
  * (ReadIndex: readBarrier, then the applied state; 421 elsewhere); GET /status tells role, term,
  * leader and indexes; GET /dump returns this member's applied keys and values; POST /transfer/ID asks
  * the leader to hand leadership to ID.
+ *
+ * With --trace-dir, the member records its GCs, WAL writes and the requests that carry an `x-seq`
+ * header (trace.ts), and writes them to DIR/ID.json on SIGUSR2 (bench/raft/tail.ts).
  */
 import path from 'node:path';
 import http from 'node:http';
@@ -19,6 +23,7 @@ import { loadOrCreateDek } from '../../src/raft/cipher.js';
 import { RaftNode, type StateMachine } from '../../src/raft/node.js';
 import { TcpTransport, type PeerAddress } from '../../src/raft/transport-tcp.js';
 import { NotLeaderError, ProposalOutcomeUnknownError } from '../../src/raft/types.js';
+import { MemberTrace, nowUs } from './trace.js';
 
 const arg = (name: string, d?: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -80,6 +85,12 @@ async function main(): Promise<void> {
   const sm = new KvMachine();
   const interval = Number(arg('snapshot-interval', '10000'));
   const keep = Number(arg('keep-entries', '500'));
+  let trace: MemberTrace | undefined;
+  if (process.argv.includes('--trace-dir')) {
+    const file = path.join(arg('trace-dir'), `${id}.json`);
+    const t = (trace = new MemberTrace(id));
+    process.on('SIGUSR2', () => t.writeTo(file));
+  }
   const node = new RaftNode({
     id,
     voters: [...peers.keys()],
@@ -94,6 +105,7 @@ async function main(): Promise<void> {
     random: cryptoRandom,
     logger,
     transport,
+    ...(trace ? { instruments: { walSync: (s: number, n: number) => trace.walSync(s, n) } } : {}),
     // A storage or apply error: exit at once and non-zero, as a manager does; restart recovers from disk.
     onFatal: (e) => {
       process.stderr.write(`${id}: ${e.message}\n`);
@@ -106,6 +118,11 @@ async function main(): Promise<void> {
     res.writeHead(421, { 'Content-Type': 'application/json' }).end(JSON.stringify({ leader: leader || node.leader }));
   };
   const server = http.createServer((req, res) => {
+    const seq = req.headers['x-seq'];
+    if (trace && typeof seq === 'string') {
+      const [t, start] = [trace, nowUs()];
+      res.once('finish', () => t.served(Number(seq), start));
+    }
     const url = new URL(req.url ?? '/', 'http://x');
     if (req.method === 'GET' && url.pathname === '/status') {
       res.writeHead(200, { 'Content-Type': 'application/json' });
