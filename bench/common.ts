@@ -29,10 +29,16 @@ export async function secondsUntil(what: string, t0: number, done: () => boolean
   }
 }
 
-export function intArg(name: string, d: number): number {
+/** The value after `--name` on the command line, if given. */
+export function stringArg(name: string): string | undefined {
   const args = process.argv.slice(2);
   const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : d;
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+export function intArg(name: string, d: number): number {
+  const v = stringArg(name);
+  return v !== undefined ? Number(v) : d;
 }
 
 export const median = (xs: number[]): number => {

@@ -23,23 +23,19 @@
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { httpCall, KvCluster, type ProcessGroup } from '../../test/raft-kv/cluster.js';
-import { intArg, median, round3 } from '../common.js';
+import { intArg, median, round3, stringArg } from '../common.js';
 import { EtcdCluster } from './etcd.js';
 import { pooled, runLoad, type LoadResult } from './loadgen.js';
 
-const argOf = (name: string): string | undefined => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-};
 const SECONDS = intArg('seconds', 10);
 const RUNS = intArg('runs', 3);
 const KILLS = intArg('kills', 20);
-const LEVELS = (argOf('levels') ?? '1,16,64').split(',').map(Number);
+const LEVELS = (stringArg('levels') ?? '1,16,64').split(',').map(Number);
 const SNAPSHOT_EVERY = intArg('snapshot-every', 100_000);
 const WARMUP = intArg('warmup', 5);
 const SLICES = Math.max(1, intArg('slices', 5));
 const SLICE_S = SECONDS / SLICES;
-const OUT = argOf('out');
+const OUT = stringArg('out');
 const shoalArgs = ['--snapshot-interval', String(SNAPSHOT_EVERY)];
 
 /** The issue's goals, as ratios shoal / etcd: throughput at least, p99 at most. */

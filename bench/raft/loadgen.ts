@@ -19,17 +19,23 @@ export interface LoadResult {
   latencies: number[];
 }
 
-function request(
+/** One request over the agent's keep-alive connections; `headers` are added to the content headers. */
+export function request(
   agent: http.Agent,
   url: string,
   method: string,
   body: string,
   contentType: string,
+  headers: Record<string, string> = {},
 ): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request(
       url,
-      { method, agent, headers: { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) } },
+      {
+        method,
+        agent,
+        headers: { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body), ...headers },
+      },
       (res) => {
         let b = '';
         res.setEncoding('utf8');
@@ -42,7 +48,7 @@ function request(
   });
 }
 
-const percentile = (sorted: number[], p: number): number =>
+export const percentile = (sorted: number[], p: number): number =>
   sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]! : NaN;
 
 /** A result from sorted latencies, the failed puts and the time under load. */

@@ -20,41 +20,20 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { KvCluster } from '../../test/raft-kv/cluster.js';
 import { nowUs, observeGc, type Span, type TraceDump } from '../../test/raft-kv/trace.js';
-import { intArg } from '../common.js';
-import { runLoad } from './loadgen.js';
+import { intArg, stringArg } from '../common.js';
+import { percentile, request, runLoad } from './loadgen.js';
 
 const SECONDS = intArg('seconds', 20);
 const SLOWEST_PERMILLE = intArg('slowest-permille', 20);
-const out = process.argv.indexOf('--out') >= 0 ? process.argv[process.argv.indexOf('--out') + 1] : undefined;
+const OUT = stringArg('out');
 const SLOW_WRITE_US = 800;
 /** A follower's write ended at least this long before the leader's: the leader's write held the commit. */
 const HELD_US = 300;
 
 type Sent = [seq: number, sentUs: number, receivedUs: number];
 
-function put(agent: http.Agent, url: string, seq: number, value: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      url,
-      {
-        method: 'PUT',
-        agent,
-        headers: { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(value), 'x-seq': String(seq) },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on('error', reject);
-    req.end(value);
-  });
-}
-
 const overlapping = (spans: readonly Span[], from: number, to: number, minUs = 0): Span[] =>
   spans.filter(([s, d]) => d > minUs && s < to && s + d > from);
-const pct = (sorted: readonly number[], p: number): number =>
-  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
 
 async function main(): Promise<void> {
   const traceDir = mkdtempSync(path.join(tmpdir(), 'shoal-tail-'));
@@ -72,7 +51,9 @@ async function main(): Promise<void> {
     const end = nowUs() + SECONDS * 1e6;
     for (let seq = 0; nowUs() < end; seq++) {
       const t = nowUs();
-      const status = await put(agent, `${url}/kv/w0-${seq % 1000}`, seq, value);
+      const { status } = await request(agent, `${url}/kv/w0-${seq % 1000}`, 'PUT', value, 'text/plain', {
+        'x-seq': String(seq),
+      });
       if (status !== 204) throw new Error(`a put answered ${status} (did leadership move?)`);
       sent.push([seq, t, nowUs()]);
     }
@@ -84,7 +65,7 @@ async function main(): Promise<void> {
     );
     const result = analyse(leader, dumps, sent, clientGc);
     console.log(JSON.stringify(result));
-    if (out) writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
+    if (OUT) writeFileSync(OUT, JSON.stringify(result, null, 2) + '\n');
   } finally {
     await cluster.destroy();
     rmSync(traceDir, { recursive: true, force: true });
@@ -101,7 +82,7 @@ function analyse(leaderId: string, dumps: Map<string, TraceDump>, sent: Sent[], 
   });
   const sorted = (k: 'total' | 'pre' | 'mid' | 'post'): number[] => rows.map((x) => x[k]).sort((a, b) => a - b);
   const totals = sorted('total');
-  const threshold = pct(totals, 1 - SLOWEST_PERMILLE / 1000);
+  const threshold = percentile(totals, 1 - SLOWEST_PERMILLE / 1000);
   const causes: Record<string, number> = {};
   const phases: Record<string, number> = { pre: 0, mid: 0, post: 0 };
   let heldByLeaderWrite = 0;
@@ -127,13 +108,13 @@ function analyse(leaderId: string, dumps: Map<string, TraceDump>, sent: Sent[], 
   const ms = (us: number): number => Math.round(us) / 1000;
   const dist = (k: 'total' | 'pre' | 'mid' | 'post') => {
     const v = sorted(k);
-    return { p50_ms: ms(pct(v, 0.5)), p98_ms: ms(pct(v, 0.98)), p99_ms: ms(pct(v, 0.99)) };
+    return { p50_ms: ms(percentile(v, 0.5)), p98_ms: ms(percentile(v, 0.98)), p99_ms: ms(percentile(v, 0.99)) };
   };
-  const gcOf = (d: TraceDump) => ({
-    count: d.gc.length,
+  const gcOf = (gc: readonly Span[]) => ({
+    count: gc.length,
     median_ms: ms(
-      pct(
-        d.gc.map(([, x]) => x).sort((a, b) => a - b),
+      percentile(
+        gc.map(([, d]) => d).sort((a, b) => a - b),
         0.5,
       ),
     ),
@@ -153,9 +134,9 @@ function analyse(leaderId: string, dumps: Map<string, TraceDump>, sent: Sent[], 
       leader_write_held_a_follower_commit: heldByLeaderWrite,
     },
     gc: {
-      leader: gcOf(leader),
-      followers: followers.map(gcOf),
-      client: gcOf({ id: 'client', gc: clientGc, walWrites: [], requests: [] }),
+      leader: gcOf(leader.gc),
+      followers: followers.map((f) => gcOf(f.gc)),
+      client: gcOf(clientGc),
     },
   };
 }
